@@ -1,0 +1,91 @@
+#!/bin/bash
+# pgapp Postgres entrypoint, shared by images/postgres (custom) and images/rds (RDS stand-in).
+#
+# First start with an empty data directory: initdb (scram-sha-256, superuser password from env),
+# a TLS certificate made for this container (when PGAPP_TLS=on), the image's pg_hba.conf and
+# conf.d, then the image's init scripts. Every start: run postgres in the foreground and turn
+# SIGTERM/SIGINT into a *fast* shutdown (Postgres' own SIGTERM waits for clients to leave).
+# Extra server settings: arguments (`-c key=value`) or *.conf files mounted in /etc/pgapp/conf.d.
+set -Eeuo pipefail
+
+PGBIN=/usr/lib/postgresql/15/bin
+# The volume is /var/lib/postgresql/data; the cluster lives one level down so that the marker of an
+# unfinished initialisation can sit beside it, outside the directory initdb needs empty.
+export PGDATA="${PGDATA:-/var/lib/postgresql/data/pgdata}"
+MARKER="$(dirname "$PGDATA")/.pgapp-init-in-progress"
+SUPERUSER="${PGAPP_SUPERUSER:-postgres}"
+
+if [ "$(id -u)" = 0 ]; then
+  mkdir -p "$PGDATA" /run/postgresql
+  chown -R postgres:postgres "$(dirname "$PGDATA")" /run/postgresql
+  chmod 700 "$PGDATA"
+  exec setpriv --reuid=postgres --regid=postgres --init-groups "$0" "$@"
+fi
+
+log() { echo "pgapp-entrypoint: $*"; }
+
+run_sql() { "$PGBIN/psql" -v ON_ERROR_STOP=1 --no-psqlrc -q -h /run/postgresql -U "$SUPERUSER" -d postgres "$@"; }
+
+# A first start that died half-way leaves this marker: nothing of the user's is there yet, start over.
+if [ -e "$MARKER" ]; then
+  log "a previous initialisation did not complete; starting it again"
+  find "$PGDATA" -mindepth 1 -delete
+fi
+
+if [ ! -s "$PGDATA/PG_VERSION" ]; then
+  if [ -z "${POSTGRES_PASSWORD:-}" ] && [ "${PGAPP_SUPERUSER_LOGIN:-on}" = on ]; then
+    echo "pgapp-entrypoint: POSTGRES_PASSWORD must be set to initialise a new data directory" >&2
+    exit 1
+  fi
+  log "initialising $PGDATA"
+  touch "$MARKER"
+  pwfile=$(mktemp)
+  # The superuser of the RDS stand-in has no usable password: nobody outside holds it.
+  if [ "${PGAPP_SUPERUSER_LOGIN:-on}" = on ]; then printf '%s' "$POSTGRES_PASSWORD" >"$pwfile"; else head -c 32 /dev/urandom | base64 >"$pwfile"; fi
+  "$PGBIN/initdb" --no-instructions -D "$PGDATA" --username="$SUPERUSER" --pwfile="$pwfile" --auth-local=peer \
+    --auth-host=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 >/dev/null
+  rm -f "$pwfile"
+
+  cp /etc/pgapp/pg_hba.conf "$PGDATA/pg_hba.conf"
+  cp /etc/pgapp/pg_ident.conf "$PGDATA/pg_ident.conf"
+  {
+    echo "# pgapp"
+    echo "listen_addresses = '*'"
+    echo "password_encryption = 'scram-sha-256'"
+    echo "include_dir = '/etc/pgapp/conf.d'"
+  } >>"$PGDATA/postgresql.conf"
+
+  if [ "${PGAPP_TLS:-off}" = on ]; then
+    # A key of this container's own, made now, not at image build (no key shared by every container).
+    log "generating a TLS certificate for CN=${PGAPP_TLS_CN:-localhost}"
+    openssl req -new -x509 -days 3650 -nodes -newkey rsa:2048 -subj "/CN=${PGAPP_TLS_CN:-localhost}" \
+      -keyout "$PGDATA/server.key" -out "$PGDATA/server.crt" 2>/dev/null
+    chmod 600 "$PGDATA/server.key"
+    printf "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\nssl_min_protocol_version = 'TLSv1.2'\n" >>"$PGDATA/postgresql.conf"
+  fi
+
+  # Init scripts run against a server that listens on the socket only, so the healthcheck (TCP)
+  # cannot pass before initialisation is complete.
+  "$PGBIN/pg_ctl" -D "$PGDATA" -o "-c listen_addresses='' -c unix_socket_directories=/run/postgresql" -w start >/dev/null
+  for f in /etc/pgapp/initdb.d/*; do
+    [ -e "$f" ] || continue
+    log "running $f"
+    case "$f" in
+      *.sh) . "$f" ;;
+      *.sql) run_sql -f "$f" ;;
+    esac
+  done
+  "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null
+  rm -f "$MARKER"
+  log "initialisation complete"
+fi
+
+"$PGBIN/postgres" -D "$PGDATA" "$@" &
+pid=$!
+trap 'kill -INT "$pid" 2>/dev/null' TERM INT
+# `wait` returns early when a trapped signal arrives: wait again until postgres has really exited.
+while :; do
+  wait "$pid" && status=0 || status=$?
+  kill -0 "$pid" 2>/dev/null || break
+done
+exit "$status"
