@@ -22,6 +22,9 @@ if [ "$(id -u)" = 0 ]; then
   exec setpriv --reuid=postgres --regid=postgres --init-groups "$0" "$@"
 fi
 
+# setpriv keeps root's HOME; libpq in the server (postgres_fdw) would look for ~/.postgresql there.
+export HOME=/var/lib/postgresql
+
 log() { echo "pgapp-entrypoint: $*"; }
 
 run_sql() { "$PGBIN/psql" -v ON_ERROR_STOP=1 --no-psqlrc -q -h /run/postgresql -U "$SUPERUSER" -d postgres "$@"; }
@@ -75,6 +78,14 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
       *.sql) run_sql -f "$f" ;;
     esac
   done
+  # The application database, owned by POSTGRES_USER when an init script made that role (rds's
+  # master user), by the superuser otherwise.
+  if [ -n "${POSTGRES_DB:-}" ] && [ "$POSTGRES_DB" != postgres ]; then
+    run_sql -v db="$POSTGRES_DB" -v owner="${POSTGRES_USER:-$SUPERUSER}" -v su="$SUPERUSER" <<'SQL'
+SELECT format('CREATE DATABASE %I OWNER %I', :'db',
+              CASE WHEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'owner') THEN :'owner' ELSE :'su' END) \gexec
+SQL
+  fi
   "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null
   rm -f "$MARKER"
   log "initialisation complete"

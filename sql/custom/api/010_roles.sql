@@ -1,0 +1,20 @@
+-- pgapp:repeatable (idempotent; re-applied when this file or the settings it reads change)
+-- PostgREST's roles: authenticator logs in (NOINHERIT) and switches to web_anon (anonymous,
+-- read-only) or web_user (a valid JWT, read-write). Nothing else is granted to them.
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticator') THEN
+    CREATE ROLE authenticator LOGIN NOINHERIT NOCREATEDB NOCREATEROLE NOSUPERUSER;
+  END IF;
+  EXECUTE format('ALTER ROLE authenticator LOGIN NOINHERIT PASSWORD %L', current_setting('pgapp.authenticator_password'));
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'web_anon') THEN
+    CREATE ROLE web_anon NOLOGIN;
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'web_user') THEN
+    CREATE ROLE web_user NOLOGIN;
+  END IF;
+END $$;
+GRANT web_anon, web_user TO authenticator;
+-- Functions are EXECUTE-able by PUBLIC unless revoked: nothing of api_owner's is, by default.
+ALTER DEFAULT PRIVILEGES FOR ROLE api_owner REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;

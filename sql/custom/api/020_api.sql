@@ -1,0 +1,55 @@
+-- pgapp:repeatable (idempotent; re-applied when this file changes)
+-- The `api` schema PostgREST publishes: auto-updatable views over the foreign tables, so reads and
+-- writes flow through to rds. Owned by api_owner, whose user mapping the bridge uses.
+CREATE SCHEMA IF NOT EXISTS api AUTHORIZATION api_owner;
+SET LOCAL ROLE api_owner;
+
+CREATE OR REPLACE VIEW api.companies AS
+  SELECT id, name, domain, industry, employees, created_at FROM rds_crm.companies;
+CREATE OR REPLACE VIEW api.contacts AS
+  SELECT id, company_id, first_name, last_name, email, phone, title, created_at FROM rds_crm.contacts;
+CREATE OR REPLACE VIEW api.deals AS
+  SELECT id, company_id, contact_id, title, stage, amount, close_date, created_at FROM rds_crm.deals;
+CREATE OR REPLACE VIEW api.activities AS
+  SELECT id, contact_id, deal_id, kind, subject, occurred_at, created_at FROM rds_crm.activities;
+
+COMMENT ON SCHEMA api IS 'pgapp: a tiny CRM, served from rds through postgres_fdw';
+COMMENT ON VIEW api.companies IS 'Companies (crm.companies on rds)';
+COMMENT ON VIEW api.contacts IS 'Contacts (crm.contacts on rds)';
+COMMENT ON VIEW api.deals IS 'Deals (crm.deals on rds)';
+COMMENT ON VIEW api.activities IS 'Activities (crm.activities on rds)';
+
+-- Computed relationships: foreign tables have no keys, so PostgREST learns the links from these
+-- (GET /contacts?select=*,company(*) and GET /companies?select=*,contacts(*)).
+CREATE OR REPLACE FUNCTION api.company(api.contacts) RETURNS SETOF api.companies ROWS 1
+LANGUAGE sql STABLE AS $$ SELECT * FROM api.companies WHERE id = $1.company_id $$;
+CREATE OR REPLACE FUNCTION api.company(api.deals) RETURNS SETOF api.companies ROWS 1
+LANGUAGE sql STABLE AS $$ SELECT * FROM api.companies WHERE id = $1.company_id $$;
+CREATE OR REPLACE FUNCTION api.contact(api.deals) RETURNS SETOF api.contacts ROWS 1
+LANGUAGE sql STABLE AS $$ SELECT * FROM api.contacts WHERE id = $1.contact_id $$;
+CREATE OR REPLACE FUNCTION api.contact(api.activities) RETURNS SETOF api.contacts ROWS 1
+LANGUAGE sql STABLE AS $$ SELECT * FROM api.contacts WHERE id = $1.contact_id $$;
+CREATE OR REPLACE FUNCTION api.deal(api.activities) RETURNS SETOF api.deals ROWS 1
+LANGUAGE sql STABLE AS $$ SELECT * FROM api.deals WHERE id = $1.deal_id $$;
+CREATE OR REPLACE FUNCTION api.contacts(api.companies) RETURNS SETOF api.contacts
+LANGUAGE sql STABLE AS $$ SELECT * FROM api.contacts WHERE company_id = $1.id $$;
+CREATE OR REPLACE FUNCTION api.deals(api.companies) RETURNS SETOF api.deals
+LANGUAGE sql STABLE AS $$ SELECT * FROM api.deals WHERE company_id = $1.id $$;
+CREATE OR REPLACE FUNCTION api.deals(api.contacts) RETURNS SETOF api.deals
+LANGUAGE sql STABLE AS $$ SELECT * FROM api.deals WHERE contact_id = $1.id $$;
+CREATE OR REPLACE FUNCTION api.activities(api.contacts) RETURNS SETOF api.activities
+LANGUAGE sql STABLE AS $$ SELECT * FROM api.activities WHERE contact_id = $1.id $$;
+CREATE OR REPLACE FUNCTION api.activities(api.deals) RETURNS SETOF api.activities
+LANGUAGE sql STABLE AS $$ SELECT * FROM api.activities WHERE deal_id = $1.id $$;
+
+RESET ROLE;
+
+-- Least privilege: anonymous reads; web_user reads and writes; new rows get their id from rds.
+GRANT USAGE ON SCHEMA api TO web_anon, web_user;
+REVOKE ALL ON ALL TABLES IN SCHEMA api FROM web_anon, web_user;
+GRANT SELECT ON ALL TABLES IN SCHEMA api TO web_anon;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA api TO web_user;
+REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA api FROM PUBLIC;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA api TO web_anon, web_user;
+GRANT USAGE ON SCHEMA rds_bridge TO web_user;
+GRANT EXECUTE ON FUNCTION rds_bridge.next_id(text) TO web_user;

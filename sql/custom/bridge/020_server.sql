@@ -1,0 +1,48 @@
+-- pgapp:repeatable (idempotent; re-applied when this file or the settings it reads change)
+-- The postgres_fdw server pointing at rds by service name, TLS required as RDS forces it, and the
+-- role that owns the foreign tables and the api views: its user mapping is the one the API uses.
+CREATE SCHEMA IF NOT EXISTS pgapp_private;
+REVOKE ALL ON SCHEMA pgapp_private FROM PUBLIC;
+
+-- "OPTIONS (...)" for CREATE, or ADD/SET each option for ALTER, from a jsonb map.
+CREATE OR REPLACE FUNCTION pgapp_private.fdw_options(wanted jsonb, current text[], for_alter boolean)
+RETURNS text LANGUAGE sql IMMUTABLE SET search_path = pg_catalog AS $$
+  SELECT 'OPTIONS (' || string_agg(
+           CASE WHEN NOT for_alter THEN '' WHEN EXISTS (SELECT 1 FROM unnest(current) o WHERE split_part(o, '=', 1) = key)
+                THEN 'SET ' ELSE 'ADD ' END || format('%I %L', key, value), ', ') || ')'
+  FROM jsonb_each_text(wanted)
+$$;
+
+DO $$
+DECLARE
+  server_opts jsonb := jsonb_build_object(
+    'host', current_setting('pgapp.rds_host'), 'port', current_setting('pgapp.rds_port'),
+    'dbname', current_setting('pgapp.rds_dbname'), 'sslmode', 'require',
+    -- 100 rows per round trip (the default) makes large scans slow; 1000 is a better trade-off.
+    'fetch_size', '1000', 'async_capable', 'true');
+  mapping_opts jsonb := jsonb_build_object('user', current_setting('pgapp.bridge_user'), 'password', current_setting('pgapp.bridge_password'));
+  current text[];
+  who text;
+BEGIN
+  SELECT srvoptions INTO current FROM pg_foreign_server WHERE srvname = 'rds';
+  IF FOUND THEN
+    EXECUTE 'ALTER SERVER rds ' || pgapp_private.fdw_options(server_opts, current, true);
+  ELSE
+    EXECUTE 'CREATE SERVER rds FOREIGN DATA WRAPPER postgres_fdw ' || pgapp_private.fdw_options(server_opts, NULL, false);
+  END IF;
+
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'api_owner') THEN
+    CREATE ROLE api_owner NOLOGIN;
+  END IF;
+  GRANT USAGE ON FOREIGN SERVER rds TO api_owner;
+
+  -- api_owner: what the API runs through; the superuser: for the developer's own psql session.
+  FOREACH who IN ARRAY ARRAY['api_owner', current_user] LOOP
+    SELECT umoptions INTO current FROM pg_user_mappings WHERE srvname = 'rds' AND usename = who;
+    IF FOUND THEN
+      EXECUTE format('ALTER USER MAPPING FOR %I SERVER rds ', who) || pgapp_private.fdw_options(mapping_opts, current, true);
+    ELSE
+      EXECUTE format('CREATE USER MAPPING FOR %I SERVER rds ', who) || pgapp_private.fdw_options(mapping_opts, NULL, false);
+    END IF;
+  END LOOP;
+END $$;

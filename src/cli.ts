@@ -1,0 +1,152 @@
+#!/usr/bin/env node
+/**
+ * pgapp's command line: parses arguments and calls a command. No logic of its own.
+ */
+import { parseArgs } from 'node:util';
+import chalk from 'chalk';
+import { dev } from './commands/dev.ts';
+import { down, images, logs, psql, renderStatus, reset, status, token } from './commands/lifecycle.ts';
+import type { RawConfig } from './config/schema.ts';
+import { PgappError } from './errors.ts';
+import { renderError } from './ui/errors.ts';
+import { renderSummary } from './ui/summary.ts';
+
+const HELP = `pgapp — Postgres as an app: an RDS stand-in, a custom Postgres bridged by postgres_fdw, and PostgREST
+
+Usage: pgapp <command> [options]        (npm run <command> -- [options])
+
+Commands:
+  dev                 build images, start rds → seed → custom → bridge → api → postgrest, verify, print a summary
+  status [--json]     the stack's containers
+  down                stop the stack, keep its data
+  reset [--yes]       remove the stack's containers and data (asks first)
+  logs <service> [-f] [--tail N]   logs of rds, custom or postgrest
+  psql <service> [-- psql args]    psql on rds (master user, TLS) or custom (superuser)
+  token [--role R] [--claims JSON] [--exp 1h]   a JWT for the API (default role web_user)
+  images [--no-postgrest]          build or fetch the images only
+
+Options (also from env PGAPP_* and pgapp.config.json):
+  --project NAME                   project name: letters, digits, _ (default pgapp)   PGAPP_PROJECT
+  --rds-port, --custom-port, --postgrest-port, --postgrest-admin-port N  host ports on 127.0.0.1
+  --seed small|medium|large        1k, 100k or 1M contacts (default small)            PGAPP_SEED
+  --cron-jobs / --no-cron-jobs     the sample pg_cron jobs (default on)               PGAPP_CRON_JOBS
+  --postgrest-image REF            default postgrest/postgrest:v12.2.3                PGAPP_POSTGREST_IMAGE
+  --postgrest-tarball FILE         build PostgREST from an official release tarball   PGAPP_POSTGREST_TARBALL
+  -y, --yes                        never ask (also when CI is set or stdin is not a terminal)
+  -h, --help
+`;
+
+const OPTIONS = {
+  project: { type: 'string' },
+  'rds-port': { type: 'string' },
+  'custom-port': { type: 'string' },
+  'postgrest-port': { type: 'string' },
+  'postgrest-admin-port': { type: 'string' },
+  seed: { type: 'string' },
+  'cron-jobs': { type: 'boolean' },
+  'no-cron-jobs': { type: 'boolean' },
+  'postgrest-image': { type: 'string' },
+  'postgrest-tarball': { type: 'string' },
+  'no-postgrest': { type: 'boolean' },
+  yes: { type: 'boolean', short: 'y' },
+  json: { type: 'boolean' },
+  follow: { type: 'boolean', short: 'f' },
+  tail: { type: 'string' },
+  role: { type: 'string' },
+  claims: { type: 'string' },
+  exp: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function parse(argv: string[]) {
+  try {
+    return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    const msg =
+      err instanceof Error ? err.message.replace(/\. To specify a positional argument.*$/s, '') : String(err);
+    throw new PgappError(msg, 'Run `pgapp --help` for the commands and options.');
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values: v, positionals } = parse(argv);
+  const [command, ...rest] = positionals;
+  if (v.help || !command) {
+    process.stdout.write(HELP);
+    return command || v.help ? 0 : 1;
+  }
+  const flags: RawConfig = {
+    project: v.project,
+    ports: {
+      rds: v['rds-port'],
+      custom: v['custom-port'],
+      postgrest: v['postgrest-port'],
+      postgrestAdmin: v['postgrest-admin-port'],
+    },
+    seed: v.seed,
+    cronJobs: v['no-cron-jobs'] ? false : v['cron-jobs'],
+    postgrestImage: v['postgrest-image'],
+    postgrestTarball: v['postgrest-tarball'],
+  };
+  const opts = { flags, yes: Boolean(v.yes) };
+  switch (command) {
+    case 'dev': {
+      const result = await dev(opts);
+      process.stdout.write(`${renderSummary(result)}\n`);
+      return 0;
+    }
+    case 'status': {
+      const s = await status(opts);
+      process.stdout.write(v.json ? `${JSON.stringify(s, null, 2)}\n` : `${renderStatus(s)}\n`);
+      return 0;
+    }
+    case 'down': {
+      const stopped = await down(opts);
+      process.stdout.write(
+        stopped.length
+          ? `${chalk.green('✔')} stopped ${stopped.join(', ')} (data kept; \`npm run dev\` brings it back)\n`
+          : 'Nothing was running.\n',
+      );
+      return 0;
+    }
+    case 'reset': {
+      const r = await reset(opts);
+      process.stdout.write(
+        r
+          ? `${chalk.green('✔')} removed ${r.containers} containers, ${r.volumes} volumes, ${r.networks} networks\n`
+          : 'Nothing removed.\n',
+      );
+      return 0;
+    }
+    case 'logs':
+      await logs({
+        ...opts,
+        service: rest[0],
+        follow: Boolean(v.follow),
+        tail: v.tail ? Number(v.tail) : undefined,
+      });
+      return 0;
+    case 'psql':
+      return psql({ ...opts, service: rest[0], args: rest.slice(1) });
+    case 'token':
+      process.stdout.write(`${token({ ...opts, role: v.role, claims: v.claims, exp: v.exp })}\n`);
+      return 0;
+    case 'images':
+      for (const line of await images({ ...opts, postgrest: !v['no-postgrest'] }))
+        process.stdout.write(`${line}\n`);
+      return 0;
+    default:
+      throw new PgappError(
+        `Unknown command ${JSON.stringify(command)}`,
+        'Run `pgapp --help` for the commands.',
+      );
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`${renderError(err)}\n`);
+    process.exit(1);
+  },
+);

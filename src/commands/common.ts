@@ -1,0 +1,87 @@
+/** What the commands share: interactivity, the project's config and secrets, image ensuring. */
+import { configFromEnv, loadConfig, readConfigFile, saveConfigFile, unsetFields } from '../config/load.ts';
+import { confirmPrompt, type PromptContext, promptConfig } from '../config/prompts.ts';
+import { type Config, type RawConfig, resolveConfig } from '../config/schema.ts';
+import { ensureSecrets, readSecrets, type Secrets } from '../config/secrets.ts';
+import { projectContainers } from '../docker/containers.ts';
+import {
+  type EnsuredImage,
+  type EnsureOptions,
+  ensurePgImage,
+  ensurePostgrestImage,
+  type Progress,
+} from '../docker/images.ts';
+import { PgappError } from '../errors.ts';
+
+export interface GlobalOptions {
+  flags: RawConfig;
+  yes: boolean;
+}
+
+/** Prompts only on a TTY, never with --yes or in CI. */
+export function isInteractive(yes: boolean): boolean {
+  return Boolean(process.stdin.isTTY && process.stdout.isTTY && !yes && !process.env.CI);
+}
+
+/** Config for `dev`: the layers, then prompts for what they leave unset (saved for next time). */
+export async function devConfig(opts: GlobalOptions, ctx?: PromptContext): Promise<Config> {
+  const layers = [readConfigFile(), configFromEnv(), opts.flags];
+  const base = resolveConfig(...layers); // validates the layers before anything is asked
+  if (!isInteractive(opts.yes) && !ctx) return base;
+  const unset = unsetFields(layers);
+  if (!unset.project && unset.ports.size === 0 && !unset.seed && !unset.cronJobs) return base;
+  const own = new Set<number>();
+  for (const c of await projectContainers(base.project).catch(() => []))
+    for (const p of c.Ports) if (p.PublicPort) own.add(p.PublicPort);
+  const answers = await promptConfig(unset, { ...base }, ctx, own);
+  const config = resolveConfig(...layers, answers);
+  saveConfigFile(answers);
+  return config;
+}
+
+export function commandConfig(opts: GlobalOptions): Config {
+  return loadConfig(opts.flags);
+}
+
+export function requireSecrets(project: string): Secrets {
+  const s = readSecrets(project);
+  if (!s)
+    throw new PgappError(
+      `Project "${project}" has no secrets yet (it was never started here)`,
+      'Run `npm run dev` first (or pass --project).',
+    );
+  return s;
+}
+
+export { ensureSecrets };
+
+export interface StackImagesEnsured {
+  custom: EnsuredImage;
+  rds: EnsuredImage;
+  postgrest: EnsuredImage;
+}
+
+export function ensureOptions(yes: boolean, progress: Progress, ctx?: PromptContext): EnsureOptions {
+  return {
+    progress,
+    confirm: async (q) => (isInteractive(yes) ? confirmPrompt(q, ctx) : true),
+  };
+}
+
+export async function ensureStackImages(config: Config, opts: EnsureOptions): Promise<StackImagesEnsured>;
+export async function ensureStackImages(
+  config: Config,
+  opts: EnsureOptions,
+  which: { postgrest: boolean },
+): Promise<Partial<StackImagesEnsured>>;
+export async function ensureStackImages(
+  config: Config,
+  opts: EnsureOptions,
+  which = { postgrest: true },
+): Promise<Partial<StackImagesEnsured>> {
+  const custom = await ensurePgImage('postgres', opts);
+  const rds = await ensurePgImage('rds', opts);
+  if (!which.postgrest) return { custom, rds };
+  const postgrest = await ensurePostgrestImage(config.postgrestImage, config.postgrestTarball, opts);
+  return { custom, rds, postgrest };
+}

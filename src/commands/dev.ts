@@ -1,0 +1,227 @@
+/**
+ * `pgapp dev`: bring the whole stack up and prove it. Each phase is a listr2 task with its timing;
+ * a warm re-run reuses every container and applies no SQL twice. Ctrl-C rolls back what this run
+ * created; any other failure leaves complete, reusable pieces and a clear message.
+ */
+import { Listr, PRESET_TIMER } from 'listr2';
+import type { PromptContext } from '../config/prompts.ts';
+import { confirmPrompt } from '../config/prompts.ts';
+import type { Config } from '../config/schema.ts';
+import type { Secrets } from '../config/secrets.ts';
+import {
+  type Action,
+  type Created,
+  ensureContainer,
+  ensureNetwork,
+  ensureVolume,
+  newCreated,
+  rollback,
+  waitReady,
+} from '../docker/containers.ts';
+import { checkEngine } from '../docker/engine.ts';
+import { BASE_IMAGE, imageId } from '../docker/images.ts';
+import { InterruptedError, PgappError } from '../errors.ts';
+import { SERVICES, type Service, type StackImages, stackSpec } from '../stack/spec.ts';
+import { applyPhase, type Phase } from '../stack/sql.ts';
+import { type Hop, verifyStack } from '../stack/verify.ts';
+import {
+  devConfig,
+  ensureOptions,
+  ensureSecrets,
+  ensureStackImages,
+  type GlobalOptions,
+  isInteractive,
+  type StackImagesEnsured,
+} from './common.ts';
+
+export interface DevResult {
+  config: Config;
+  secrets: Secrets;
+  actions: Partial<Record<Service, Action>>;
+  sql: Record<Phase, { applied: string[]; changed: string[] }>;
+  images: StackImagesEnsured;
+  hops: Hop[];
+  ms: number;
+}
+
+interface Ctx {
+  config: Config;
+  secrets: Secrets;
+  created: Created;
+  images?: StackImagesEnsured;
+  ids: Partial<Record<Service, string>>;
+  actions: Partial<Record<Service, Action>>;
+  sql: Record<Phase, { applied: string[]; changed: string[] }>;
+  hops: Hop[];
+}
+
+const READY_TIMEOUT_MS = Number(process.env.PGAPP_READY_TIMEOUT_MS ?? 120_000);
+
+export async function dev(
+  opts: GlobalOptions & { prompt?: PromptContext; renderer?: 'default' | 'simple' | 'silent' },
+): Promise<DevResult> {
+  const started = performance.now();
+  await checkEngine(); // before any prompt: nothing to ask if Docker is not there
+  const config = await devConfig(opts, opts.prompt);
+  const secrets = ensureSecrets(config.project);
+
+  // The one question a run may need mid-way (building the base image) is asked before rendering starts.
+  let baseAnswer = true;
+  if (isInteractive(opts.yes) && !(await imageId(BASE_IMAGE))) {
+    baseAnswer = await confirmPrompt(
+      `${BASE_IMAGE} is not here. If it cannot be pulled, build it with debootstrap from a Debian mirror?`,
+      opts.prompt,
+    );
+  }
+
+  const abort = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts > 1) {
+      process.stderr.write(
+        '\nInterrupted twice: exiting without cleaning up. Run `pgapp dev` again to repair.\n',
+      );
+      process.exit(130);
+    }
+    process.stderr.write('\nInterrupted: rolling back what this run created…\n');
+    abort.abort(new InterruptedError());
+  };
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+
+  const ctx: Ctx = {
+    config,
+    secrets,
+    created: newCreated(),
+    ids: {},
+    actions: {},
+    sql: {
+      seed: { applied: [], changed: [] },
+      bridge: { applied: [], changed: [] },
+      api: { applied: [], changed: [] },
+    },
+    hops: [],
+  };
+  const signal = abort.signal;
+  const specFor = (c: Ctx) => {
+    const imgs = c.images as StackImagesEnsured;
+    const refs: StackImages = { rds: imgs.rds.ref, custom: imgs.custom.ref, postgrest: imgs.postgrest.ref };
+    return stackSpec(c.config, c.secrets, refs);
+  };
+
+  const serviceTask = (service: Service) => ({
+    title: `${service}: start`,
+    task: async (c: Ctx, task: { title: string; output: string }) => {
+      signal.throwIfAborted();
+      const spec = specFor(c)[service];
+      for (const v of spec.volumes) await ensureVolume(c.config.project, service, v.name, c.created);
+      const image = (c.images as StackImagesEnsured)[service];
+      const { id, action } = await ensureContainer(c.config.project, spec, image.id, c.created);
+      c.ids[service] = id;
+      c.actions[service] = action;
+      task.output = `${action}; waiting until ready`;
+      await waitReady(id, spec, { timeoutMs: READY_TIMEOUT_MS, signal });
+      task.title = `${service}: ready (${action})`;
+    },
+  });
+
+  const sqlTask = (phase: Phase, title: string) => ({
+    title,
+    task: async (c: Ctx, task: { title: string; output: string }) => {
+      signal.throwIfAborted();
+      const r = await applyPhase(
+        phase,
+        c.config,
+        c.secrets,
+        (name, state) => {
+          if (state === 'applying') task.output = `applying ${name}`;
+        },
+        signal,
+      );
+      c.sql[phase] = { applied: r.applied, changed: r.changed };
+      const parts = [
+        r.applied.length ? `${r.applied.length} applied` : 'nothing to apply',
+        r.changed.length ? `${r.changed.length} changed since applied` : '',
+      ];
+      task.title = `${title}: ${parts.filter(Boolean).join(', ')}`;
+    },
+  });
+
+  const renderer = opts.renderer ?? (process.stdout.isTTY ? 'default' : 'simple');
+  const tasks = new Listr<Ctx, 'default' | 'simple' | 'silent', 'simple'>(
+    [
+      {
+        title: 'Docker engine',
+        task: async (_c, task) => {
+          const { version } = await checkEngine();
+          task.title = `Docker engine ${version}`;
+        },
+      },
+      {
+        title: 'Images',
+        task: async (c, task) => {
+          const eo = ensureOptions(true, (line) => (task.output = line));
+          eo.confirm = async () => baseAnswer;
+          c.images = await ensureStackImages(c.config, eo);
+          signal.throwIfAborted();
+          task.title = `Images: ${(['custom', 'rds', 'postgrest'] as const).map((k) => `${k} ${(c.images as StackImagesEnsured)[k].source}`).join(', ')}`;
+        },
+        rendererOptions: { outputBar: 8 },
+      },
+      {
+        title: 'Network',
+        task: async (c, task) => {
+          const name = await ensureNetwork(c.config.project, c.created);
+          task.title = `Network ${name}`;
+        },
+      },
+      serviceTask('rds'),
+      sqlTask('seed', 'Seed rds (crm)'),
+      serviceTask('custom'),
+      sqlTask('bridge', 'Bridge custom → rds (postgres_fdw)'),
+      sqlTask('api', 'API schema'),
+      serviceTask('postgrest'),
+      {
+        title: 'Verify every hop',
+        task: async (c, task) => {
+          signal.throwIfAborted();
+          c.hops = await verifyStack(c.config, c.secrets);
+          task.title = `Verify every hop: ${c.hops.map((h) => `${h.ms} ms`).join(' / ')}`;
+        },
+      },
+    ],
+    {
+      renderer,
+      fallbackRenderer: 'simple',
+      rendererOptions: { timer: PRESET_TIMER, collapseSubtasks: false },
+      fallbackRendererOptions: { timer: PRESET_TIMER },
+      registerSignalListeners: false,
+      exitOnError: true,
+    },
+  );
+
+  try {
+    await tasks.run(ctx);
+  } catch (err) {
+    if (signal.aborted) {
+      await rollback(ctx.created);
+      throw signal.reason instanceof PgappError ? signal.reason : new InterruptedError();
+    }
+    throw err;
+  } finally {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+  }
+  return {
+    config,
+    secrets,
+    actions: ctx.actions,
+    sql: ctx.sql,
+    images: ctx.images as StackImagesEnsured,
+    hops: ctx.hops,
+    ms: Math.round(performance.now() - started),
+  };
+}
+
+export { SERVICES };

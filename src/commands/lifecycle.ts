@@ -1,0 +1,202 @@
+/** status, down, reset, logs, psql, token, images: thin compositions of the core. */
+import { spawn } from 'node:child_process';
+import chalk from 'chalk';
+import { makeToken, parseDuration } from '../auth/jwt.ts';
+import { confirmPrompt } from '../config/prompts.ts';
+import { findContainer, projectContainers, removeProject, stopProject } from '../docker/containers.ts';
+import { checkEngine, docker } from '../docker/engine.ts';
+import { PgappError } from '../errors.ts';
+import { CUSTOM_SUPERUSER, LABELS, RDS_MASTER_USER, SERVICES, type Service } from '../stack/spec.ts';
+import {
+  commandConfig,
+  ensureOptions,
+  ensureStackImages,
+  type GlobalOptions,
+  isInteractive,
+  requireSecrets,
+} from './common.ts';
+
+export interface ServiceStatus {
+  service: string;
+  container: string;
+  state: string;
+  health: string;
+  ports: string[];
+  image: string;
+}
+
+export async function status(opts: GlobalOptions): Promise<{ project: string; services: ServiceStatus[] }> {
+  const config = commandConfig(opts);
+  await checkEngine();
+  const list = await projectContainers(config.project);
+  const services = SERVICES.map((service): ServiceStatus => {
+    const c = list.find((x) => x.Labels[LABELS.service] === service);
+    if (!c) return { service, container: '-', state: 'absent', health: '-', ports: [], image: '-' };
+    const health =
+      /\((healthy|unhealthy|health: starting)\)/.exec(c.Status)?.[1] ??
+      (c.State === 'running' ? 'running' : '-');
+    return {
+      service,
+      container: (c.Names[0] ?? '').replace(/^\//, ''),
+      state: c.State,
+      health,
+      ports: c.Ports.filter((p) => p.PublicPort).map((p) => `${p.IP}:${p.PublicPort}->${p.PrivatePort}`),
+      image: c.Image,
+    };
+  });
+  return { project: config.project, services };
+}
+
+export function renderStatus(s: { project: string; services: ServiceStatus[] }): string {
+  const rows = [
+    ['SERVICE', 'STATE', 'HEALTH', 'PORTS', 'IMAGE'],
+    ...s.services.map((x) => [x.service, x.state, x.health, x.ports.join(', ') || '-', x.image]),
+  ];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  const fmt = (r: string[]) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ');
+  const color = (state: string) =>
+    state === 'running' ? chalk.green : state === 'absent' ? chalk.dim : chalk.yellow;
+  return [
+    chalk.bold(`pgapp "${s.project}"`),
+    chalk.dim(fmt(rows[0]!)),
+    ...rows.slice(1).map((r) => color(r[1]!)(fmt(r))),
+  ].join('\n');
+}
+
+export async function down(opts: GlobalOptions): Promise<string[]> {
+  const config = commandConfig(opts);
+  await checkEngine();
+  return stopProject(config.project);
+}
+
+export async function reset(
+  opts: GlobalOptions,
+): Promise<{ containers: number; volumes: number; networks: number } | undefined> {
+  const config = commandConfig(opts);
+  await checkEngine();
+  if (!opts.yes) {
+    if (!isInteractive(false)) {
+      throw new PgappError(
+        `reset deletes every container and all data of "${config.project}" and needs confirmation`,
+        'Run it in a terminal to be asked, or pass --yes.',
+      );
+    }
+    const ok = await confirmPrompt(
+      `Delete the containers and ALL DATA of "${config.project}" (rds and custom volumes)?`,
+    );
+    if (!ok) return undefined;
+  }
+  return removeProject(config.project);
+}
+
+function serviceArg(arg: string | undefined): Service {
+  if (!arg || !(SERVICES as readonly string[]).includes(arg)) {
+    throw new PgappError(
+      `Which service? Got ${JSON.stringify(arg ?? '')}`,
+      `Name one of: ${SERVICES.join(', ')} (e.g. \`pgapp logs rds\`).`,
+    );
+  }
+  return arg as Service;
+}
+
+async function containerOf(project: string, service: Service): Promise<string> {
+  const c = await findContainer(project, service);
+  if (!c) throw new PgappError(`${service} of "${project}" does not exist`, 'Run `npm run dev` first.');
+  return c.Id;
+}
+
+export async function logs(
+  opts: GlobalOptions & { service?: string; follow: boolean; tail?: number },
+): Promise<void> {
+  const config = commandConfig(opts);
+  const service = serviceArg(opts.service);
+  await checkEngine();
+  const id = await containerOf(config.project, service);
+  const c = docker().getContainer(id);
+  const stream = (await c.logs({
+    stdout: true,
+    stderr: true,
+    follow: true,
+    tail: opts.tail ?? 200,
+  })) as unknown as NodeJS.ReadableStream;
+  docker().modem.demuxStream(stream, process.stdout, process.stderr);
+  if (!opts.follow) {
+    // Without -f, stop once the existing lines are out.
+    await new Promise((r) => setTimeout(r, 300));
+    (stream as unknown as { destroy?: () => void }).destroy?.();
+    return;
+  }
+  await new Promise<void>((resolve) => {
+    stream.on('end', resolve);
+    process.once('SIGINT', () => {
+      (stream as unknown as { destroy?: () => void }).destroy?.();
+      resolve();
+    });
+  });
+}
+
+/** psql inside the container: rds as the master user over TLS (never the rdsadmin superuser), custom as postgres. */
+export async function psql(opts: GlobalOptions & { service?: string; args: string[] }): Promise<number> {
+  const config = commandConfig(opts);
+  const service = serviceArg(opts.service);
+  if (service === 'postgrest')
+    throw new PgappError('postgrest has no psql', 'Use `pgapp psql custom` (the database PostgREST serves).');
+  const secrets = requireSecrets(config.project);
+  await checkEngine();
+  const id = await containerOf(config.project, service);
+  const conn =
+    service === 'rds'
+      ? `host=127.0.0.1 sslmode=require user=${RDS_MASTER_USER} dbname=${config.project}`
+      : `host=127.0.0.1 user=${CUSTOM_SUPERUSER} dbname=${config.project}`;
+  const password = service === 'rds' ? secrets.rdsMasterPassword : secrets.customPassword;
+  const tty = process.stdin.isTTY ? ['-it'] : ['-i'];
+  return new Promise((resolve, reject) => {
+    const p = spawn('docker', ['exec', ...tty, '-e', 'PGPASSWORD', id, 'psql', conn, ...opts.args], {
+      stdio: 'inherit',
+      env: { ...process.env, PGPASSWORD: password },
+    });
+    p.on('error', (err) =>
+      reject(
+        new PgappError(`Cannot run docker exec: ${err.message}`, 'pgapp psql needs the docker CLI on PATH.'),
+      ),
+    );
+    p.on('close', (code) => resolve(code ?? 1));
+  });
+}
+
+export function token(opts: GlobalOptions & { role?: string; claims?: string; exp?: string }): string {
+  const config = commandConfig(opts);
+  const secrets = requireSecrets(config.project);
+  const role = opts.role ?? 'web_user';
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(role))
+    throw new PgappError(
+      `Invalid role ${JSON.stringify(role)}`,
+      'Use a role name such as web_user or web_anon.',
+    );
+  let claims: Record<string, unknown> = {};
+  if (opts.claims) {
+    try {
+      claims = JSON.parse(opts.claims);
+    } catch {
+      throw new PgappError('--claims is not valid JSON', `Example: --claims '{"sub":"42"}'`);
+    }
+    if (claims === null || typeof claims !== 'object' || Array.isArray(claims))
+      throw new PgappError('--claims must be a JSON object', `Example: --claims '{"sub":"42"}'`);
+  }
+  const expiresIn = opts.exp === undefined ? 3600 : parseDuration(opts.exp);
+  if (expiresIn === undefined)
+    throw new PgappError(
+      `Invalid --exp ${JSON.stringify(opts.exp)}`,
+      'Use seconds or a duration like 30m, 12h, 7d (0 = never expires).',
+    );
+  return makeToken(secrets.jwtSecret, { role, claims, expiresIn });
+}
+
+/** Ensure every image of the stack (base, custom, rds, PostgREST) with progress on stderr. */
+export async function images(opts: GlobalOptions & { postgrest: boolean }): Promise<string[]> {
+  const config = commandConfig(opts);
+  await checkEngine();
+  const eo = ensureOptions(opts.yes, (line) => process.stderr.write(`${chalk.dim(line)}\n`));
+  const got = await ensureStackImages(config, eo, { postgrest: opts.postgrest });
+  return Object.entries(got).map(([k, v]) => `${k}: ${v.ref} (${v.source})`);
+}

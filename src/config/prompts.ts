@@ -1,0 +1,126 @@
+/**
+ * Interactive answers for `dev` (@inquirer/prompts), asked only for what the config file, env and
+ * flags leave unset, and only on a TTY without --yes/CI. Every answer is validated like any input.
+ */
+import { confirm, input, select } from '@inquirer/prompts';
+import { portFree } from '../docker/containers.ts';
+import { PgappError } from '../errors.ts';
+import {
+  DEFAULTS,
+  PORT_KEYS,
+  type PortKey,
+  type RawConfig,
+  SEED_SIZES,
+  type SeedSize,
+  validatePort,
+  validateProject,
+} from './schema.ts';
+
+/** Streams for the prompts (tests pass their own). */
+export interface PromptContext {
+  input?: NodeJS.ReadableStream;
+  output?: NodeJS.WritableStream;
+}
+
+const PORT_LABELS: Record<PortKey, string> = {
+  rds: 'rds (the RDS stand-in) host port',
+  custom: 'custom Postgres host port',
+  postgrest: 'PostgREST API host port',
+  postgrestAdmin: 'PostgREST admin (health) host port',
+};
+
+const asMessage = (fn: () => unknown) => {
+  try {
+    fn();
+    return true;
+  } catch (err) {
+    return err instanceof PgappError ? `${err.message}. ${err.hint ?? ''}`.trim() : String(err);
+  }
+};
+
+/** The first free port from `start` on, skipping `taken`; ports in `own` count as free (our own containers). */
+export async function nextFreePort(
+  start: number,
+  taken: Set<number>,
+  own: Set<number> = new Set(),
+): Promise<number> {
+  for (let p = start; p <= 65535; p++) {
+    if (taken.has(p)) continue;
+    if (own.has(p) || (await portFree(p))) return p;
+  }
+  throw new PgappError(`No free port from ${start} up`, 'Free a port and try again.');
+}
+
+export async function promptConfig(
+  unset: { project: boolean; ports: Set<string>; seed: boolean; cronJobs: boolean },
+  known: RawConfig,
+  ctx: PromptContext = {},
+  ownPorts: Set<number> = new Set(),
+): Promise<RawConfig> {
+  const answers: RawConfig = {};
+  if (unset.project) {
+    answers.project = await input(
+      {
+        message: 'Project name',
+        default: DEFAULTS.project,
+        validate: (v) => asMessage(() => validateProject(v)),
+      },
+      ctx,
+    );
+  }
+  const chosen = new Set<number>();
+  for (const key of PORT_KEYS) {
+    const fixed = known.ports?.[key];
+    if (!unset.ports.has(key)) {
+      if (fixed !== undefined) chosen.add(Number(fixed));
+    }
+  }
+  for (const key of PORT_KEYS) {
+    if (!unset.ports.has(key)) continue;
+    const suggestion = await nextFreePort(DEFAULTS.ports[key], chosen, ownPorts);
+    const note = suggestion !== DEFAULTS.ports[key] ? ` (${DEFAULTS.ports[key]} is taken)` : '';
+    const answer = await input(
+      {
+        message: `${PORT_LABELS[key]}${note}`,
+        default: String(suggestion),
+        validate: async (v) => {
+          const ok = asMessage(() => validatePort(v, key));
+          if (ok !== true) return ok;
+          const n = Number(v);
+          if (chosen.has(n)) return `Port ${n} is already used by another service of this stack.`;
+          if (!ownPorts.has(n) && !(await portFree(n)))
+            return `Port ${n} on 127.0.0.1 is in use; try ${await nextFreePort(n + 1, chosen, ownPorts)}.`;
+          return true;
+        },
+      },
+      ctx,
+    );
+    const port = Number(answer);
+    chosen.add(port);
+    answers.ports = { ...answers.ports, [key]: port };
+  }
+  if (unset.seed) {
+    answers.seed = await select<SeedSize>(
+      {
+        message: 'Seed size (rows generated in rds)',
+        default: DEFAULTS.seed,
+        choices: (Object.keys(SEED_SIZES) as SeedSize[]).map((k) => ({
+          value: k,
+          name: `${k} — ${SEED_SIZES[k].toLocaleString('en')} contacts`,
+        })),
+      },
+      ctx,
+    );
+  }
+  if (unset.cronJobs) {
+    answers.cronJobs = await confirm(
+      { message: 'Enable the sample pg_cron jobs?', default: DEFAULTS.cronJobs },
+      ctx,
+    );
+  }
+  return answers;
+}
+
+export async function confirmPrompt(message: string, ctx: PromptContext = {}): Promise<boolean> {
+  return confirm({ message, default: false }, ctx);
+}

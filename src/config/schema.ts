@@ -1,0 +1,143 @@
+/**
+ * The configuration of one stack, its defaults and validation. Pure: no I/O.
+ */
+import { PgappError } from '../errors.ts';
+
+export const SEED_SIZES = { small: 1_000, medium: 100_000, large: 1_000_000 } as const;
+export type SeedSize = keyof typeof SEED_SIZES;
+
+export const PORT_KEYS = ['rds', 'custom', 'postgrest', 'postgrestAdmin'] as const;
+export type PortKey = (typeof PORT_KEYS)[number];
+
+export interface Config {
+  /** Project name: Docker names, labels and the database name on both servers. */
+  project: string;
+  /** Host ports, bound on 127.0.0.1 only. */
+  ports: Record<PortKey, number>;
+  seed: SeedSize;
+  cronJobs: boolean;
+  /** The PostgREST image (pinned official tag). */
+  postgrestImage: string;
+  /** An official PostgREST release tarball to build the image from when it cannot be pulled. */
+  postgrestTarball?: string;
+}
+
+export const POSTGREST_IMAGE = 'postgrest/postgrest:v12.2.3';
+
+export const DEFAULTS: Config = {
+  project: 'pgapp',
+  ports: { rds: 5433, custom: 5434, postgrest: 3000, postgrestAdmin: 3001 },
+  seed: 'small',
+  cronJobs: true,
+  postgrestImage: POSTGREST_IMAGE,
+};
+
+/** Allowed project names: valid, unquoted SQL identifiers that are also valid Docker names. */
+const PROJECT_RE = /^[a-z][a-z0-9_]{0,39}$/;
+
+export function validateProject(value: unknown): string {
+  if (typeof value !== 'string' || !PROJECT_RE.test(value)) {
+    throw new PgappError(
+      `Invalid project name ${JSON.stringify(value)}`,
+      'Use 1-40 characters: lower-case letters, digits and underscores, starting with a letter (e.g. "my_app"). ' +
+        'The name becomes a database name and Docker container names, so nothing else is allowed.',
+    );
+  }
+  return value;
+}
+
+export function validatePort(value: unknown, name: string): number {
+  const n = typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1024 || n > 65535) {
+    throw new PgappError(
+      `Invalid ${name} port ${JSON.stringify(value)}`,
+      'Use a whole number from 1024 to 65535 (ports below 1024 need root).',
+    );
+  }
+  return n;
+}
+
+export function validateSeed(value: unknown): SeedSize {
+  if (typeof value !== 'string' || !(value in SEED_SIZES)) {
+    throw new PgappError(
+      `Invalid seed size ${JSON.stringify(value)}`,
+      `Use one of: ${Object.entries(SEED_SIZES)
+        .map(([k, v]) => `${k} (${v.toLocaleString('en')} contacts)`)
+        .join(', ')}.`,
+    );
+  }
+  return value as SeedSize;
+}
+
+export function validateBoolean(value: unknown, name: string): boolean {
+  if (typeof value === 'boolean') return value;
+  if (typeof value === 'string' && /^(true|false|yes|no|on|off|1|0)$/i.test(value)) {
+    return /^(true|yes|on|1)$/i.test(value);
+  }
+  throw new PgappError(`Invalid value ${JSON.stringify(value)} for ${name}`, 'Use true or false.');
+}
+
+export function validateImage(value: unknown, name: string): string {
+  if (typeof value !== 'string' || !/^[a-z0-9][a-z0-9._/:@-]{0,254}$/i.test(value)) {
+    throw new PgappError(
+      `Invalid image reference ${JSON.stringify(value)} for ${name}`,
+      'Use a reference such as postgrest/postgrest:v12.2.3.',
+    );
+  }
+  return value;
+}
+
+/** A partial config as read from a file, env or flags: every field optional, nothing validated yet. */
+export interface RawConfig {
+  project?: unknown;
+  ports?: Partial<Record<PortKey, unknown>>;
+  seed?: unknown;
+  cronJobs?: unknown;
+  postgrestImage?: unknown;
+  postgrestTarball?: unknown;
+}
+
+/** Merge layers (later wins) over the defaults and validate every field. */
+export function resolveConfig(...layers: RawConfig[]): Config {
+  const merged: RawConfig = { ...DEFAULTS, ports: { ...DEFAULTS.ports } };
+  for (const layer of layers) {
+    for (const [k, v] of Object.entries(layer)) {
+      if (v === undefined) continue;
+      if (k === 'ports') merged.ports = { ...merged.ports, ...stripUndefined(v as object) };
+      else (merged as Record<string, unknown>)[k] = v;
+    }
+  }
+  const ports = {} as Record<PortKey, number>;
+  for (const key of PORT_KEYS) ports[key] = validatePort(merged.ports?.[key], key);
+  const seen = new Map<number, string>();
+  for (const key of PORT_KEYS) {
+    const other = seen.get(ports[key]);
+    if (other)
+      throw new PgappError(
+        `Ports ${other} and ${key} are both ${ports[key]}`,
+        'Give each service its own host port.',
+      );
+    seen.set(ports[key], key);
+  }
+  const config: Config = {
+    project: validateProject(merged.project),
+    ports,
+    seed: validateSeed(merged.seed),
+    cronJobs: validateBoolean(merged.cronJobs, 'cronJobs'),
+    postgrestImage: validateImage(merged.postgrestImage, 'postgrestImage'),
+  };
+  if (merged.postgrestTarball !== undefined && merged.postgrestTarball !== '') {
+    if (typeof merged.postgrestTarball !== 'string') {
+      throw new PgappError(
+        'postgrestTarball must be a file path',
+        'Point it at postgrest-vX.Y.Z-linux-static-x64.tar.xz.',
+      );
+    }
+    config.postgrestTarball = merged.postgrestTarball;
+  }
+  return config;
+}
+
+function stripUndefined(o: object): object {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+}

@@ -1,0 +1,81 @@
+import pg from 'pg';
+import type { Config } from '../config/schema.ts';
+import type { Secrets } from '../config/secrets.ts';
+import { errorMessage, PgappError } from '../errors.ts';
+import { CUSTOM_SUPERUSER, RDS_MASTER_USER } from '../stack/spec.ts';
+
+// bigint (int8) and numeric as JS strings would surprise nobody in SQL, but counts read nicer as numbers.
+pg.types.setTypeParser(20, (v) => Number(v));
+
+export type Target = 'rds' | 'custom';
+
+/** Connection settings from the host (ports on 127.0.0.1). rds demands TLS, as RDS does. */
+export function connectionConfig(target: Target, config: Config, secrets: Secrets): pg.ClientConfig {
+  return target === 'rds'
+    ? {
+        host: '127.0.0.1',
+        port: config.ports.rds,
+        user: RDS_MASTER_USER,
+        password: secrets.rdsMasterPassword,
+        database: config.project,
+        // sslmode=require: encrypted; the stand-in's certificate is self-signed per container.
+        ssl: { rejectUnauthorized: false },
+      }
+    : {
+        host: '127.0.0.1',
+        port: config.ports.custom,
+        user: CUSTOM_SUPERUSER,
+        password: secrets.customPassword,
+        database: config.project,
+      };
+}
+
+/** A libpq URL for people: the summary prints these. */
+export function connectionUrl(target: Target, config: Config, secrets: Secrets): string {
+  const c = connectionConfig(target, config, secrets);
+  const url = `postgres://${c.user}:${encodeURIComponent(String(c.password))}@127.0.0.1:${c.port}/${c.database}`;
+  return target === 'rds' ? `${url}?sslmode=require` : url;
+}
+
+/** Connect, retrying briefly while the server finishes starting. */
+export async function connect(cfg: pg.ClientConfig, timeoutMs = 15_000): Promise<pg.Client> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const client = new pg.Client({ ...cfg, connectionTimeoutMillis: 5_000 });
+    try {
+      await client.connect();
+      return client;
+    } catch (err) {
+      await client.end().catch(() => {});
+      const code = (err as { code?: string }).code;
+      const transient = code === '57P03' || code === 'ECONNREFUSED' || code === 'ECONNRESET';
+      if (!transient || Date.now() > deadline) {
+        throw new PgappError(
+          `Cannot connect to ${cfg.user}@${cfg.host}:${cfg.port}/${cfg.database}: ${errorMessage(err)}`,
+          code === '28P01'
+            ? 'The password does not match the one the data volume was initialised with: restore .pgapp/<project>/secrets.json, or `pgapp reset`.'
+            : 'Check `pgapp status` and `pgapp logs <service>`.',
+        );
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+/** Run fn with a connection; an abort ends the connection (the server rolls back what was open). */
+export async function withClient<T>(
+  cfg: pg.ClientConfig,
+  fn: (c: pg.Client) => Promise<T>,
+  signal?: AbortSignal,
+): Promise<T> {
+  signal?.throwIfAborted();
+  const client = await connect(cfg);
+  const onAbort = () => void client.end().catch(() => {});
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await fn(client);
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    await client.end().catch(() => {});
+  }
+}

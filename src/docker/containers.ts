@@ -1,0 +1,254 @@
+/**
+ * Containers, volumes and the network of a project, found by labels (never by guessing names).
+ * A container whose spec hash (spec + image ID) matches is reused; one that differs is recreated.
+ */
+import { createServer } from 'node:net';
+import type Docker from 'dockerode';
+import { errorMessage, PgappError } from '../errors.ts';
+import { LABELS, networkName, type Service, type ServiceSpec, specHash } from '../stack/spec.ts';
+import { docker, lastLogLines } from './engine.ts';
+
+export type Action = 'reused' | 'started' | 'created' | 'recreated';
+
+/** What a run created, so an interrupted or failed run can remove exactly that. */
+export interface Created {
+  containers: string[];
+  volumes: string[];
+  networks: string[];
+}
+
+export const newCreated = (): Created => ({ containers: [], volumes: [], networks: [] });
+
+const projectFilter = (project: string, service?: Service) => ({
+  label: [`${LABELS.project}=${project}`, ...(service ? [`${LABELS.service}=${service}`] : [])],
+});
+
+export async function findContainer(
+  project: string,
+  service: Service,
+): Promise<Docker.ContainerInfo | undefined> {
+  const list = await docker().listContainers({ all: true, filters: projectFilter(project, service) });
+  return list[0];
+}
+
+export async function projectContainers(project: string): Promise<Docker.ContainerInfo[]> {
+  return docker().listContainers({ all: true, filters: projectFilter(project) });
+}
+
+export async function ensureNetwork(project: string, created: Created): Promise<string> {
+  const name = networkName(project);
+  const found = await docker().listNetworks({ filters: { label: [`${LABELS.project}=${project}`] } });
+  if (found.some((n) => n.Name === name)) return name;
+  await docker().createNetwork({ Name: name, Driver: 'bridge', Labels: { [LABELS.project]: project } });
+  created.networks.push(name);
+  return name;
+}
+
+export async function ensureVolume(
+  project: string,
+  service: Service,
+  name: string,
+  created: Created,
+): Promise<void> {
+  try {
+    await docker().getVolume(name).inspect();
+    return;
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode !== 404) throw err;
+  }
+  await docker().createVolume({
+    Name: name,
+    Labels: { [LABELS.project]: project, [LABELS.service]: service },
+  });
+  created.volumes.push(name);
+}
+
+/** Is a TCP port free on 127.0.0.1? */
+export function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen({ port, host: '127.0.0.1', exclusive: true }, () => srv.close(() => resolve(true)));
+  });
+}
+
+async function assertPortsFree(spec: ServiceSpec): Promise<void> {
+  for (const p of spec.ports) {
+    if (!(await portFree(p.host))) {
+      throw new PgappError(
+        `Port ${p.host} on 127.0.0.1 is already in use (wanted by ${spec.service})`,
+        `Stop whatever listens there (\`ss -ltnp 'sport = :${p.host}'\` shows it), or choose another port, e.g. ` +
+          `\`--${spec.service === 'postgrest' && p.container !== 3000 ? 'postgrest-admin' : spec.service}-port ${p.host + 10}\`.`,
+      );
+    }
+  }
+}
+
+/**
+ * Make the service's container exist, match its spec and run. Returns what had to be done.
+ */
+export async function ensureContainer(
+  project: string,
+  spec: ServiceSpec,
+  imageId: string,
+  created: Created,
+): Promise<{ id: string; action: Action }> {
+  const hash = specHash(spec, imageId);
+  const existing = await findContainer(project, spec.service);
+  let action: Action = 'created';
+  if (existing) {
+    if (existing.Labels[LABELS.specHash] === hash) {
+      if (existing.State === 'running') return { id: existing.Id, action: 'reused' };
+      await assertPortsFree(spec);
+      await startContainer(existing.Id, spec);
+      return { id: existing.Id, action: 'started' };
+    }
+    await docker().getContainer(existing.Id).remove({ force: true });
+    action = 'recreated';
+  }
+  await assertPortsFree(spec);
+  const net = networkName(project);
+  const container = await docker().createContainer({
+    name: spec.name,
+    Image: spec.image,
+    Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+    Cmd: spec.cmd.length > 0 ? spec.cmd : undefined,
+    Labels: { [LABELS.project]: project, [LABELS.service]: spec.service, [LABELS.specHash]: hash },
+    ExposedPorts: Object.fromEntries(spec.ports.map((p) => [`${p.container}/tcp`, {}])),
+    HostConfig: {
+      PortBindings: Object.fromEntries(
+        spec.ports.map((p) => [`${p.container}/tcp`, [{ HostIp: '127.0.0.1', HostPort: String(p.host) }]]),
+      ),
+      Mounts: spec.volumes.map((v) => ({ Type: 'volume' as const, Source: v.name, Target: v.target })),
+      NetworkMode: net,
+      RestartPolicy: { Name: 'unless-stopped' },
+    },
+    NetworkingConfig: { EndpointsConfig: { [net]: { Aliases: [spec.service] } } },
+  });
+  created.containers.push(container.id);
+  await startContainer(container.id, spec);
+  return { id: container.id, action };
+}
+
+async function startContainer(id: string, spec: ServiceSpec): Promise<void> {
+  try {
+    await docker().getContainer(id).start();
+  } catch (err) {
+    const msg = errorMessage(err);
+    if (/port is already allocated|address already in use/i.test(msg)) {
+      throw new PgappError(
+        `A host port of ${spec.service} is already in use: ${msg}`,
+        'Stop what uses it, or pick another port (see `pgapp dev --help`).',
+      );
+    }
+    throw new PgappError(
+      `Cannot start ${spec.service}: ${msg}`,
+      `See \`pgapp logs ${spec.service}\`.`,
+      await lastLogLines(id),
+    );
+  }
+}
+
+export interface WaitOptions {
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal?.reason);
+    };
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Wait until the service is ready (Docker healthcheck, or HTTP 200 from the host); on failure show its logs. */
+export async function waitReady(id: string, spec: ServiceSpec, opts: WaitOptions): Promise<void> {
+  const deadline = Date.now() + opts.timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    opts.signal?.throwIfAborted();
+    const info = await docker().getContainer(id).inspect();
+    if (!info.State.Running && !info.State.Restarting) {
+      throw new PgappError(
+        `${spec.service} exited (code ${info.State.ExitCode}) instead of becoming ready`,
+        `Its last log lines are below; \`pgapp logs ${spec.service}\` shows more.`,
+        await lastLogLines(id),
+      );
+    }
+    if (spec.ready.kind === 'healthcheck') {
+      last = info.State.Health?.Status ?? 'no healthcheck';
+      if (last === 'healthy') return;
+      if (last === 'unhealthy') break;
+    } else {
+      try {
+        const res = await fetch(spec.ready.url, { signal: AbortSignal.timeout(1000) });
+        if (res.ok) return;
+        last = `HTTP ${res.status}`;
+      } catch (err) {
+        last = errorMessage(err);
+      }
+    }
+    await sleep(200, opts.signal);
+  }
+  throw new PgappError(
+    `${spec.service} did not become ready within ${Math.round(opts.timeoutMs / 1000)} s (last state: ${last})`,
+    `Its last log lines are below; \`pgapp logs ${spec.service}\` shows more.`,
+    await lastLogLines(id),
+  );
+}
+
+/** Remove what a run created (newest first); never throws. */
+export async function rollback(created: Created): Promise<string[]> {
+  const removed: string[] = [];
+  for (const id of [...created.containers].reverse()) {
+    try {
+      await docker().getContainer(id).remove({ force: true });
+      removed.push(`container ${id.slice(0, 12)}`);
+    } catch {}
+  }
+  for (const name of [...created.volumes].reverse()) {
+    try {
+      await docker().getVolume(name).remove();
+      removed.push(`volume ${name}`);
+    } catch {}
+  }
+  for (const name of [...created.networks].reverse()) {
+    try {
+      await docker().getNetwork(name).remove();
+      removed.push(`network ${name}`);
+    } catch {}
+  }
+  return removed;
+}
+
+/** Stop the project's containers (keep them and their data). */
+export async function stopProject(project: string): Promise<string[]> {
+  const stopped: string[] = [];
+  for (const c of await projectContainers(project)) {
+    if (c.State === 'running') {
+      await docker().getContainer(c.Id).stop({ t: 10 });
+      stopped.push(c.Labels[LABELS.service] ?? c.Names[0] ?? c.Id);
+    }
+  }
+  return stopped;
+}
+
+/** Remove the project's containers, volumes and network. */
+export async function removeProject(
+  project: string,
+): Promise<{ containers: number; volumes: number; networks: number }> {
+  const containers = await projectContainers(project);
+  for (const c of containers) await docker().getContainer(c.Id).remove({ force: true });
+  const { Volumes } = await docker().listVolumes({ filters: { label: [`${LABELS.project}=${project}`] } });
+  for (const v of Volumes ?? []) await docker().getVolume(v.Name).remove();
+  const nets = await docker().listNetworks({ filters: { label: [`${LABELS.project}=${project}`] } });
+  for (const n of nets) await docker().getNetwork(n.Id).remove();
+  return { containers: containers.length, volumes: Volumes?.length ?? 0, networks: nets.length };
+}

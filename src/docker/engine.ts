@@ -1,0 +1,48 @@
+import Docker from 'dockerode';
+import { errorMessage, PgappError } from '../errors.ts';
+
+let client: Docker | undefined;
+
+/** The Docker client (DOCKER_HOST or the local socket, as dockerode decides). */
+export function docker(): Docker {
+  client ??= new Docker();
+  return client;
+}
+
+export async function checkEngine(): Promise<{ version: string }> {
+  try {
+    await docker().ping();
+    const v = await docker().version();
+    return { version: v.Version };
+  } catch (err) {
+    throw new PgappError(
+      `Docker is not running (cannot reach the engine: ${errorMessage(err)})`,
+      'Start Docker (Docker Desktop, `sudo systemctl start docker`, or `sudo dockerd &`) and run the command again. ' +
+        'On a fresh Debian machine, `sudo bash .ci/provision` installs and starts one.',
+    );
+  }
+}
+
+/** Read a multiplexed (non-TTY) Docker log buffer into text. */
+export function demuxLogs(buf: Buffer): string {
+  let out = '';
+  let i = 0;
+  while (i + 8 <= buf.length) {
+    const size = buf.readUInt32BE(i + 4);
+    out += buf.subarray(i + 8, i + 8 + size).toString('utf8');
+    i += 8 + size;
+  }
+  return out;
+}
+
+/** The last lines a container logged (stdout and stderr), for error messages. */
+export async function lastLogLines(containerId: string, lines = 20): Promise<string> {
+  try {
+    const buf = (await docker()
+      .getContainer(containerId)
+      .logs({ stdout: true, stderr: true, tail: lines, follow: false })) as unknown as Buffer;
+    return demuxLogs(buf).trimEnd();
+  } catch (err) {
+    return `(no logs: ${errorMessage(err)})`;
+  }
+}

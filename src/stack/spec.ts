@@ -1,0 +1,116 @@
+/**
+ * The declarative stack: one ServiceSpec per service. `dev`, the tests and compose.yaml all read it.
+ * Pure: no I/O.
+ */
+import { createHash } from 'node:crypto';
+import type { Config } from '../config/schema.ts';
+import type { Secrets } from '../config/secrets.ts';
+
+export const SERVICES = ['rds', 'custom', 'postgrest'] as const;
+export type Service = (typeof SERVICES)[number];
+
+export const LABELS = {
+  project: 'pgapp.project',
+  service: 'pgapp.service',
+  specHash: 'pgapp.spec-hash',
+} as const;
+
+/** Users and database names inside the stack. */
+export const RDS_MASTER_USER = 'postgres';
+export const CUSTOM_SUPERUSER = 'postgres';
+export const BRIDGE_USER = 'pgapp_bridge';
+export const AUTHENTICATOR = 'authenticator';
+export const PG_PORT = 5432;
+export const POSTGREST_PORT = 3000;
+export const POSTGREST_ADMIN_PORT = 3001;
+
+export interface PortSpec {
+  container: number;
+  host: number;
+}
+
+export interface ServiceSpec {
+  service: Service;
+  /** Container name: <project>-<service>. */
+  name: string;
+  image: string;
+  env: Record<string, string>;
+  cmd: string[];
+  ports: PortSpec[];
+  volumes: { name: string; target: string }[];
+  /** How readiness is known: the image's Docker HEALTHCHECK, or an HTTP GET from the host. */
+  ready: { kind: 'healthcheck' } | { kind: 'http'; url: string };
+}
+
+export interface StackImages {
+  rds: string;
+  custom: string;
+  postgrest: string;
+}
+
+export const networkName = (project: string) => `${project}_net`;
+export const volumeName = (project: string, service: 'rds' | 'custom') => `${project}_${service}_data`;
+export const containerName = (project: string, service: Service) => `${project}-${service}`;
+const PGDATA_VOLUME_TARGET = '/var/lib/postgresql/data';
+
+export function stackSpec(
+  config: Config,
+  secrets: Secrets,
+  images: StackImages,
+): Record<Service, ServiceSpec> {
+  const db = config.project;
+  return {
+    rds: {
+      service: 'rds',
+      name: containerName(config.project, 'rds'),
+      image: images.rds,
+      env: { POSTGRES_USER: RDS_MASTER_USER, POSTGRES_PASSWORD: secrets.rdsMasterPassword, POSTGRES_DB: db },
+      cmd: [],
+      ports: [{ container: PG_PORT, host: config.ports.rds }],
+      volumes: [{ name: volumeName(config.project, 'rds'), target: PGDATA_VOLUME_TARGET }],
+      ready: { kind: 'healthcheck' },
+    },
+    custom: {
+      service: 'custom',
+      name: containerName(config.project, 'custom'),
+      image: images.custom,
+      env: { POSTGRES_USER: CUSTOM_SUPERUSER, POSTGRES_PASSWORD: secrets.customPassword, POSTGRES_DB: db },
+      // pg_cron lives in the app database, so jobs run where the foreign tables and api are.
+      cmd: ['-c', `cron.database_name=${db}`],
+      ports: [{ container: PG_PORT, host: config.ports.custom }],
+      volumes: [{ name: volumeName(config.project, 'custom'), target: PGDATA_VOLUME_TARGET }],
+      ready: { kind: 'healthcheck' },
+    },
+    postgrest: {
+      service: 'postgrest',
+      name: containerName(config.project, 'postgrest'),
+      image: images.postgrest,
+      env: {
+        PGRST_DB_URI: `postgres://${AUTHENTICATOR}:${secrets.authenticatorPassword}@custom:${PG_PORT}/${db}`,
+        PGRST_DB_SCHEMAS: 'api',
+        PGRST_DB_ANON_ROLE: 'web_anon',
+        PGRST_JWT_SECRET: secrets.jwtSecret,
+        PGRST_SERVER_PORT: String(POSTGREST_PORT),
+        PGRST_ADMIN_SERVER_PORT: String(POSTGREST_ADMIN_PORT),
+        PGRST_DB_POOL: '10',
+        PGRST_OPENAPI_SERVER_PROXY_URI: `http://127.0.0.1:${config.ports.postgrest}`,
+      },
+      cmd: [],
+      ports: [
+        { container: POSTGREST_PORT, host: config.ports.postgrest },
+        { container: POSTGREST_ADMIN_PORT, host: config.ports.postgrestAdmin },
+      ],
+      volumes: [],
+      ready: { kind: 'http', url: `http://127.0.0.1:${config.ports.postgrestAdmin}/ready` },
+    },
+  };
+}
+
+/** Identity of a container's configuration: the spec and the exact image it runs. */
+export function specHash(spec: ServiceSpec, imageId: string): string {
+  const { ready: _ready, ...rest } = spec;
+  return createHash('sha256')
+    .update(JSON.stringify({ ...rest, imageId }))
+    .digest('hex')
+    .slice(0, 16);
+}

@@ -1,0 +1,59 @@
+/** The chalk summary printed after `dev`: where everything is and how to use it. */
+import chalk from 'chalk';
+import { makeToken } from '../auth/jwt.ts';
+import type { DevResult } from '../commands/dev.ts';
+import { secretsFile } from '../config/secrets.ts';
+import { connectionUrl } from '../db/connect.ts';
+import { apiUrl } from '../stack/verify.ts';
+
+export function renderSummary(r: DevResult): string {
+  const { config, secrets } = r;
+  const api = apiUrl(config);
+  const anon = makeToken(secrets.jwtSecret, { role: 'web_anon', expiresIn: 86400 });
+  const user = makeToken(secrets.jwtSecret, { role: 'web_user', expiresIn: 86400 });
+  const h = (s: string) => chalk.bold.cyan(s);
+  const k = (s: string) => chalk.dim(s.padEnd(12));
+  const warnings = Object.values(r.sql).flatMap((p) => p.changed);
+  const lines = [
+    '',
+    chalk.green.bold(`✔ pgapp "${config.project}" is up`) + chalk.dim(` in ${(r.ms / 1000).toFixed(1)} s`),
+    '',
+    h('Services') + chalk.dim('  (host ports on 127.0.0.1 only)'),
+    `  ${k('postgrest')}${api}   ${chalk.dim(`admin: http://127.0.0.1:${config.ports.postgrestAdmin}/ready`)}`,
+    `  ${k('custom')}${connectionUrl('custom', config, secrets)}`,
+    `  ${k('rds')}${connectionUrl('rds', config, secrets)}`,
+    '',
+    h('Every hop, proven just now'),
+    ...r.hops.map(
+      (hop) =>
+        `  ${chalk.green('✔')} ${hop.hop.padEnd(32)} ${chalk.bold(`${hop.ms} ms`.padStart(9))}  ${chalk.dim(hop.detail)}`,
+    ),
+    '',
+    h('Try it'),
+    `  curl '${api}/contacts?select=id,first_name,last_name,company(name)&limit=3'`,
+    `  curl '${api}/companies?select=name,deals(title,stage,amount)&limit=2'`,
+    `  curl -X POST '${api}/companies' -H "Authorization: Bearer $PGAPP_TOKEN" \\`,
+    `       -H 'Content-Type: application/json' -H 'Prefer: return=representation' \\`,
+    `       -d '{"name":"New Co","domain":"new.example.com","industry":"software","employees":5}'`,
+    '',
+    h('Tokens') + chalk.dim('  (24 h; more with `npm run token -- --role web_user --exp 7d`)'),
+    `  ${k('web_anon')}${anon}`,
+    `  ${k('web_user')}${user}`,
+    `  ${chalk.dim(`export PGAPP_TOKEN=${user.slice(0, 16)}…  (the web_user token above)`)}`,
+    '',
+    h('Next'),
+    `  ${k('status')}npm run status        ${chalk.dim('psql:')} npm run psql -- custom   ${chalk.dim('logs:')} npm run logs -- postgrest`,
+    `  ${k('stop')}npm run down          ${chalk.dim('(keeps data; `npm run dev` brings it back)')}`,
+    `  ${k('start over')}npm run reset         ${chalk.dim('(removes the data)')}`,
+    `  ${k('secrets')}${secretsFile(config.project)} ${chalk.dim('(mode 0600, git-ignored)')}`,
+  ];
+  if (warnings.length > 0) {
+    lines.push(
+      '',
+      chalk.yellow.bold('! SQL files changed since they were applied (not re-run):'),
+      ...warnings.map((w) => chalk.yellow(`  ${w}`)),
+      chalk.yellow('  Put changes in a new file, or `npm run reset` to rebuild from scratch.'),
+    );
+  }
+  return lines.join('\n');
+}
