@@ -29,6 +29,6 @@ export function makeToken(secret: string, opts: TokenOptions): string {
 export function parseDuration(text: string): number | undefined {
   const m = /^(\d+)\s*([smhd]?)$/.exec(text.trim());
   if (!m) return undefined;
-  const n = Number(m[1]);
-  return n * ({ '': 1, s: 1, m: 60, h: 3600, d: 86400 } as Record<string, number>)[m[2] as string]!;
+  const unit: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+  return Number(m[1]) * (unit[m[2] ?? ''] ?? 1);
 }

@@ -1,7 +1,7 @@
 /**
  * `pgapp dev`: bring the whole stack up and prove it. Each phase is a listr2 task with its timing;
- * a warm re-run reuses every container and applies no SQL twice. Ctrl-C rolls back what this run
- * created; any other failure leaves complete, reusable pieces and a clear message.
+ * a warm re-run reuses every container and applies no SQL twice. A failure or Ctrl-C rolls back
+ * what this run created (containers, volumes, network) and says why; earlier runs' work is kept.
  */
 import { Listr, PRESET_TIMER } from 'listr2';
 import type { PromptContext } from '../config/prompts.ts';
@@ -204,10 +204,9 @@ export async function dev(
   try {
     await tasks.run(ctx);
   } catch (err) {
-    if (signal.aborted) {
-      await rollback(ctx.created);
-      throw signal.reason instanceof PgappError ? signal.reason : new InterruptedError();
-    }
+    // Nothing half-done: what this run created goes (what earlier runs made, and its data, stays).
+    await rollback(ctx.created);
+    if (signal.aborted) throw signal.reason instanceof PgappError ? signal.reason : new InterruptedError();
     throw err;
   } finally {
     process.off('SIGINT', onSigint);

@@ -48,18 +48,16 @@ export async function status(opts: GlobalOptions): Promise<{ project: string; se
 }
 
 export function renderStatus(s: { project: string; services: ServiceStatus[] }): string {
-  const rows = [
-    ['SERVICE', 'STATE', 'HEALTH', 'PORTS', 'IMAGE'],
-    ...s.services.map((x) => [x.service, x.state, x.health, x.ports.join(', ') || '-', x.image]),
-  ];
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  const fmt = (r: string[]) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ');
+  const header = ['SERVICE', 'STATE', 'HEALTH', 'PORTS', 'IMAGE'];
+  const rows = s.services.map((x) => [x.service, x.state, x.health, x.ports.join(', ') || '-', x.image]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const fmt = (r: string[]) => r.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ');
   const color = (state: string) =>
     state === 'running' ? chalk.green : state === 'absent' ? chalk.dim : chalk.yellow;
   return [
     chalk.bold(`pgapp "${s.project}"`),
-    chalk.dim(fmt(rows[0]!)),
-    ...rows.slice(1).map((r) => color(r[1]!)(fmt(r))),
+    chalk.dim(fmt(header)),
+    ...s.services.map((x, i) => color(x.state)(fmt(rows[i] ?? []))),
   ].join('\n');
 }
 

@@ -172,12 +172,18 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 export async function waitReady(id: string, spec: ServiceSpec, opts: WaitOptions): Promise<void> {
   const deadline = Date.now() + opts.timeoutMs;
   let last = '';
+  let restarts: number | undefined;
   while (Date.now() < deadline) {
     opts.signal?.throwIfAborted();
     const info = await docker().getContainer(id).inspect();
-    if (!info.State.Running && !info.State.Restarting) {
+    restarts ??= info.RestartCount;
+    // The restart policy brings a crashed server back: a restart while waiting is a crash loop.
+    const crashLoop = info.RestartCount > restarts || info.State.Restarting;
+    if (!info.State.Running || crashLoop) {
       throw new PgappError(
-        `${spec.service} exited (code ${info.State.ExitCode}) instead of becoming ready`,
+        crashLoop
+          ? `${spec.service} keeps crashing (restarted ${info.RestartCount - restarts || 1} time(s)) instead of becoming ready`
+          : `${spec.service} exited (code ${info.State.ExitCode}) instead of becoming ready`,
         `Its last log lines are below; \`pgapp logs ${spec.service}\` shows more.`,
         await lastLogLines(id),
       );

@@ -1,0 +1,41 @@
+/**
+ * Once per test run: make sure the Docker engine answers and the images exist (built once, reused by
+ * every later run), and tell the tests whether the PostgREST image is here.
+ */
+import type { TestProject } from 'vitest/node';
+import { POSTGREST_IMAGE } from '../src/config/schema.ts';
+import { checkEngine } from '../src/docker/engine.ts';
+import { ensurePgImage, imageId } from '../src/docker/images.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    images: { custom: string; rds: string };
+    postgrest: { available: boolean; image: string; reason: string };
+  }
+}
+
+export default async function setup(project: TestProject) {
+  // Unit tests alone need none of this.
+  const filters = project.vitest.config.filters ?? [];
+  const unitOnly = filters.length > 0 && filters.every((f) => f.includes('unit'));
+  if (unitOnly) {
+    project.provide('images', { custom: '', rds: '' });
+    project.provide('postgrest', { available: false, image: POSTGREST_IMAGE, reason: 'unit tests only' });
+    return;
+  }
+  await checkEngine(); // integration tests need a real engine: fail loudly, never skip silently
+  const opts = {
+    progress: (l: string) => process.env.PGAPP_TEST_VERBOSE && console.log(l),
+    confirm: async () => true,
+  };
+  const custom = await ensurePgImage('postgres', opts);
+  const rds = await ensurePgImage('rds', opts);
+  project.provide('images', { custom: custom.ref, rds: rds.ref });
+  const available = Boolean(await imageId(POSTGREST_IMAGE));
+  const reason = available
+    ? ''
+    : `the PostgREST image ${POSTGREST_IMAGE} is not present locally (no registry here; load it or run ` +
+      '`npm run images -- --postgrest-tarball postgrest-v12.2.3-linux-static-x64.tar.xz`)';
+  if (!available) console.warn(`\n⚠ Tests that need PostgREST are SKIPPED: ${reason}\n`);
+  project.provide('postgrest', { available, image: POSTGREST_IMAGE, reason });
+}

@@ -1,0 +1,162 @@
+/** Test helpers: throwaway containers on 127.0.0.1 ports, the CLI as a subprocess, free ports. */
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { docker } from '../src/docker/engine.ts';
+import { PACKAGE_ROOT } from '../src/paths.ts';
+
+export interface Throwaway {
+  id: string;
+  port: number;
+  stop: () => Promise<void>;
+}
+
+/** Start a container from an image with 5432 on a random 127.0.0.1 port and wait for its healthcheck. */
+export async function startPg(
+  image: string,
+  env: Record<string, string>,
+  cmd: string[] = [],
+): Promise<Throwaway> {
+  const c = await docker().createContainer({
+    Image: image,
+    Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+    Cmd: cmd.length ? cmd : undefined,
+    Labels: { 'pgapp.test': 'throwaway' },
+    ExposedPorts: { '5432/tcp': {} },
+    HostConfig: { PortBindings: { '5432/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] }, AutoRemove: false },
+  });
+  const stop = async () => {
+    await c.remove({ force: true, v: true }).catch(() => {});
+  };
+  try {
+    await c.start();
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const info = await c.inspect();
+      if (info.State.Health?.Status === 'healthy') {
+        const port = Number(info.NetworkSettings.Ports['5432/tcp']?.[0]?.HostPort);
+        return { id: c.id, port, stop };
+      }
+      if (!info.State.Running || Date.now() > deadline)
+        throw new Error(`container did not become healthy: ${JSON.stringify(info.State)}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+export async function query<T extends pg.QueryResultRow = pg.QueryResultRow>(
+  cfg: pg.ClientConfig,
+  sql: string,
+  params: unknown[] = [],
+): Promise<T[]> {
+  const client = new pg.Client(cfg);
+  await client.connect();
+  try {
+    return (await client.query<T>(sql, params)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/** Ports free on 127.0.0.1 right now (and distinct). */
+export async function freePorts(n: number): Promise<number[]> {
+  const ports: number[] = [];
+  while (ports.length < n) {
+    const p = await new Promise<number>((resolve, reject) => {
+      const s = createServer();
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => {
+        const addr = s.address();
+        s.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
+      });
+    });
+    if (!ports.includes(p)) ports.push(p);
+  }
+  return ports;
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  output: string;
+}
+
+const TSX = join(PACKAGE_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+const CLI = join(PACKAGE_ROOT, 'src', 'cli.ts');
+
+export interface CliRun {
+  child: ReturnType<typeof spawn>;
+  done: Promise<CliResult>;
+  /** Resolves once the combined output matches. */
+  waitFor: (re: RegExp, timeoutMs?: number) => Promise<void>;
+}
+
+/** Run the real CLI non-interactively (no TTY, CI set) in `home`. */
+export function startCli(args: string[], opts: { home: string; env?: Record<string, string> }): CliRun {
+  const child = spawn(process.execPath, [TSX, CLI, ...args], {
+    cwd: opts.home,
+    env: { ...process.env, CI: 'true', NO_COLOR: '1', FORCE_COLOR: '0', PGAPP_HOME: opts.home, ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  const waiters: { re: RegExp; resolve: () => void }[] = [];
+  const check = () => {
+    for (const w of [...waiters]) {
+      if (w.re.test(stdout + stderr)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
+      }
+    }
+  };
+  child.stdout?.on('data', (d) => {
+    stdout += d;
+    check();
+  });
+  child.stderr?.on('data', (d) => {
+    stderr += d;
+    check();
+  });
+  const done = new Promise<CliResult>((resolve) =>
+    child.on('close', (code) => resolve({ code, stdout, stderr, output: stdout + stderr })),
+  );
+  const waitFor = (re: RegExp, timeoutMs = 120_000) =>
+    new Promise<void>((resolve, reject) => {
+      const t = setTimeout(
+        () => reject(new Error(`timed out waiting for ${re}; output so far:\n${stdout}${stderr}`)),
+        timeoutMs,
+      );
+      waiters.push({
+        re,
+        resolve: () => {
+          clearTimeout(t);
+          resolve();
+        },
+      });
+      check();
+      void done.then(() => {
+        clearTimeout(t);
+        if (!re.test(stdout + stderr))
+          reject(new Error(`CLI exited before ${re}; output:\n${stdout}${stderr}`));
+      });
+    });
+  return { child, done, waitFor };
+}
+
+export function cli(
+  args: string[],
+  opts: { home: string; env?: Record<string, string> },
+): Promise<CliResult> {
+  return startCli(args, opts).done;
+}
+
+export function tempHome(): string {
+  return mkdtempSync(join(tmpdir(), 'pgapp-test-'));
+}

@@ -1,0 +1,52 @@
+/** Errors a user can hit before anything starts: each a clear message with a hint and exit code 1. */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { cli, tempHome } from '../helpers.ts';
+
+describe('CLI errors (no stack needed)', () => {
+  it('Docker not running', async () => {
+    const r = await cli(['dev', '--project', 'nodocker'], {
+      home: tempHome(),
+      env: { DOCKER_HOST: 'unix:///nonexistent/docker.sock' },
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/✖ Docker is not running/);
+    expect(r.stderr).toMatch(/hint: Start Docker/);
+  });
+
+  it.each([
+    [['dev', '--project', 'Bad-Name'], /Invalid project name "Bad-Name"/, /lower-case letters/],
+    [['dev', '--rds-port', '99999'], /Invalid rds port "99999"/, /1024 to 65535/],
+    [['dev', '--seed', 'huge'], /Invalid seed size "huge"/, /small/],
+    [['dev', '--frobnicate'], /Unknown option '--frobnicate'/, /pgapp --help/],
+    [['launch'], /Unknown command "launch"/, /pgapp --help/],
+    [['logs', 'nginx'], /Which service\? Got "nginx"/, /rds, custom, postgrest/],
+  ])('%j', async (args, message, hint) => {
+    const r = await cli(args, { home: tempHome() });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).toMatch(hint);
+  });
+
+  it('invalid JSON in pgapp.config.json', async () => {
+    const home = tempHome();
+    writeFileSync(join(home, 'pgapp.config.json'), '{"project": "x",');
+    const r = await cli(['dev'], { home });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/pgapp\.config\.json is not valid JSON/);
+  });
+
+  it('reset without a terminal and without --yes', async () => {
+    const r = await cli(['reset', '--project', 'nothing_here'], { home: tempHome() });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/needs confirmation/);
+    expect(r.stderr).toMatch(/--yes/);
+  });
+
+  it('token before the project was ever started', async () => {
+    const r = await cli(['token', '--project', 'never_started'], { home: tempHome() });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/has no secrets yet/);
+  });
+});

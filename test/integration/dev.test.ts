@@ -1,0 +1,313 @@
+/**
+ * `pgapp dev` end to end: the real CLI, non-interactive, under a throwaway project against a real
+ * engine. Every hop, the warm re-run, data surviving down+dev and restarts, and the error paths.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { makeToken } from '../../src/auth/jwt.ts';
+import type { Secrets } from '../../src/config/secrets.ts';
+import { docker } from '../../src/docker/engine.ts';
+import { LABELS } from '../../src/stack/spec.ts';
+import { cli, freePorts, query, startCli, tempHome } from '../helpers.ts';
+
+const postgrest = inject('postgrest');
+const title = postgrest.available
+  ? 'pgapp dev end to end'
+  : `pgapp dev end to end — SKIPPED: ${postgrest.reason}`;
+
+const projectName = (tag: string) => `e2e_${tag}_${randomBytes(3).toString('hex')}`;
+
+async function projectResources(project: string) {
+  const filter = { label: [`${LABELS.project}=${project}`] };
+  const containers = await docker().listContainers({ all: true, filters: filter });
+  const { Volumes } = await docker().listVolumes({ filters: filter });
+  const networks = await docker().listNetworks({ filters: filter });
+  return {
+    containers: containers.length,
+    volumes: Volumes?.length ?? 0,
+    networks: networks.length,
+    ids: containers.map((c) => c.Id).sort(),
+  };
+}
+
+async function portArgs() {
+  const [rds, custom, api, admin] = await freePorts(4);
+  return {
+    ports: { rds: rds as number, custom: custom as number, api: api as number, admin: admin as number },
+    args: [
+      '--rds-port',
+      String(rds),
+      '--custom-port',
+      String(custom),
+      '--postgrest-port',
+      String(api),
+      '--postgrest-admin-port',
+      String(admin),
+    ],
+  };
+}
+
+describe.skipIf(!postgrest.available)(title, () => {
+  const home = tempHome();
+  const project = projectName('main');
+  let ports: Awaited<ReturnType<typeof portArgs>>['ports'];
+  let args: string[];
+  let secrets: Secrets;
+  let firstRun: { code: number | null; output: string };
+  const api = (path: string) => `http://127.0.0.1:${ports.api}${path}`;
+  const rdsCfg = () => ({
+    host: '127.0.0.1',
+    port: ports.rds,
+    user: 'postgres',
+    password: secrets.rdsMasterPassword,
+    database: project,
+    ssl: { rejectUnauthorized: false },
+  });
+  const userToken = () => makeToken(secrets.jwtSecret, { role: 'web_user', expiresIn: 600 });
+  const send = (method: string, path: string, body?: unknown, token: string | null = userToken()) =>
+    fetch(api(path), {
+      method,
+      headers: {
+        ...(token ? { Authorization: `Bearer ${token}` } : {}),
+        'Content-Type': 'application/json',
+        Prefer: 'return=representation',
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+
+  beforeAll(async () => {
+    ({ ports, args } = await portArgs());
+    firstRun = await cli(['dev', '--project', project, ...args], { home });
+    if (firstRun.code === 0)
+      secrets = JSON.parse(readFileSync(join(home, '.pgapp', project, 'secrets.json'), 'utf8'));
+  });
+  afterAll(async () => {
+    await cli(['reset', '--yes', '--project', project], { home });
+  });
+
+  it('comes up from nothing, proves every hop and prints the summary', () => {
+    expect(firstRun.code, firstRun.output).toBe(0);
+    for (const hop of [
+      'rds (TLS, master user)',
+      'custom → rds (postgres_fdw)',
+      'PostgREST GET → custom → rds',
+      'PostgREST POST → rds',
+    ]) {
+      expect(firstRun.output).toContain(`✔ ${hop}`);
+    }
+    expect(firstRun.output).toContain(`pgapp "${project}" is up`);
+    expect(firstRun.output).toMatch(/web_user {4}eyJ/);
+    expect(firstRun.output).toContain(`http://127.0.0.1:${ports.api}`);
+  });
+
+  it('keeps secrets in a 0600 file and binds every host port to 127.0.0.1 only', async () => {
+    expect(statSync(join(home, '.pgapp', project, 'secrets.json')).mode & 0o777).toBe(0o600);
+    const list = await docker().listContainers({ filters: { label: [`${LABELS.project}=${project}`] } });
+    const bound = list.flatMap((c) => c.Ports.filter((p) => p.PublicPort).map((p) => p.IP));
+    expect(bound.length).toBe(4);
+    expect(new Set(bound)).toEqual(new Set(['127.0.0.1']));
+  });
+
+  it('serves FDW-backed rows with embedding both ways', async () => {
+    const res = await fetch(api('/contacts?select=id,email,company(id,name)&order=id&limit=2'));
+    expect(res.status).toBe(200);
+    const rows = (await res.json()) as { id: number; email: string; company: { name: string } }[];
+    const [fromRds] = await query<{ email: string; name: string }>(
+      rdsCfg(),
+      'SELECT c.email, co.name FROM crm.contacts c JOIN crm.companies co ON co.id = c.company_id ORDER BY c.id LIMIT 1',
+    );
+    expect(rows[0]?.email).toBe(fromRds?.email);
+    expect(rows[0]?.company.name).toBe(fromRds?.name);
+    const companies = (await (await fetch(api('/companies?select=id,contacts(id)&id=eq.1'))).json()) as {
+      contacts: unknown[];
+    }[];
+    expect(companies[0]?.contacts.length).toBeGreaterThan(0);
+  });
+
+  it('POST, PATCH and DELETE through PostgREST land in rds', async () => {
+    const post = await send('POST', '/companies', {
+      name: 'E2E Co',
+      domain: `e2e-${project}.example.com`,
+      industry: 'software',
+      employees: 3,
+    });
+    expect(post.status).toBe(201);
+    const [created] = (await post.json()) as { id: number; created_at: string }[];
+    expect(created?.id).toBeGreaterThan(0);
+    expect(created?.created_at).toBeTruthy();
+    expect(
+      await query(rdsCfg(), 'SELECT name, employees FROM crm.companies WHERE id = $1', [created?.id]),
+    ).toEqual([{ name: 'E2E Co', employees: 3 }]);
+
+    const patch = await send('PATCH', `/companies?id=eq.${created?.id}`, { employees: 42 });
+    expect(patch.status).toBe(200);
+    expect(await query(rdsCfg(), 'SELECT employees FROM crm.companies WHERE id = $1', [created?.id])).toEqual(
+      [{ employees: 42 }],
+    );
+
+    const del = await send('DELETE', `/companies?id=eq.${created?.id}`);
+    expect(del.status).toBe(200);
+    expect(await query(rdsCfg(), 'SELECT 1 FROM crm.companies WHERE id = $1', [created?.id])).toEqual([]);
+  });
+
+  it('refuses writes from anonymous and tokens signed with another secret', async () => {
+    const anon = await send(
+      'POST',
+      '/companies',
+      { name: 'x', domain: 'x', industry: 'x', employees: 1 },
+      null,
+    );
+    expect([401, 403]).toContain(anon.status);
+    const forged = makeToken('another-secret-that-is-at-least-32-characters', {
+      role: 'web_user',
+      expiresIn: 600,
+    });
+    const res = await send(
+      'POST',
+      '/companies',
+      { name: 'x', domain: 'x', industry: 'x', employees: 1 },
+      forged,
+    );
+    expect(res.status).toBe(401);
+    const [n] = await query<{ n: number }>(
+      rdsCfg(),
+      `SELECT count(*)::int AS n FROM crm.companies WHERE domain = 'x'`,
+    );
+    expect(n?.n).toBe(0);
+  });
+
+  it('re-runs warm: reuses every container and applies no SQL', async () => {
+    const before = await projectResources(project);
+    const r = await cli(['dev', '--project', project, ...args], { home });
+    expect(r.code, r.output).toBe(0);
+    for (const svc of ['rds', 'custom', 'postgrest']) expect(r.output).toContain(`${svc}: ready (reused)`);
+    expect(r.output.match(/nothing to apply/g)?.length).toBe(3);
+    expect((await projectResources(project)).ids).toEqual(before.ids);
+  });
+
+  it('keeps data written through the API across down + dev and a container restart', async () => {
+    const post = await send('POST', '/companies', {
+      name: 'Survivor',
+      domain: `survivor-${project}.example.com`,
+      industry: 'media',
+      employees: 9,
+    });
+    expect(post.status).toBe(201);
+    const [{ id }] = (await post.json()) as [{ id: number }];
+
+    const down = await cli(['down', '--project', project], { home });
+    expect(down.code, down.output).toBe(0);
+    expect(
+      (await docker().listContainers({ filters: { label: [`${LABELS.project}=${project}`] } })).length,
+    ).toBe(0);
+    const up = await cli(['dev', '--project', project, ...args], { home });
+    expect(up.code, up.output).toBe(0);
+    expect(up.output).toContain('rds: ready (started)');
+    expect((await (await fetch(api(`/companies?id=eq.${id}`))).json()) as unknown[]).toHaveLength(1);
+
+    const [rds] = await docker().listContainers({
+      filters: { label: [`${LABELS.project}=${project}`, `${LABELS.service}=rds`] },
+    });
+    await docker()
+      .getContainer(rds?.Id as string)
+      .restart({ t: 5 });
+    const again = await cli(['dev', '--project', project, ...args], { home });
+    expect(again.code, again.output).toBe(0);
+    expect(await query(rdsCfg(), 'SELECT name FROM crm.companies WHERE id = $1', [id])).toEqual([
+      { name: 'Survivor' },
+    ]);
+  });
+
+  it('status lists the three services as JSON', async () => {
+    const r = await cli(['status', '--json', '--project', project], { home });
+    expect(r.code).toBe(0);
+    const s = JSON.parse(r.stdout) as { services: { service: string; state: string }[] };
+    expect(s.services.map((x) => [x.service, x.state])).toEqual([
+      ['rds', 'running'],
+      ['custom', 'running'],
+      ['postgrest', 'running'],
+    ]);
+  });
+
+  it('issues tokens PostgREST accepts, and expired ones it refuses', async () => {
+    const ok = (
+      await cli(['token', '--project', project, '--role', 'web_user', '--exp', '5m'], { home })
+    ).stdout.trim();
+    expect((await fetch(api('/deals?limit=1'), { headers: { Authorization: `Bearer ${ok}` } })).status).toBe(
+      200,
+    );
+    const expired = makeToken(secrets.jwtSecret, {
+      role: 'web_user',
+      expiresIn: 1,
+      now: Date.now() - 3_600_000,
+    });
+    expect(
+      (await fetch(api('/deals?limit=1'), { headers: { Authorization: `Bearer ${expired}` } })).status,
+    ).toBe(401);
+  });
+
+  it('a port in use: clear message, exit 1, and nothing left behind', async () => {
+    const other = projectName('port');
+    const blocker = createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => blocker.once('listening', r));
+    const taken = (blocker.address() as { port: number }).port;
+    const p = await portArgs();
+    const r = await cli(
+      ['dev', '--project', other, ...p.args.slice(0, 0), '--rds-port', String(taken), ...p.args.slice(2)],
+      { home },
+    );
+    blocker.close();
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`Port ${taken} on 127.0.0.1 is already in use (wanted by rds)`);
+    expect(r.stderr).toMatch(/hint: .*--rds-port/);
+    expect(await projectResources(other)).toMatchObject({ containers: 0, volumes: 0, networks: 0 });
+  });
+
+  it('an unhealthy service: its last log lines, exit 1, and the next run recovers', async () => {
+    const other = projectName('sick');
+    // A data volume from an incompatible server: postgres refuses to start on it.
+    await docker().createVolume({
+      Name: `${other}_rds_data`,
+      Labels: { [LABELS.project]: other, [LABELS.service]: 'rds' },
+    });
+    const prep = await docker().createContainer({
+      Image: 'debian:bookworm-slim',
+      Cmd: ['sh', '-c', 'mkdir -p /d/pgdata && echo 9 > /d/pgdata/PG_VERSION && chown -R 101:101 /d'],
+      HostConfig: { Mounts: [{ Type: 'volume', Source: `${other}_rds_data`, Target: '/d' }] },
+    });
+    await prep.start();
+    await prep.wait();
+    await prep.remove();
+    const p = await portArgs();
+    const r = await cli(['dev', '--project', other, ...p.args], { home });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /rds (exited \(code [1-9]\d*\)|keeps crashing \(restarted \d+ time\(s\)\)) instead of becoming ready/,
+    );
+    expect(r.stderr).toMatch(/│ postgres: could not access the server configuration file/);
+    expect(r.stderr).toMatch(/pgapp logs rds/);
+    // The run's own container is gone; the volume it found is the user's, and stays.
+    expect(await projectResources(other)).toMatchObject({ containers: 0, volumes: 1 });
+    await docker().getVolume(`${other}_rds_data`).remove();
+    await cli(['reset', '--yes', '--project', other], { home });
+  });
+
+  it('Ctrl-C mid-way removes what the run created, and the next dev succeeds', async () => {
+    const other = projectName('intr');
+    const p = await portArgs();
+    const run = startCli(['dev', '--project', other, ...p.args], { home });
+    await run.waitFor(/custom: start|Seed rds/);
+    run.child.kill('SIGINT');
+    const r = await run.done;
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/✖ Interrupted/);
+    expect(await projectResources(other)).toMatchObject({ containers: 0, volumes: 0, networks: 0 });
+    const next = await cli(['dev', '--project', other, ...p.args], { home });
+    expect(next.code, next.output).toBe(0);
+    await cli(['reset', '--yes', '--project', other], { home });
+    expect(await projectResources(other)).toMatchObject({ containers: 0, volumes: 0, networks: 0 });
+  });
+});

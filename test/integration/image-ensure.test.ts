@@ -1,0 +1,50 @@
+/** Getting images when no registry answers: a clear way out, and build failures that show their cause. */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { buildImage, ensurePostgrestImage } from '../../src/docker/images.ts';
+import { PgappError } from '../../src/errors.ts';
+
+const opts = { progress: () => {}, confirm: async () => true };
+
+describe('image ensure', () => {
+  it('names all three ways to get a PostgREST image that is missing and cannot be pulled', async () => {
+    const err = await ensurePostgrestImage('pgapp-test/postgrest-missing:v0.0.1', undefined, opts).catch(
+      (e) => e,
+    );
+    expect(err).toBeInstanceOf(PgappError);
+    expect(err.message).toMatch(/pgapp-test\/postgrest-missing:v0\.0\.1 is not here and cannot be pulled/);
+    expect(err.hint).toMatch(/docker pull pgapp-test\/postgrest-missing:v0\.0\.1/);
+    expect(err.hint).toMatch(/docker load -i/);
+    expect(err.hint).toMatch(/--postgrest-tarball .*postgrest-v0\.0\.1-linux-static-x64\.tar\.xz/);
+  });
+
+  it('says when a given PostgREST tarball does not exist', async () => {
+    const err = await ensurePostgrestImage(
+      'pgapp-test/postgrest-missing:v0.0.1',
+      '/nonexistent/postgrest.tar.xz',
+      opts,
+    ).catch((e) => e);
+    expect(err).toBeInstanceOf(PgappError);
+    expect(err.message).toMatch(/tarball not found/);
+  });
+
+  it("surfaces a broken Dockerfile step's own output, not just 'build failed'", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pgapp-broken-'));
+    writeFileSync(
+      join(dir, 'Dockerfile'),
+      'FROM debian:bookworm-slim\nRUN echo step-one-ok\nRUN echo "the cause: missing-widget.conf" >&2 && exit 3\nRUN echo never\n',
+    );
+    const lines: string[] = [];
+    const err = await buildImage(
+      { tag: 'pgapp-test/broken:latest', context: dir, dockerfile: 'Dockerfile' },
+      (l) => lines.push(l),
+    ).catch((e) => e);
+    expect(err).toBeInstanceOf(PgappError);
+    expect(err.message).toMatch(/at step 3\/4 : RUN echo "the cause/);
+    expect(err.message).toMatch(/returned a non-zero code: 3/);
+    expect(err.details).toContain('the cause: missing-widget.conf');
+    expect(lines.some((l) => l.includes('step-one-ok'))).toBe(true);
+  });
+});

@@ -1,0 +1,192 @@
+/**
+ * The two Postgres images, started for real: the custom one's extensions work (pg_cron jobs really
+ * run), the RDS stand-in behaves like RDS (no superuser powers, TLS forced, passwords only).
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { docker } from '../../src/docker/engine.ts';
+import { query, startPg, type Throwaway } from '../helpers.ts';
+
+const images = inject('images');
+
+describe('images/postgres (custom)', () => {
+  let pg: Throwaway;
+  const cfg = () => ({
+    host: '127.0.0.1',
+    port: pg.port,
+    user: 'postgres',
+    password: 'custom-secret',
+    database: 'app',
+  });
+
+  beforeAll(async () => {
+    pg = await startPg(images.custom, { POSTGRES_PASSWORD: 'custom-secret', POSTGRES_DB: 'app' }, [
+      '-c',
+      'cron.database_name=app',
+    ]);
+  });
+  afterAll(async () => pg?.stop());
+
+  it('creates postgres_fdw, pg_cron and plpython3u', async () => {
+    await query(
+      cfg(),
+      'CREATE EXTENSION postgres_fdw; CREATE EXTENSION pg_cron; CREATE EXTENSION plpython3u',
+    );
+    const rows = await query<{ extname: string }>(cfg(), 'SELECT extname FROM pg_extension ORDER BY extname');
+    expect(rows.map((r) => r.extname)).toEqual(
+      expect.arrayContaining(['pg_cron', 'plpython3u', 'postgres_fdw']),
+    );
+  });
+
+  it('runs a plpython3u function that computes in Python', async () => {
+    await query(
+      cfg(),
+      `CREATE FUNCTION py_stats(xs int[]) RETURNS text LANGUAGE plpython3u AS $$
+         import statistics, sys
+         return f"{statistics.median(xs)}|{sys.version_info.major}"
+       $$`,
+    );
+    const [row] = await query<{ v: string }>(cfg(), 'SELECT py_stats(ARRAY[5, 1, 9, 3]) AS v');
+    expect(row?.v).toBe('4.0|3');
+  });
+
+  it('refuses a wrong password (scram, no trust)', async () => {
+    await expect(query({ ...cfg(), password: 'wrong' }, 'SELECT 1')).rejects.toThrow(
+      /password authentication failed/,
+    );
+  });
+
+  it('runs a scheduled pg_cron job and records it succeeded', async () => {
+    await query(cfg(), `CREATE TABLE cron_hits (at timestamptz)`);
+    const [job] = await query<{ id: number }>(
+      cfg(),
+      `SELECT cron.schedule('test-job', '* * * * *', 'INSERT INTO cron_hits VALUES (now())') AS id`,
+    );
+    // 1.4.2's finest schedule is once a minute: the job runs at the next minute boundary.
+    const deadline = Date.now() + 75_000;
+    let runs: { status: string; return_message: string }[] = [];
+    while (Date.now() < deadline) {
+      runs = await query(cfg(), 'SELECT status, return_message FROM cron.job_run_details WHERE jobid = $1', [
+        job?.id,
+      ]);
+      if (runs.some((r) => r.status === 'succeeded' || r.status === 'failed')) break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    expect(runs[0]).toMatchObject({ status: 'succeeded', return_message: 'INSERT 0 1' });
+    expect((await query(cfg(), 'SELECT * FROM cron_hits')).length).toBeGreaterThanOrEqual(1);
+    await query(cfg(), `SELECT cron.unschedule('test-job')`);
+  }, 100_000);
+
+  it('shuts down fast and clean on SIGTERM even with a client connected', async () => {
+    const other = await startPg(images.custom, { POSTGRES_PASSWORD: 'x' });
+    const pgmod = await import('pg');
+    const client = new pgmod.default.Client({
+      host: '127.0.0.1',
+      port: other.port,
+      user: 'postgres',
+      password: 'x',
+      database: 'postgres',
+    });
+    await client.connect();
+    client.on('error', () => {});
+    const c = docker().getContainer(other.id);
+    const t = Date.now();
+    await c.kill({ signal: 'SIGTERM' });
+    await c.wait();
+    const elapsed = Date.now() - t;
+    const info = await c.inspect();
+    await client.end().catch(() => {});
+    await other.stop();
+    expect(info.State.ExitCode).toBe(0);
+    // Postgres' own SIGTERM ("smart") would wait for the client forever; fast shutdown does not.
+    expect(elapsed).toBeLessThan(8_000);
+  });
+});
+
+describe('images/rds (the RDS stand-in)', () => {
+  let rds: Throwaway;
+  const master = () => ({
+    host: '127.0.0.1',
+    port: rds.port,
+    user: 'postgres',
+    password: 'master-secret',
+    database: 'crmdb',
+    ssl: { rejectUnauthorized: false },
+  });
+
+  beforeAll(async () => {
+    rds = await startPg(images.rds, { POSTGRES_PASSWORD: 'master-secret', POSTGRES_DB: 'crmdb' });
+  });
+  afterAll(async () => rds?.stop());
+
+  it('gives a master user that is no superuser, in rds_superuser, owning the database', async () => {
+    const [r] = await query(
+      master(),
+      `SELECT r.rolsuper, r.rolcreatedb, r.rolcreaterole, r.rolinherit, pg_has_role('postgres', 'rds_superuser', 'member') AS rds_su,
+              (SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()) AS owner,
+              (SELECT count(*)::int FROM pg_roles WHERE rolsuper AND rolname <> 'rdsadmin') AS other_superusers
+       FROM pg_roles r WHERE r.rolname = current_user`,
+    );
+    expect(r).toEqual({
+      rolsuper: false,
+      rolcreatedb: true,
+      rolcreaterole: true,
+      rolinherit: true,
+      rds_su: true,
+      owner: 'postgres',
+      other_superusers: 0,
+    });
+  });
+
+  it('refuses plpython3u, ALTER SYSTEM and COPY FROM PROGRAM to the master user', async () => {
+    await expect(query(master(), 'CREATE EXTENSION plpython3u')).rejects.toThrow(/plpython3u/);
+    await expect(query(master(), `ALTER SYSTEM SET work_mem = '64MB'`)).rejects.toThrow(
+      /must be superuser|permission denied/,
+    );
+    await expect(query(master(), `CREATE TEMP TABLE t (x text); COPY t FROM PROGRAM 'id'`)).rejects.toThrow(
+      /permission denied|must be superuser/,
+    );
+  });
+
+  it('refuses plain-text TCP connections', async () => {
+    await expect(query({ ...master(), ssl: false }, 'SELECT 1')).rejects.toThrow(/no encryption/);
+  });
+
+  it('accepts TLS with the right password and refuses a wrong one', async () => {
+    const [r] = await query<{ ssl: boolean }>(
+      master(),
+      'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()',
+    );
+    expect(r?.ssl).toBe(true);
+    await expect(query({ ...master(), password: 'nope' }, 'SELECT 1')).rejects.toThrow(
+      /password authentication failed/,
+    );
+  });
+
+  it('gives no way in as the rdsadmin superuser from outside', async () => {
+    await expect(query({ ...master(), user: 'rdsadmin', password: '' }, 'SELECT 1')).rejects.toThrow();
+    await expect(
+      query({ ...master(), user: 'rdsadmin', password: 'master-secret' }, 'SELECT 1'),
+    ).rejects.toThrow(/password authentication failed/);
+  });
+
+  it('made a TLS key of its own at first start (not one baked into the image)', async () => {
+    const other = await startPg(images.rds, { POSTGRES_PASSWORD: 'x' });
+    const fingerprint = async (id: string) => {
+      const exec = await docker()
+        .getContainer(id)
+        .exec({ Cmd: ['sha256sum', '/var/lib/postgresql/data/pgdata/server.crt'], AttachStdout: true });
+      const stream = await exec.start({});
+      const chunks: Buffer[] = [];
+      for await (const c of stream) chunks.push(c as Buffer);
+      return Buffer.concat(chunks)
+        .toString()
+        .replace(/[^0-9a-f]/g, '')
+        .slice(0, 64);
+    };
+    const a = await fingerprint(rds.id);
+    const b = await fingerprint(other.id);
+    await other.stop();
+    expect(a).toHaveLength(64);
+    expect(a).not.toBe(b);
+  });
+});
