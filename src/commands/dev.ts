@@ -100,6 +100,7 @@ export async function dev(
       seed: { applied: [], changed: [] },
       bridge: { applied: [], changed: [] },
       api: { applied: [], changed: [] },
+      app: { applied: [], changed: [] },
     },
     hops: [],
   };
@@ -181,6 +182,7 @@ export async function dev(
       serviceTask('custom'),
       sqlTask('bridge', 'Bridge custom → rds (postgres_fdw)'),
       sqlTask('api', 'API schema'),
+      sqlTask('app', 'App (pg_cron jobs)'),
       serviceTask('postgrest'),
       {
         title: 'Verify every hop',

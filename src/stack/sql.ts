@@ -7,12 +7,13 @@ import { type ApplyResult, applySqlFiles, readSqlDir } from '../db/ledger.ts';
 import { SQL_DIR } from '../paths.ts';
 import { BRIDGE_USER, PG_PORT } from './spec.ts';
 
-export type Phase = 'seed' | 'bridge' | 'api';
+export type Phase = 'seed' | 'bridge' | 'api' | 'app';
 
 export const PHASES: Record<Phase, { target: Target; dir: string }> = {
   seed: { target: 'rds', dir: 'rds' },
   bridge: { target: 'custom', dir: 'custom/bridge' },
   api: { target: 'custom', dir: 'custom/api' },
+  app: { target: 'custom', dir: 'custom/app' },
 };
 
 /** Values the SQL files read as current_setting('pgapp.<name>'). */
@@ -26,6 +27,7 @@ export function sqlSettings(config: Config, secrets: Secrets): Record<string, st
     rds_port: String(PG_PORT),
     rds_dbname: config.project,
     authenticator_password: secrets.authenticatorPassword,
+    cron_jobs: String(config.cronJobs),
   };
 }
 
@@ -43,7 +45,8 @@ export async function applyPhase(
     async (client) => {
       const result = await applySqlFiles(client, files, sqlSettings(config, secrets), onFile);
       // PostgREST caches the schema: tell it whenever the api may have changed.
-      if (phase !== 'seed' && result.applied.length > 0) await client.query(`NOTIFY pgrst, 'reload schema'`);
+      if ((phase === 'bridge' || phase === 'api') && result.applied.length > 0)
+        await client.query(`NOTIFY pgrst, 'reload schema'`);
       return result;
     },
     signal,

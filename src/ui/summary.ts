@@ -39,7 +39,7 @@ export function renderSummary(r: DevResult): string {
     h('Tokens') + chalk.dim('  (24 h; more with `npm run token -- --role web_user --exp 7d`)'),
     `  ${k('web_anon')}${anon}`,
     `  ${k('web_user')}${user}`,
-    `  ${chalk.dim(`export PGAPP_TOKEN=${user.slice(0, 16)}…  (the web_user token above)`)}`,
+    `  ${chalk.dim('export PGAPP_TOKEN=$(npm run -s token)   # for the POST above')}`,
     '',
     h('Next'),
     `  ${k('status')}npm run status        ${chalk.dim('psql:')} npm run psql -- custom   ${chalk.dim('logs:')} npm run logs -- postgrest`,
