@@ -15,14 +15,6 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject) {
-  // Unit tests alone need none of this.
-  const filters = project.vitest.config.filters ?? [];
-  const unitOnly = filters.length > 0 && filters.every((f) => f.includes('unit'));
-  if (unitOnly) {
-    project.provide('images', { custom: '', rds: '' });
-    project.provide('postgrest', { available: false, image: POSTGREST_IMAGE, reason: 'unit tests only' });
-    return;
-  }
   await checkEngine(); // integration tests need a real engine: fail loudly, never skip silently
   const opts = {
     progress: (l: string) => process.env.PGAPP_TEST_VERBOSE && console.log(l),
