@@ -60,9 +60,9 @@ const READY_TIMEOUT_MS = Number(process.env.PGAPP_READY_TIMEOUT_MS ?? 120_000);
 export async function dev(
   opts: GlobalOptions & { prompt?: PromptContext; renderer?: 'default' | 'simple' | 'silent' },
 ): Promise<DevResult> {
-  const started = performance.now();
   await checkEngine(); // before any prompt: nothing to ask if Docker is not there
   const config = await devConfig(opts, opts.prompt);
+  const started = performance.now(); // time the stack, not the questions
   const secrets = ensureSecrets(config.project);
 
   // The one question a run may need mid-way (building the base image) is asked before rendering starts.

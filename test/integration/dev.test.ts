@@ -239,6 +239,32 @@ describe.skipIf(!postgrest.available)(title, () => {
     ]);
   });
 
+  it('logs and psql reach each service (psql on rds as the master user over TLS, never a superuser)', async () => {
+    const logs = await cli(['logs', 'rds', '--project', project, '--tail', '50'], { home });
+    expect(logs.code).toBe(0);
+    expect(logs.output).toMatch(/database system is ready to accept connections/);
+    const rds = await cli(
+      [
+        'psql',
+        'rds',
+        '--project',
+        project,
+        '--',
+        '-tAc',
+        'SELECT current_user, ssl, usesuper FROM pg_stat_ssl JOIN pg_user ON usename = current_user WHERE pid = pg_backend_pid()',
+      ],
+      { home },
+    );
+    expect(rds.code, rds.output).toBe(0);
+    expect(rds.stdout.trim()).toBe('postgres|t|f');
+    const custom = await cli(
+      ['psql', 'custom', '--project', project, '--', '-tAc', 'SELECT count(*) > 0 FROM api.contacts'],
+      { home },
+    );
+    expect(custom.code, custom.output).toBe(0);
+    expect(custom.stdout.trim()).toBe('t');
+  });
+
   it('issues tokens PostgREST accepts, and expired ones it refuses', async () => {
     const ok = (
       await cli(['token', '--project', project, '--role', 'web_user', '--exp', '5m'], { home })
