@@ -1,7 +1,7 @@
 /**
  * `pgapp dev`: bring the whole stack up and prove it. Each phase is a listr2 task with its timing;
- * a warm re-run reuses every container and applies no SQL twice. A failure or Ctrl-C rolls back
- * what this run created (containers, volumes, network) and says why; earlier runs' work is kept.
+ * a warm re-run reuses every container and applies no SQL twice. Ctrl-C rolls back what this run
+ * created; another failure rolls back what never became ready, and says why.
  */
 import { Listr, PRESET_TIMER } from 'listr2';
 import type { PromptContext } from '../config/prompts.ts';
@@ -14,6 +14,7 @@ import {
   ensureContainer,
   ensureNetwork,
   ensureVolume,
+  keep,
   newCreated,
   rollback,
   waitReady,
@@ -21,7 +22,7 @@ import {
 import { checkEngine } from '../docker/engine.ts';
 import { BASE_IMAGE, imageId } from '../docker/images.ts';
 import { InterruptedError, PgappError } from '../errors.ts';
-import { SERVICES, type Service, type StackImages, stackSpec } from '../stack/spec.ts';
+import { networkName, SERVICES, type Service, type StackImages, stackSpec } from '../stack/spec.ts';
 import { applyPhase, type Phase } from '../stack/sql.ts';
 import { type Hop, verifyStack } from '../stack/verify.ts';
 import {
@@ -123,6 +124,8 @@ export async function dev(
       c.actions[service] = action;
       task.output = `${action}; waiting until ready`;
       await waitReady(id, spec, { timeoutMs: READY_TIMEOUT_MS, signal });
+      // Ready and complete: a later failure leaves it (and its data) for the next run to reuse.
+      keep(c.created, id, networkName(c.config.project), ...spec.volumes.map((v) => v.name));
       task.title = `${service}: ready (${action})`;
     },
   });
@@ -206,8 +209,9 @@ export async function dev(
   try {
     await tasks.run(ctx);
   } catch (err) {
-    // Nothing half-done: what this run created goes (what earlier runs made, and its data, stays).
-    await rollback(ctx.created);
+    // Nothing half-done: Ctrl-C removes everything this run created; another failure removes what
+    // never became ready (a ready, seeded rds stays for the next run). Earlier runs' work stays.
+    await rollback(ctx.created, { all: signal.aborted });
     if (signal.aborted) throw signal.reason instanceof PgappError ? signal.reason : new InterruptedError();
     throw err;
   } finally {

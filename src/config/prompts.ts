@@ -12,6 +12,7 @@ import {
   type RawConfig,
   SEED_SIZES,
   type SeedSize,
+  validateHttpPort,
   validatePort,
   validateProject,
 } from './schema.ts';
@@ -84,7 +85,9 @@ export async function promptConfig(
         message: `${PORT_LABELS[key]}${note}`,
         default: String(suggestion),
         validate: async (v) => {
-          const ok = asMessage(() => validatePort(v, key));
+          const ok = asMessage(() =>
+            key === 'postgrest' || key === 'postgrestAdmin' ? validateHttpPort(v, key) : validatePort(v, key),
+          );
           if (ok !== true) return ok;
           const n = Number(v);
           if (chosen.has(n)) return `Port ${n} is already used by another service of this stack.`;

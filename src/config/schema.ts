@@ -69,6 +69,23 @@ export function validateSeed(value: unknown): SeedSize {
   return value as SeedSize;
 }
 
+/** Ports ≥ 1024 that browsers and fetch() refuse to connect to (the Fetch standard's "bad ports"). */
+export const HTTP_BLOCKED_PORTS = new Set([
+  1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697,
+  10080,
+]);
+
+export function validateHttpPort(value: unknown, name: string): number {
+  const port = validatePort(value, name);
+  if (HTTP_BLOCKED_PORTS.has(port)) {
+    throw new PgappError(
+      `Port ${port} cannot serve ${name}: browsers and fetch() refuse to connect to it (a "bad port" of the Fetch standard)`,
+      `Choose another port for ${name}, e.g. ${port + 1}.`,
+    );
+  }
+  return port;
+}
+
 export function validateBoolean(value: unknown, name: string): boolean {
   if (typeof value === 'boolean') return value;
   if (typeof value === 'string' && /^(true|false|yes|no|on|off|1|0)$/i.test(value)) {
@@ -108,7 +125,12 @@ export function resolveConfig(...layers: RawConfig[]): Config {
     }
   }
   const ports = {} as Record<PortKey, number>;
-  for (const key of PORT_KEYS) ports[key] = validatePort(merged.ports?.[key], key);
+  for (const key of PORT_KEYS) {
+    ports[key] =
+      key === 'postgrest' || key === 'postgrestAdmin'
+        ? validateHttpPort(merged.ports?.[key], key)
+        : validatePort(merged.ports?.[key], key);
+  }
   const seen = new Map<number, string>();
   for (const key of PORT_KEYS) {
     const other = seen.get(ports[key]);

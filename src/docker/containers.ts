@@ -10,14 +10,23 @@ import { docker, lastLogLines } from './engine.ts';
 
 export type Action = 'reused' | 'started' | 'created' | 'recreated';
 
-/** What a run created, so an interrupted or failed run can remove exactly that. */
+/**
+ * What a run created, so an interrupted or failed run can remove exactly that. Resources of a
+ * service that became ready are `kept`: a failure later in the run leaves them for the next run
+ * to reuse; only an interruption (Ctrl-C) removes them too.
+ */
 export interface Created {
   containers: string[];
   volumes: string[];
   networks: string[];
+  kept: Set<string>;
 }
 
-export const newCreated = (): Created => ({ containers: [], volumes: [], networks: [] });
+export const newCreated = (): Created => ({ containers: [], volumes: [], networks: [], kept: new Set() });
+
+export function keep(created: Created, ...names: string[]): void {
+  for (const n of names) created.kept.add(n);
+}
 
 const projectFilter = (project: string, service?: Service) => ({
   label: [`${LABELS.project}=${project}`, ...(service ? [`${LABELS.service}=${service}`] : [])],
@@ -210,26 +219,24 @@ export async function waitReady(id: string, spec: ServiceSpec, opts: WaitOptions
   );
 }
 
-/** Remove what a run created (newest first); never throws. */
-export async function rollback(created: Created): Promise<string[]> {
+/** Remove what a run created (newest first), all of it or only what was not kept; never throws. */
+export async function rollback(created: Created, opts: { all: boolean }): Promise<string[]> {
   const removed: string[] = [];
-  for (const id of [...created.containers].reverse()) {
+  const drop = (name: string) => opts.all || !created.kept.has(name);
+  const attempt = async (label: string, fn: () => Promise<unknown>) => {
     try {
-      await docker().getContainer(id).remove({ force: true });
-      removed.push(`container ${id.slice(0, 12)}`);
+      await fn();
+      removed.push(label);
     } catch {}
+  };
+  for (const id of [...created.containers].reverse().filter(drop)) {
+    await attempt(`container ${id.slice(0, 12)}`, () => docker().getContainer(id).remove({ force: true }));
   }
-  for (const name of [...created.volumes].reverse()) {
-    try {
-      await docker().getVolume(name).remove();
-      removed.push(`volume ${name}`);
-    } catch {}
+  for (const name of [...created.volumes].reverse().filter(drop)) {
+    await attempt(`volume ${name}`, () => docker().getVolume(name).remove());
   }
-  for (const name of [...created.networks].reverse()) {
-    try {
-      await docker().getNetwork(name).remove();
-      removed.push(`network ${name}`);
-    } catch {}
+  for (const name of [...created.networks].reverse().filter(drop)) {
+    await attempt(`network ${name}`, () => docker().getNetwork(name).remove());
   }
   return removed;
 }

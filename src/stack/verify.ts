@@ -38,6 +38,11 @@ async function http(
     },
     body: body ? JSON.stringify(body) : undefined,
     signal: AbortSignal.timeout(10_000),
+  }).catch((err: Error & { cause?: Error }) => {
+    throw new PgappError(
+      `${method} ${url} failed: ${err.cause?.message ?? err.message}`,
+      'See `pgapp logs postgrest` and `pgapp status`.',
+    );
   });
   const text = await res.text();
   let json: unknown = text;

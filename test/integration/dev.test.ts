@@ -299,6 +299,26 @@ describe.skipIf(!postgrest.available)(title, () => {
     expect(await projectResources(other)).toMatchObject({ containers: 0, volumes: 0, networks: 0 });
   });
 
+  it('a failure after some services are ready keeps them for the next run to reuse', async () => {
+    const other = projectName('keep');
+    const blocker = createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => blocker.once('listening', r));
+    const taken = (blocker.address() as { port: number }).port;
+    const p = await portArgs();
+    const blocked = [...p.args.slice(0, 4), '--postgrest-port', String(taken), ...p.args.slice(6)];
+    const r = await cli(['dev', '--project', other, ...blocked], { home });
+    blocker.close();
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`Port ${taken} on 127.0.0.1 is already in use (wanted by postgrest)`);
+    // rds (seeded) and custom (bridged) were ready: kept, with their volumes and network.
+    expect(await projectResources(other)).toMatchObject({ containers: 2, volumes: 2, networks: 1 });
+    const next = await cli(['dev', '--project', other, ...p.args], { home });
+    expect(next.code, next.output).toBe(0);
+    expect(next.output).toContain('rds: ready (reused)');
+    expect(next.output).toContain('Seed rds (crm): nothing to apply');
+    await cli(['reset', '--yes', '--project', other], { home });
+  });
+
   it('an unhealthy service: its last log lines, exit 1, and the next run recovers', async () => {
     const other = projectName('sick');
     // A data volume from an incompatible server: postgres refuses to start on it.

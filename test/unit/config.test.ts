@@ -33,6 +33,11 @@ describe('config', () => {
     expect(() => resolveConfig({ ports: { rds: port } })).toThrow(/Invalid rds port/);
   });
 
+  it('rejects HTTP ports that browsers and fetch() refuse', () => {
+    expect(() => resolveConfig({ ports: { postgrest: 6000 } })).toThrow(/browsers and fetch\(\) refuse/);
+    expect(resolveConfig({ ports: { rds: 6000 } }).ports.rds).toBe(6000);
+  });
+
   it('rejects two services on one port', () => {
     expect(() => resolveConfig({ ports: { rds: 7000, custom: 7000 } })).toThrow(/both 7000/);
   });
