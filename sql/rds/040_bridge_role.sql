@@ -9,7 +9,8 @@ BEGIN
     EXECUTE format('CREATE ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION CONNECTION LIMIT 50 PASSWORD %L',
                    r, current_setting('pgapp.bridge_password'));
   ELSE
-    EXECUTE format('ALTER ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION PASSWORD %L',
+    -- On RDS (and here) a CREATEROLE user may not even restate SUPERUSER/REPLICATION attributes.
+    EXECUTE format('ALTER ROLE %I LOGIN NOCREATEDB NOCREATEROLE NOINHERIT PASSWORD %L',
                    r, current_setting('pgapp.bridge_password'));
   END IF;
   EXECUTE format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), r);

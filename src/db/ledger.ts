@@ -1,10 +1,8 @@
 /**
- * Apply an ordered directory of SQL files once each, recording them in a ledger table with
- * checksums. A re-run applies nothing; a file marked `pgapp:repeatable` on its first line is applied
- * again when it (or a pgapp.* setting it reads) changes; any other changed file is reported, not re-run.
- * Settings reach the SQL as `current_setting('pgapp.<name>')`, set for the file's transaction only.
+ * Apply an ordered directory of SQL files once each through the ledger in sql/ledger.sql
+ * (pgapp_ledger.apply): the same ledger compose's setup service (sql/apply.sh) uses. Each file runs
+ * in its own transaction with the pgapp.* settings set; a failure names the file, line and message.
  */
-import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type pg from 'pg';
@@ -15,9 +13,6 @@ export interface SqlFile {
   /** Path relative to sql/, the ledger key (e.g. "custom/api/020_api.sql"). */
   name: string;
   sql: string;
-  repeatable: boolean;
-  /** pgapp.* settings the file reads. */
-  settings: string[];
 }
 
 export interface ApplyResult {
@@ -27,7 +22,7 @@ export interface ApplyResult {
   changed: string[];
 }
 
-const SETTING_RE = /current_setting\('pgapp\.([a-z_]+)'/g;
+export const LEDGER_SQL = join(SQL_DIR, 'ledger.sql');
 
 export function readSqlDir(dir: string): SqlFile[] {
   let names: string[];
@@ -40,22 +35,8 @@ export function readSqlDir(dir: string): SqlFile[] {
   }
   return names.map((f) => {
     const path = join(dir, f);
-    const sql = readFileSync(path, 'utf8');
-    const firstLine = sql.split('\n', 1)[0] ?? '';
-    return {
-      name: relative(SQL_DIR, path),
-      sql,
-      repeatable: /pgapp:repeatable/.test(firstLine),
-      settings: [...new Set([...sql.matchAll(SETTING_RE)].map((m) => m[1] as string))].sort(),
-    };
+    return { name: relative(SQL_DIR, path), sql: readFileSync(path, 'utf8') };
   });
-}
-
-/** Checksum of a file as it would run: its text and the values of the settings it reads. */
-export function checksum(file: SqlFile, settings: Record<string, string>): string {
-  const h = createHash('sha256').update(file.sql);
-  for (const s of file.settings) h.update(`\0${s}=${settings[s] ?? ''}`);
-  return h.digest('hex');
 }
 
 /** 1-based line of a 1-based character position. */
@@ -65,6 +46,7 @@ export function lineOf(sql: string, position: number): number {
 
 interface PgError extends Error {
   position?: string;
+  internalPosition?: string;
   detail?: string;
   hint?: string;
   where?: string;
@@ -72,13 +54,19 @@ interface PgError extends Error {
 }
 
 export function sqlFileError(file: SqlFile, err: PgError): PgappError {
-  const line = err.position ? lineOf(file.sql, Number(err.position)) : undefined;
+  // Inside pgapp_ledger.apply the file runs through EXECUTE: its positions are "internal" ones.
+  const pos = err.internalPosition ?? err.position;
+  const line = pos ? lineOf(file.sql, Number(pos)) : undefined;
   const at = line ? `${file.name}:${line}` : file.name;
   const context = line ? file.sql.split('\n')[line - 1]?.trim() : undefined;
+  const where = err.where
+    ?.split('\n')
+    .filter((l) => !/pgapp_ledger\.apply/.test(l))
+    .join('\n');
   const details = [
     context ? `  ${line} | ${context}` : undefined,
     err.detail ? `DETAIL: ${err.detail}` : undefined,
-    err.where ? `WHERE: ${err.where}` : undefined,
+    where ? `WHERE: ${where}` : undefined,
   ]
     .filter(Boolean)
     .join('\n');
@@ -89,14 +77,17 @@ export function sqlFileError(file: SqlFile, err: PgError): PgappError {
   );
 }
 
-const LEDGER_DDL = `
-CREATE SCHEMA IF NOT EXISTS pgapp_ledger;
-CREATE TABLE IF NOT EXISTS pgapp_ledger.applied (
-  file       text PRIMARY KEY,
-  checksum   text NOT NULL,
-  applied_at timestamptz NOT NULL DEFAULT now(),
-  duration_ms integer NOT NULL
-);`;
+async function inTransaction<T>(client: pg.ClientBase, fn: () => Promise<T>): Promise<T> {
+  await client.query('BEGIN');
+  try {
+    const v = await fn();
+    await client.query('COMMIT');
+    return v;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  }
+}
 
 export async function applySqlFiles(
   client: pg.ClientBase,
@@ -105,58 +96,26 @@ export async function applySqlFiles(
   onFile?: (name: string, state: 'applying' | 'skipped' | 'changed') => void,
 ): Promise<ApplyResult> {
   const result: ApplyResult = { applied: [], skipped: [], changed: [] };
-  // One applier at a time per database (a `dev` and a compose setup service, say).
-  await client.query(`SELECT pg_advisory_lock(hashtext('pgapp_ledger'))`);
-  try {
-    await client.query(LEDGER_DDL);
-    const { rows } = await client.query<{ file: string; checksum: string }>(
-      'SELECT file, checksum FROM pgapp_ledger.applied',
-    );
-    const done = new Map(rows.map((r) => [r.file, r.checksum]));
-    for (const file of files) {
-      const sum = checksum(file, settings);
-      const previous = done.get(file.name);
-      if (previous === sum) {
-        result.skipped.push(file.name);
-        onFile?.(file.name, 'skipped');
-        continue;
-      }
-      if (previous !== undefined && !file.repeatable) {
-        result.changed.push(file.name);
-        onFile?.(file.name, 'changed');
-        continue;
-      }
-      onFile?.(file.name, 'applying');
-      const started = Date.now();
-      await client.query('BEGIN');
+  await inTransaction(client, () => client.query(readFileSync(LEDGER_SQL, 'utf8')));
+  const names = Object.keys(settings);
+  const setAll = `SELECT ${names.map((_, i) => `set_config('pgapp.' || $${2 * i + 1}::text, $${2 * i + 2}::text, true)`).join(', ') || '1'}`;
+  const values = names.flatMap((k) => [k, settings[k]]);
+  for (const file of files) {
+    onFile?.(file.name, 'applying');
+    const state = await inTransaction(client, async () => {
+      if (names.length > 0) await client.query(setAll, values);
       try {
-        for (const s of file.settings) {
-          if (settings[s] === undefined)
-            throw new PgappError(
-              `${file.name} reads pgapp.${s}, which pgapp did not set`,
-              'This is a bug in pgapp or in the file.',
-            );
-          await client.query('SELECT set_config($1, $2, true)', [`pgapp.${s}`, settings[s]]);
-        }
-        try {
-          await client.query(file.sql);
-        } catch (err) {
-          throw sqlFileError(file, err as PgError);
-        }
-        await client.query(
-          `INSERT INTO pgapp_ledger.applied (file, checksum, duration_ms) VALUES ($1, $2, $3)
-           ON CONFLICT (file) DO UPDATE SET checksum = EXCLUDED.checksum, applied_at = now(), duration_ms = EXCLUDED.duration_ms`,
-          [file.name, sum, Date.now() - started],
+        const { rows } = await client.query<{ state: 'applied' | 'skipped' | 'changed' }>(
+          'SELECT pgapp_ledger.apply($1, $2) AS state',
+          [file.name, file.sql],
         );
-        await client.query('COMMIT');
+        return rows[0]?.state ?? 'applied';
       } catch (err) {
-        await client.query('ROLLBACK').catch(() => {});
-        throw err;
+        throw sqlFileError(file, err as PgError);
       }
-      result.applied.push(file.name);
-    }
-  } finally {
-    await client.query(`SELECT pg_advisory_unlock(hashtext('pgapp_ledger'))`).catch(() => {});
+    });
+    result[state].push(file.name);
+    if (state !== 'applied') onFile?.(file.name, state);
   }
   return result;
 }

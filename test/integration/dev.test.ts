@@ -3,7 +3,7 @@
  * engine. Every hop, the warm re-run, data surviving down+dev and restarts, and the error paths.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -226,6 +226,20 @@ describe.skipIf(!postgrest.available)(title, () => {
     expect(await query(rdsCfg(), 'SELECT name FROM crm.companies WHERE id = $1', [id])).toEqual([
       { name: 'Survivor' },
     ]);
+  });
+
+  it('a rotated bridge password re-runs only the repeatable SQL that reads it, and the bridge keeps working', async () => {
+    const file = join(home, '.pgapp', project, 'secrets.json');
+    const rotated = { ...secrets, bridgePassword: randomBytes(32).toString('base64url') };
+    writeFileSync(file, JSON.stringify(rotated), { mode: 0o600 });
+    const r = await cli(['dev', '--project', project, ...args], { home });
+    expect(r.code, r.output).toBe(0);
+    expect(r.output).toContain('Seed rds (crm): 1 applied');
+    expect(r.output).toContain('Bridge custom → rds (postgres_fdw): 1 applied');
+    expect(r.output).toContain('API schema: nothing to apply');
+    for (const svc of ['rds', 'custom', 'postgrest']) expect(r.output).toContain(`${svc}: ready (reused)`);
+    expect(r.output).toContain('✔ custom → rds (postgres_fdw)');
+    secrets = rotated;
   });
 
   it('status lists the three services as JSON', async () => {

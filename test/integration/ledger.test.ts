@@ -7,12 +7,7 @@ import { startPg, type Throwaway } from '../helpers.ts';
 
 const images = inject('images');
 
-const file = (name: string, sql: string): SqlFile => ({
-  name,
-  sql,
-  repeatable: /pgapp:repeatable/.test(sql.split('\n', 1)[0] ?? ''),
-  settings: [...sql.matchAll(/current_setting\('pgapp\.([a-z_]+)'/g)].map((m) => m[1] as string),
-});
+const file = (name: string, sql: string): SqlFile => ({ name, sql });
 
 describe('SQL ledger on a real Postgres', () => {
   let db: Throwaway;
@@ -74,5 +69,21 @@ describe('SQL ledger on a real Postgres', () => {
     // Fixed, it applies.
     const fixed = file('t/030_bad.sql', 'CREATE TABLE c (x int);\nINSERT INTO c VALUES (1);\n');
     expect((await applySqlFiles(client, [fixed], {})).applied).toEqual(['t/030_bad.sql']);
+  });
+
+  it('refuses a file that reads a setting nobody set', async () => {
+    const f = file('t/040_setting.sql', "SELECT current_setting('pgapp.nobody_set_this');");
+    const err = await applySqlFiles(client, [f], { other: 'x' }).catch((e) => e);
+    expect(err.message).toMatch(
+      /t\/040_setting\.sql reads pgapp\.nobody_set_this, which the caller did not set/,
+    );
+  });
+
+  it('ignores trailing white space, so every driver computes the same checksum', async () => {
+    const a = file('t/050_ws.sql', 'CREATE TABLE ws (x int);\n\n');
+    expect((await applySqlFiles(client, [a], {})).applied).toEqual(['t/050_ws.sql']);
+    expect(
+      (await applySqlFiles(client, [file('t/050_ws.sql', 'CREATE TABLE ws (x int);')], {})).skipped,
+    ).toEqual(['t/050_ws.sql']);
   });
 });
