@@ -5,7 +5,18 @@
 import { parseArgs } from 'node:util';
 import chalk from 'chalk';
 import { dev } from './commands/dev.ts';
-import { down, images, logs, psql, renderStatus, reset, status, token } from './commands/lifecycle.ts';
+import {
+  compose,
+  composeEnvFile,
+  down,
+  images,
+  logs,
+  psql,
+  renderStatus,
+  reset,
+  status,
+  token,
+} from './commands/lifecycle.ts';
 import type { RawConfig } from './config/schema.ts';
 import { PgappError } from './errors.ts';
 import { renderError } from './ui/errors.ts';
@@ -24,6 +35,8 @@ Commands:
   psql <service> [-- psql args]    psql on rds (master user, TLS) or custom (superuser)
   token [--role R] [--claims JSON] [--exp 1h]   a JWT for the API (default role web_user)
   images [--no-postgrest]          build or fetch the images only
+  compose             regenerate compose.yaml from the stack spec
+  compose-env         write .env for \`docker compose\` (this project's ports and secrets, mode 0600)
 
 Options (also from env PGAPP_* and pgapp.config.json):
   --project NAME                   project name: letters, digits, _ (default pgapp)   PGAPP_PROJECT
@@ -134,6 +147,14 @@ async function main(argv: string[]): Promise<number> {
     case 'images':
       for (const line of await images({ ...opts, postgrest: !v['no-postgrest'] }))
         process.stdout.write(`${line}\n`);
+      return 0;
+    case 'compose':
+      process.stdout.write(`${chalk.green('✔')} wrote ${compose()}\n`);
+      return 0;
+    case 'compose-env':
+      process.stdout.write(
+        `${chalk.green('✔')} wrote ${composeEnvFile(opts)} (mode 0600): now \`docker compose up --wait\`\n`,
+      );
       return 0;
     default:
       throw new PgappError(

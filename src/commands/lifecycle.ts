@@ -1,11 +1,17 @@
 /** status, down, reset, logs, psql, token, images: thin compositions of the core. */
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import chalk from 'chalk';
 import { makeToken, parseDuration } from '../auth/jwt.ts';
 import { confirmPrompt } from '../config/prompts.ts';
+import { SEED_SIZES } from '../config/schema.ts';
+import { ensureSecrets } from '../config/secrets.ts';
 import { findContainer, projectContainers, removeProject, stopProject } from '../docker/containers.ts';
 import { checkEngine, docker } from '../docker/engine.ts';
 import { PgappError } from '../errors.ts';
+import { PACKAGE_ROOT, workDir } from '../paths.ts';
+import { composeEnv, composeYaml } from '../stack/compose.ts';
 import { CUSTOM_SUPERUSER, LABELS, RDS_MASTER_USER, SERVICES, type Service } from '../stack/spec.ts';
 import {
   commandConfig,
@@ -197,4 +203,24 @@ export async function images(opts: GlobalOptions & { postgrest: boolean }): Prom
   const eo = ensureOptions(opts.yes, (line) => process.stderr.write(`${chalk.dim(line)}\n`));
   const got = await ensureStackImages(config, eo, { postgrest: opts.postgrest });
   return Object.entries(got).map(([k, v]) => `${k}: ${v.ref} (${v.source})`);
+}
+
+/** Regenerate compose.yaml from the stack spec. */
+export function compose(): string {
+  const file = join(PACKAGE_ROOT, 'compose.yaml');
+  writeFileSync(file, composeYaml());
+  return file;
+}
+
+/** Write .env for compose.yaml from this project's config and (generated) secrets, mode 0600. */
+export function composeEnvFile(opts: GlobalOptions): string {
+  const config = commandConfig(opts);
+  const secrets = ensureSecrets(config.project);
+  const file = join(workDir(), '.env');
+  writeFileSync(
+    file,
+    composeEnv(config.project, config.ports, SEED_SIZES[config.seed], config.cronJobs, secrets),
+    { mode: 0o600 },
+  );
+  return file;
 }

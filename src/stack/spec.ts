@@ -3,7 +3,7 @@
  * Pure: no I/O.
  */
 import { createHash } from 'node:crypto';
-import type { Config } from '../config/schema.ts';
+import type { PortKey } from '../config/schema.ts';
 import type { Secrets } from '../config/secrets.ts';
 
 export const SERVICES = ['rds', 'custom', 'postgrest'] as const;
@@ -24,19 +24,20 @@ export const PG_PORT = 5432;
 export const POSTGREST_PORT = 3000;
 export const POSTGREST_ADMIN_PORT = 3001;
 
-export interface PortSpec {
+/** A host port: a number for a running stack, a `${VAR:-default}` placeholder in compose.yaml. */
+export interface PortSpec<P = number> {
   container: number;
-  host: number;
+  host: P;
 }
 
-export interface ServiceSpec {
+export interface ServiceSpec<P = number> {
   service: Service;
   /** Container name: <project>-<service>. */
   name: string;
   image: string;
   env: Record<string, string>;
   cmd: string[];
-  ports: PortSpec[];
+  ports: PortSpec<P>[];
   volumes: { name: string; target: string }[];
   /** How readiness is known: the image's Docker HEALTHCHECK, or an HTTP GET from the host. */
   ready: { kind: 'healthcheck' } | { kind: 'http'; url: string };
@@ -53,11 +54,17 @@ export const volumeName = (project: string, service: 'rds' | 'custom') => `${pro
 export const containerName = (project: string, service: Service) => `${project}-${service}`;
 const PGDATA_VOLUME_TARGET = '/var/lib/postgresql/data';
 
-export function stackSpec(
-  config: Config,
+/** What a stack is made from: a validated Config, or compose.yaml's placeholders. */
+export interface StackParams<P> {
+  project: string;
+  ports: Record<PortKey, P>;
+}
+
+export function stackSpec<P extends number | string>(
+  config: StackParams<P>,
   secrets: Secrets,
   images: StackImages,
-): Record<Service, ServiceSpec> {
+): Record<Service, ServiceSpec<P>> {
   const db = config.project;
   return {
     rds: {
@@ -107,7 +114,7 @@ export function stackSpec(
 }
 
 /** Identity of a container's configuration: the spec and the exact image it runs. */
-export function specHash(spec: ServiceSpec, imageId: string): string {
+export function specHash(spec: ServiceSpec<number>, imageId: string): string {
   const { ready: _ready, ...rest } = spec;
   return createHash('sha256')
     .update(JSON.stringify({ ...rest, imageId }))

@@ -16,10 +16,23 @@ export const PHASES: Record<Phase, { target: Target; dir: string }> = {
   app: { target: 'custom', dir: 'custom/app' },
 };
 
+/** What the SQL settings are made from: a Config, or compose.yaml's placeholders. */
+export interface SettingsParams {
+  project: string;
+  seedContacts: number | string;
+  cronJobs: boolean | string;
+}
+
+export const settingsParams = (config: Config): SettingsParams => ({
+  project: config.project,
+  seedContacts: SEED_SIZES[config.seed],
+  cronJobs: config.cronJobs,
+});
+
 /** Values the SQL files read as current_setting('pgapp.<name>'). */
-export function sqlSettings(config: Config, secrets: Secrets): Record<string, string> {
+export function sqlSettings(config: SettingsParams, secrets: Secrets): Record<string, string> {
   return {
-    seed_contacts: String(SEED_SIZES[config.seed]),
+    seed_contacts: String(config.seedContacts),
     bridge_user: BRIDGE_USER,
     bridge_password: secrets.bridgePassword,
     // Inside the project network, rds is reached by its service name.
@@ -43,7 +56,7 @@ export async function applyPhase(
   return withClient(
     connectionConfig(target, config, secrets),
     async (client) => {
-      const result = await applySqlFiles(client, files, sqlSettings(config, secrets), onFile);
+      const result = await applySqlFiles(client, files, sqlSettings(settingsParams(config), secrets), onFile);
       // PostgREST caches the schema: tell it whenever the api may have changed.
       if ((phase === 'bridge' || phase === 'api') && result.applied.length > 0)
         await client.query(`NOTIFY pgrst, 'reload schema'`);

@@ -60,6 +60,10 @@ describe('dev prompts', () => {
     // Occupy the default rds port so the prompt must offer another.
     const blocker = createServer().listen(5433, '127.0.0.1');
     await new Promise((r) => blocker.once('listening', r).once('error', r));
+    const free = createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => free.once('listening', r));
+    const customPort = (free.address() as { port: number }).port;
+    await new Promise((r) => free.close(r));
     const t = new Terminal();
     const pending = devConfig(
       { flags: { ports: { postgrest: 3900, postgrestAdmin: 3901 } }, yes: false },
@@ -71,19 +75,19 @@ describe('dev prompts', () => {
       // The default offered is a free one: 5433 is taken.
       await t.answer(/rds \(the RDS stand-in\) host port \(5433 is taken\)/, '\r');
       await t.answer(/custom Postgres host port/, '80\r');
-      await t.answer(/1024 to 65535/, '\x157434\r');
+      await t.answer(/1024 to 65535/, `\x15${customPort}\r`);
       await t.answer(/Seed size/, '\x1b[B\r'); // arrow down: medium
       await t.answer(/sample pg_cron jobs/, 'n\r');
       const config = await pending;
       expect(config.project).toBe('my_app');
       expect(config.ports.rds).not.toBe(5433);
-      expect(config.ports).toMatchObject({ custom: 7434, postgrest: 3900, postgrestAdmin: 3901 });
+      expect(config.ports).toMatchObject({ custom: customPort, postgrest: 3900, postgrestAdmin: 3901 });
       expect(config.seed).toBe('medium');
       expect(config.cronJobs).toBe(false);
       const file = JSON.parse(readFileSync(join(home, 'pgapp.config.json'), 'utf8'));
       expect(file).toEqual({
         project: 'my_app',
-        ports: { rds: config.ports.rds, custom: 7434 },
+        ports: { rds: config.ports.rds, custom: customPort },
         seed: 'medium',
         cronJobs: false,
       });

@@ -1,0 +1,172 @@
+/**
+ * compose.yaml, generated from the stack spec (`npm run compose`): the same services, images,
+ * healthchecks, ports on 127.0.0.1, volumes and SQL as `pgapp dev`, with `${VAR:-default}`
+ * placeholders where dev has values. A test fails when the committed file is stale.
+ */
+import { DEFAULTS, PORT_KEYS, type PortKey } from '../config/schema.ts';
+import type { Secrets } from '../config/secrets.ts';
+import { BASE_IMAGE } from '../docker/images.ts';
+import { type ServiceSpec, stackSpec } from './spec.ts';
+import { PHASES, sqlSettings } from './sql.ts';
+
+/** The env variables compose.yaml reads (`pgapp compose-env` writes them to .env). */
+export const COMPOSE_ENV = {
+  project: 'PGAPP_PROJECT',
+  ports: {
+    rds: 'PGAPP_RDS_PORT',
+    custom: 'PGAPP_CUSTOM_PORT',
+    postgrest: 'PGAPP_POSTGREST_PORT',
+    postgrestAdmin: 'PGAPP_POSTGREST_ADMIN_PORT',
+  } as Record<PortKey, string>,
+  seedContacts: 'PGAPP_SEED_CONTACTS',
+  cronJobs: 'PGAPP_CRON_JOBS',
+  secrets: {
+    rdsMasterPassword: 'PGAPP_RDS_MASTER_PASSWORD',
+    customPassword: 'PGAPP_CUSTOM_PASSWORD',
+    bridgePassword: 'PGAPP_BRIDGE_PASSWORD',
+    authenticatorPassword: 'PGAPP_AUTHENTICATOR_PASSWORD',
+    jwtSecret: 'PGAPP_JWT_SECRET',
+  } as Record<keyof Secrets, string>,
+};
+
+const orDefault = (name: string, value: string | number | boolean) => `\${${name}:-${value}}`;
+const required = (name: string) => `\${${name}:?set ${name}: run \`npm run compose:env\` to write .env}`;
+
+type Yaml = string | number | boolean | Yaml[] | { [k: string]: Yaml };
+
+/** A small YAML emitter: maps, lists and scalars (strings double-quoted, as JSON). */
+export function toYaml(value: Yaml, indent = 0): string {
+  const pad = ' '.repeat(indent);
+  if (Array.isArray(value)) {
+    return value
+      .map((v) => (typeof v === 'object' ? `${pad}-\n${toYaml(v, indent + 2)}` : `${pad}- ${toYaml(v)}`))
+      .join('\n');
+  }
+  if (typeof value === 'object') {
+    return Object.entries(value)
+      .map(([k, v]) => {
+        const key = /^[A-Za-z_][A-Za-z0-9_.-]*$/.test(k) ? k : JSON.stringify(k);
+        if (typeof v === 'object' && (Array.isArray(v) ? v.length > 0 : Object.keys(v).length > 0))
+          return `${pad}${key}:\n${toYaml(v, indent + 2)}`;
+        if (typeof v === 'object') return `${pad}${key}: ${Array.isArray(v) ? '[]' : '{}'}`;
+        return `${pad}${key}: ${toYaml(v)}`;
+      })
+      .join('\n');
+  }
+  return typeof value === 'string' ? JSON.stringify(value) : String(value);
+}
+
+export function composeModel(): { [k: string]: Yaml } {
+  const project = orDefault(COMPOSE_ENV.project, DEFAULTS.project);
+  const ports = Object.fromEntries(
+    PORT_KEYS.map((k) => [k, orDefault(COMPOSE_ENV.ports[k], DEFAULTS.ports[k])]),
+  ) as Record<PortKey, string>;
+  const secrets = Object.fromEntries(
+    Object.entries(COMPOSE_ENV.secrets).map(([k, v]) => [k, required(v)]),
+  ) as unknown as Secrets;
+  const images = {
+    rds: 'pgapp/rds:compose',
+    custom: 'pgapp/postgres:compose',
+    postgrest: orDefault('PGAPP_POSTGREST_IMAGE', DEFAULTS.postgrestImage),
+  };
+  const spec = stackSpec({ project, ports }, secrets, images);
+  const settings = sqlSettings(
+    {
+      project,
+      seedContacts: orDefault(COMPOSE_ENV.seedContacts, 1000),
+      cronJobs: orDefault(COMPOSE_ENV.cronJobs, DEFAULTS.cronJobs),
+    },
+    secrets,
+  );
+  const build = (kind: 'postgres' | 'rds') => ({
+    context: './images',
+    dockerfile: `${kind}/Dockerfile`,
+    args: { BASE_IMAGE: orDefault('PGAPP_BASE_IMAGE', BASE_IMAGE) },
+  });
+  const service = (s: ServiceSpec<string>): { [k: string]: Yaml } => ({
+    image: s.image,
+    ...(s.env ? { environment: s.env } : {}),
+    ...(s.cmd.length ? { command: s.cmd } : {}),
+    ports: s.ports.map((p) => `127.0.0.1:${p.host}:${p.container}`),
+    ...(s.volumes.length ? { volumes: s.volumes.map((v) => `${volumeKey(s.service)}:${v.target}`) } : {}),
+    restart: 'unless-stopped',
+  });
+  const volumeKey = (svc: string) => `${svc}_data`;
+  const target = (t: 'rds' | 'custom') => {
+    const s = spec[t];
+    const user = s.env.POSTGRES_USER as string;
+    return {
+      [`PGAPP_CONN_${t}`]: `host=${t} port=5432 dbname=${project} user=${user}${t === 'rds' ? ' sslmode=require' : ''}`,
+      [`PGAPP_PASSWORD_${t}`]: s.env.POSTGRES_PASSWORD as string,
+    };
+  };
+  return {
+    name: project,
+    services: {
+      rds: { build: build('rds'), ...service(spec.rds) },
+      custom: { build: build('postgres'), ...service(spec.custom) },
+      // One-shot: the same sql/ files through the same ledger as `pgapp dev` (sql/apply.sh).
+      setup: {
+        build: build('postgres'),
+        image: spec.custom.image,
+        entrypoint: ['bash', '/sql/apply.sh'],
+        volumes: ['./sql:/sql:ro'],
+        environment: {
+          PGAPP_PHASES: Object.values(PHASES)
+            .map((p) => `${p.target}:${p.dir}`)
+            .join(' '),
+          ...target('rds'),
+          ...target('custom'),
+          ...Object.fromEntries(Object.entries(settings).map(([k, v]) => [`PGAPP_SETTING_${k}`, v])),
+        },
+        depends_on: { rds: { condition: 'service_healthy' }, custom: { condition: 'service_healthy' } },
+        restart: 'no',
+      },
+      postgrest: {
+        ...service(spec.postgrest),
+        depends_on: { setup: { condition: 'service_completed_successfully' } },
+      },
+    },
+    volumes: Object.fromEntries(
+      (['rds', 'custom'] as const).map((svc) => [
+        volumeKey(svc),
+        // The same volume names as `pgapp dev`: one project's data, whichever tool starts it.
+        {
+          name: spec[svc].volumes[0]?.name as string,
+          labels: { 'pgapp.project': project, 'pgapp.service': svc },
+        },
+      ]),
+    ),
+  };
+}
+
+export function composeYaml(): string {
+  return [
+    '# Generated by `npm run compose` from src/stack (the spec `pgapp dev` runs): do not edit by hand.',
+    '# A test fails when this file is stale. Secrets come from .env: `npm run compose:env` writes one',
+    "# (mode 0600, git-ignored) from the project's generated secrets; nothing starts without them.",
+    '# PostgREST has no shell for a healthcheck: `curl http://127.0.0.1:3001/ready` tells when it is.',
+    toYaml(composeModel()),
+    '',
+  ].join('\n');
+}
+
+/** The .env compose.yaml reads, for one project. */
+export function composeEnv(
+  project: string,
+  ports: Record<PortKey, number>,
+  seedContacts: number,
+  cronJobs: boolean,
+  secrets: Secrets,
+): string {
+  const lines = [
+    `${COMPOSE_ENV.project}=${project}`,
+    ...PORT_KEYS.map((k) => `${COMPOSE_ENV.ports[k]}=${ports[k]}`),
+    `${COMPOSE_ENV.seedContacts}=${seedContacts}`,
+    `${COMPOSE_ENV.cronJobs}=${cronJobs}`,
+    ...(Object.keys(COMPOSE_ENV.secrets) as (keyof Secrets)[]).map(
+      (k) => `${COMPOSE_ENV.secrets[k]}=${secrets[k]}`,
+    ),
+  ];
+  return `# pgapp compose environment (secrets: keep private; git-ignored)\n${lines.join('\n')}\n`;
+}

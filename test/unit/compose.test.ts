@@ -1,0 +1,60 @@
+/** compose.yaml is generated from the stack spec: the committed file must be what the spec gives. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { PACKAGE_ROOT } from '../../src/paths.ts';
+import { composeEnv, composeModel, composeYaml } from '../../src/stack/compose.ts';
+import { SERVICES } from '../../src/stack/spec.ts';
+import { PHASES } from '../../src/stack/sql.ts';
+
+describe('compose.yaml', () => {
+  it('is up to date with the stack spec (run `npm run compose` when this fails)', () => {
+    const committed = readFileSync(join(PACKAGE_ROOT, 'compose.yaml'), 'utf8');
+    expect(committed, 'compose.yaml is stale: run `npm run compose` and commit it').toBe(composeYaml());
+  });
+
+  it('has every service of the spec, host ports on 127.0.0.1 only, and waits for health', () => {
+    const model = composeModel() as {
+      services: Record<string, { ports?: string[]; depends_on?: Record<string, { condition: string }> }>;
+    };
+    for (const s of SERVICES) expect(Object.keys(model.services)).toContain(s);
+    const ports = Object.values(model.services).flatMap((s) => s.ports ?? []);
+    expect(ports.length).toBe(4);
+    for (const p of ports) expect(p).toMatch(/^127\.0\.0\.1:/);
+    expect(model.services.setup?.depends_on).toEqual({
+      rds: { condition: 'service_healthy' },
+      custom: { condition: 'service_healthy' },
+    });
+    expect(model.services.postgrest?.depends_on).toEqual({
+      setup: { condition: 'service_completed_successfully' },
+    });
+  });
+
+  it('runs the SQL phases of dev, in the same order, through sql/apply.sh', () => {
+    expect(composeYaml()).toContain(
+      `PGAPP_PHASES: "${Object.values(PHASES)
+        .map((p) => `${p.target}:${p.dir}`)
+        .join(' ')}"`,
+    );
+    expect(composeYaml()).toContain('"/sql/apply.sh"');
+  });
+
+  it('writes an env file with every variable the compose file requires', () => {
+    const env = composeEnv('p', { rds: 1, custom: 2, postgrest: 3, postgrestAdmin: 4 }, 1000, true, {
+      rdsMasterPassword: 'a',
+      customPassword: 'b',
+      bridgePassword: 'c',
+      authenticatorPassword: 'd',
+      jwtSecret: 'e',
+    });
+    const defined = new Set(
+      env
+        .split('\n')
+        .filter((l) => l.includes('='))
+        .map((l) => l.split('=')[0]),
+    );
+    const required = [...composeYaml().matchAll(/\$\{(PGAPP_[A-Z_]+):\?/g)].map((m) => m[1]);
+    expect(required.length).toBeGreaterThan(0);
+    for (const r of required) expect(defined).toContain(r);
+  });
+});
