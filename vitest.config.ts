@@ -4,7 +4,7 @@ export default defineConfig({
   test: {
     testTimeout: 180_000,
     hookTimeout: 600_000,
-    env: { TESTCONTAINERS_RYUK_DISABLED: 'true', CI: 'true' },
+    env: { CI: 'true' },
     // Integration tests share one Docker engine on a small machine: one file at a time.
     fileParallelism: false,
     projects: [

@@ -6,6 +6,7 @@ import type { TestProject } from 'vitest/node';
 import { POSTGREST_IMAGE } from '../src/config/schema.ts';
 import { checkEngine } from '../src/docker/engine.ts';
 import { ensurePgImage, imageId } from '../src/docker/images.ts';
+import { useStack } from '../src/testing/index.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -30,4 +31,11 @@ export default async function setup(project: TestProject) {
       '`npm run images -- --postgrest-tarball postgrest-v12.2.3-linux-static-x64.tar.xz`)';
   if (!available) console.warn(`\n⚠ Tests that need PostgREST are SKIPPED: ${reason}\n`);
   project.provide('postgrest', { available, image: POSTGREST_IMAGE, reason });
+  if (available) {
+    // The shared stack, once per run: created the first time, reused (no container made) after.
+    const stack = await useStack();
+    console.log(
+      `\npgapp test stack "${stack.project}" ${stack.reused ? 'reused' : 'created'} in ${(stack.ms / 1000).toFixed(1)} s\n`,
+    );
+  }
 }

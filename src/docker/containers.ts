@@ -44,6 +44,19 @@ export async function projectContainers(project: string): Promise<Docker.Contain
   return docker().listContainers({ all: true, filters: projectFilter(project) });
 }
 
+/** Host ports the project's containers publish, by service and container port. */
+export async function publishedPorts(
+  project: string,
+): Promise<Partial<Record<Service, Record<number, number>>>> {
+  const out: Partial<Record<Service, Record<number, number>>> = {};
+  for (const c of await projectContainers(project)) {
+    const svc = c.Labels[LABELS.service] as Service | undefined;
+    if (!svc) continue;
+    for (const p of c.Ports) if (p.PublicPort) out[svc] = { ...out[svc], [p.PrivatePort]: p.PublicPort };
+  }
+  return out;
+}
+
 export async function ensureNetwork(project: string, created: Created): Promise<string> {
   const name = networkName(project);
   const found = await docker().listNetworks({ filters: { label: [`${LABELS.project}=${project}`] } });
@@ -70,6 +83,18 @@ export async function ensureVolume(
     Labels: { [LABELS.project]: project, [LABELS.service]: service },
   });
   created.volumes.push(name);
+}
+
+/** A port free on 127.0.0.1 right now (the kernel's choice). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen({ port: 0, host: '127.0.0.1' }, () => {
+      const addr = srv.address();
+      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
+    });
+  });
 }
 
 /** Is a TCP port free on 127.0.0.1? */
