@@ -10,8 +10,10 @@ import {
   composeEnvFile,
   down,
   images,
+  jobs,
   logs,
   psql,
+  renderJobs,
   renderStatus,
   reset,
   status,
@@ -33,6 +35,7 @@ Commands:
   reset [--yes]       remove the stack's containers and data (asks first)
   logs <service> [-f] [--tail N]   logs of rds, custom or postgrest
   psql <service> [-- psql args]    psql on rds (master user, TLS) or custom (superuser)
+  jobs [--json]       pg_cron jobs on custom and their last run
   token [--role R] [--claims JSON] [--exp 1h]   a JWT for the API (default role web_user)
   images [--no-postgrest]          build or fetch the images only
   compose             regenerate compose.yaml from the stack spec
@@ -148,6 +151,11 @@ async function main(argv: string[]): Promise<number> {
       for (const line of await images({ ...opts, postgrest: !v['no-postgrest'] }))
         process.stdout.write(`${line}\n`);
       return 0;
+    case 'jobs': {
+      const rows = await jobs(opts);
+      process.stdout.write(v.json ? `${JSON.stringify(rows, null, 2)}\n` : `${renderJobs(rows)}\n`);
+      return 0;
+    }
     case 'compose':
       process.stdout.write(`${chalk.green('✔')} wrote ${compose()}\n`);
       return 0;

@@ -7,18 +7,21 @@ import { makeToken, parseDuration } from '../auth/jwt.ts';
 import { confirmPrompt } from '../config/prompts.ts';
 import { SEED_SIZES } from '../config/schema.ts';
 import { ensureSecrets } from '../config/secrets.ts';
+import { connectionConfig, withClient } from '../db/connect.ts';
 import { findContainer, projectContainers, removeProject, stopProject } from '../docker/containers.ts';
 import { checkEngine, docker } from '../docker/engine.ts';
 import { PgappError } from '../errors.ts';
 import { PACKAGE_ROOT, workDir } from '../paths.ts';
 import { composeEnv, composeYaml } from '../stack/compose.ts';
 import { CUSTOM_SUPERUSER, LABELS, RDS_MASTER_USER, SERVICES, type Service } from '../stack/spec.ts';
+import { renderTable } from '../ui/table.ts';
 import {
   commandConfig,
   ensureOptions,
   ensureStackImages,
   type GlobalOptions,
   isInteractive,
+  liveConfig,
   requireSecrets,
 } from './common.ts';
 
@@ -54,17 +57,53 @@ export async function status(opts: GlobalOptions): Promise<{ project: string; se
 }
 
 export function renderStatus(s: { project: string; services: ServiceStatus[] }): string {
-  const header = ['SERVICE', 'STATE', 'HEALTH', 'PORTS', 'IMAGE'];
   const rows = s.services.map((x) => [x.service, x.state, x.health, x.ports.join(', ') || '-', x.image]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const fmt = (r: string[]) => r.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ');
-  const color = (state: string) =>
-    state === 'running' ? chalk.green : state === 'absent' ? chalk.dim : chalk.yellow;
-  return [
-    chalk.bold(`pgapp "${s.project}"`),
-    chalk.dim(fmt(header)),
-    ...s.services.map((x, i) => color(x.state)(fmt(rows[i] ?? []))),
-  ].join('\n');
+  const color = (r: string[]) =>
+    r[1] === 'running' ? chalk.green : r[1] === 'absent' ? chalk.dim : chalk.yellow;
+  return `${chalk.bold(`pgapp "${s.project}"`)}\n${renderTable(['SERVICE', 'STATE', 'HEALTH', 'PORTS', 'IMAGE'], rows, color)}`;
+}
+
+export interface JobRow {
+  jobname: string;
+  schedule: string;
+  active: boolean;
+  last_status: string | null;
+  last_start: Date | null;
+  last_message: string | null;
+  failures: number;
+}
+
+/** pg_cron's jobs and their last run: the same view web_user reads as GET /jobs. */
+export async function jobs(opts: GlobalOptions): Promise<JobRow[]> {
+  await checkEngine();
+  const config = await liveConfig(opts);
+  const secrets = requireSecrets(config.project);
+  return withClient(connectionConfig('custom', config, secrets), async (c) => {
+    const { rows } = await c.query<JobRow>(
+      'SELECT jobname, schedule, active, last_status, last_start, last_message, failures FROM api.jobs ORDER BY jobname',
+    );
+    return rows;
+  });
+}
+
+export function renderJobs(rows: JobRow[]): string {
+  if (rows.length === 0) return 'No pg_cron jobs.';
+  const table = rows.map((j) => [
+    j.jobname,
+    j.schedule,
+    j.active ? 'yes' : 'no',
+    j.last_status ?? 'never ran',
+    j.last_start ? j.last_start.toISOString().replace('T', ' ').slice(0, 19) : '-',
+    String(j.failures),
+    (j.last_message ?? '').slice(0, 60),
+  ]);
+  const color = (r: string[]) =>
+    r[3] === 'failed' ? chalk.red : r[3] === 'succeeded' ? chalk.green : chalk.dim;
+  return renderTable(
+    ['JOB', 'SCHEDULE', 'ACTIVE', 'LAST RUN', 'AT (UTC)', 'FAILURES', 'MESSAGE'],
+    table,
+    color,
+  );
 }
 
 export async function down(opts: GlobalOptions): Promise<string[]> {

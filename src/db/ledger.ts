@@ -4,7 +4,7 @@
  * in its own transaction with the pgapp.* settings set; a failure names the file, line and message.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import type pg from 'pg';
 import { PgappError } from '../errors.ts';
 import { SQL_DIR } from '../paths.ts';
@@ -24,19 +24,17 @@ export interface ApplyResult {
 
 export const LEDGER_SQL = join(SQL_DIR, 'ledger.sql');
 
-export function readSqlDir(dir: string): SqlFile[] {
+/** The *.sql files of `root/dir` in name order, named `dir/file` in the ledger. */
+export function readSqlDir(root: string, dir: string): SqlFile[] {
   let names: string[];
   try {
-    names = readdirSync(dir)
+    names = readdirSync(join(root, dir))
       .filter((f) => f.endsWith('.sql'))
       .sort();
   } catch {
     return [];
   }
-  return names.map((f) => {
-    const path = join(dir, f);
-    return { name: relative(SQL_DIR, path), sql: readFileSync(path, 'utf8') };
-  });
+  return names.map((f) => ({ name: `${dir}/${f}`, sql: readFileSync(join(root, dir, f), 'utf8') }));
 }
 
 /** 1-based line of a 1-based character position. */

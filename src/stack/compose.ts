@@ -113,7 +113,7 @@ export function composeModel(): { [k: string]: Yaml } {
         volumes: ['./sql:/sql:ro'],
         environment: {
           PGAPP_PHASES: Object.values(PHASES)
-            .map((p) => `${p.target}:${p.dir}`)
+            .flatMap((p) => p.dirs.map((d) => `${p.target}:${d.dir}`))
             .join(' '),
           ...target('rds'),
           ...target('custom'),

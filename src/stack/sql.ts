@@ -4,16 +4,20 @@ import { type Config, SEED_SIZES } from '../config/schema.ts';
 import type { Secrets } from '../config/secrets.ts';
 import { connectionConfig, type Target, withClient } from '../db/connect.ts';
 import { type ApplyResult, applySqlFiles, readSqlDir } from '../db/ledger.ts';
-import { SQL_DIR } from '../paths.ts';
+import { SQL_DIR, workDir } from '../paths.ts';
 import { BRIDGE_USER, PG_PORT } from './spec.ts';
 
 export type Phase = 'seed' | 'bridge' | 'api' | 'app';
 
-export const PHASES: Record<Phase, { target: Target; dir: string }> = {
-  seed: { target: 'rds', dir: 'rds' },
-  bridge: { target: 'custom', dir: 'custom/bridge' },
-  api: { target: 'custom', dir: 'custom/api' },
-  app: { target: 'custom', dir: 'custom/app' },
+/**
+ * Each phase's directories, in order. `*\/local` holds the user's own SQL: read from the working
+ * directory (PGAPP_HOME), applied after the built-in files of the same server, same ledger.
+ */
+export const PHASES: Record<Phase, { target: Target; dirs: { dir: string; local?: boolean }[] }> = {
+  seed: { target: 'rds', dirs: [{ dir: 'rds' }, { dir: 'rds/local', local: true }] },
+  bridge: { target: 'custom', dirs: [{ dir: 'custom/bridge' }] },
+  api: { target: 'custom', dirs: [{ dir: 'custom/api' }] },
+  app: { target: 'custom', dirs: [{ dir: 'custom/app' }, { dir: 'custom/local', local: true }] },
 };
 
 /** What the SQL settings are made from: a Config, or compose.yaml's placeholders. */
@@ -51,14 +55,14 @@ export async function applyPhase(
   onFile?: (name: string, state: 'applying' | 'skipped' | 'changed') => void,
   signal?: AbortSignal,
 ): Promise<ApplyResult> {
-  const { target, dir } = PHASES[phase];
-  const files = readSqlDir(join(SQL_DIR, dir));
+  const { target, dirs } = PHASES[phase];
+  const files = dirs.flatMap((d) => readSqlDir(d.local ? join(workDir(), 'sql') : SQL_DIR, d.dir));
   return withClient(
     connectionConfig(target, config, secrets),
     async (client) => {
       const result = await applySqlFiles(client, files, sqlSettings(settingsParams(config), secrets), onFile);
-      // PostgREST caches the schema: tell it whenever the api may have changed.
-      if ((phase === 'bridge' || phase === 'api') && result.applied.length > 0)
+      // PostgREST caches the schema: tell it whenever anything on custom (api, RPC, …) changed.
+      if (target === 'custom' && result.applied.length > 0)
         await client.query(`NOTIFY pgrst, 'reload schema'`);
       return result;
     },

@@ -31,11 +31,16 @@ describe('compose.yaml', () => {
   });
 
   it('runs the SQL phases of dev, in the same order, through sql/apply.sh', () => {
-    expect(composeYaml()).toContain(
-      `PGAPP_PHASES: "${Object.values(PHASES)
-        .map((p) => `${p.target}:${p.dir}`)
-        .join(' ')}"`,
-    );
+    const order = Object.values(PHASES).flatMap((p) => p.dirs.map((d) => `${p.target}:${d.dir}`));
+    expect(order).toEqual([
+      'rds:rds',
+      'rds:rds/local',
+      'custom:custom/bridge',
+      'custom:custom/api',
+      'custom:custom/app',
+      'custom:custom/local',
+    ]);
+    expect(composeYaml()).toContain(`PGAPP_PHASES: "${order.join(' ')}"`);
     expect(composeYaml()).toContain('"/sql/apply.sh"');
   });
 

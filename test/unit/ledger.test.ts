@@ -1,18 +1,17 @@
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { lineOf, readSqlDir, sqlFileError } from '../../src/db/ledger.ts';
 import { SQL_DIR } from '../../src/paths.ts';
 
 describe('SQL ledger (pure parts)', () => {
   it('reads files in name order, named relative to sql/', () => {
-    const files = readSqlDir(join(SQL_DIR, 'rds'));
+    const files = readSqlDir(SQL_DIR, 'rds');
     expect(files.map((f) => f.name)).toEqual([
       'rds/010_crm_schema.sql',
       'rds/020_crm_seed.sql',
       'rds/030_crm_constraints.sql',
       'rds/040_bridge_role.sql',
     ]);
-    expect(readSqlDir(join(SQL_DIR, 'no-such-dir'))).toEqual([]);
+    expect(readSqlDir(SQL_DIR, 'no-such-dir')).toEqual([]);
   });
 
   it('maps an error position to the file line and shows it', () => {

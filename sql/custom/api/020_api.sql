@@ -50,6 +50,11 @@ REVOKE ALL ON ALL TABLES IN SCHEMA api FROM web_anon, web_user;
 GRANT SELECT ON ALL TABLES IN SCHEMA api TO web_anon;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA api TO web_user;
 REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA api FROM PUBLIC;
-GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA api TO web_anon, web_user;
+-- Only the computed relationships, by name: other api functions (RPC) grant their own EXECUTE.
+GRANT EXECUTE ON FUNCTION
+  api.company(api.contacts), api.company(api.deals), api.contact(api.deals), api.contact(api.activities),
+  api.deal(api.activities), api.contacts(api.companies), api.deals(api.companies), api.deals(api.contacts),
+  api.activities(api.contacts), api.activities(api.deals)
+TO web_anon, web_user;
 GRANT USAGE ON SCHEMA rds_bridge TO web_user;
 GRANT EXECUTE ON FUNCTION rds_bridge.next_id(text) TO web_user;

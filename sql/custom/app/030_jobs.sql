@@ -1,0 +1,26 @@
+-- pgapp:repeatable (idempotent; re-applied when this file changes)
+-- Job visibility: pg_cron's jobs and their last run, for web_user (GET /jobs) and `pgapp jobs`.
+-- cron.job has row security (each user sees the jobs it scheduled), so the view is owned by the
+-- superuser that schedules them; it shows job metadata only.
+CREATE OR REPLACE VIEW api.jobs WITH (security_barrier) AS
+SELECT j.jobid,
+       j.jobname,
+       j.schedule,
+       j.command,
+       j.active,
+       r.status       AS last_status,
+       r.start_time   AS last_start,
+       r.end_time     AS last_end,
+       r.return_message AS last_message,
+       (SELECT count(*) FROM cron.job_run_details d WHERE d.jobid = j.jobid AND d.status = 'failed') AS failures
+FROM cron.job j
+LEFT JOIN LATERAL (
+  SELECT d.status, d.start_time, d.end_time, d.return_message
+  FROM cron.job_run_details d
+  WHERE d.jobid = j.jobid
+  ORDER BY d.start_time DESC NULLS LAST
+  LIMIT 1
+) r ON true;
+COMMENT ON VIEW api.jobs IS 'pg_cron jobs and their last run (web_user only)';
+REVOKE ALL ON api.jobs FROM PUBLIC, web_anon;
+GRANT SELECT ON api.jobs TO web_user;
