@@ -185,7 +185,7 @@ export async function dev(
       serviceTask('custom'),
       sqlTask('bridge', 'Bridge custom → rds (postgres_fdw)'),
       sqlTask('api', 'API schema'),
-      sqlTask('app', 'App (pg_cron jobs)'),
+      sqlTask('app', 'App layer'),
       serviceTask('postgrest'),
       {
         title: 'Verify every hop',

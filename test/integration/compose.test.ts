@@ -70,12 +70,7 @@ describe.skipIf(!postgrest.available)(title, () => {
     await compose('down'); // keep the volumes
     const r = await cli(['dev', '--project', project, ...portArgs], { home });
     expect(r.code, r.output).toBe(0);
-    for (const phase of [
-      'Seed rds (crm)',
-      'Bridge custom → rds (postgres_fdw)',
-      'API schema',
-      'App (pg_cron jobs)',
-    ]) {
+    for (const phase of ['Seed rds (crm)', 'Bridge custom → rds (postgres_fdw)', 'API schema', 'App layer']) {
       expect(r.output).toContain(`${phase}: nothing to apply`);
     }
   });

@@ -3,7 +3,7 @@
  * engine. Every hop, the warm re-run, data surviving down+dev and restarts, and the error paths.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -108,12 +108,7 @@ describe.skipIf(!postgrest.available)(title, () => {
     const r = await cli(['dev', '--project', project, ...args], { home });
     expect(r.code, r.output).toBe(0);
     for (const svc of ['rds', 'custom', 'postgrest']) expect(r.output).toContain(`${svc}: ready (reused)`);
-    for (const phase of [
-      'Seed rds (crm)',
-      'Bridge custom → rds (postgres_fdw)',
-      'API schema',
-      'App (pg_cron jobs)',
-    ]) {
+    for (const phase of ['Seed rds (crm)', 'Bridge custom → rds (postgres_fdw)', 'API schema', 'App layer']) {
       expect(r.output).toContain(`${phase}: nothing to apply`);
     }
     expect((await projectResources(project)).ids).toEqual(before.ids);
@@ -164,6 +159,58 @@ describe.skipIf(!postgrest.available)(title, () => {
     for (const svc of ['rds', 'custom', 'postgrest']) expect(r.output).toContain(`${svc}: ready (reused)`);
     expect(r.output).toContain('✔ custom → rds (postgres_fdw)');
     secrets = rotated;
+  });
+
+  it("applies the user's own SQL from sql/*/local, and names file and line when one fails", async () => {
+    mkdirSync(join(home, 'sql', 'custom', 'local'), { recursive: true });
+    mkdirSync(join(home, 'sql', 'rds', 'local'), { recursive: true });
+    writeFileSync(
+      join(home, 'sql', 'rds', 'local', '010_tags.sql'),
+      'CREATE TABLE crm.tags (id bigint PRIMARY KEY, name text NOT NULL);\n',
+    );
+    writeFileSync(
+      join(home, 'sql', 'custom', 'local', '010_hello.sql'),
+      "CREATE VIEW api.hello AS SELECT 'hi'::text AS greeting;\nGRANT SELECT ON api.hello TO web_anon;\n",
+    );
+    const ok = await cli(['dev', '--project', project, ...args], { home });
+    expect(ok.code, ok.output).toBe(0);
+    expect(ok.output).toContain('Seed rds (crm): 1 applied');
+    expect(ok.output).toContain('App layer: 1 applied');
+    expect(await (await fetch(api('/hello'))).json()).toEqual([{ greeting: 'hi' }]);
+    // On rds it ran as the master user, who owns what it made.
+    expect(
+      await query(
+        rdsCfg(),
+        `SELECT tableowner FROM pg_tables WHERE schemaname = 'crm' AND tablename = 'tags'`,
+      ),
+    ).toEqual([{ tableowner: 'postgres' }]);
+
+    const bad = join(home, 'sql', 'custom', 'local', '020_bad.sql');
+    writeFileSync(bad, 'CREATE TABLE api.half_done (x int);\nSELEC 2;\n');
+    const r = await cli(['dev', '--project', project, ...args], { home });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      '✖ SQL failed in custom/local/020_bad.sql:2: syntax error at or near "SELEC" (SQLSTATE 42601)',
+    );
+    expect(r.stderr).toContain('2 | SELEC 2;');
+    expect(r.stderr).toMatch(/hint: Fix the file and run again/);
+    // Nothing of the file was applied, and the running stack was left alone.
+    const [c] = await query<{ t: string | null }>(
+      {
+        host: '127.0.0.1',
+        port: ports.custom,
+        user: 'postgres',
+        password: secrets.customPassword,
+        database: project,
+      },
+      `SELECT to_regclass('api.half_done')::text AS t`,
+    );
+    expect(c?.t).toBeNull();
+    unlinkSync(bad);
+    const again = await cli(['dev', '--project', project, ...args], { home });
+    expect(again.code, again.output).toBe(0);
+    for (const svc of ['rds', 'custom', 'postgrest'])
+      expect(again.output).toContain(`${svc}: ready (reused)`);
   });
 
   it('a port in use: clear message, exit 1, and nothing left behind', async () => {
