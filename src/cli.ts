@@ -36,7 +36,7 @@ Commands:
   logs <service> [-f] [--tail N]   logs of rds, custom or postgrest
   psql <service> [-- psql args]    psql on rds (master user, TLS) or custom (superuser)
   jobs [--json]       pg_cron jobs on custom and their last run
-  token [--role R] [--claims JSON] [--exp 1h]   a JWT for the API (default role web_user)
+  token [--role R] [--claims JSON] [--exp 1h]   a JWT for the API (default: role web_user, sub "dev")
   images [--no-postgrest]          build or fetch the images only
   compose             regenerate compose.yaml from the stack spec
   compose-env         write .env for \`docker compose\` (this project's ports and secrets, mode 0600)

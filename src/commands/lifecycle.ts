@@ -232,6 +232,8 @@ export function token(opts: GlobalOptions & { role?: string; claims?: string; ex
       `Invalid --exp ${JSON.stringify(opts.exp)}`,
       'Use seconds or a duration like 30m, 12h, 7d (0 = never expires).',
     );
+  // A web_user acts as someone: the `sub` claim is the user id its writes are owned by.
+  if (role === 'web_user' && claims.sub === undefined) claims.sub = 'dev';
   return makeToken(secrets.jwtSecret, { role, claims, expiresIn });
 }
 

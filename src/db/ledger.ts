@@ -57,9 +57,11 @@ export function sqlFileError(file: SqlFile, err: PgError): PgappError {
   const line = pos ? lineOf(file.sql, Number(pos)) : undefined;
   const at = line ? `${file.name}:${line}` : file.name;
   const context = line ? file.sql.split('\n')[line - 1]?.trim() : undefined;
+  // Context lines about pgapp's own machinery (the EXECUTE of the whole file) say nothing useful.
   const where = err.where
-    ?.split('\n')
-    .filter((l) => !/pgapp_ledger\.apply/.test(l))
+    ?.replace(/SQL statement "[\s\S]*?"(\n|$)/g, (m) => (m.length > 300 ? '' : m))
+    .split('\n')
+    .filter((l) => l.trim() && !/pgapp_ledger\.apply/.test(l))
     .join('\n');
   const details = [
     context ? `  ${line} | ${context}` : undefined,

@@ -99,7 +99,11 @@ export async function verifyStack(config: Config, secrets: Secrets): Promise<Hop
       detail: 'GET /contacts with embedded company',
     });
 
-    const token = makeToken(secrets.jwtSecret, { role: 'web_user', expiresIn: 300 });
+    const token = makeToken(secrets.jwtSecret, {
+      role: 'web_user',
+      expiresIn: 300,
+      claims: { sub: 'pgapp-verify' },
+    });
     const marker = `pgapp-verify-${Date.now()}`;
     const [post, ms4] = await timed(() =>
       http('POST', `${base}/companies`, token, {

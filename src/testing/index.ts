@@ -35,7 +35,7 @@ export interface TestStack {
   ms: number;
   /** The stack's JWT secret, for tests of auth edge cases (expired, other claims). */
   jwtSecret: string;
-  /** A JWT PostgREST accepts (default role web_user, one hour). */
+  /** A JWT PostgREST accepts (default role web_user, user id (`sub`) "test-user", one hour). */
   token(opts?: { role?: string; claims?: Record<string, unknown>; expiresIn?: number }): string;
 }
 
@@ -74,7 +74,7 @@ export async function useStack(opts: UseStackOptions = {}): Promise<TestStack> {
     token: (t = {}) =>
       makeToken(secrets.jwtSecret, {
         role: t.role ?? 'web_user',
-        claims: t.claims,
+        claims: { sub: 'test-user', ...t.claims },
         expiresIn: t.expiresIn ?? 3600,
       }),
   };

@@ -10,7 +10,7 @@ export function renderSummary(r: DevResult): string {
   const { config, secrets } = r;
   const api = apiUrl(config);
   const anon = makeToken(secrets.jwtSecret, { role: 'web_anon', expiresIn: 86400 });
-  const user = makeToken(secrets.jwtSecret, { role: 'web_user', expiresIn: 86400 });
+  const user = makeToken(secrets.jwtSecret, { role: 'web_user', expiresIn: 86400, claims: { sub: 'dev' } });
   const h = (s: string) => chalk.bold.cyan(s);
   const k = (s: string) => chalk.dim(s.padEnd(12));
   const warnings = Object.values(r.sql).flatMap((p) => p.changed);

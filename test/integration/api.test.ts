@@ -3,8 +3,10 @@
  * run): reads with embedding, writes landing in rds, auth refused where it must be, the CLI's
  * status/logs/psql/token against it.
  */
+import { execFile } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { makeToken } from '../../src/auth/jwt.ts';
 import { docker } from '../../src/docker/engine.ts';
@@ -13,6 +15,7 @@ import { LABELS } from '../../src/stack/spec.ts';
 import { type TestStack, useStack } from '../../src/testing/index.ts';
 import { cli, query } from '../helpers.ts';
 
+const run = promisify(execFile);
 const postgrest = inject('postgrest');
 const title = postgrest.available
   ? 'API over the bridge (shared stack)'
@@ -131,9 +134,11 @@ describe.skipIf(!postgrest.available)(title, () => {
   });
 
   it('logs and psql reach each service (psql on rds as the master user over TLS, never a superuser)', async () => {
-    const logs = await cli(['logs', 'rds', '--project', project, '--tail', '50'], { home });
+    const logs = await cli(['logs', 'rds', '--project', project, '--tail', '5'], { home });
     expect(logs.code).toBe(0);
-    expect(logs.output).toMatch(/database system is ready to accept connections/);
+    const truth = await run('docker', ['logs', '--tail', '5', `${project}-rds`]);
+    expect(logs.output.trim()).toBe(`${truth.stdout}${truth.stderr}`.trim());
+    expect(logs.output.trim().split('\n')).toHaveLength(5);
     const rds = await cli(
       [
         'psql',

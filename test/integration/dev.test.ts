@@ -66,7 +66,8 @@ describe.skipIf(!postgrest.available)(title, () => {
     database: project,
     ssl: { rejectUnauthorized: false },
   });
-  const userToken = () => makeToken(secrets.jwtSecret, { role: 'web_user', expiresIn: 600 });
+  const userToken = () =>
+    makeToken(secrets.jwtSecret, { role: 'web_user', expiresIn: 600, claims: { sub: 'e2e' } });
   const send = (method: string, path: string, body?: unknown, token: string | null = userToken()) =>
     fetch(api(path), {
       method,

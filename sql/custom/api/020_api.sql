@@ -4,14 +4,20 @@
 CREATE SCHEMA IF NOT EXISTS api AUTHORIZATION api_owner;
 SET LOCAL ROLE api_owner;
 
+-- Per-user access (see custom/bridge/040_owner.sql): shared rows (no owner) and the caller's own.
+-- `(SELECT current_user_id())` is a parameter postgres_fdw can push down to rds with the filter.
 CREATE OR REPLACE VIEW api.companies AS
-  SELECT id, name, domain, industry, employees, created_at FROM rds_crm.companies;
+  SELECT id, name, domain, industry, employees, created_at, owner_id FROM rds_crm.companies
+  WHERE owner_id IS NULL OR owner_id = (SELECT rds_bridge.current_user_id());
 CREATE OR REPLACE VIEW api.contacts AS
-  SELECT id, company_id, first_name, last_name, email, phone, title, created_at FROM rds_crm.contacts;
+  SELECT id, company_id, first_name, last_name, email, phone, title, created_at, owner_id FROM rds_crm.contacts
+  WHERE owner_id IS NULL OR owner_id = (SELECT rds_bridge.current_user_id());
 CREATE OR REPLACE VIEW api.deals AS
-  SELECT id, company_id, contact_id, title, stage, amount, close_date, created_at FROM rds_crm.deals;
+  SELECT id, company_id, contact_id, title, stage, amount, close_date, created_at, owner_id FROM rds_crm.deals
+  WHERE owner_id IS NULL OR owner_id = (SELECT rds_bridge.current_user_id());
 CREATE OR REPLACE VIEW api.activities AS
-  SELECT id, contact_id, deal_id, kind, subject, occurred_at, created_at FROM rds_crm.activities;
+  SELECT id, contact_id, deal_id, kind, subject, occurred_at, created_at, owner_id FROM rds_crm.activities
+  WHERE owner_id IS NULL OR owner_id = (SELECT rds_bridge.current_user_id());
 
 COMMENT ON SCHEMA api IS 'pgapp: a tiny CRM, served from rds through postgres_fdw';
 COMMENT ON VIEW api.companies IS 'Companies (crm.companies on rds)';
@@ -46,9 +52,11 @@ RESET ROLE;
 
 -- Least privilege: anonymous reads; web_user reads and writes; new rows get their id from rds.
 GRANT USAGE ON SCHEMA api TO web_anon, web_user;
-REVOKE ALL ON ALL TABLES IN SCHEMA api FROM web_anon, web_user;
-GRANT SELECT ON ALL TABLES IN SCHEMA api TO web_anon;
-GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA api TO web_user;
+-- By name, never ALL TABLES: other api views (jobs, the cache) grant their own, and this file
+-- re-runs when it changes.
+REVOKE ALL ON api.companies, api.contacts, api.deals, api.activities FROM web_anon, web_user;
+GRANT SELECT ON api.companies, api.contacts, api.deals, api.activities TO web_anon;
+GRANT SELECT, INSERT, UPDATE, DELETE ON api.companies, api.contacts, api.deals, api.activities TO web_user;
 REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA api FROM PUBLIC;
 -- Only the computed relationships, by name: other api functions (RPC) grant their own EXECUTE.
 GRANT EXECUTE ON FUNCTION
@@ -56,5 +64,6 @@ GRANT EXECUTE ON FUNCTION
   api.deal(api.activities), api.contacts(api.companies), api.deals(api.companies), api.deals(api.contacts),
   api.activities(api.contacts), api.activities(api.deals)
 TO web_anon, web_user;
-GRANT USAGE ON SCHEMA rds_bridge TO web_user;
+GRANT USAGE ON SCHEMA rds_bridge TO web_anon, web_user;
 GRANT EXECUTE ON FUNCTION rds_bridge.next_id(text) TO web_user;
+GRANT EXECUTE ON FUNCTION rds_bridge.current_user_id() TO web_anon, web_user;

@@ -22,5 +22,5 @@ LEFT JOIN LATERAL (
   LIMIT 1
 ) r ON true;
 COMMENT ON VIEW api.jobs IS 'pg_cron jobs and their last run (web_user only)';
-REVOKE ALL ON api.jobs FROM PUBLIC, web_anon;
+REVOKE ALL ON api.jobs FROM PUBLIC, web_anon, web_user;
 GRANT SELECT ON api.jobs TO web_user;

@@ -16,10 +16,13 @@ limit = 0.8 if threshold is None else float(threshold)
 if not 0.5 <= limit <= 1.0:
     plpy.error("threshold must be between 0.5 and 1.0", sqlstate="22023")
 
+# Only contacts the caller may see: shared ones and their own (the api views' rule).
+me = plpy.execute("SELECT rds_bridge.current_user_id() AS me")[0]["me"]
 plan = plpy.prepare(
-    "SELECT id, first_name, last_name, email FROM rds_crm.contacts WHERE company_id = $1 ORDER BY id LIMIT 2000",
-    ["bigint"])
-rows = list(plpy.execute(plan, [company_id]))
+    "SELECT id, first_name, last_name, email FROM rds_crm.contacts"
+    " WHERE company_id = $1 AND (owner_id IS NULL OR owner_id = $2) ORDER BY id LIMIT 2000",
+    ["bigint", "text"])
+rows = list(plpy.execute(plan, [company_id, me]))
 
 def key(r):
     return (f"{r['first_name']} {r['last_name']}".lower(), r['email'].split('@')[0].lower())

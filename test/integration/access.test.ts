@@ -1,0 +1,163 @@
+/**
+ * Per-user access, enforced in the database and proven with two tokens: writes record their
+ * owner (the JWT's sub), users see and change only their own rows (and read shared, seeded ones).
+ */
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { makeToken } from '../../src/auth/jwt.ts';
+import { type TestStack, useStack } from '../../src/testing/index.ts';
+import { query } from '../helpers.ts';
+
+const postgrest = inject('postgrest');
+const title = postgrest.available
+  ? 'per-user access (shared stack)'
+  : `per-user access — SKIPPED: ${postgrest.reason}`;
+
+describe.skipIf(!postgrest.available)(title, () => {
+  let stack: TestStack;
+  let alice: string;
+  let bob: string;
+  let dealId: number;
+  const rds = () => ({
+    connectionString: stack.rdsUrl.replace(/\?sslmode=require$/, ''),
+    ssl: { rejectUnauthorized: false },
+  });
+  const call = async (method: string, path: string, token: string | null, body?: unknown) => {
+    const res = await fetch(`${stack.apiUrl}${path}`, {
+      method,
+      headers: {
+        ...(token ? { Authorization: `Bearer ${token}` } : {}),
+        'Content-Type': 'application/json',
+        Prefer: 'return=representation',
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : null };
+  };
+  const inRds = async (id: number) =>
+    (
+      await query<{ amount: string; owner_id: string }>(
+        rds(),
+        'SELECT amount::text, owner_id FROM crm.deals WHERE id = $1',
+        [id],
+      )
+    )[0];
+
+  beforeAll(async () => {
+    stack = await useStack();
+    alice = stack.token({ claims: { sub: 'alice' } });
+    bob = stack.token({ claims: { sub: 'bob' } });
+  });
+  afterAll(async () => {
+    if (dealId) await query(rds(), 'DELETE FROM crm.deals WHERE id = $1', [dealId]);
+  });
+
+  it('records the writer as owner, whatever the client sends', async () => {
+    const r = await call('POST', '/deals', alice, {
+      company_id: 1,
+      title: "Alice's deal",
+      stage: 'lead',
+      amount: 100,
+      owner_id: 'bob',
+    });
+    expect(r.status).toBe(201);
+    dealId = r.body[0].id;
+    expect(r.body[0].owner_id).toBe('alice');
+    expect(await inRds(dealId)).toEqual({ amount: '100.00', owner_id: 'alice' });
+  });
+
+  it("hides a user's rows from other users and from anonymous", async () => {
+    expect((await call('GET', `/deals?id=eq.${dealId}`, alice)).body).toHaveLength(1);
+    expect((await call('GET', `/deals?id=eq.${dealId}`, bob)).body).toEqual([]);
+    expect((await call('GET', `/deals?id=eq.${dealId}`, null)).body).toEqual([]);
+    // Shared (seeded) rows stay readable by everyone.
+    expect((await call('GET', '/deals?id=eq.1', bob)).body).toHaveLength(1);
+    expect((await call('GET', '/deals?id=eq.1', null)).body).toHaveLength(1);
+  });
+
+  it('does not let another user change or delete it', async () => {
+    expect((await call('PATCH', `/deals?id=eq.${dealId}`, bob, { amount: 1 })).body).toEqual([]);
+    expect((await call('DELETE', `/deals?id=eq.${dealId}`, bob)).body).toEqual([]);
+    expect(await inRds(dealId)).toEqual({ amount: '100.00', owner_id: 'alice' });
+  });
+
+  it('lets the owner change it, but never hand it to someone else', async () => {
+    const r = await call('PATCH', `/deals?id=eq.${dealId}`, alice, { amount: 250, owner_id: 'bob' });
+    expect(r.status).toBe(200);
+    expect(await inRds(dealId)).toEqual({ amount: '250.00', owner_id: 'alice' });
+  });
+
+  it('keeps shared rows read-only for API users', async () => {
+    const before = await query(rds(), 'SELECT amount::text FROM crm.deals WHERE id = 1');
+    expect((await call('PATCH', '/deals?id=eq.1', alice, { amount: 1 })).body).toEqual([]);
+    expect((await call('DELETE', '/deals?id=eq.1', alice)).body).toEqual([]);
+    expect(await query(rds(), 'SELECT amount::text FROM crm.deals WHERE id = 1')).toEqual(before);
+  });
+
+  it('lets the owner delete it', async () => {
+    expect((await call('DELETE', `/deals?id=eq.${dealId}`, alice)).body).toHaveLength(1);
+    expect(await inRds(dealId)).toBeUndefined();
+    dealId = 0;
+  });
+
+  it('refuses writes from a token without a user id, saying why', async () => {
+    const nobody = makeToken(stack.jwtSecret, { role: 'web_user', expiresIn: 60 });
+    const r = await call('POST', '/deals', nobody, { company_id: 1, title: 'x', stage: 'lead', amount: 1 });
+    expect(r.status).toBe(403);
+    expect(r.body.message).toBe('this token carries no user id');
+    expect(r.body.hint).toMatch(/"sub" claim/);
+  });
+
+  it('grants web_anon reading only, and exactly the api objects meant for each role', async () => {
+    const grants = async (role: string) =>
+      (
+        await query<{ g: string }>(
+          { connectionString: stack.customUrl },
+          `SELECT table_name || ':' || string_agg(privilege_type, ',' ORDER BY privilege_type) AS g
+           FROM information_schema.role_table_grants WHERE grantee = $1 AND table_schema = 'api'
+           GROUP BY table_name ORDER BY table_name`,
+          [role],
+        )
+      ).map((r) => r.g);
+    expect(await grants('web_anon')).toEqual([
+      'activities:SELECT',
+      'companies:SELECT',
+      'company_pipeline:SELECT',
+      'contacts:SELECT',
+      'deals:SELECT',
+    ]);
+    const rw = 'DELETE,INSERT,SELECT,UPDATE';
+    expect(await grants('web_user')).toEqual([
+      `activities:${rw}`,
+      `companies:${rw}`,
+      'company_pipeline:SELECT',
+      `contacts:${rw}`,
+      `deals:${rw}`,
+      'jobs:SELECT',
+    ]);
+    const [fn] = await query<{ anon: boolean; pub: boolean }>(
+      { connectionString: stack.customUrl },
+      `SELECT has_function_privilege('web_anon', 'api.duplicate_contacts(bigint, numeric)', 'EXECUTE') AS anon,
+              bool_or(has_function_privilege('public', p.oid, 'EXECUTE')) FILTER (WHERE p.prosecdef) AS pub
+       FROM pg_proc p WHERE p.pronamespace IN ('api'::regnamespace, 'rds_bridge'::regnamespace, 'cache'::regnamespace)`,
+    );
+    expect(fn).toEqual({ anon: false, pub: false });
+  });
+
+  it('pushes the owner filter down to rds (no full scans over the bridge)', async () => {
+    const c = new pg.Client({ connectionString: stack.customUrl });
+    await c.connect();
+    try {
+      await c.query('BEGIN; SET LOCAL ROLE web_anon');
+      const { rows } = await c.query('EXPLAIN (VERBOSE, COSTS OFF) SELECT * FROM api.deals WHERE id = 5');
+      const remote = rows.map((r) => r['QUERY PLAN'] as string).find((l) => l.includes('Remote SQL'));
+      expect(remote).toMatch(
+        /WHERE \(\(\(owner_id IS NULL\) OR \(owner_id = \$1::text\)\)\) AND \(\(id = 5\)\)/,
+      );
+      await c.query('ROLLBACK');
+    } finally {
+      await c.end();
+    }
+  });
+});
