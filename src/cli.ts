@@ -48,6 +48,10 @@ Options (also from env PGAPP_* and pgapp.config.json):
   --cron-jobs / --no-cron-jobs     the sample pg_cron jobs (default on)               PGAPP_CRON_JOBS
   --postgrest-image REF            default postgrest/postgrest:v12.2.3                PGAPP_POSTGREST_IMAGE
   --postgrest-tarball FILE         build PostgREST from an official release tarball   PGAPP_POSTGREST_TARBALL
+  --rds-url URL                    bridge to an existing Postgres/RDS instead of the rds container   PGAPP_RDS_URL
+                                   (TLS required; nothing written there but the bridge's views and ledger)
+  --seed-remote                    create and seed crm on that database too (off by default)
+  --rds-insecure                   allow sslmode=prefer/disable in --rds-url (a server without TLS)
   -y, --yes                        never ask (also when CI is set or stdin is not a terminal)
   -h, --help
 `;
@@ -63,6 +67,9 @@ const OPTIONS = {
   'no-cron-jobs': { type: 'boolean' },
   'postgrest-image': { type: 'string' },
   'postgrest-tarball': { type: 'string' },
+  'rds-url': { type: 'string' },
+  'rds-insecure': { type: 'boolean' },
+  'seed-remote': { type: 'boolean' },
   'no-postgrest': { type: 'boolean' },
   yes: { type: 'boolean', short: 'y' },
   json: { type: 'boolean' },
@@ -103,6 +110,9 @@ async function main(argv: string[]): Promise<number> {
     cronJobs: v['no-cron-jobs'] ? false : v['cron-jobs'],
     postgrestImage: v['postgrest-image'],
     postgrestTarball: v['postgrest-tarball'],
+    rdsUrl: v['rds-url'],
+    rdsInsecure: v['rds-insecure'],
+    seedRemote: v['seed-remote'],
   };
   const opts = { flags, yes: Boolean(v.yes) };
   switch (command) {

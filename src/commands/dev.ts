@@ -6,8 +6,9 @@
 import { Listr, PRESET_TIMER } from 'listr2';
 import type { PromptContext } from '../config/prompts.ts';
 import { confirmPrompt } from '../config/prompts.ts';
-import type { Config } from '../config/schema.ts';
+import type { Config, RemoteRds } from '../config/schema.ts';
 import type { Secrets } from '../config/secrets.ts';
+import { connectionConfig, withClient } from '../db/connect.ts';
 import {
   type Action,
   type Created,
@@ -130,6 +131,20 @@ export async function dev(
     },
   });
 
+  /** A real rds (--rds-url): nothing to start, but reachable, with these credentials, over TLS. */
+  const remoteTask = (r: RemoteRds) => ({
+    title: `rds: remote ${r.host}:${r.port}/${r.database}`,
+    task: async (c: Ctx, task: { title: string }) => {
+      const version = await withClient(
+        connectionConfig('rds', c.config, c.secrets),
+        async (db) =>
+          (await db.query<{ v: string }>(`SELECT current_setting('server_version') AS v`)).rows[0]?.v,
+        signal,
+      );
+      task.title = `rds: remote ${r.host}:${r.port}/${r.database} (PostgreSQL ${version}, sslmode=${r.sslmode})`;
+    },
+  });
+
   const sqlTask = (phase: Phase, title: string) => ({
     title,
     task: async (c: Ctx, task: { title: string; output: string }) => {
@@ -180,8 +195,15 @@ export async function dev(
           task.title = `Network ${name}`;
         },
       },
-      serviceTask('rds'),
-      sqlTask('seed', 'Seed rds (crm)'),
+      config.remote ? remoteTask(config.remote) : serviceTask('rds'),
+      sqlTask(
+        'seed',
+        !config.remote
+          ? 'Seed rds (crm)'
+          : config.remote.seed
+            ? 'Seed remote rds (crm) + bridge views'
+            : 'Remote rds: bridge views only (no seed)',
+      ),
       serviceTask('custom'),
       sqlTask('bridge', 'Bridge custom → rds (postgres_fdw)'),
       sqlTask('api', 'API schema'),

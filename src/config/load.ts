@@ -7,7 +7,17 @@ import { errorMessage, PgappError } from '../errors.ts';
 import { configFile } from '../paths.ts';
 import { type Config, PORT_KEYS, type RawConfig, resolveConfig } from './schema.ts';
 
-const FILE_KEYS = ['project', 'ports', 'seed', 'cronJobs', 'postgrestImage', 'postgrestTarball'];
+const FILE_KEYS = [
+  'project',
+  'ports',
+  'seed',
+  'cronJobs',
+  'postgrestImage',
+  'postgrestTarball',
+  'rdsUrl',
+  'rdsInsecure',
+  'seedRemote',
+];
 
 export function readConfigFile(path = configFile()): RawConfig {
   let text: string;
@@ -74,6 +84,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RawConfig {
     cronJobs: env.PGAPP_CRON_JOBS,
     postgrestImage: env.PGAPP_POSTGREST_IMAGE,
     postgrestTarball: env.PGAPP_POSTGREST_TARBALL,
+    rdsUrl: env.PGAPP_RDS_URL,
+    rdsInsecure: env.PGAPP_RDS_INSECURE,
+    seedRemote: env.PGAPP_SEED_REMOTE,
   };
 }
 

@@ -20,6 +20,87 @@ export interface Config {
   postgrestImage: string;
   /** An official PostgREST release tarball to build the image from when it cannot be pulled. */
   postgrestTarball?: string;
+  /** An existing Postgres or RDS to bridge to instead of starting the rds container. */
+  remote?: RemoteRds;
+}
+
+/** A real rds: what --rds-url says, checked. */
+export interface RemoteRds {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+  /** libpq sslmode: require and stronger unless explicitly relaxed (--rds-insecure). */
+  sslmode: 'require' | 'verify-ca' | 'verify-full' | 'disable';
+  /** Create and seed crm there (--seed-remote); off by default. */
+  seed: boolean;
+}
+
+const TLS_MODES = ['require', 'verify-ca', 'verify-full'];
+// `prefer` would fall back to plain text silently: only an explicit `disable` is allowed, with --rds-insecure.
+const PLAIN_MODES = ['disable'];
+
+/** Parse and check --rds-url: password auth, TLS unless relaxed, an address the containers can reach. */
+export function validateRdsUrl(value: unknown, insecure: boolean, seed: boolean): RemoteRds {
+  const example = 'postgres://user:password@db.example.com:5432/app';
+  let url: URL;
+  try {
+    if (typeof value !== 'string') throw new Error('not a string');
+    url = new URL(value);
+  } catch {
+    throw new PgappError(
+      '--rds-url is not a valid URL',
+      `Use the form ${example} (sslmode=require is the default).`,
+    );
+  }
+  const shown = `${url.protocol}//${url.username ? `${decodeURIComponent(url.username)}@` : ''}${url.host}${url.pathname}`;
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new PgappError(
+      `--rds-url must be a postgres:// URL, not ${url.protocol}//…`,
+      `Use the form ${example}.`,
+    );
+  }
+  if (!url.username || !url.password) {
+    throw new PgappError(
+      `--rds-url ${shown} needs a user and a password`,
+      'The bridge logs in with a password (RDS allows nothing else): put both in the URL.',
+    );
+  }
+  const database = decodeURIComponent(url.pathname.replace(/^\//, ''));
+  if (!database)
+    throw new PgappError(`--rds-url ${shown} names no database`, `Add it after the host: ${example}.`);
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  if (/^(localhost|127\.\d+\.\d+\.\d+|::1)$/i.test(host)) {
+    throw new PgappError(
+      `--rds-url points at ${host}, which inside the custom container is the container itself`,
+      'Use an address both this machine and the containers reach: the Docker bridge gateway (often 172.17.0.1, ' +
+        'with the database listening there) or host.docker.internal on Docker Desktop.',
+    );
+  }
+  const sslmode = (url.searchParams.get('sslmode') ?? 'require') as RemoteRds['sslmode'];
+  if (![...TLS_MODES, ...PLAIN_MODES].includes(sslmode)) {
+    throw new PgappError(
+      `Unsupported sslmode=${sslmode} in --rds-url`,
+      `Use one of ${[...TLS_MODES, ...PLAIN_MODES].join(', ')}.`,
+    );
+  }
+  if (PLAIN_MODES.includes(sslmode) && !insecure) {
+    throw new PgappError(
+      `--rds-url asks for sslmode=${sslmode}, but the bridge requires TLS`,
+      'RDS forces TLS; drop sslmode (require is the default). To bridge to a server without TLS anyway, add --rds-insecure.',
+    );
+  }
+  const port = url.port ? Number(url.port) : 5432;
+  return {
+    host,
+    port,
+    user: decodeURIComponent(url.username),
+    password: decodeURIComponent(url.password),
+    database,
+    sslmode,
+    seed,
+  };
 }
 
 export const POSTGREST_IMAGE = 'postgrest/postgrest:v12.2.3';
@@ -112,6 +193,9 @@ export interface RawConfig {
   cronJobs?: unknown;
   postgrestImage?: unknown;
   postgrestTarball?: unknown;
+  rdsUrl?: unknown;
+  rdsInsecure?: unknown;
+  seedRemote?: unknown;
 }
 
 /** Merge layers (later wins) over the defaults and validate every field. */
@@ -156,6 +240,13 @@ export function resolveConfig(...layers: RawConfig[]): Config {
       );
     }
     config.postgrestTarball = merged.postgrestTarball;
+  }
+  if (merged.rdsUrl !== undefined && merged.rdsUrl !== '') {
+    config.remote = validateRdsUrl(
+      merged.rdsUrl,
+      merged.rdsInsecure === undefined ? false : validateBoolean(merged.rdsInsecure, 'rdsInsecure'),
+      merged.seedRemote === undefined ? false : validateBoolean(merged.seedRemote, 'seedRemote'),
+    );
   }
   return config;
 }

@@ -11,6 +11,16 @@ export type Target = 'rds' | 'custom';
 
 /** Connection settings from the host (ports on 127.0.0.1). rds demands TLS, as RDS does. */
 export function connectionConfig(target: Target, config: Config, secrets: Secrets): pg.ClientConfig {
+  const r = config.remote;
+  if (target === 'rds' && r) {
+    const ssl =
+      r.sslmode === 'disable'
+        ? false
+        : r.sslmode === 'require'
+          ? { rejectUnauthorized: false }
+          : { rejectUnauthorized: true };
+    return { host: r.host, port: r.port, user: r.user, password: r.password, database: r.database, ssl };
+  }
   return target === 'rds'
     ? {
         host: '127.0.0.1',
@@ -32,13 +42,37 @@ export function connectionConfig(target: Target, config: Config, secrets: Secret
 
 /** A libpq URL for people: the summary prints these. */
 export function connectionUrl(target: Target, config: Config, secrets: Secrets): string {
+  const r = config.remote;
+  if (target === 'rds' && r) {
+    // The user's own credentials: never echoed back.
+    return `postgres://${encodeURIComponent(r.user)}:****@${r.host}:${r.port}/${r.database}?sslmode=${r.sslmode}`;
+  }
   const c = connectionConfig(target, config, secrets);
   const url = `postgres://${c.user}:${encodeURIComponent(String(c.password))}@127.0.0.1:${c.port}/${c.database}`;
   return target === 'rds' ? `${url}?sslmode=require` : url;
 }
 
+function connectHint(err: unknown, hint?: string): string {
+  const code = (err as { code?: string }).code;
+  const msg = errorMessage(err);
+  if (code === '28P01') {
+    return (
+      hint ??
+      "Wrong password. For the stack's own servers: restore .pgapp/<project>/secrets.json (the volume was initialised with it) or `pgapp reset`; for --rds-url: check the URL."
+    );
+  }
+  if (/does not support SSL/i.test(msg))
+    return 'The server refuses TLS. pgapp requires it (as RDS does); for a server without TLS add --rds-insecure and sslmode=disable.';
+  if (/no encryption|hostnossl|SSL off/i.test(msg)) return 'The server requires TLS: drop sslmode=disable.';
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+    return 'The host name does not resolve from this machine.';
+  if (code === 'ECONNREFUSED' || code === 'ETIMEDOUT' || code === 'EHOSTUNREACH')
+    return 'Nothing answers there: is the server up, and listening on an address this machine reaches?';
+  return hint ?? 'Check `pgapp status` and `pgapp logs <service>`.';
+}
+
 /** Connect, retrying briefly while the server finishes starting. */
-export async function connect(cfg: pg.ClientConfig, timeoutMs = 15_000): Promise<pg.Client> {
+export async function connect(cfg: pg.ClientConfig, timeoutMs = 15_000, hint?: string): Promise<pg.Client> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const client = new pg.Client({ ...cfg, connectionTimeoutMillis: 5_000 });
@@ -52,9 +86,7 @@ export async function connect(cfg: pg.ClientConfig, timeoutMs = 15_000): Promise
       if (!transient || Date.now() > deadline) {
         throw new PgappError(
           `Cannot connect to ${cfg.user}@${cfg.host}:${cfg.port}/${cfg.database}: ${errorMessage(err)}`,
-          code === '28P01'
-            ? 'The password does not match the one the data volume was initialised with: restore .pgapp/<project>/secrets.json, or `pgapp reset`.'
-            : 'Check `pgapp status` and `pgapp logs <service>`.',
+          connectHint(err, hint),
         );
       }
       await new Promise((r) => setTimeout(r, 250));

@@ -1,6 +1,6 @@
 /** The SQL phases of a stack: which directory runs where, with which settings. */
 import { join } from 'node:path';
-import { type Config, SEED_SIZES } from '../config/schema.ts';
+import { type Config, type RemoteRds, SEED_SIZES } from '../config/schema.ts';
 import type { Secrets } from '../config/secrets.ts';
 import { connectionConfig, type Target, withClient } from '../db/connect.ts';
 import { type ApplyResult, applySqlFiles, readSqlDir } from '../db/ledger.ts';
@@ -13,8 +13,26 @@ export type Phase = 'seed' | 'bridge' | 'api' | 'app';
  * Each phase's directories, in order. `*\/local` holds the user's own SQL: read from the working
  * directory (PGAPP_HOME), applied after the built-in files of the same server, same ledger.
  */
-export const PHASES: Record<Phase, { target: Target; dirs: { dir: string; local?: boolean }[] }> = {
-  seed: { target: 'rds', dirs: [{ dir: 'rds' }, { dir: 'rds/local', local: true }] },
+export interface PhaseDir {
+  dir: string;
+  /** The user's own SQL, read from the working directory. */
+  local?: boolean;
+  /** Seeding: on a real remote (--rds-url) only with --seed-remote. */
+  seed?: boolean;
+  /** The stand-in only, never a real remote (it creates the bridge role). */
+  standin?: boolean;
+}
+
+export const PHASES: Record<Phase, { target: Target; dirs: PhaseDir[] }> = {
+  seed: {
+    target: 'rds',
+    dirs: [
+      { dir: 'rds', seed: true },
+      { dir: 'rds-standin', standin: true },
+      { dir: 'rds/local', local: true, seed: true },
+      { dir: 'rds-bridge' },
+    ],
+  },
   bridge: { target: 'custom', dirs: [{ dir: 'custom/bridge' }] },
   api: { target: 'custom', dirs: [{ dir: 'custom/api' }] },
   app: { target: 'custom', dirs: [{ dir: 'custom/app' }, { dir: 'custom/local', local: true }] },
@@ -25,24 +43,33 @@ export interface SettingsParams {
   project: string;
   seedContacts: number | string;
   cronJobs: boolean | string;
+  remote?: RemoteRds;
 }
 
 export const settingsParams = (config: Config): SettingsParams => ({
   project: config.project,
   seedContacts: SEED_SIZES[config.seed],
   cronJobs: config.cronJobs,
+  remote: config.remote,
 });
+
+/** Which of a phase's directories run for this stack. */
+export function phaseDirs(phase: Phase, remote: RemoteRds | undefined): PhaseDir[] {
+  return PHASES[phase].dirs.filter((d) => !remote || (!d.standin && (!d.seed || remote.seed)));
+}
 
 /** Values the SQL files read as current_setting('pgapp.<name>'). */
 export function sqlSettings(config: SettingsParams, secrets: Secrets): Record<string, string> {
   return {
     seed_contacts: String(config.seedContacts),
-    bridge_user: BRIDGE_USER,
-    bridge_password: secrets.bridgePassword,
-    // Inside the project network, rds is reached by its service name.
-    rds_host: 'rds',
-    rds_port: String(PG_PORT),
-    rds_dbname: config.project,
+    // A real remote: its URL's user is the bridge user (pgapp creates no role there).
+    bridge_user: config.remote?.user ?? BRIDGE_USER,
+    bridge_password: config.remote?.password ?? secrets.bridgePassword,
+    // Inside the project network, the stand-in is reached by its service name.
+    rds_host: config.remote?.host ?? 'rds',
+    rds_port: String(config.remote?.port ?? PG_PORT),
+    rds_dbname: config.remote?.database ?? config.project,
+    rds_sslmode: config.remote?.sslmode ?? 'require',
     authenticator_password: secrets.authenticatorPassword,
     cron_jobs: String(config.cronJobs),
   };
@@ -55,8 +82,10 @@ export async function applyPhase(
   onFile?: (name: string, state: 'applying' | 'skipped' | 'changed') => void,
   signal?: AbortSignal,
 ): Promise<ApplyResult> {
-  const { target, dirs } = PHASES[phase];
-  const files = dirs.flatMap((d) => readSqlDir(d.local ? join(workDir(), 'sql') : SQL_DIR, d.dir));
+  const { target } = PHASES[phase];
+  const files = phaseDirs(phase, config.remote).flatMap((d) =>
+    readSqlDir(d.local ? join(workDir(), 'sql') : SQL_DIR, d.dir),
+  );
   return withClient(
     connectionConfig(target, config, secrets),
     async (client) => {

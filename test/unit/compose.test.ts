@@ -34,7 +34,9 @@ describe('compose.yaml', () => {
     const order = Object.values(PHASES).flatMap((p) => p.dirs.map((d) => `${p.target}:${d.dir}`));
     expect(order).toEqual([
       'rds:rds',
+      'rds:rds-standin',
       'rds:rds/local',
+      'rds:rds-bridge',
       'custom:custom/bridge',
       'custom:custom/api',
       'custom:custom/app',

@@ -9,7 +9,6 @@ describe('SQL ledger (pure parts)', () => {
       'rds/010_crm_schema.sql',
       'rds/020_crm_seed.sql',
       'rds/030_crm_constraints.sql',
-      'rds/040_bridge_role.sql',
       'rds/050_owner.sql',
     ]);
     expect(readSqlDir(SQL_DIR, 'no-such-dir')).toEqual([]);

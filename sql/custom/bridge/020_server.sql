@@ -1,5 +1,6 @@
 -- pgapp:repeatable (idempotent; re-applied when this file or the settings it reads change)
--- The postgres_fdw server pointing at rds by service name, TLS required as RDS forces it, and the
+-- The postgres_fdw server pointing at rds (the stand-in by service name, or --rds-url), TLS required
+-- unless explicitly relaxed, and the
 -- role that owns the foreign tables and the api views: its user mapping is the one the API uses.
 CREATE SCHEMA IF NOT EXISTS pgapp_private;
 REVOKE ALL ON SCHEMA pgapp_private FROM PUBLIC;
@@ -17,7 +18,7 @@ DO $$
 DECLARE
   server_opts jsonb := jsonb_build_object(
     'host', current_setting('pgapp.rds_host'), 'port', current_setting('pgapp.rds_port'),
-    'dbname', current_setting('pgapp.rds_dbname'), 'sslmode', 'require',
+    'dbname', current_setting('pgapp.rds_dbname'), 'sslmode', current_setting('pgapp.rds_sslmode'),
     -- 100 rows per round trip (the default) makes large scans slow; 1000 is a better trade-off.
     'fetch_size', '1000', 'async_capable', 'true');
   mapping_opts jsonb := jsonb_build_object('user', current_setting('pgapp.bridge_user'), 'password', current_setting('pgapp.bridge_password'));

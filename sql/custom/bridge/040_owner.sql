@@ -1,15 +1,11 @@
--- Per-user access, enforced in the database. The foreign tables learn rds's owner_id column (a
--- stack imported before it existed lacks it), and a
--- BEFORE ROW trigger on each (RLS cannot apply to foreign tables) makes every API write honest:
+-- Per-user access, enforced in the database. rds's owner_id column (imported with the foreign
+-- tables), and a BEFORE ROW trigger on each (RLS cannot apply to foreign tables) make every API
+-- write honest:
 --   INSERT  owner_id := the JWT's `sub` (whatever the client sent); no `sub`, no write
 --   UPDATE  only your own rows (others are skipped, as RLS would); owner_id cannot change
 --   DELETE  only your own rows
 -- Reads are filtered by the api views (020_api.sql): shared rows (no owner) and your own.
 -- Only API roles are restricted: the developer's own sessions (superuser, api_owner) are not.
-ALTER FOREIGN TABLE rds_crm.companies ADD COLUMN IF NOT EXISTS owner_id text;
-ALTER FOREIGN TABLE rds_crm.contacts ADD COLUMN IF NOT EXISTS owner_id text;
-ALTER FOREIGN TABLE rds_crm.deals ADD COLUMN IF NOT EXISTS owner_id text;
-ALTER FOREIGN TABLE rds_crm.activities ADD COLUMN IF NOT EXISTS owner_id text;
 
 -- The caller's user id: the `sub` claim PostgREST puts in request.jwt.claims.
 CREATE FUNCTION rds_bridge.current_user_id() RETURNS text

@@ -1,0 +1,239 @@
+/**
+ * --rds-url: the bridge wired to a Postgres that is not part of the stack (started here, published
+ * on the Docker bridge gateway so this machine and the custom container both reach it).
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { docker } from '../../src/docker/engine.ts';
+import { SQL_DIR } from '../../src/paths.ts';
+import { LABELS } from '../../src/stack/spec.ts';
+import { cli, freePorts, query, tempHome } from '../helpers.ts';
+
+const postgrest = inject('postgrest');
+const images = inject('images');
+const title = postgrest.available
+  ? '--rds-url (an existing Postgres)'
+  : `--rds-url — SKIPPED: ${postgrest.reason}`;
+/** Docker's default bridge gateway: an address of this machine that containers reach too. */
+const GATEWAY = '172.17.0.1';
+
+interface External {
+  id: string;
+  port: number;
+}
+
+async function startExternal(image: string, env: Record<string, string>): Promise<External> {
+  const [port] = await freePorts(1);
+  const c = await docker().createContainer({
+    Image: image,
+    Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+    Labels: { 'pgapp.test': 'external-postgres' },
+    HostConfig: { PortBindings: { '5432/tcp': [{ HostIp: GATEWAY, HostPort: String(port) }] } },
+  });
+  await c.start();
+  for (let i = 0; i < 240; i++) {
+    if ((await c.inspect()).State.Health?.Status === 'healthy') return { id: c.id, port: port as number };
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error('external Postgres did not become healthy');
+}
+
+describe.skipIf(!postgrest.available)(title, () => {
+  const home = tempHome();
+  const projects: string[] = [];
+  let tls: External;
+  let plain: External;
+  const project = (tag: string) => {
+    const p = `e2e_remote_${tag}_${randomBytes(2).toString('hex')}`;
+    projects.push(p);
+    return p;
+  };
+  const ports = async () => {
+    const [custom, api, admin] = await freePorts(3);
+    return {
+      api: api as number,
+      args: [
+        '--custom-port',
+        `${custom}`,
+        '--postgrest-port',
+        `${api}`,
+        '--postgrest-admin-port',
+        `${admin}`,
+      ],
+    };
+  };
+  const url = (e: External, db: string, extra = '') =>
+    `postgres://postgres:extpw@${GATEWAY}:${e.port}/${db}${extra}`;
+  const tlsDb = (db: string) => ({
+    host: GATEWAY,
+    port: tls.port,
+    user: 'postgres',
+    password: 'extpw',
+    database: db,
+    ssl: { rejectUnauthorized: false },
+  });
+
+  beforeAll(async () => {
+    // The RDS stand-in image as "somebody's RDS" (TLS forced, no superuser), and a plain Postgres without TLS.
+    tls = await startExternal(images.rds, { POSTGRES_PASSWORD: 'extpw', POSTGRES_DB: 'extdb' });
+    plain = await startExternal(images.custom, { POSTGRES_PASSWORD: 'extpw', POSTGRES_DB: 'plaindb' });
+  });
+  afterAll(async () => {
+    for (const p of projects) await cli(['reset', '--yes', '--project', p], { home });
+    for (const e of [tls, plain]) if (e) await docker().getContainer(e.id).remove({ force: true, v: true });
+  });
+
+  it('with --seed-remote: seeds it, bridges to it, starts no rds container, writes land there', async () => {
+    const p = project('seed');
+    const pp = await ports();
+    const r = await cli(
+      ['dev', '--project', p, '--rds-url', url(tls, 'extdb'), '--seed-remote', ...pp.args],
+      { home },
+    );
+    expect(r.code, r.output).toBe(0);
+    expect(r.output).toContain(`rds: remote ${GATEWAY}:${tls.port}/extdb`);
+    expect(r.output).toContain('sslmode=require');
+    expect(r.output).not.toContain('extpw'); // the user's password is never echoed
+    const own = await docker().listContainers({ all: true, filters: { label: [`${LABELS.project}=${p}`] } });
+    expect(own.map((c) => c.Labels[LABELS.service]).sort()).toEqual(['custom', 'postgrest']);
+
+    const token = (
+      await cli(['token', '--project', p, '--claims', '{"sub":"remote-user"}'], { home })
+    ).stdout.trim();
+    const res = await fetch(`http://127.0.0.1:${pp.api}/companies`, {
+      method: 'POST',
+      headers: {
+        Authorization: `Bearer ${token}`,
+        'Content-Type': 'application/json',
+        Prefer: 'return=representation',
+      },
+      body: JSON.stringify({
+        name: 'Remote Co',
+        domain: 'remote.example.com',
+        industry: 'energy',
+        employees: 2,
+      }),
+    });
+    expect(res.status).toBe(201);
+    const [{ id }] = (await res.json()) as [{ id: number }];
+    expect(
+      await query(tlsDb('extdb'), 'SELECT name, owner_id FROM crm.companies WHERE id = $1', [id]),
+    ).toEqual([{ name: 'Remote Co', owner_id: 'remote-user' }]);
+  });
+
+  it('without --seed-remote: writes nothing there but the bridge views and its ledger', async () => {
+    // Somebody's existing database with crm in it (seeded outside pgapp, as a real one would be).
+    await query(tlsDb('extdb'), 'CREATE DATABASE theirs');
+    const theirs = new pg.Client(tlsDb('theirs'));
+    await theirs.connect();
+    await theirs.query(`SELECT set_config('pgapp.seed_contacts', '200', false)`);
+    for (const f of ['010_crm_schema.sql', '020_crm_seed.sql', '030_crm_constraints.sql', '050_owner.sql']) {
+      await theirs.query(readFileSync(join(SQL_DIR, 'rds', f), 'utf8'));
+    }
+    const snapshot = async () => ({
+      schemas: (
+        await theirs.query(
+          `SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' ORDER BY 1`,
+        )
+      ).rows.map((r) => r.nspname),
+      roles: (await theirs.query('SELECT rolname FROM pg_roles ORDER BY 1')).rows.map((r) => r.rolname),
+      crm: (
+        await theirs.query(
+          `SELECT string_agg(table_name, ',' ORDER BY table_name) AS t FROM information_schema.tables WHERE table_schema = 'crm'`,
+        )
+      ).rows[0].t,
+      contacts: (await theirs.query('SELECT count(*)::int AS n FROM crm.contacts')).rows[0].n,
+    });
+    const before = await snapshot();
+
+    const p = project('bare');
+    const pp = await ports();
+    const r = await cli(['dev', '--project', p, '--rds-url', url(tls, 'theirs'), ...pp.args], { home });
+    expect(r.code, r.output).toBe(0);
+    expect(r.output).toContain('Remote rds: bridge views only (no seed): 1 applied');
+    const rows = (await (
+      await fetch(`http://127.0.0.1:${pp.api}/contacts?select=id&order=id`)
+    ).json()) as unknown[];
+    expect(rows).toHaveLength(200);
+
+    const after = await snapshot();
+    await theirs.end();
+    expect(after.roles).toEqual(before.roles);
+    expect(after.crm).toEqual(before.crm);
+    expect(after.contacts).toBe(before.contacts);
+    expect(after.schemas).toEqual([...before.schemas, 'pgapp_bridge', 'pgapp_ledger'].sort());
+  });
+
+  it('a database without crm, and no --seed-remote: says so, with the way out', async () => {
+    await query(tlsDb('extdb'), 'CREATE DATABASE empty');
+    const p = project('empty');
+    const r = await cli(['dev', '--project', p, '--rds-url', url(tls, 'empty'), ...(await ports()).args], {
+      home,
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('schema crm not found in database empty');
+    expect(r.stderr).toMatch(/hint: Pass --seed-remote/);
+  });
+
+  it('a server without TLS is refused unless explicitly allowed', async () => {
+    const p = project('plain');
+    const pp = await ports();
+    const refused = await cli(
+      ['dev', '--project', p, '--rds-url', url(plain, 'plaindb'), '--seed-remote', ...pp.args],
+      { home },
+    );
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/does not support SSL/);
+    expect(refused.stderr).toMatch(/hint: .*--rds-insecure/);
+    const relaxed = await cli(
+      [
+        'dev',
+        '--project',
+        p,
+        '--rds-url',
+        url(plain, 'plaindb', '?sslmode=disable'),
+        '--rds-insecure',
+        '--seed-remote',
+        ...pp.args,
+      ],
+      { home },
+    );
+    expect(relaxed.code, relaxed.output).toBe(0);
+    expect(relaxed.output).toContain('sslmode=disable');
+  });
+
+  it('a wrong password and an address where nothing listens: clear errors, exit 1', async () => {
+    const wrong = await cli(
+      [
+        'dev',
+        '--project',
+        project('pw'),
+        '--rds-url',
+        `postgres://postgres:nope@${GATEWAY}:${tls.port}/extdb`,
+        ...(await ports()).args,
+      ],
+      { home },
+    );
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/password authentication failed for user "postgres"/);
+    expect(wrong.stderr).toMatch(/hint: Wrong password/);
+    const [closed] = await freePorts(1);
+    const none = await cli(
+      [
+        'dev',
+        '--project',
+        project('none'),
+        '--rds-url',
+        `postgres://postgres:x@${GATEWAY}:${closed}/db`,
+        ...(await ports()).args,
+      ],
+      { home },
+    );
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/Cannot connect to postgres@172\.17\.0\.1/);
+    expect(none.stderr).toMatch(/hint: Nothing answers there/);
+  });
+});

@@ -1,0 +1,59 @@
+/** --rds-url: what is accepted, what is refused and why; what runs on a real remote. */
+import { describe, expect, it } from 'vitest';
+import { resolveConfig, validateRdsUrl } from '../../src/config/schema.ts';
+import { phaseDirs } from '../../src/stack/sql.ts';
+
+describe('--rds-url', () => {
+  it('parses user, password, host, port, database; TLS (require) by default', () => {
+    expect(validateRdsUrl('postgres://app%40corp:p%3Ass@db.example.com:6543/crm_prod', false, false)).toEqual(
+      {
+        host: 'db.example.com',
+        port: 6543,
+        user: 'app@corp',
+        password: 'p:ss',
+        database: 'crm_prod',
+        sslmode: 'require',
+        seed: false,
+      },
+    );
+    expect(validateRdsUrl('postgresql://u:p@10.1.2.3/db?sslmode=verify-full', false, true)).toMatchObject({
+      port: 5432,
+      sslmode: 'verify-full',
+      seed: true,
+    });
+  });
+
+  it.each([
+    ['not a url', /not a valid URL/],
+    ['mysql://u:p@h/db', /must be a postgres:\/\/ URL/],
+    ['postgres://u@h/db', /needs a user and a password/],
+    ['postgres://u:p@h:5432', /names no database/],
+    ['postgres://u:p@localhost/db', /inside the custom container is the container itself/],
+    ['postgres://u:p@127.0.0.1:5432/db', /inside the custom container is the container itself/],
+    ['postgres://u:p@h/db?sslmode=disable', /requires TLS/],
+    ['postgres://u:p@h/db?sslmode=prefer', /Unsupported sslmode=prefer/],
+  ])('refuses %s', (url, message) => {
+    expect(() => validateRdsUrl(url, false, false)).toThrow(message);
+  });
+
+  it('allows a server without TLS only when asked explicitly', () => {
+    expect(validateRdsUrl('postgres://u:p@h/db?sslmode=disable', true, false).sslmode).toBe('disable');
+    expect(resolveConfig({ rdsUrl: 'postgres://u:p@h/db', seedRemote: 'true' }).remote?.seed).toBe(true);
+  });
+
+  it('on a remote, runs only the bridge views unless seeding is asked; never the stand-in role', () => {
+    const remote = validateRdsUrl('postgres://u:p@h/db', false, false);
+    expect(phaseDirs('seed', undefined).map((d) => d.dir)).toEqual([
+      'rds',
+      'rds-standin',
+      'rds/local',
+      'rds-bridge',
+    ]);
+    expect(phaseDirs('seed', remote).map((d) => d.dir)).toEqual(['rds-bridge']);
+    expect(phaseDirs('seed', { ...remote, seed: true }).map((d) => d.dir)).toEqual([
+      'rds',
+      'rds/local',
+      'rds-bridge',
+    ]);
+  });
+});
