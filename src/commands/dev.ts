@@ -140,6 +140,7 @@ export async function dev(
         async (db) =>
           (await db.query<{ v: string }>(`SELECT current_setting('server_version') AS v`)).rows[0]?.v,
         signal,
+        3_000, // a server that is not ours: no waiting for it to start
       );
       task.title = `rds: remote ${r.host}:${r.port}/${r.database} (PostgreSQL ${version}, sslmode=${r.sslmode})`;
     },

@@ -99,9 +99,10 @@ export async function withClient<T>(
   cfg: pg.ClientConfig,
   fn: (c: pg.Client) => Promise<T>,
   signal?: AbortSignal,
+  timeoutMs?: number,
 ): Promise<T> {
   signal?.throwIfAborted();
-  const client = await connect(cfg);
+  const client = await connect(cfg, timeoutMs);
   const onAbort = () => void client.end().catch(() => {});
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
