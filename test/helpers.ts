@@ -1,10 +1,10 @@
 /** Test helpers: throwaway containers on 127.0.0.1 ports, the CLI as a subprocess, free ports. */
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { freePort } from '../src/docker/containers.ts';
 import { docker } from '../src/docker/engine.ts';
 import { PACKAGE_ROOT } from '../src/paths.ts';
 
@@ -68,17 +68,45 @@ export async function query<T extends pg.QueryResultRow = pg.QueryResultRow>(
 export async function freePorts(n: number): Promise<number[]> {
   const ports: number[] = [];
   while (ports.length < n) {
-    const p = await new Promise<number>((resolve, reject) => {
-      const s = createServer();
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => {
-        const addr = s.address();
-        s.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
-      });
-    });
+    const p = await freePort();
     if (!ports.includes(p)) ports.push(p);
   }
   return ports;
+}
+
+/** Free host ports for a stack, as numbers and as `dev` flags (rds's left out with `rds: false`). */
+export async function portFlags(opts: { rds?: boolean } = {}) {
+  const [rds, custom, api, admin] = await freePorts(4);
+  const ports = { rds: rds as number, custom: custom as number, api: api as number, admin: admin as number };
+  const args = [
+    ...(opts.rds === false ? [] : ['--rds-port', String(ports.rds)]),
+    ...[
+      '--custom-port',
+      String(ports.custom),
+      '--postgrest-port',
+      String(ports.api),
+      '--postgrest-admin-port',
+      String(ports.admin),
+    ],
+  ];
+  return { ports, args };
+}
+
+/**
+ * A PostgREST caller: `call(method, path, body?, token?)`. The token defaults to `defaultToken()`;
+ * pass null for an anonymous request. Writes ask for the representation back.
+ */
+export function apiClient(base: () => string, defaultToken: () => string | null) {
+  return (method: string, path: string, body?: unknown, token: string | null = defaultToken()) =>
+    fetch(`${base()}${path}`, {
+      method,
+      headers: {
+        ...(token ? { Authorization: `Bearer ${token}` } : {}),
+        'Content-Type': 'application/json',
+        Prefer: 'return=representation',
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
 }
 
 export interface CliResult {

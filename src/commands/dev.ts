@@ -8,6 +8,7 @@ import type { PromptContext } from '../config/prompts.ts';
 import { confirmPrompt } from '../config/prompts.ts';
 import type { Config, RemoteRds } from '../config/schema.ts';
 import type { Secrets } from '../config/secrets.ts';
+import { readSecrets, secretsFile } from '../config/secrets.ts';
 import { connectionConfig, withClient } from '../db/connect.ts';
 import {
   type Action,
@@ -17,6 +18,7 @@ import {
   ensureVolume,
   keep,
   newCreated,
+  projectVolumes,
   rollback,
   waitReady,
 } from '../docker/containers.ts';
@@ -59,12 +61,32 @@ interface Ctx {
 
 const READY_TIMEOUT_MS = Number(process.env.PGAPP_READY_TIMEOUT_MS ?? 120_000);
 
+/**
+ * Data volumes of this project exist, but this directory holds no secrets for it: they were made
+ * from another checkout (or the secrets file was lost). New secrets would lock us out of that data.
+ */
+async function refuseForeignProject(project: string): Promise<void> {
+  if (readSecrets(project)) return;
+  const volumes = await projectVolumes(project);
+  if (volumes.length === 0) return;
+  throw new PgappError(
+    `Project "${project}" already has data in Docker (${volumes.join(', ')}), but ${secretsFile(project)} does not exist`,
+    [
+      'Its passwords were generated elsewhere (another checkout?) and cannot be recovered from here. Either:',
+      `  - run pgapp from the directory that created it, or copy its .pgapp/${project}/secrets.json here;`,
+      '  - choose another name: --project <name>;',
+      `  - or start it over (deletes its data): pgapp reset --yes --project ${project}`,
+    ].join('\n'),
+  );
+}
+
 export async function dev(
   opts: GlobalOptions & { prompt?: PromptContext; renderer?: 'default' | 'simple' | 'silent' },
 ): Promise<DevResult> {
   await checkEngine(); // before any prompt: nothing to ask if Docker is not there
   const config = await devConfig(opts, opts.prompt);
   const started = performance.now(); // time the stack, not the questions
+  await refuseForeignProject(config.project);
   const secrets = ensureSecrets(config.project);
 
   // The one question a run may need mid-way (building the base image) is asked before rendering starts.

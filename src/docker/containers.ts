@@ -57,6 +57,11 @@ export async function publishedPorts(
   return out;
 }
 
+export async function projectVolumes(project: string): Promise<string[]> {
+  const { Volumes } = await docker().listVolumes({ filters: { label: [`${LABELS.project}=${project}`] } });
+  return (Volumes ?? []).map((v) => v.Name);
+}
+
 export async function ensureNetwork(project: string, created: Created): Promise<string> {
   const name = networkName(project);
   const found = await docker().listNetworks({ filters: { label: [`${LABELS.project}=${project}`] } });

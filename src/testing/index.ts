@@ -5,7 +5,8 @@
  *   const stack = await useStack();            // ~1 s when it is already up
  *   await fetch(`${stack.apiUrl}/contacts?limit=1`);
  *
- * The stack is a project of its own (default `pgapp_test`), never your `npm run dev` data. The first
+ * The stack is a project of its own (default `pgapp_test_<hash of the directory>`: one per checkout,
+ * whose secrets live in its .pgapp/), never your `npm run dev` data. The first
  * call creates it; later calls (and later test runs) find its containers by label and reuse them
  * — no container is created twice. Call it once per run (a vitest globalSetup, say): two calls at
  * the same time would race to create the same containers.
@@ -13,11 +14,13 @@
  * Built on pgapp's own core rather than testcontainers: testcontainers publishes ports on every
  * interface (pgapp binds 127.0.0.1 only) and its reuse knows nothing of pgapp's SQL ledger.
  */
+import { createHash } from 'node:crypto';
 import { makeToken } from '../auth/jwt.ts';
 import { dev } from '../commands/dev.ts';
 import { DEFAULTS, type PortKey, type SeedSize } from '../config/schema.ts';
 import { connectionUrl } from '../db/connect.ts';
 import { freePort, publishedPorts } from '../docker/containers.ts';
+import { workDir } from '../paths.ts';
 import { PG_PORT, POSTGREST_ADMIN_PORT, POSTGREST_PORT } from '../stack/spec.ts';
 
 export interface TestStack {
@@ -40,14 +43,19 @@ export interface TestStack {
 }
 
 export interface UseStackOptions {
-  /** Project name; default PGAPP_TEST_PROJECT or "pgapp_test". */
+  /** Project name; default PGAPP_TEST_PROJECT or pgapp_test_<hash of the working directory>. */
   project?: string;
   seed?: SeedSize;
   cronJobs?: boolean;
 }
 
+/** The default test project: one per checkout (its secrets live in that checkout's .pgapp/). */
+export function defaultTestProject(dir = workDir()): string {
+  return `pgapp_test_${createHash('sha256').update(dir).digest('hex').slice(0, 8)}`;
+}
+
 export async function useStack(opts: UseStackOptions = {}): Promise<TestStack> {
-  const project = opts.project ?? process.env.PGAPP_TEST_PROJECT ?? 'pgapp_test';
+  const project = opts.project ?? process.env.PGAPP_TEST_PROJECT ?? defaultTestProject();
   // Keep the ports it had (they are part of its spec); pick free ones the first time.
   const had = await publishedPorts(project);
   const ports: Record<PortKey, number> = {

@@ -6,7 +6,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { makeToken } from '../../src/auth/jwt.ts';
 import { type TestStack, useStack } from '../../src/testing/index.ts';
-import { query } from '../helpers.ts';
+import { apiClient, query } from '../helpers.ts';
 
 const postgrest = inject('postgrest');
 const title = postgrest.available
@@ -22,16 +22,12 @@ describe.skipIf(!postgrest.available)(title, () => {
     connectionString: stack.rdsUrl.replace(/\?sslmode=require$/, ''),
     ssl: { rejectUnauthorized: false },
   });
+  const send = apiClient(
+    () => stack.apiUrl,
+    () => null,
+  );
   const call = async (method: string, path: string, token: string | null, body?: unknown) => {
-    const res = await fetch(`${stack.apiUrl}${path}`, {
-      method,
-      headers: {
-        ...(token ? { Authorization: `Bearer ${token}` } : {}),
-        'Content-Type': 'application/json',
-        Prefer: 'return=representation',
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    const res = await send(method, path, body, token);
     const text = await res.text();
     return { status: res.status, body: text ? JSON.parse(text) : null };
   };

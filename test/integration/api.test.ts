@@ -13,7 +13,7 @@ import { docker } from '../../src/docker/engine.ts';
 import { workDir } from '../../src/paths.ts';
 import { LABELS } from '../../src/stack/spec.ts';
 import { type TestStack, useStack } from '../../src/testing/index.ts';
-import { cli, query } from '../helpers.ts';
+import { apiClient, cli, query } from '../helpers.ts';
 
 const run = promisify(execFile);
 const postgrest = inject('postgrest');
@@ -30,16 +30,10 @@ describe.skipIf(!postgrest.available)(title, () => {
     connectionString: stack.rdsUrl.replace(/\?sslmode=require$/, ''),
     ssl: { rejectUnauthorized: false },
   });
-  const send = (method: string, path: string, body?: unknown, token: string | null = stack.token()) =>
-    fetch(api(path), {
-      method,
-      headers: {
-        ...(token ? { Authorization: `Bearer ${token}` } : {}),
-        'Content-Type': 'application/json',
-        Prefer: 'return=representation',
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+  const send = apiClient(
+    () => stack.apiUrl,
+    () => stack.token(),
+  );
 
   beforeAll(async () => {
     stack = await useStack(); // made by the global setup: reused here

@@ -6,7 +6,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { workDir } from '../../src/paths.ts';
 import { type TestStack, useStack } from '../../src/testing/index.ts';
-import { cli } from '../helpers.ts';
+import { apiClient, cli } from '../helpers.ts';
 
 const postgrest = inject('postgrest');
 const title = postgrest.available ? 'app layer (shared stack)' : `app layer — SKIPPED: ${postgrest.reason}`;
@@ -15,16 +15,10 @@ describe.skipIf(!postgrest.available)(title, () => {
   let stack: TestStack;
   let custom: pg.Client;
   const cleanup: string[] = [];
-  const call = (method: string, path: string, body?: unknown, token: string | null = stack.token()) =>
-    fetch(`${stack.apiUrl}${path}`, {
-      method,
-      headers: {
-        ...(token ? { Authorization: `Bearer ${token}` } : {}),
-        'Content-Type': 'application/json',
-        Prefer: 'return=representation',
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+  const call = apiClient(
+    () => stack.apiUrl,
+    () => stack.token(),
+  );
   const connect = async () => {
     const c = new pg.Client({ connectionString: stack.customUrl });
     await c.connect();

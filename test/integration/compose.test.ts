@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { PACKAGE_ROOT } from '../../src/paths.ts';
-import { cli, freePorts, tempHome } from '../helpers.ts';
+import { cli, portFlags, tempHome } from '../helpers.ts';
 
 const run = promisify(execFile);
 const postgrest = inject('postgrest');
@@ -34,17 +34,9 @@ describe.skipIf(!postgrest.available)(title, () => {
   });
 
   it('comes up with `docker compose up --wait` and serves FDW-backed rows', async () => {
-    const [rds, custom, api, admin] = await freePorts(4);
-    portArgs = [
-      '--rds-port',
-      `${rds}`,
-      '--custom-port',
-      `${custom}`,
-      '--postgrest-port',
-      `${api}`,
-      '--postgrest-admin-port',
-      `${admin}`,
-    ];
+    const { ports, args } = await portFlags();
+    const { api, admin } = ports;
+    portArgs = args;
     const env = await cli(['compose-env', '--project', project, ...portArgs], { home });
     expect(env.code, env.output).toBe(0);
     await compose('up', '-d', '--wait');

@@ -11,7 +11,7 @@ import { makeToken } from '../../src/auth/jwt.ts';
 import type { Secrets } from '../../src/config/secrets.ts';
 import { docker } from '../../src/docker/engine.ts';
 import { LABELS } from '../../src/stack/spec.ts';
-import { cli, freePorts, query, startCli, tempHome } from '../helpers.ts';
+import { apiClient, cli, portFlags, query, startCli, tempHome } from '../helpers.ts';
 
 const postgrest = inject('postgrest');
 const title = postgrest.available
@@ -33,27 +33,10 @@ async function projectResources(project: string) {
   };
 }
 
-async function portArgs() {
-  const [rds, custom, api, admin] = await freePorts(4);
-  return {
-    ports: { rds: rds as number, custom: custom as number, api: api as number, admin: admin as number },
-    args: [
-      '--rds-port',
-      String(rds),
-      '--custom-port',
-      String(custom),
-      '--postgrest-port',
-      String(api),
-      '--postgrest-admin-port',
-      String(admin),
-    ],
-  };
-}
-
 describe.skipIf(!postgrest.available)(title, () => {
   const home = tempHome();
   const project = projectName('main');
-  let ports: Awaited<ReturnType<typeof portArgs>>['ports'];
+  let ports: Awaited<ReturnType<typeof portFlags>>['ports'];
   let args: string[];
   let secrets: Secrets;
   let firstRun: { code: number | null; output: string };
@@ -68,19 +51,13 @@ describe.skipIf(!postgrest.available)(title, () => {
   });
   const userToken = () =>
     makeToken(secrets.jwtSecret, { role: 'web_user', expiresIn: 600, claims: { sub: 'e2e' } });
-  const send = (method: string, path: string, body?: unknown, token: string | null = userToken()) =>
-    fetch(api(path), {
-      method,
-      headers: {
-        ...(token ? { Authorization: `Bearer ${token}` } : {}),
-        'Content-Type': 'application/json',
-        Prefer: 'return=representation',
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+  const send = apiClient(
+    () => `http://127.0.0.1:${ports.api}`,
+    () => userToken(),
+  );
 
   beforeAll(async () => {
-    ({ ports, args } = await portArgs());
+    ({ ports, args } = await portFlags());
     firstRun = await cli(['dev', '--project', project, ...args], { home });
     if (firstRun.code === 0)
       secrets = JSON.parse(readFileSync(join(home, '.pgapp', project, 'secrets.json'), 'utf8'));
@@ -115,6 +92,15 @@ describe.skipIf(!postgrest.available)(title, () => {
     expect((await projectResources(project)).ids).toEqual(before.ids);
   });
 
+  it('refuses to take over the project from another directory (no secrets for its data there)', async () => {
+    const before = await projectResources(project);
+    const r = await cli(['dev', '--project', project, ...args], { home: tempHome() });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`Project "${project}" already has data in Docker`));
+    expect(r.stderr).toMatch(/copy its \.pgapp\/.*secrets\.json here/);
+    expect((await projectResources(project)).ids).toEqual(before.ids);
+  });
+
   it('keeps data written through the API across down + dev and a container restart', async () => {
     const post = await send('POST', '/companies', {
       name: 'Survivor',
@@ -133,7 +119,7 @@ describe.skipIf(!postgrest.available)(title, () => {
     const up = await cli(['dev', '--project', project, ...args], { home });
     expect(up.code, up.output).toBe(0);
     expect(up.output).toContain('rds: ready (started)');
-    expect((await (await fetch(api(`/companies?id=eq.${id}`))).json()) as unknown[]).toHaveLength(1);
+    expect((await (await send('GET', `/companies?id=eq.${id}`)).json()) as unknown[]).toHaveLength(1);
 
     const [rds] = await docker().listContainers({
       filters: { label: [`${LABELS.project}=${project}`, `${LABELS.service}=rds`] },
@@ -219,7 +205,7 @@ describe.skipIf(!postgrest.available)(title, () => {
     const blocker = createServer().listen(0, '127.0.0.1');
     await new Promise((r) => blocker.once('listening', r));
     const taken = (blocker.address() as { port: number }).port;
-    const p = await portArgs();
+    const p = await portFlags();
     const r = await cli(
       ['dev', '--project', other, ...p.args.slice(0, 0), '--rds-port', String(taken), ...p.args.slice(2)],
       { home },
@@ -236,7 +222,7 @@ describe.skipIf(!postgrest.available)(title, () => {
     const blocker = createServer().listen(0, '127.0.0.1');
     await new Promise((r) => blocker.once('listening', r));
     const taken = (blocker.address() as { port: number }).port;
-    const p = await portArgs();
+    const p = await portFlags();
     const blocked = [...p.args.slice(0, 4), '--postgrest-port', String(taken), ...p.args.slice(6)];
     const r = await cli(['dev', '--project', other, ...blocked], { home });
     blocker.close();
@@ -254,10 +240,8 @@ describe.skipIf(!postgrest.available)(title, () => {
   it('an unhealthy service: its last log lines, exit 1, and the next run recovers', async () => {
     const other = projectName('sick');
     // A data volume from an incompatible server: postgres refuses to start on it.
-    await docker().createVolume({
-      Name: `${other}_rds_data`,
-      Labels: { [LABELS.project]: other, [LABELS.service]: 'rds' },
-    });
+    // Unlabelled (a stray volume of that name, not a pgapp project with secrets elsewhere).
+    await docker().createVolume({ Name: `${other}_rds_data` });
     const prep = await docker().createContainer({
       Image: 'debian:bookworm-slim',
       Cmd: ['sh', '-c', 'mkdir -p /d/pgdata && echo 9 > /d/pgdata/PG_VERSION && chown -R 101:101 /d'],
@@ -266,7 +250,7 @@ describe.skipIf(!postgrest.available)(title, () => {
     await prep.start();
     await prep.wait();
     await prep.remove();
-    const p = await portArgs();
+    const p = await portFlags();
     const r = await cli(['dev', '--project', other, ...p.args], { home });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(
@@ -275,14 +259,15 @@ describe.skipIf(!postgrest.available)(title, () => {
     expect(r.stderr).toMatch(/│ postgres: could not access the server configuration file/);
     expect(r.stderr).toMatch(/pgapp logs rds/);
     // The run's own container is gone; the volume it found is the user's, and stays.
-    expect(await projectResources(other)).toMatchObject({ containers: 0, volumes: 1 });
+    expect(await projectResources(other)).toMatchObject({ containers: 0 });
+    expect((await docker().getVolume(`${other}_rds_data`).inspect()).Name).toBe(`${other}_rds_data`);
     await docker().getVolume(`${other}_rds_data`).remove();
     await cli(['reset', '--yes', '--project', other], { home });
   });
 
   it('Ctrl-C mid-way removes what the run created, and the next dev succeeds', async () => {
     const other = projectName('intr');
-    const p = await portArgs();
+    const p = await portFlags();
     const run = startCli(['dev', '--project', other, ...p.args], { home });
     await run.waitFor(/custom: start|Seed rds/);
     run.child.kill('SIGINT');

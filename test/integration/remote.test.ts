@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { docker } from '../../src/docker/engine.ts';
 import { SQL_DIR } from '../../src/paths.ts';
 import { LABELS } from '../../src/stack/spec.ts';
-import { cli, freePorts, query, tempHome } from '../helpers.ts';
+import { cli, freePorts, portFlags, query, tempHome } from '../helpers.ts';
 
 const postgrest = inject('postgrest');
 const images = inject('images');
@@ -52,18 +52,8 @@ describe.skipIf(!postgrest.available)(title, () => {
     return p;
   };
   const ports = async () => {
-    const [custom, api, admin] = await freePorts(3);
-    return {
-      api: api as number,
-      args: [
-        '--custom-port',
-        `${custom}`,
-        '--postgrest-port',
-        `${api}`,
-        '--postgrest-admin-port',
-        `${admin}`,
-      ],
-    };
+    const { ports: p, args } = await portFlags({ rds: false });
+    return { api: p.api, args };
   };
   const url = (e: External, db: string, extra = '') =>
     `postgres://postgres:extpw@${GATEWAY}:${e.port}/${db}${extra}`;
