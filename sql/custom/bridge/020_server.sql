@@ -20,7 +20,11 @@ DECLARE
     'host', current_setting('pgapp.rds_host'), 'port', current_setting('pgapp.rds_port'),
     'dbname', current_setting('pgapp.rds_dbname'), 'sslmode', current_setting('pgapp.rds_sslmode'),
     -- 100 rows per round trip (the default) makes large scans slow; 1000 is a better trade-off.
-    'fetch_size', '1000', 'async_capable', 'true');
+    'fetch_size', '1000', 'async_capable', 'true',
+    -- Moving a row over the bridge costs far more than the default 0.01 says: with a realistic
+    -- cost the planner pushes joins and their aggregates to rds instead of fetching whole tables
+    -- (measured in BENCHMARKS.md: a join + aggregate went from 25,019 rows fetched to the 5 needed).
+    'fdw_tuple_cost', '0.2');
   mapping_opts jsonb := jsonb_build_object('user', current_setting('pgapp.bridge_user'), 'password', current_setting('pgapp.bridge_password'));
   current text[];
   who text;
