@@ -46,6 +46,8 @@ export interface DevResult {
   images: StackImagesEnsured;
   hops: Hop[];
   ms: number;
+  /** Milliseconds per phase, by the phase's first title. */
+  phases: Record<string, number>;
 }
 
 interface Ctx {
@@ -57,6 +59,7 @@ interface Ctx {
   actions: Partial<Record<Service, Action>>;
   sql: Record<Phase, { applied: string[]; changed: string[] }>;
   hops: Hop[];
+  phases: Record<string, number>;
 }
 
 const READY_TIMEOUT_MS = Number(process.env.PGAPP_READY_TIMEOUT_MS ?? 120_000);
@@ -127,6 +130,7 @@ export async function dev(
       app: { applied: [], changed: [] },
     },
     hops: [],
+    phases: {},
   };
   const signal = abort.signal;
   const specFor = (c: Ctx) => {
@@ -191,56 +195,71 @@ export async function dev(
   });
 
   const renderer = opts.renderer ?? (process.stdout.isTTY ? 'default' : 'simple');
+  // Each phase's duration, kept for the caller (benchmarks) as the renderer shows it to people.
+  type TaskDef = { title: string; task: (c: Ctx, t: { title: string; output: string }) => Promise<void> };
+  const timed = (t: TaskDef): TaskDef => ({
+    ...t,
+    task: async (c, task) => {
+      const t0 = performance.now();
+      try {
+        await t.task(c, task);
+      } finally {
+        c.phases[t.title] = Math.round(performance.now() - t0);
+      }
+    },
+  });
   const tasks = new Listr<Ctx, 'default' | 'simple' | 'silent', 'simple'>(
-    [
-      {
-        title: 'Docker engine',
-        task: async (_c, task) => {
-          const { version } = await checkEngine();
-          task.title = `Docker engine ${version}`;
+    (
+      [
+        {
+          title: 'Docker engine',
+          task: async (_c, task) => {
+            const { version } = await checkEngine();
+            task.title = `Docker engine ${version}`;
+          },
         },
-      },
-      {
-        title: 'Images',
-        task: async (c, task) => {
-          const eo = ensureOptions(true, (line) => (task.output = line));
-          eo.confirm = async () => baseAnswer;
-          c.images = await ensureStackImages(c.config, eo);
-          signal.throwIfAborted();
-          task.title = `Images: ${(['custom', 'rds', 'postgrest'] as const).map((k) => `${k} ${(c.images as StackImagesEnsured)[k].source}`).join(', ')}`;
+        {
+          title: 'Images',
+          task: async (c, task) => {
+            const eo = ensureOptions(true, (line) => (task.output = line));
+            eo.confirm = async () => baseAnswer;
+            c.images = await ensureStackImages(c.config, eo);
+            signal.throwIfAborted();
+            task.title = `Images: ${(['custom', 'rds', 'postgrest'] as const).map((k) => `${k} ${(c.images as StackImagesEnsured)[k].source}`).join(', ')}`;
+          },
+          rendererOptions: { outputBar: 8 },
         },
-        rendererOptions: { outputBar: 8 },
-      },
-      {
-        title: 'Network',
-        task: async (c, task) => {
-          const name = await ensureNetwork(c.config.project, c.created);
-          task.title = `Network ${name}`;
+        {
+          title: 'Network',
+          task: async (c, task) => {
+            const name = await ensureNetwork(c.config.project, c.created);
+            task.title = `Network ${name}`;
+          },
         },
-      },
-      config.remote ? remoteTask(config.remote) : serviceTask('rds'),
-      sqlTask(
-        'seed',
-        !config.remote
-          ? 'Seed rds (crm)'
-          : config.remote.seed
-            ? 'Seed remote rds (crm) + bridge views'
-            : 'Remote rds: bridge views only (no seed)',
-      ),
-      serviceTask('custom'),
-      sqlTask('bridge', 'Bridge custom → rds (postgres_fdw)'),
-      sqlTask('api', 'API schema'),
-      sqlTask('app', 'App layer'),
-      serviceTask('postgrest'),
-      {
-        title: 'Verify every hop',
-        task: async (c, task) => {
-          signal.throwIfAborted();
-          c.hops = await verifyStack(c.config, c.secrets);
-          task.title = `Verify every hop: ${c.hops.map((h) => `${h.ms} ms`).join(' / ')}`;
+        config.remote ? remoteTask(config.remote) : serviceTask('rds'),
+        sqlTask(
+          'seed',
+          !config.remote
+            ? 'Seed rds (crm)'
+            : config.remote.seed
+              ? 'Seed remote rds (crm) + bridge views'
+              : 'Remote rds: bridge views only (no seed)',
+        ),
+        serviceTask('custom'),
+        sqlTask('bridge', 'Bridge custom → rds (postgres_fdw)'),
+        sqlTask('api', 'API schema'),
+        sqlTask('app', 'App layer'),
+        serviceTask('postgrest'),
+        {
+          title: 'Verify every hop',
+          task: async (c, task) => {
+            signal.throwIfAborted();
+            c.hops = await verifyStack(c.config, c.secrets);
+            task.title = `Verify every hop: ${c.hops.map((h) => `${h.ms} ms`).join(' / ')}`;
+          },
         },
-      },
-    ],
+      ] as TaskDef[]
+    ).map(timed),
     {
       renderer,
       fallbackRenderer: 'simple',
@@ -270,6 +289,7 @@ export async function dev(
     sql: ctx.sql,
     images: ctx.images as StackImagesEnsured,
     hops: ctx.hops,
+    phases: ctx.phases,
     ms: Math.round(performance.now() - started),
   };
 }
