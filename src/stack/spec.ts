@@ -66,28 +66,26 @@ export function stackSpec<P extends number | string>(
   images: StackImages,
 ): Record<Service, ServiceSpec<P>> {
   const db = config.project;
+  // rds and custom run the same entrypoint: a user, a password, the app database, one data volume.
+  const postgres = (
+    service: 'rds' | 'custom',
+    user: string,
+    password: string,
+    cmd: string[],
+  ): ServiceSpec<P> => ({
+    service,
+    name: containerName(config.project, service),
+    image: images[service],
+    env: { POSTGRES_USER: user, POSTGRES_PASSWORD: password, POSTGRES_DB: db },
+    cmd,
+    ports: [{ container: PG_PORT, host: config.ports[service] }],
+    volumes: [{ name: volumeName(config.project, service), target: PGDATA_VOLUME_TARGET }],
+    ready: { kind: 'healthcheck' },
+  });
   return {
-    rds: {
-      service: 'rds',
-      name: containerName(config.project, 'rds'),
-      image: images.rds,
-      env: { POSTGRES_USER: RDS_MASTER_USER, POSTGRES_PASSWORD: secrets.rdsMasterPassword, POSTGRES_DB: db },
-      cmd: [],
-      ports: [{ container: PG_PORT, host: config.ports.rds }],
-      volumes: [{ name: volumeName(config.project, 'rds'), target: PGDATA_VOLUME_TARGET }],
-      ready: { kind: 'healthcheck' },
-    },
-    custom: {
-      service: 'custom',
-      name: containerName(config.project, 'custom'),
-      image: images.custom,
-      env: { POSTGRES_USER: CUSTOM_SUPERUSER, POSTGRES_PASSWORD: secrets.customPassword, POSTGRES_DB: db },
-      // pg_cron lives in the app database, so jobs run where the foreign tables and api are.
-      cmd: ['-c', `cron.database_name=${db}`],
-      ports: [{ container: PG_PORT, host: config.ports.custom }],
-      volumes: [{ name: volumeName(config.project, 'custom'), target: PGDATA_VOLUME_TARGET }],
-      ready: { kind: 'healthcheck' },
-    },
+    rds: postgres('rds', RDS_MASTER_USER, secrets.rdsMasterPassword, []),
+    // pg_cron lives in the app database, so jobs run where the foreign tables and api are.
+    custom: postgres('custom', CUSTOM_SUPERUSER, secrets.customPassword, ['-c', `cron.database_name=${db}`]),
     postgrest: {
       service: 'postgrest',
       name: containerName(config.project, 'postgrest'),
