@@ -25,7 +25,7 @@ import {
 import { checkEngine } from '../docker/engine.ts';
 import { BASE_IMAGE, imageId } from '../docker/images.ts';
 import { InterruptedError, PgappError } from '../errors.ts';
-import { networkName, SERVICES, type Service, type StackImages, stackSpec } from '../stack/spec.ts';
+import { networkName, type Service, type StackImages, stackSpec } from '../stack/spec.ts';
 import { applyPhase, type Phase } from '../stack/sql.ts';
 import { type Hop, verifyStack } from '../stack/verify.ts';
 import {
@@ -293,5 +293,3 @@ export async function dev(
     ms: Math.round(performance.now() - started),
   };
 }
-
-export { SERVICES };
