@@ -204,7 +204,7 @@ async function benchMemory() {
   const total = parts.reduce((a, [, m]) => a + m, 0);
   report({
     benchmark: 'memory: idle stack RSS',
-    measured: parts.map(([n, m]) => `${n} ${fmt(m, 0)}`).join(', ') + ' MiB',
+    measured: `${parts.map(([n, m]) => `${n} ${fmt(m, 0)}`).join(', ')} MiB`,
     baseline: '—',
     ratio: `${fmt(total, 0)} MiB`,
     target: '≤ 300 MiB',
