@@ -16,7 +16,7 @@ import autocannon from 'autocannon';
 import pg from 'pg';
 import { dev } from '../src/commands/dev.ts';
 import { ensureSecrets, readSecrets } from '../src/config/secrets.ts';
-import { freePort, projectContainers, publishedPorts } from '../src/docker/containers.ts';
+import { freePort, projectContainers, projectPorts } from '../src/docker/containers.ts';
 import { docker } from '../src/docker/engine.ts';
 import { PACKAGE_ROOT, SQL_DIR, workDir } from '../src/paths.ts';
 import { composeEnv } from '../src/stack/compose.ts';
@@ -219,20 +219,20 @@ async function timeIt(fn: () => Promise<unknown>): Promise<number> {
   return performance.now() - t;
 }
 const cliArgs = async (stack: TestStack) => {
-  const p = await publishedPorts(stack.project);
+  const p = await projectPorts(stack.project);
   return [
     '--project',
     stack.project,
     '--seed',
     'medium',
     '--rds-port',
-    `${p.rds?.[5432]}`,
+    `${p.rds}`,
     '--custom-port',
-    `${p.custom?.[5432]}`,
+    `${p.custom}`,
     '--postgrest-port',
-    `${p.postgrest?.[3000]}`,
+    `${p.postgrest}`,
     '--postgrest-admin-port',
-    `${p.postgrest?.[3001]}`,
+    `${p.postgrestAdmin}`,
   ];
 };
 /** `npm run dev` as a user runs it (node + tsx + the CLI), to ready. */

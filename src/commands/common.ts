@@ -3,7 +3,7 @@ import { configFromEnv, loadConfig, readConfigFile, saveConfigFile, unsetFields 
 import { confirmPrompt, type PromptContext, promptConfig } from '../config/prompts.ts';
 import { type Config, type RawConfig, resolveConfig } from '../config/schema.ts';
 import { ensureSecrets, readSecrets, type Secrets } from '../config/secrets.ts';
-import { projectContainers, publishedPorts } from '../docker/containers.ts';
+import { projectContainers, projectPorts } from '../docker/containers.ts';
 import {
   type EnsuredImage,
   type EnsureOptions,
@@ -12,7 +12,6 @@ import {
   type Progress,
 } from '../docker/images.ts';
 import { PgappError } from '../errors.ts';
-import { PG_PORT, POSTGREST_ADMIN_PORT, POSTGREST_PORT } from '../stack/spec.ts';
 
 export interface GlobalOptions {
   flags: RawConfig;
@@ -47,16 +46,7 @@ export function commandConfig(opts: GlobalOptions): Config {
 /** The config with the host ports the project's containers really publish (for connecting to them). */
 export async function liveConfig(opts: GlobalOptions): Promise<Config> {
   const config = commandConfig(opts);
-  const live = await publishedPorts(config.project);
-  return {
-    ...config,
-    ports: {
-      rds: live.rds?.[PG_PORT] ?? config.ports.rds,
-      custom: live.custom?.[PG_PORT] ?? config.ports.custom,
-      postgrest: live.postgrest?.[POSTGREST_PORT] ?? config.ports.postgrest,
-      postgrestAdmin: live.postgrest?.[POSTGREST_ADMIN_PORT] ?? config.ports.postgrestAdmin,
-    },
-  };
+  return { ...config, ports: { ...config.ports, ...(await projectPorts(config.project)) } };
 }
 
 export function requireSecrets(project: string): Secrets {

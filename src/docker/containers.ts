@@ -4,8 +4,18 @@
  */
 import { createServer } from 'node:net';
 import type Docker from 'dockerode';
+import type { PortKey } from '../config/schema.ts';
 import { errorMessage, PgappError } from '../errors.ts';
-import { LABELS, networkName, type Service, type ServiceSpec, specHash } from '../stack/spec.ts';
+import {
+  LABELS,
+  networkName,
+  PG_PORT,
+  POSTGREST_ADMIN_PORT,
+  POSTGREST_PORT,
+  type Service,
+  type ServiceSpec,
+  specHash,
+} from '../stack/spec.ts';
 import { docker, lastLogLines } from './engine.ts';
 
 export type Action = 'reused' | 'started' | 'created' | 'recreated';
@@ -55,6 +65,18 @@ export async function publishedPorts(
     for (const p of c.Ports) if (p.PublicPort) out[svc] = { ...out[svc], [p.PrivatePort]: p.PublicPort };
   }
   return out;
+}
+
+/** The project's host ports by config key, for the services that have containers. */
+export async function projectPorts(project: string): Promise<Partial<Record<PortKey, number>>> {
+  const p = await publishedPorts(project);
+  const out: Partial<Record<PortKey, number>> = {
+    rds: p.rds?.[PG_PORT],
+    custom: p.custom?.[PG_PORT],
+    postgrest: p.postgrest?.[POSTGREST_PORT],
+    postgrestAdmin: p.postgrest?.[POSTGREST_ADMIN_PORT],
+  };
+  return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined));
 }
 
 export async function projectVolumes(project: string): Promise<string[]> {

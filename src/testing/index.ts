@@ -19,9 +19,8 @@ import { makeToken } from '../auth/jwt.ts';
 import { dev } from '../commands/dev.ts';
 import { DEFAULTS, type PortKey, type SeedSize } from '../config/schema.ts';
 import { connectionUrl } from '../db/connect.ts';
-import { freePort, publishedPorts } from '../docker/containers.ts';
+import { freePort, projectPorts } from '../docker/containers.ts';
 import { workDir } from '../paths.ts';
-import { PG_PORT, POSTGREST_ADMIN_PORT, POSTGREST_PORT } from '../stack/spec.ts';
 
 export interface TestStack {
   project: string;
@@ -57,12 +56,12 @@ export function defaultTestProject(dir = workDir()): string {
 export async function useStack(opts: UseStackOptions = {}): Promise<TestStack> {
   const project = opts.project ?? process.env.PGAPP_TEST_PROJECT ?? defaultTestProject();
   // Keep the ports it had (they are part of its spec); pick free ones the first time.
-  const had = await publishedPorts(project);
+  const had = await projectPorts(project);
   const ports: Record<PortKey, number> = {
-    rds: had.rds?.[PG_PORT] ?? (await freePort()),
-    custom: had.custom?.[PG_PORT] ?? (await freePort()),
-    postgrest: had.postgrest?.[POSTGREST_PORT] ?? (await freePort()),
-    postgrestAdmin: had.postgrest?.[POSTGREST_ADMIN_PORT] ?? (await freePort()),
+    rds: had.rds ?? (await freePort()),
+    custom: had.custom ?? (await freePort()),
+    postgrest: had.postgrest ?? (await freePort()),
+    postgrestAdmin: had.postgrestAdmin ?? (await freePort()),
   };
   const result = await dev({
     flags: { project, ports, seed: opts.seed ?? 'small', cronJobs: opts.cronJobs ?? DEFAULTS.cronJobs },
