@@ -15,6 +15,10 @@ BEGIN
   END IF;
 END $$;
 GRANT web_anon, web_user TO authenticator;
+-- No request waits forever on a far-away rds: PostgREST applies these settings of the roles it
+-- switches to (impersonated role settings), and postgres_fdw cancels the remote query.
+ALTER ROLE web_anon SET statement_timeout = '15s';
+ALTER ROLE web_user SET statement_timeout = '15s';
 -- Functions are EXECUTE-able by PUBLIC unless revoked: nothing of api_owner's is, by default.
 ALTER DEFAULT PRIVILEGES FOR ROLE api_owner REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
 ALTER DEFAULT PRIVILEGES FOR ROLE postgres REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;

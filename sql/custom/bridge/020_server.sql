@@ -24,7 +24,11 @@ DECLARE
     -- Moving a row over the bridge costs far more than the default 0.01 says: with a realistic
     -- cost the planner pushes joins and their aggregates to rds instead of fetching whole tables
     -- (measured in BENCHMARKS.md: a join + aggregate went from 25,019 rows fetched to the 5 needed).
-    'fdw_tuple_cost', '0.2');
+    'fdw_tuple_cost', '0.2',
+    -- An rds that does not answer must not hang the API: bounded connection set-up, and dead
+    -- connections noticed (the API roles' statement_timeout bounds the rest, see api/010_roles.sql).
+    'connect_timeout', '5', 'keepalives', '1', 'keepalives_idle', '10', 'keepalives_interval', '5',
+    'keepalives_count', '3');
   mapping_opts jsonb := jsonb_build_object('user', current_setting('pgapp.bridge_user'), 'password', current_setting('pgapp.bridge_password'));
   current text[];
   who text;

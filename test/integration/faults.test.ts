@@ -1,0 +1,123 @@
+/**
+ * Faults on a throwaway stack of their own: rds killed or frozen while the API serves, custom killed.
+ * Requests fail fast (or within a bounded timeout) with a JSON error, and recover on their own.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { makeToken } from '../../src/auth/jwt.ts';
+import type { Secrets } from '../../src/config/secrets.ts';
+import { docker } from '../../src/docker/engine.ts';
+import { apiClient, cli, portFlags, query, tempHome } from '../helpers.ts';
+
+const postgrest = inject('postgrest');
+const title = postgrest.available ? 'faults' : `faults — SKIPPED: ${postgrest.reason}`;
+
+describe.skipIf(!postgrest.available)(title, () => {
+  const home = tempHome();
+  const project = `e2e_faults_${randomBytes(3).toString('hex')}`;
+  let ports: Awaited<ReturnType<typeof portFlags>>['ports'];
+  let secrets: Secrets;
+  const container = (svc: string) => docker().getContainer(`${project}-${svc}`);
+  const startedAt = async (svc: string) => (await container(svc).inspect()).State.StartedAt;
+  const send = apiClient(
+    () => `http://127.0.0.1:${ports.api}`,
+    () => makeToken(secrets.jwtSecret, { role: 'web_user', expiresIn: 600, claims: { sub: 'faults' } }),
+  );
+  const timedGet = async (path: string) => {
+    const t = Date.now();
+    const res = await fetch(`http://127.0.0.1:${ports.api}${path}`, { signal: AbortSignal.timeout(60_000) });
+    return { status: res.status, body: await res.json(), ms: Date.now() - t };
+  };
+  const until200 = async (path: string, withinMs: number) => {
+    const deadline = Date.now() + withinMs;
+    while (Date.now() < deadline) {
+      const r = await fetch(`http://127.0.0.1:${ports.api}${path}`).catch(() => undefined);
+      if (r?.status === 200) return Date.now() - (deadline - withinMs);
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    throw new Error(`${path} did not answer 200 within ${withinMs} ms`);
+  };
+
+  beforeAll(async () => {
+    const p = await portFlags();
+    ports = p.ports;
+    const r = await cli(['dev', '--project', project, ...p.args], { home });
+    expect(r.code, r.output).toBe(0);
+    secrets = JSON.parse(readFileSync(join(home, '.pgapp', project, 'secrets.json'), 'utf8'));
+  });
+  afterAll(async () => {
+    await container('rds')
+      .unpause()
+      .catch(() => {});
+    await cli(['reset', '--yes', '--project', project], { home });
+  });
+
+  it('rds SIGKILLed: requests fail fast with a JSON error, then succeed again once rds is back — no restart of custom or postgrest', async () => {
+    const before = [await startedAt('custom'), await startedAt('postgrest')];
+    await container('rds').kill({ signal: 'SIGKILL' });
+    const down = await timedGet('/contacts?id=eq.1');
+    expect(down.status).toBeGreaterThanOrEqual(500);
+    expect(down.body.message).toMatch(/could not connect to server "rds"/);
+    expect(down.ms).toBeLessThan(6_000); // fails fast (connect_timeout 5 s at the very worst)
+    await container('rds').start();
+    expect(await until200('/contacts?id=eq.1', 20_000)).toBeLessThan(20_000);
+    expect([await startedAt('custom'), await startedAt('postgrest')]).toEqual(before);
+  });
+
+  it('rds frozen (it resolves but never answers): requests end with a JSON error within the bounded timeout', async () => {
+    for (let i = 1; i <= 20; i++) await fetch(`http://127.0.0.1:${ports.api}/contacts?id=eq.${i}`); // warm, cached FDW connections
+    await container('rds').pause();
+    try {
+      const r = await timedGet('/contacts?id=eq.2');
+      expect(r.status).toBeGreaterThanOrEqual(500);
+      expect(r.body.message).toMatch(/statement timeout|could not connect to server "rds"/);
+      expect(r.ms).toBeLessThan(20_000); // statement_timeout 15 s for the API roles
+    } finally {
+      await container('rds').unpause();
+    }
+    await until200('/contacts?id=eq.2', 10_000);
+  }, 60_000);
+
+  it('custom killed: PostgREST reconnects on its own and no acknowledged write is lost', async () => {
+    const before = await startedAt('postgrest');
+    const post = await send('POST', '/companies', {
+      name: 'Acknowledged',
+      domain: `ack-${project}.example.com`,
+      industry: 'media',
+      employees: 1,
+    });
+    expect(post.status).toBe(201);
+    const [{ id }] = (await post.json()) as [{ id: number }];
+    await container('custom').kill({ signal: 'SIGKILL' });
+    // Fast JSON errors while it is down, never a hang.
+    // Every pooled connection answers its first use with a bare 400; then 503 "Retrying".
+    const answers: { status: number; code?: string }[] = [];
+    for (let i = 0; i < 20 && answers.at(-1)?.status !== 503; i++) {
+      const r = await timedGet('/contacts?id=eq.1');
+      expect(r.body).toHaveProperty('message');
+      expect(r.ms).toBeLessThan(2_000);
+      answers.push({ status: r.status, code: r.body.code });
+    }
+    for (const a of answers) expect(a.status).toBeGreaterThanOrEqual(400);
+    expect(answers.at(-1)).toMatchObject({ status: 503, code: expect.stringMatching(/^PGRST00[12]$/) });
+    await container('custom').start();
+    await until200('/contacts?id=eq.1', 30_000);
+    expect(await startedAt('postgrest')).toBe(before);
+    const rds = {
+      host: '127.0.0.1',
+      port: ports.rds,
+      user: 'postgres',
+      password: secrets.rdsMasterPassword,
+      database: project,
+      ssl: { rejectUnauthorized: false },
+    };
+    expect(await query(rds, 'SELECT name FROM crm.companies WHERE id = $1', [id])).toEqual([
+      { name: 'Acknowledged' },
+    ]);
+    expect((await (await send('GET', `/companies?id=eq.${id}&select=name`)).json()) as unknown[]).toEqual([
+      { name: 'Acknowledged' },
+    ]);
+  }, 90_000);
+});
