@@ -4,6 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { expect } from 'vitest';
 import { freePort } from '../src/docker/containers.ts';
 import { docker } from '../src/docker/engine.ts';
 import { PACKAGE_ROOT } from '../src/paths.ts';
@@ -187,4 +188,21 @@ export function cli(
 
 export function tempHome(): string {
   return mkdtempSync(join(tmpdir(), 'pgapp-test-'));
+}
+
+/** pg settings for a stack's rds URL: TLS as sslmode=require means (encrypted, self-signed accepted). */
+export function rdsFromUrl(url: string): pg.ClientConfig {
+  return { connectionString: url.replace(/\?sslmode=require$/, ''), ssl: { rejectUnauthorized: false } };
+}
+
+/** POST a company through the API (as the client's default user): expects 201, returns the new row. */
+export async function postCompany(
+  send: ReturnType<typeof apiClient>,
+  company: { name: string; domain: string; industry: string; employees: number },
+): Promise<{ id: number; created_at: string }> {
+  const res = await send('POST', '/companies', company);
+  expect(res.status).toBe(201);
+  const [row] = (await res.json()) as { id: number; created_at: string }[];
+  expect(row?.id).toBeGreaterThan(0);
+  return row as { id: number; created_at: string };
 }

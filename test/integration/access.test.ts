@@ -6,7 +6,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { makeToken } from '../../src/auth/jwt.ts';
 import { type TestStack, useStack } from '../../src/testing/index.ts';
-import { apiClient, query } from '../helpers.ts';
+import { apiClient, query, rdsFromUrl } from '../helpers.ts';
 
 const postgrest = inject('postgrest');
 const title = postgrest.available
@@ -18,10 +18,7 @@ describe.skipIf(!postgrest.available)(title, () => {
   let alice: string;
   let bob: string;
   let dealId: number;
-  const rds = () => ({
-    connectionString: stack.rdsUrl.replace(/\?sslmode=require$/, ''),
-    ssl: { rejectUnauthorized: false },
-  });
+  const rds = () => rdsFromUrl(stack.rdsUrl);
   const send = apiClient(
     () => stack.apiUrl,
     () => null,

@@ -11,7 +11,7 @@ import { makeToken } from '../../src/auth/jwt.ts';
 import type { Secrets } from '../../src/config/secrets.ts';
 import { docker } from '../../src/docker/engine.ts';
 import { LABELS } from '../../src/stack/spec.ts';
-import { apiClient, cli, portFlags, query, startCli, tempHome } from '../helpers.ts';
+import { apiClient, cli, portFlags, postCompany, query, startCli, tempHome } from '../helpers.ts';
 
 const postgrest = inject('postgrest');
 const title = postgrest.available
@@ -102,14 +102,12 @@ describe.skipIf(!postgrest.available)(title, () => {
   });
 
   it('keeps data written through the API across down + dev and a container restart', async () => {
-    const post = await send('POST', '/companies', {
+    const { id } = await postCompany(send, {
       name: 'Survivor',
       domain: `survivor-${project}.example.com`,
       industry: 'media',
       employees: 9,
     });
-    expect(post.status).toBe(201);
-    const [{ id }] = (await post.json()) as [{ id: number }];
 
     const down = await cli(['down', '--project', project], { home });
     expect(down.code, down.output).toBe(0);

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { makeToken } from '../../src/auth/jwt.ts';
 import type { Secrets } from '../../src/config/secrets.ts';
 import { docker } from '../../src/docker/engine.ts';
-import { apiClient, cli, portFlags, query, tempHome } from '../helpers.ts';
+import { apiClient, cli, portFlags, postCompany, query, tempHome } from '../helpers.ts';
 
 const postgrest = inject('postgrest');
 const title = postgrest.available ? 'faults' : `faults — SKIPPED: ${postgrest.reason}`;
@@ -82,14 +82,12 @@ describe.skipIf(!postgrest.available)(title, () => {
 
   it('custom killed: PostgREST reconnects on its own and no acknowledged write is lost', async () => {
     const before = await startedAt('postgrest');
-    const post = await send('POST', '/companies', {
+    const { id } = await postCompany(send, {
       name: 'Acknowledged',
       domain: `ack-${project}.example.com`,
       industry: 'media',
       employees: 1,
     });
-    expect(post.status).toBe(201);
-    const [{ id }] = (await post.json()) as [{ id: number }];
     await container('custom').kill({ signal: 'SIGKILL' });
     // Fast JSON errors while it is down, never a hang.
     // Every pooled connection answers its first use with a bare 400; then 503 "Retrying".
