@@ -155,7 +155,7 @@ async function main(argv: string[]): Promise<number> {
     case 'psql':
       return psql({ ...opts, service: rest[0], args: rest.slice(1) });
     case 'token':
-      process.stdout.write(`${token({ ...opts, role: v.role, claims: v.claims, exp: v.exp })}\n`);
+      process.stdout.write(`${await token({ ...opts, role: v.role, claims: v.claims, exp: v.exp })}\n`);
       return 0;
     case 'images':
       for (const line of await images({ ...opts, postgrest: !v['no-postgrest'] }))

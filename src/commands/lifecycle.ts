@@ -6,7 +6,7 @@ import chalk from 'chalk';
 import { makeToken, parseDuration } from '../auth/jwt.ts';
 import { confirmPrompt } from '../config/prompts.ts';
 import { SEED_SIZES } from '../config/schema.ts';
-import { ensureSecrets } from '../config/secrets.ts';
+import { ensureSecrets, type Secrets } from '../config/secrets.ts';
 import { connectionConfig, withClient } from '../db/connect.ts';
 import { findContainer, projectContainers, removeProject, stopProject } from '../docker/containers.ts';
 import { checkEngine, docker } from '../docker/engine.ts';
@@ -207,7 +207,36 @@ export async function psql(opts: GlobalOptions & { service?: string; args: strin
   });
 }
 
-export function token(opts: GlobalOptions & { role?: string; claims?: string; exp?: string }): string {
+/** The roles pgapp's own SQL grants to PostgREST's authenticator: known without asking custom. */
+const API_ROLES = ['web_anon', 'web_user'];
+
+/**
+ * The roles PostgREST can switch to (granted to authenticator), as custom says; undefined when
+ * custom does not answer (stack down), so only pgapp's own API roles can be vouched for.
+ */
+async function apiRoles(opts: GlobalOptions, secrets: Secrets): Promise<string[] | undefined> {
+  try {
+    const cfg = connectionConfig('custom', await liveConfig(opts), secrets);
+    return await withClient(
+      cfg,
+      async (db) =>
+        (
+          await db.query<{ r: string }>(
+            `SELECT rolname AS r FROM pg_roles
+             WHERE pg_has_role('authenticator', oid, 'MEMBER') AND rolname <> 'authenticator' ORDER BY 1`,
+          )
+        ).rows.map((x) => x.r),
+      undefined,
+      2_000,
+    );
+  } catch {
+    return undefined;
+  }
+}
+
+export async function token(
+  opts: GlobalOptions & { role?: string; claims?: string; exp?: string },
+): Promise<string> {
   const config = commandConfig(opts);
   const secrets = requireSecrets(config.project);
   const role = opts.role ?? 'web_user';
@@ -216,6 +245,20 @@ export function token(opts: GlobalOptions & { role?: string; claims?: string; ex
       `Invalid role ${JSON.stringify(role)}`,
       'Use a role name such as web_user or web_anon.',
     );
+  // A token for a role PostgREST cannot switch to is refused by every request: say so now.
+  if (!API_ROLES.includes(role)) {
+    const live = await apiRoles(opts, secrets);
+    if (!live)
+      throw new PgappError(
+        `Cannot check role "${role}": custom is not running`,
+        `Start the stack (\`npm run dev\`) to issue tokens for your own roles; ${API_ROLES.join(' and ')} need no check.`,
+      );
+    if (!live.includes(role))
+      throw new PgappError(
+        `No API role "${role}" on custom: PostgREST would refuse every request with this token`,
+        `Roles PostgREST can switch to: ${live.join(', ')}. To add one, create it and GRANT it TO authenticator in sql/custom/local/.`,
+      );
+  }
   let claims: Record<string, unknown> = {};
   if (opts.claims) {
     try {
