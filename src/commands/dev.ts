@@ -20,6 +20,7 @@ import {
   newCreated,
   projectVolumes,
   rollback,
+  sleep,
   waitReady,
 } from '../docker/containers.ts';
 import { checkEngine } from '../docker/engine.ts';
@@ -81,6 +82,17 @@ async function refuseForeignProject(project: string): Promise<void> {
       `  - or start it over (deletes its data): pgapp reset --yes --project ${project}`,
     ].join('\n'),
   );
+}
+
+/**
+ * Fault injection for the tests of Ctrl-C in each phase: with PGAPP_TEST_HOLD=<a phase's title>,
+ * that phase stops half-way (after its container is created, or its first SQL file applied) until
+ * interrupted, 60 s at most. Unset, this does nothing.
+ */
+async function holdIfAsked(title: string, signal: AbortSignal, task: { output: string }): Promise<void> {
+  if (process.env.PGAPP_TEST_HOLD !== title) return;
+  task.output = 'held half-way by PGAPP_TEST_HOLD: waiting for Ctrl-C';
+  await sleep(60_000, signal);
 }
 
 export async function dev(
@@ -149,6 +161,7 @@ export async function dev(
       const { id, action } = await ensureContainer(c.config.project, spec, image.id, c.created);
       c.ids[service] = id;
       c.actions[service] = action;
+      await holdIfAsked(`${service}: start`, signal, task);
       task.output = `${action}; waiting until ready`;
       await waitReady(id, spec, { timeoutMs: READY_TIMEOUT_MS, signal });
       // Ready and complete: a later failure leaves it (and its data) for the next run to reuse.
@@ -176,12 +189,15 @@ export async function dev(
     title,
     task: async (c: Ctx, task: { title: string; output: string }) => {
       signal.throwIfAborted();
+      let applying = 0;
       const r = await applyPhase(
         phase,
         c.config,
         c.secrets,
-        (name, state) => {
-          if (state === 'applying') task.output = `applying ${name}`;
+        async (name, state) => {
+          if (state !== 'applying') return;
+          if (applying++ === 1) await holdIfAsked(title, signal, task);
+          task.output = `applying ${name}`;
         },
         signal,
       );
@@ -214,6 +230,7 @@ export async function dev(
         {
           title: 'Docker engine',
           task: async (_c, task) => {
+            await holdIfAsked('Docker engine', signal, task);
             const { version } = await checkEngine();
             task.title = `Docker engine ${version}`;
           },
@@ -221,6 +238,7 @@ export async function dev(
         {
           title: 'Images',
           task: async (c, task) => {
+            await holdIfAsked('Images', signal, task);
             const eo = ensureOptions(true, (line) => (task.output = line));
             eo.confirm = async () => baseAnswer;
             c.images = await ensureStackImages(c.config, eo);
@@ -233,6 +251,7 @@ export async function dev(
           title: 'Network',
           task: async (c, task) => {
             const name = await ensureNetwork(c.config.project, c.created);
+            await holdIfAsked('Network', signal, task);
             task.title = `Network ${name}`;
           },
         },
@@ -254,6 +273,7 @@ export async function dev(
           title: 'Verify every hop',
           task: async (c, task) => {
             signal.throwIfAborted();
+            await holdIfAsked('Verify every hop', signal, task);
             c.hops = await verifyStack(c.config, c.secrets);
             task.title = `Verify every hop: ${c.hops.map((h) => `${h.ms} ms`).join(' / ')}`;
           },

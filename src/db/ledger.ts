@@ -93,7 +93,7 @@ export async function applySqlFiles(
   client: pg.ClientBase,
   files: SqlFile[],
   settings: Record<string, string>,
-  onFile?: (name: string, state: 'applying' | 'skipped' | 'changed') => void,
+  onFile?: (name: string, state: 'applying' | 'skipped' | 'changed') => void | Promise<void>,
 ): Promise<ApplyResult> {
   const result: ApplyResult = { applied: [], skipped: [], changed: [] };
   await inTransaction(client, () => client.query(readFileSync(LEDGER_SQL, 'utf8')));
@@ -101,7 +101,7 @@ export async function applySqlFiles(
   const setAll = `SELECT ${names.map((_, i) => `set_config('pgapp.' || $${2 * i + 1}::text, $${2 * i + 2}::text, true)`).join(', ') || '1'}`;
   const values = names.flatMap((k) => [k, settings[k]]);
   for (const file of files) {
-    onFile?.(file.name, 'applying');
+    await onFile?.(file.name, 'applying');
     const state = await inTransaction(client, async () => {
       if (names.length > 0) await client.query(setAll, values);
       try {

@@ -241,12 +241,13 @@ export async function waitReady(id: string, spec: ServiceSpec, opts: WaitOptions
     // The restart policy brings a crashed server back: a restart while waiting is a crash loop.
     const crashLoop = info.RestartCount > restarts || info.State.Restarting;
     if (!info.State.Running || crashLoop) {
+      const logs = await lastLogLines(id);
       throw new PgappError(
         crashLoop
           ? `${spec.service} keeps crashing (restarted ${info.RestartCount - restarts || 1} time(s)) instead of becoming ready`
           : `${spec.service} exited (code ${info.State.ExitCode}) instead of becoming ready`,
-        `Its last log lines are below; \`pgapp logs ${spec.service}\` shows more.`,
-        await lastLogLines(id),
+        failureHint(spec.service, logs),
+        logs,
       );
     }
     if (spec.ready.kind === 'healthcheck') {
@@ -264,11 +265,28 @@ export async function waitReady(id: string, spec: ServiceSpec, opts: WaitOptions
     }
     await sleep(200, opts.signal);
   }
+  const logs = await lastLogLines(id);
   throw new PgappError(
     `${spec.service} did not become ready within ${Math.round(opts.timeoutMs / 1000)} s (last state: ${last})`,
-    `Its last log lines are below; \`pgapp logs ${spec.service}\` shows more.`,
-    await lastLogLines(id),
+    failureHint(spec.service, logs),
+    logs,
   );
+}
+
+/** A hint from what a failed service logged: a full disk and an unwritable volume are named. */
+export function failureHint(service: string, logs: string): string {
+  const more = `Its last log lines are above; \`pgapp logs ${service}\` shows more.`;
+  if (/No space left on device|could not extend file|disk quota exceeded/i.test(logs))
+    return (
+      'The disk holding its volume is full. Free space (see `docker system df`; `docker system prune` ' +
+      `removes what no container uses) and run \`pgapp dev\` again. ${more}`
+    );
+  if (/Permission denied|Operation not permitted|Read-only file system/i.test(logs))
+    return (
+      'The server cannot write its data volume. Check the volume (`docker volume inspect`) and the disk it ' +
+      `is on, or start over with \`pgapp reset\` (deletes its data). ${more}`
+    );
+  return more;
 }
 
 /** Remove what a run created (newest first), all of it or only what was not kept; never throws. */

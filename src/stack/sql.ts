@@ -79,7 +79,7 @@ export async function applyPhase(
   phase: Phase,
   config: Config,
   secrets: Secrets,
-  onFile?: (name: string, state: 'applying' | 'skipped' | 'changed') => void,
+  onFile?: (name: string, state: 'applying' | 'skipped' | 'changed') => void | Promise<void>,
   signal?: AbortSignal,
 ): Promise<ApplyResult> {
   const { target } = PHASES[phase];

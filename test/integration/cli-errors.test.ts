@@ -1,5 +1,5 @@
 /** Errors a user can hit before anything starts: each a clear message with a hint and exit code 1. */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli, tempHome } from '../helpers.ts';
@@ -35,6 +35,16 @@ describe('CLI errors (no stack needed)', () => {
     const r = await cli(['dev'], { home });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/pgapp\.config\.json is not valid JSON/);
+  });
+
+  it('unreadable pgapp.config.json', async () => {
+    const home = tempHome();
+    // Tests run as root, who reads any file whatever its mode: a directory in its place cannot be read.
+    mkdirSync(join(home, 'pgapp.config.json'));
+    const r = await cli(['dev'], { home });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/✖ Cannot read .*pgapp\.config\.json: EISDIR/);
+    expect(r.stderr).toMatch(/hint: Check the file permissions, or remove the file/);
   });
 
   it('reset without a terminal and without --yes', async () => {

@@ -198,6 +198,54 @@ describe.skipIf(!postgrest.available)(title, () => {
       expect(again.output).toContain(`${svc}: ready (reused)`);
   });
 
+  it('a seed that violates a constraint: the file, the constraint and the key, exit 1, nothing of it applied', async () => {
+    const file = join(home, 'sql', 'rds', 'local', '020_dupe.sql');
+    writeFileSync(
+      file,
+      "INSERT INTO crm.tags VALUES (1, 'one');\n" +
+        "INSERT INTO crm.companies (name, domain, industry, employees)\n  SELECT 'Dupe', domain, industry, employees FROM crm.companies WHERE id = 1;\n",
+    );
+    const r = await cli(['dev', '--project', project, ...args], { home });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /✖ SQL failed in rds\/local\/020_dupe\.sql\S*: duplicate key value violates unique constraint "companies_domain_key" \(SQLSTATE 23505\)/,
+    );
+    expect(r.stderr).toMatch(/DETAIL: Key \(domain\)=\(.+\) already exists/);
+    expect(r.stderr).toMatch(/hint: Fix the file and run again/);
+    expect(await query(rdsCfg(), 'SELECT count(*)::int AS n FROM crm.tags')).toEqual([{ n: 0 }]);
+    expect(await query(rdsCfg(), `SELECT count(*)::int AS n FROM crm.companies WHERE name = 'Dupe'`)).toEqual(
+      [{ n: 0 }],
+    );
+    unlinkSync(file);
+    const again = await cli(['dev', '--project', project, ...args], { home });
+    expect(again.code, again.output).toBe(0);
+    expect(again.output).toContain('Seed rds (crm): nothing to apply');
+  });
+
+  it("a full disk: the server's own words from its logs, a hint, exit 1, and the next run recovers", async () => {
+    const other = projectName('full');
+    // The data volume on a disk with 8 MB free (a tmpfs): initdb runs out of space.
+    await docker().createVolume({
+      Name: `${other}_rds_data`,
+      Driver: 'local',
+      DriverOpts: { type: 'tmpfs', device: 'tmpfs', o: 'size=8m' },
+    });
+    const p = await portFlags();
+    const r = await cli(['dev', '--project', other, ...p.args], { home });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /rds (exited \(code [1-9]\d*\)|keeps crashing \(restarted \d+ time\(s\)\)) instead of becoming ready/,
+    );
+    expect(r.stderr).toMatch(/│ .*No space left on device/);
+    expect(r.stderr).toMatch(/hint: The disk holding its volume is full\. Free space/);
+    expect(await projectResources(other)).toMatchObject({ containers: 0 });
+    // With room again (the user's volume removed), the same command succeeds.
+    await docker().getVolume(`${other}_rds_data`).remove();
+    const next = await cli(['dev', '--project', other, ...p.args], { home });
+    expect(next.code, next.output).toBe(0);
+    await cli(['reset', '--yes', '--project', other], { home });
+  });
+
   it('a port in use: clear message, exit 1, and nothing left behind', async () => {
     const other = projectName('port');
     const blocker = createServer().listen(0, '127.0.0.1');
@@ -263,18 +311,51 @@ describe.skipIf(!postgrest.available)(title, () => {
     await cli(['reset', '--yes', '--project', other], { home });
   });
 
-  it('Ctrl-C mid-way removes what the run created, and the next dev succeeds', async () => {
+  it('Ctrl-C in each phase removes what that run created, and the next dev succeeds', async () => {
     const other = projectName('intr');
     const p = await portFlags();
-    const run = startCli(['dev', '--project', other, ...p.args], { home });
-    await run.waitFor(/custom: start|Seed rds/);
-    run.child.kill('SIGINT');
-    const r = await run.done;
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/✖ Interrupted/);
-    expect(await projectResources(other)).toMatchObject({ containers: 0, volumes: 0, networks: 0 });
+    // Each run is held half-way through one phase (PGAPP_TEST_HOLD) and interrupted there. Every
+    // run starts from nothing again, so it also proves the previous interrupted run left nothing
+    // in its way: it gets through that phase and on to the next.
+    const phases = [
+      'Docker engine',
+      'Images',
+      'Network',
+      'rds: start',
+      'Seed rds (crm)',
+      'custom: start',
+      'Bridge custom → rds (postgres_fdw)',
+      'API schema',
+      'App layer',
+      'postgrest: start',
+      'Verify every hop',
+    ];
+    const interrupt = async (phase: string) => {
+      const run = startCli(['dev', '--project', other, ...p.args], { home, env: { PGAPP_TEST_HOLD: phase } });
+      await run.waitFor(/held half-way by PGAPP_TEST_HOLD/);
+      run.child.kill('SIGINT');
+      return run.done;
+    };
+    for (const phase of phases) {
+      const r = await interrupt(phase);
+      expect(r.code, `${phase}:\n${r.output}`).toBe(1);
+      expect(r.output).toContain(`❯ ${phase}`);
+      expect(r.stderr).toMatch(/✖ Interrupted/);
+      expect(await projectResources(other), phase).toMatchObject({ containers: 0, volumes: 0, networks: 0 });
+    }
     const next = await cli(['dev', '--project', other, ...p.args], { home });
     expect(next.code, next.output).toBe(0);
+
+    // Ctrl-C in a warm run creates nothing, so it removes nothing: the running stack stays as it was.
+    const before = await projectResources(other);
+    const warm = await interrupt('API schema');
+    expect(warm.code).toBe(1);
+    expect(await projectResources(other)).toEqual(before);
+    const after = await cli(['dev', '--project', other, ...p.args], { home });
+    expect(after.code, after.output).toBe(0);
+    for (const svc of ['rds', 'custom', 'postgrest'])
+      expect(after.output).toContain(`${svc}: ready (reused)`);
+
     await cli(['reset', '--yes', '--project', other], { home });
     expect(await projectResources(other)).toMatchObject({ containers: 0, volumes: 0, networks: 0 });
   });

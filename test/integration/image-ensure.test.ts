@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildImage, ensurePostgrestImage } from '../../src/docker/images.ts';
+import { buildImage, ensureBaseImage, ensurePostgrestImage, imageId } from '../../src/docker/images.ts';
 import { PgappError } from '../../src/errors.ts';
 
 const opts = { progress: () => {}, confirm: async () => true };
@@ -18,6 +18,26 @@ describe('image ensure', () => {
     expect(err.hint).toMatch(/docker pull pgapp-test\/postgrest-missing:v0\.0\.1/);
     expect(err.hint).toMatch(/docker load -i/);
     expect(err.hint).toMatch(/--postgrest-tarball .*postgrest-v0\.0\.1-linux-static-x64\.tar\.xz/);
+  });
+
+  it('a missing base image that cannot be pulled, and no debootstrap build: says how to get one', async () => {
+    const ref = 'pgapp-test/base-missing:v0';
+    const declined = await ensureBaseImage({ ...opts, confirm: async () => false }, ref).catch((e) => e);
+    expect(declined).toBeInstanceOf(PgappError);
+    expect(declined.message).toBe(`The base image ${ref} is missing`);
+    expect(declined.hint).toMatch(/docker save`\/`docker load`/);
+    expect(declined.hint).toMatch(/debootstrap/);
+    const path = process.env.PATH;
+    process.env.PATH = '/nonexistent'; // no debootstrap to build it with
+    try {
+      const none = await ensureBaseImage(opts, ref).catch((e) => e);
+      expect(none).toBeInstanceOf(PgappError);
+      expect(none.message).toMatch(new RegExp(`The base image ${ref} is missing and cannot be pulled \\(`));
+      expect(none.hint).toMatch(/apt-get install debootstrap/);
+    } finally {
+      process.env.PATH = path;
+    }
+    expect(await imageId(ref)).toBeUndefined();
   });
 
   it('says when a given PostgREST tarball does not exist', async () => {
