@@ -1,0 +1,131 @@
+/**
+ * Bounded load with accounting, on the shared stack over loopback: 50 clients for 30 s mixing
+ * reads and writes through PostgREST → custom → postgres_fdw → rds. No 5xx, no transport error,
+ * and every write acknowledged with 201 is in rds exactly once (count and ids), nothing more.
+ */
+import { randomBytes } from 'node:crypto';
+import autocannon from 'autocannon';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { type TestStack, useStack } from '../../src/testing/index.ts';
+import { query, rdsFromUrl } from '../helpers.ts';
+
+const CLIENTS = Number(process.env.PGAPP_LOAD_CLIENTS ?? 50);
+const SECONDS = Number(process.env.PGAPP_LOAD_SECONDS ?? 30);
+
+const postgrest = inject('postgrest');
+const title = postgrest.available
+  ? `load: ${CLIENTS} clients for ${SECONDS} s (shared stack)`
+  : `load — SKIPPED: ${postgrest.reason}`;
+
+describe.skipIf(!postgrest.available)(title, () => {
+  let stack: TestStack;
+  const tag = `load-${randomBytes(4).toString('hex')}`;
+  const rds = () => rdsFromUrl(stack.rdsUrl);
+
+  beforeAll(async () => {
+    stack = await useStack();
+  });
+  afterAll(async () => {
+    if (stack) await query(rds(), 'DELETE FROM crm.companies WHERE domain LIKE $1', [`${tag}-%`]);
+  });
+
+  it('serves every request without a 5xx, and every acknowledged write is in rds exactly once', async () => {
+    const [{ n: contacts } = { n: 0 }] = await query<{ n: number }>(
+      rds(),
+      'SELECT max(id)::int AS n FROM crm.contacts',
+    );
+    let sent = 0;
+    const answered = new Set<number>();
+    const acknowledged: { id: number; domain: string }[] = [];
+    const statuses = new Map<number, number>();
+    const headers = {
+      Authorization: `Bearer ${stack.token({ claims: { sub: 'load' }, expiresIn: 3600 })}`,
+      'Content-Type': 'application/json',
+      Prefer: 'return=representation',
+    };
+    const read = (path: () => string) => ({
+      method: 'GET' as const,
+      headers,
+      setupRequest: (req: autocannon.Request) => ({ ...req, path: path() }),
+    });
+    const id = () => 1 + Math.floor(Math.random() * contacts);
+    const result = await autocannon({
+      url: stack.apiUrl,
+      connections: CLIENTS,
+      duration: SECONDS,
+      // Each client cycles through these: three reads (by key, embedded, a user's own rows), one write.
+      requests: [
+        read(() => `/contacts?id=eq.${id()}`),
+        read(() => `/companies?select=id,name,contacts(id,email)&id=eq.${1 + (id() % 50)}`),
+        read(() => '/deals?select=id,title,amount&order=id&limit=20'),
+        {
+          method: 'POST',
+          path: '/companies',
+          headers,
+          setupRequest: (req, context) => {
+            const n = ++sent;
+            (context as { n?: number }).n = n; // one request at a time per client: its response is this write's
+            return {
+              ...req,
+              body: JSON.stringify({
+                name: `Load ${n}`,
+                domain: `${tag}-${n}.example.com`,
+                industry: 'software',
+                employees: n,
+              }),
+            };
+          },
+          onResponse: (status, body, context) => {
+            answered.add((context as { n: number }).n);
+            statuses.set(status, (statuses.get(status) ?? 0) + 1);
+            if (status === 201) {
+              const [row] = JSON.parse(body) as { id: number; domain: string }[];
+              if (row) acknowledged.push({ id: row.id, domain: row.domain });
+            }
+          },
+        },
+      ],
+    });
+    const byStatus = Object.fromEntries(
+      Object.entries(result.statusCodeStats ?? {}).map(([code, s]) => [code, s.count ?? 0]),
+    );
+    const fiveXX = Object.entries(byStatus)
+      .filter(([code]) => Number(code) >= 500)
+      .reduce((sum, [, n]) => sum + n, 0);
+    // Writes still in flight when the clock stopped: sent, never answered. Each may or may not have
+    // committed; neither is a loss, since nobody was told it succeeded.
+    const inFlight = new Set([...Array(sent).keys()].map((i) => i + 1).filter((n) => !answered.has(n)));
+    console.log(
+      `load: ${result.requests.total} requests (${Math.round(result.requests.average)} req/s), ` +
+        `${acknowledged.length} writes acknowledged, ${inFlight.size} in flight at the stop, ` +
+        `p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, statuses ${JSON.stringify(byStatus)}`,
+    );
+    expect(result.requests.total).toBeGreaterThan(CLIENTS * 4);
+    expect(fiveXX).toBe(0);
+    expect(result.errors).toBe(0);
+    expect(result.timeouts).toBe(0);
+    expect(result.non2xx).toBe(0);
+    expect(Object.fromEntries(statuses)).toEqual({ 201: acknowledged.length });
+    expect(acknowledged.length).toBeGreaterThan(CLIENTS);
+
+    // Accounting: what rds holds for this run is exactly what was acknowledged.
+    const inRds = await query<{ id: number; domain: string }>(
+      rds(),
+      'SELECT id::int, domain FROM crm.companies WHERE domain LIKE $1 ORDER BY id',
+      [`${tag}-%`],
+    );
+    expect(inFlight.size).toBeLessThanOrEqual(CLIENTS);
+    expect(new Set(inRds.map((r) => r.id)).size).toBe(inRds.length); // no id twice
+    expect(new Set(inRds.map((r) => r.domain)).size).toBe(inRds.length); // no write twice
+    const key = (r: { id: number; domain: string }) => `${r.id} ${r.domain}`;
+    const stored = new Set(inRds.map(key));
+    // Every acknowledged write is there, with the id the API returned for it.
+    expect(acknowledged.filter((a) => !stored.has(key(a)))).toEqual([]);
+    // Anything else there is a write that was in flight at the stop: nothing appeared from nowhere.
+    const acked = new Set(acknowledged.map(key));
+    const extra = inRds.filter((r) => !acked.has(key(r)));
+    const writeNo = (domain: string) => Number(domain.slice(tag.length + 1).split('.')[0]);
+    expect(extra.filter((r) => !inFlight.has(writeNo(r.domain)))).toEqual([]);
+    expect(inRds.length).toBe(acknowledged.length + extra.length);
+  }, 120_000);
+});
