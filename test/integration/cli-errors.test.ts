@@ -54,6 +54,29 @@ describe('CLI errors (no stack needed)', () => {
     expect(r.stderr).toMatch(/--yes/);
   });
 
+  it('token for a role of your own while custom is down: cannot vouch for it, says how', async () => {
+    const home = tempHome();
+    const project = 'stack_down';
+    mkdirSync(join(home, '.pgapp', project), { recursive: true });
+    const k = 'x'.repeat(43);
+    const secrets = {
+      rdsMasterPassword: k,
+      customPassword: k,
+      bridgePassword: k,
+      authenticatorPassword: k,
+      jwtSecret: k,
+    };
+    writeFileSync(join(home, '.pgapp', project, 'secrets.json'), JSON.stringify(secrets), { mode: 0o600 });
+    const r = await cli(['token', '--project', project, '--role', 'reporting'], { home });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/✖ Cannot check role "reporting": custom is not running/);
+    expect(r.stderr).toMatch(/hint: Start the stack/);
+    const builtin = await cli(['token', '--project', project, '--role', 'web_anon'], { home });
+    expect(builtin.code).toBe(0);
+    expect(builtin.stdout).toMatch(/^eyJ/);
+  });
+
   it('token before the project was ever started', async () => {
     const r = await cli(['token', '--project', 'never_started'], { home: tempHome() });
     expect(r.code).toBe(1);
