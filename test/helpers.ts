@@ -1,10 +1,11 @@
 /** Test helpers: throwaway containers on 127.0.0.1 ports, the CLI as a subprocess, free ports. */
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { expect } from 'vitest';
+import type { Secrets } from '../src/config/secrets.ts';
 import { freePort } from '../src/docker/containers.ts';
 import { docker } from '../src/docker/engine.ts';
 import { PACKAGE_ROOT } from '../src/paths.ts';
@@ -205,4 +206,21 @@ export async function postCompany(
   const [row] = (await res.json()) as { id: number; created_at: string }[];
   expect(row?.id).toBeGreaterThan(0);
   return row as { id: number; created_at: string };
+}
+
+/** The secrets `dev` generated for a project run from `home`. */
+export function projectSecrets(home: string, project: string): Secrets {
+  return JSON.parse(readFileSync(join(home, '.pgapp', project, 'secrets.json'), 'utf8'));
+}
+
+/** A stack's rds as its master user, on its host port (TLS; the self-signed certificate accepted). */
+export function rdsAsMaster(project: string, port: number, secrets: Secrets): pg.ClientConfig {
+  return {
+    host: '127.0.0.1',
+    port,
+    user: 'postgres',
+    password: secrets.rdsMasterPassword,
+    database: project,
+    ssl: { rejectUnauthorized: false },
+  };
 }

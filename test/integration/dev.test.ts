@@ -3,7 +3,7 @@
  * engine. Every hop, the warm re-run, data surviving down+dev and restarts, and the error paths.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -11,7 +11,17 @@ import { makeToken } from '../../src/auth/jwt.ts';
 import type { Secrets } from '../../src/config/secrets.ts';
 import { docker } from '../../src/docker/engine.ts';
 import { LABELS } from '../../src/stack/spec.ts';
-import { apiClient, cli, portFlags, postCompany, query, startCli, tempHome } from '../helpers.ts';
+import {
+  apiClient,
+  cli,
+  portFlags,
+  postCompany,
+  projectSecrets,
+  query,
+  rdsAsMaster,
+  startCli,
+  tempHome,
+} from '../helpers.ts';
 
 const postgrest = inject('postgrest');
 const title = postgrest.available
@@ -41,14 +51,7 @@ describe.skipIf(!postgrest.available)(title, () => {
   let secrets: Secrets;
   let firstRun: { code: number | null; output: string };
   const api = (path: string) => `http://127.0.0.1:${ports.api}${path}`;
-  const rdsCfg = () => ({
-    host: '127.0.0.1',
-    port: ports.rds,
-    user: 'postgres',
-    password: secrets.rdsMasterPassword,
-    database: project,
-    ssl: { rejectUnauthorized: false },
-  });
+  const rdsCfg = () => rdsAsMaster(project, ports.rds, secrets);
   const userToken = () =>
     makeToken(secrets.jwtSecret, { role: 'web_user', expiresIn: 600, claims: { sub: 'e2e' } });
   const send = apiClient(
@@ -59,8 +62,7 @@ describe.skipIf(!postgrest.available)(title, () => {
   beforeAll(async () => {
     ({ ports, args } = await portFlags());
     firstRun = await cli(['dev', '--project', project, ...args], { home });
-    if (firstRun.code === 0)
-      secrets = JSON.parse(readFileSync(join(home, '.pgapp', project, 'secrets.json'), 'utf8'));
+    if (firstRun.code === 0) secrets = projectSecrets(home, project);
   });
   afterAll(async () => {
     await cli(['reset', '--yes', '--project', project], { home });

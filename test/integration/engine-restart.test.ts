@@ -7,13 +7,21 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, openSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { makeToken } from '../../src/auth/jwt.ts';
 import type { Secrets } from '../../src/config/secrets.ts';
 import { docker } from '../../src/docker/engine.ts';
 import { useStack } from '../../src/testing/index.ts';
-import { apiClient, cli, portFlags, postCompany, query, tempHome } from '../helpers.ts';
+import {
+  apiClient,
+  cli,
+  portFlags,
+  postCompany,
+  projectSecrets,
+  query,
+  rdsAsMaster,
+  tempHome,
+} from '../helpers.ts';
 
 type Control = { how: string; restart: () => Promise<void> } | { reason: string };
 
@@ -96,7 +104,7 @@ describe.skipIf(Boolean(skipReason))(title, () => {
     ({ ports, args } = await portFlags());
     const r = await cli(['dev', '--project', project, ...args], { home });
     expect(r.code, r.output).toBe(0);
-    secrets = JSON.parse(readFileSync(join(home, '.pgapp', project, 'secrets.json'), 'utf8'));
+    secrets = projectSecrets(home, project);
   });
   afterAll(async () => {
     await cli(['reset', '--yes', '--project', project], { home });
@@ -130,14 +138,7 @@ describe.skipIf(Boolean(skipReason))(title, () => {
     expect(rows).toEqual([{ name: 'Before the restart' }]);
     expect(
       await query(
-        {
-          host: '127.0.0.1',
-          port: ports.rds,
-          user: 'postgres',
-          password: secrets.rdsMasterPassword,
-          database: project,
-          ssl: { rejectUnauthorized: false },
-        },
+        rdsAsMaster(project, ports.rds, secrets),
         'SELECT employees FROM crm.companies WHERE id = $1',
         [id],
       ),

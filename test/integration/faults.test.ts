@@ -3,13 +3,20 @@
  * Requests fail fast (or within a bounded timeout) with a JSON error, and recover on their own.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { makeToken } from '../../src/auth/jwt.ts';
 import type { Secrets } from '../../src/config/secrets.ts';
 import { docker } from '../../src/docker/engine.ts';
-import { apiClient, cli, portFlags, postCompany, query, tempHome } from '../helpers.ts';
+import {
+  apiClient,
+  cli,
+  portFlags,
+  postCompany,
+  projectSecrets,
+  query,
+  rdsAsMaster,
+  tempHome,
+} from '../helpers.ts';
 
 const postgrest = inject('postgrest');
 const title = postgrest.available ? 'faults' : `faults — SKIPPED: ${postgrest.reason}`;
@@ -45,7 +52,7 @@ describe.skipIf(!postgrest.available)(title, () => {
     ports = p.ports;
     const r = await cli(['dev', '--project', project, ...p.args], { home });
     expect(r.code, r.output).toBe(0);
-    secrets = JSON.parse(readFileSync(join(home, '.pgapp', project, 'secrets.json'), 'utf8'));
+    secrets = projectSecrets(home, project);
   });
   afterAll(async () => {
     await container('rds')
@@ -103,17 +110,11 @@ describe.skipIf(!postgrest.available)(title, () => {
     await container('custom').start();
     await until200('/contacts?id=eq.1', 30_000);
     expect(await startedAt('postgrest')).toBe(before);
-    const rds = {
-      host: '127.0.0.1',
-      port: ports.rds,
-      user: 'postgres',
-      password: secrets.rdsMasterPassword,
-      database: project,
-      ssl: { rejectUnauthorized: false },
-    };
-    expect(await query(rds, 'SELECT name FROM crm.companies WHERE id = $1', [id])).toEqual([
-      { name: 'Acknowledged' },
-    ]);
+    expect(
+      await query(rdsAsMaster(project, ports.rds, secrets), 'SELECT name FROM crm.companies WHERE id = $1', [
+        id,
+      ]),
+    ).toEqual([{ name: 'Acknowledged' }]);
     expect((await (await send('GET', `/companies?id=eq.${id}&select=name`)).json()) as unknown[]).toEqual([
       { name: 'Acknowledged' },
     ]);
