@@ -1,10 +1,12 @@
 /** Test helpers: throwaway containers on 127.0.0.1 ports, the CLI as a subprocess, free ports. */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { expect } from 'vitest';
+import { makeToken } from '../src/auth/jwt.ts';
 import type { Secrets } from '../src/config/secrets.ts';
 import { freePort } from '../src/docker/containers.ts';
 import { docker } from '../src/docker/engine.ts';
@@ -209,12 +211,12 @@ export async function postCompany(
 }
 
 /** The secrets `dev` generated for a project run from `home`. */
-export function projectSecrets(home: string, project: string): Secrets {
+function projectSecrets(home: string, project: string): Secrets {
   return JSON.parse(readFileSync(join(home, '.pgapp', project, 'secrets.json'), 'utf8'));
 }
 
 /** A stack's rds as its master user, on its host port (TLS; the self-signed certificate accepted). */
-export function rdsAsMaster(project: string, port: number, secrets: Secrets): pg.ClientConfig {
+function rdsAsMaster(project: string, port: number, secrets: Secrets): pg.ClientConfig {
   return {
     host: '127.0.0.1',
     port,
@@ -223,4 +225,51 @@ export function rdsAsMaster(project: string, port: number, secrets: Secrets): pg
     database: project,
     ssl: { rejectUnauthorized: false },
   };
+}
+
+/** A fresh project name for a throwaway stack: e2e_<tag>_<random>. */
+export function throwawayProjectName(tag: string): string {
+  return `e2e_${tag}_${randomBytes(3).toString('hex')}`;
+}
+
+/**
+ * A stack of its own, for a test file that breaks or reshapes it: `dev` run by the CLI from a
+ * temporary directory, on free ports picked by the first `dev()`. Its API client acts as a
+ * web_user whose id (`sub`) is the tag.
+ */
+export class ThrowawayStack {
+  readonly home = tempHome();
+  readonly project: string;
+  ports = {} as Awaited<ReturnType<typeof portFlags>>['ports'];
+  args: string[] = [];
+  secrets = {} as Secrets;
+  readonly send: ReturnType<typeof apiClient>;
+
+  constructor(tag: string) {
+    this.project = throwawayProjectName(tag);
+    this.send = apiClient(
+      () => this.api(),
+      () => makeToken(this.secrets.jwtSecret, { role: 'web_user', expiresIn: 600, claims: { sub: tag } }),
+    );
+  }
+
+  /** `pgapp dev` for this stack; after a success, its secrets as they are on disk. */
+  async dev(): Promise<CliResult> {
+    if (this.args.length === 0) ({ ports: this.ports, args: this.args } = await portFlags());
+    const r = await cli(['dev', '--project', this.project, ...this.args], { home: this.home });
+    if (r.code === 0) this.secrets = projectSecrets(this.home, this.project);
+    return r;
+  }
+
+  reset(): Promise<CliResult> {
+    return cli(['reset', '--yes', '--project', this.project], { home: this.home });
+  }
+
+  api(path = ''): string {
+    return `http://127.0.0.1:${this.ports.api}${path}`;
+  }
+
+  rds(): pg.ClientConfig {
+    return rdsAsMaster(this.project, this.ports.rds, this.secrets);
+  }
 }

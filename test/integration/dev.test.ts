@@ -7,28 +7,23 @@ import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { makeToken } from '../../src/auth/jwt.ts';
-import type { Secrets } from '../../src/config/secrets.ts';
 import { docker } from '../../src/docker/engine.ts';
 import { LABELS } from '../../src/stack/spec.ts';
 import {
-  apiClient,
   cli,
   portFlags,
   postCompany,
-  projectSecrets,
   query,
-  rdsAsMaster,
   startCli,
+  ThrowawayStack,
   tempHome,
+  throwawayProjectName,
 } from '../helpers.ts';
 
 const postgrest = inject('postgrest');
 const title = postgrest.available
   ? 'pgapp dev end to end'
   : `pgapp dev end to end — SKIPPED: ${postgrest.reason}`;
-
-const projectName = (tag: string) => `e2e_${tag}_${randomBytes(3).toString('hex')}`;
 
 async function projectResources(project: string) {
   const filter = { label: [`${LABELS.project}=${project}`] };
@@ -44,28 +39,15 @@ async function projectResources(project: string) {
 }
 
 describe.skipIf(!postgrest.available)(title, () => {
-  const home = tempHome();
-  const project = projectName('main');
-  let ports: Awaited<ReturnType<typeof portFlags>>['ports'];
-  let args: string[];
-  let secrets: Secrets;
+  const stack = new ThrowawayStack('main');
+  const { home, project, send } = stack;
   let firstRun: { code: number | null; output: string };
-  const api = (path: string) => `http://127.0.0.1:${ports.api}${path}`;
-  const rdsCfg = () => rdsAsMaster(project, ports.rds, secrets);
-  const userToken = () =>
-    makeToken(secrets.jwtSecret, { role: 'web_user', expiresIn: 600, claims: { sub: 'e2e' } });
-  const send = apiClient(
-    () => `http://127.0.0.1:${ports.api}`,
-    () => userToken(),
-  );
 
   beforeAll(async () => {
-    ({ ports, args } = await portFlags());
-    firstRun = await cli(['dev', '--project', project, ...args], { home });
-    if (firstRun.code === 0) secrets = projectSecrets(home, project);
+    firstRun = await stack.dev();
   });
   afterAll(async () => {
-    await cli(['reset', '--yes', '--project', project], { home });
+    await stack.reset();
   });
 
   it('comes up from nothing, proves every hop and prints the summary', () => {
@@ -80,12 +62,12 @@ describe.skipIf(!postgrest.available)(title, () => {
     }
     expect(firstRun.output).toContain(`pgapp "${project}" is up`);
     expect(firstRun.output).toMatch(/web_user {4}eyJ/);
-    expect(firstRun.output).toContain(`http://127.0.0.1:${ports.api}`);
+    expect(firstRun.output).toContain(stack.api());
   });
 
   it('re-runs warm: reuses every container and applies no SQL', async () => {
     const before = await projectResources(project);
-    const r = await cli(['dev', '--project', project, ...args], { home });
+    const r = await stack.dev();
     expect(r.code, r.output).toBe(0);
     for (const svc of ['rds', 'custom', 'postgrest']) expect(r.output).toContain(`${svc}: ready (reused)`);
     for (const phase of ['Seed rds (crm)', 'Bridge custom → rds (postgres_fdw)', 'API schema', 'App layer']) {
@@ -96,7 +78,7 @@ describe.skipIf(!postgrest.available)(title, () => {
 
   it('refuses to take over the project from another directory (no secrets for its data there)', async () => {
     const before = await projectResources(project);
-    const r = await cli(['dev', '--project', project, ...args], { home: tempHome() });
+    const r = await cli(['dev', '--project', project, ...stack.args], { home: tempHome() });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(new RegExp(`Project "${project}" already has data in Docker`));
     expect(r.stderr).toMatch(/copy its \.pgapp\/.*secrets\.json here/);
@@ -116,7 +98,7 @@ describe.skipIf(!postgrest.available)(title, () => {
     expect(
       (await docker().listContainers({ filters: { label: [`${LABELS.project}=${project}`] } })).length,
     ).toBe(0);
-    const up = await cli(['dev', '--project', project, ...args], { home });
+    const up = await stack.dev();
     expect(up.code, up.output).toBe(0);
     expect(up.output).toContain('rds: ready (started)');
     expect((await (await send('GET', `/companies?id=eq.${id}`)).json()) as unknown[]).toHaveLength(1);
@@ -127,25 +109,24 @@ describe.skipIf(!postgrest.available)(title, () => {
     await docker()
       .getContainer(rds?.Id as string)
       .restart({ t: 5 });
-    const again = await cli(['dev', '--project', project, ...args], { home });
+    const again = await stack.dev();
     expect(again.code, again.output).toBe(0);
-    expect(await query(rdsCfg(), 'SELECT name FROM crm.companies WHERE id = $1', [id])).toEqual([
+    expect(await query(stack.rds(), 'SELECT name FROM crm.companies WHERE id = $1', [id])).toEqual([
       { name: 'Survivor' },
     ]);
   });
 
   it('a rotated bridge password re-runs only the repeatable SQL that reads it, and the bridge keeps working', async () => {
     const file = join(home, '.pgapp', project, 'secrets.json');
-    const rotated = { ...secrets, bridgePassword: randomBytes(32).toString('base64url') };
+    const rotated = { ...stack.secrets, bridgePassword: randomBytes(32).toString('base64url') };
     writeFileSync(file, JSON.stringify(rotated), { mode: 0o600 });
-    const r = await cli(['dev', '--project', project, ...args], { home });
+    const r = await stack.dev();
     expect(r.code, r.output).toBe(0);
     expect(r.output).toContain('Seed rds (crm): 1 applied');
     expect(r.output).toContain('Bridge custom → rds (postgres_fdw): 1 applied');
     expect(r.output).toContain('API schema: nothing to apply');
     for (const svc of ['rds', 'custom', 'postgrest']) expect(r.output).toContain(`${svc}: ready (reused)`);
     expect(r.output).toContain('✔ custom → rds (postgres_fdw)');
-    secrets = rotated;
   });
 
   it("applies the user's own SQL from sql/*/local, and names file and line when one fails", async () => {
@@ -159,22 +140,22 @@ describe.skipIf(!postgrest.available)(title, () => {
       join(home, 'sql', 'custom', 'local', '010_hello.sql'),
       "CREATE VIEW api.hello AS SELECT 'hi'::text AS greeting;\nGRANT SELECT ON api.hello TO web_anon;\n",
     );
-    const ok = await cli(['dev', '--project', project, ...args], { home });
+    const ok = await stack.dev();
     expect(ok.code, ok.output).toBe(0);
     expect(ok.output).toContain('Seed rds (crm): 1 applied');
     expect(ok.output).toContain('App layer: 1 applied');
-    expect(await (await fetch(api('/hello'))).json()).toEqual([{ greeting: 'hi' }]);
+    expect(await (await fetch(stack.api('/hello'))).json()).toEqual([{ greeting: 'hi' }]);
     // On rds it ran as the master user, who owns what it made.
     expect(
       await query(
-        rdsCfg(),
+        stack.rds(),
         `SELECT tableowner FROM pg_tables WHERE schemaname = 'crm' AND tablename = 'tags'`,
       ),
     ).toEqual([{ tableowner: 'postgres' }]);
 
     const bad = join(home, 'sql', 'custom', 'local', '020_bad.sql');
     writeFileSync(bad, 'CREATE TABLE api.half_done (x int);\nSELEC 2;\n');
-    const r = await cli(['dev', '--project', project, ...args], { home });
+    const r = await stack.dev();
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(
       '✖ SQL failed in custom/local/020_bad.sql:2: syntax error at or near "SELEC" (SQLSTATE 42601)',
@@ -185,16 +166,16 @@ describe.skipIf(!postgrest.available)(title, () => {
     const [c] = await query<{ t: string | null }>(
       {
         host: '127.0.0.1',
-        port: ports.custom,
+        port: stack.ports.custom,
         user: 'postgres',
-        password: secrets.customPassword,
+        password: stack.secrets.customPassword,
         database: project,
       },
       `SELECT to_regclass('api.half_done')::text AS t`,
     );
     expect(c?.t).toBeNull();
     unlinkSync(bad);
-    const again = await cli(['dev', '--project', project, ...args], { home });
+    const again = await stack.dev();
     expect(again.code, again.output).toBe(0);
     for (const svc of ['rds', 'custom', 'postgrest'])
       expect(again.output).toContain(`${svc}: ready (reused)`);
@@ -207,25 +188,25 @@ describe.skipIf(!postgrest.available)(title, () => {
       "INSERT INTO crm.tags VALUES (1, 'one');\n" +
         "INSERT INTO crm.companies (name, domain, industry, employees)\n  SELECT 'Dupe', domain, industry, employees FROM crm.companies WHERE id = 1;\n",
     );
-    const r = await cli(['dev', '--project', project, ...args], { home });
+    const r = await stack.dev();
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(
       /✖ SQL failed in rds\/local\/020_dupe\.sql\S*: duplicate key value violates unique constraint "companies_domain_key" \(SQLSTATE 23505\)/,
     );
     expect(r.stderr).toMatch(/DETAIL: Key \(domain\)=\(.+\) already exists/);
     expect(r.stderr).toMatch(/hint: Fix the file and run again/);
-    expect(await query(rdsCfg(), 'SELECT count(*)::int AS n FROM crm.tags')).toEqual([{ n: 0 }]);
-    expect(await query(rdsCfg(), `SELECT count(*)::int AS n FROM crm.companies WHERE name = 'Dupe'`)).toEqual(
-      [{ n: 0 }],
-    );
+    expect(await query(stack.rds(), 'SELECT count(*)::int AS n FROM crm.tags')).toEqual([{ n: 0 }]);
+    expect(
+      await query(stack.rds(), `SELECT count(*)::int AS n FROM crm.companies WHERE name = 'Dupe'`),
+    ).toEqual([{ n: 0 }]);
     unlinkSync(file);
-    const again = await cli(['dev', '--project', project, ...args], { home });
+    const again = await stack.dev();
     expect(again.code, again.output).toBe(0);
     expect(again.output).toContain('Seed rds (crm): nothing to apply');
   });
 
   it("a full disk: the server's own words from its logs, a hint, exit 1, and the next run recovers", async () => {
-    const other = projectName('full');
+    const other = throwawayProjectName('full');
     // The data volume on a disk with 8 MB free (a tmpfs): initdb runs out of space.
     await docker().createVolume({
       Name: `${other}_rds_data`,
@@ -249,7 +230,7 @@ describe.skipIf(!postgrest.available)(title, () => {
   });
 
   it('a port in use: clear message, exit 1, and nothing left behind', async () => {
-    const other = projectName('port');
+    const other = throwawayProjectName('port');
     const blocker = createServer().listen(0, '127.0.0.1');
     await new Promise((r) => blocker.once('listening', r));
     const taken = (blocker.address() as { port: number }).port;
@@ -266,7 +247,7 @@ describe.skipIf(!postgrest.available)(title, () => {
   });
 
   it('a failure after some services are ready keeps them for the next run to reuse', async () => {
-    const other = projectName('keep');
+    const other = throwawayProjectName('keep');
     const blocker = createServer().listen(0, '127.0.0.1');
     await new Promise((r) => blocker.once('listening', r));
     const taken = (blocker.address() as { port: number }).port;
@@ -286,7 +267,7 @@ describe.skipIf(!postgrest.available)(title, () => {
   });
 
   it('an unhealthy service: its last log lines, exit 1, and the next run recovers', async () => {
-    const other = projectName('sick');
+    const other = throwawayProjectName('sick');
     // A data volume from an incompatible server: postgres refuses to start on it.
     // Unlabelled (a stray volume of that name, not a pgapp project with secrets elsewhere).
     await docker().createVolume({ Name: `${other}_rds_data` });
@@ -314,7 +295,7 @@ describe.skipIf(!postgrest.available)(title, () => {
   });
 
   it('Ctrl-C in each phase removes what that run created, and the next dev succeeds', async () => {
-    const other = projectName('intr');
+    const other = throwawayProjectName('intr');
     const p = await portFlags();
     // Each run is held half-way through one phase (PGAPP_TEST_HOLD) and interrupted there. Every
     // run starts from nothing again, so it also proves the previous interrupted run left nothing

@@ -5,23 +5,11 @@
  * .ci/provision). Anywhere else the test is skipped and says why.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync, openSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { makeToken } from '../../src/auth/jwt.ts';
-import type { Secrets } from '../../src/config/secrets.ts';
 import { docker } from '../../src/docker/engine.ts';
 import { useStack } from '../../src/testing/index.ts';
-import {
-  apiClient,
-  cli,
-  portFlags,
-  postCompany,
-  projectSecrets,
-  query,
-  rdsAsMaster,
-  tempHome,
-} from '../helpers.ts';
+import { postCompany, query, ThrowawayStack } from '../helpers.ts';
 
 type Control = { how: string; restart: () => Promise<void> } | { reason: string };
 
@@ -90,24 +78,15 @@ const title = skipReason
   : `Docker engine restart (${'how' in control ? control.how : ''})`;
 
 describe.skipIf(Boolean(skipReason))(title, () => {
-  const home = tempHome();
-  const project = `e2e_engine_${randomBytes(3).toString('hex')}`;
-  let ports: Awaited<ReturnType<typeof portFlags>>['ports'];
-  let args: string[];
-  let secrets: Secrets;
-  const send = apiClient(
-    () => `http://127.0.0.1:${ports.api}`,
-    () => makeToken(secrets.jwtSecret, { role: 'web_user', expiresIn: 600, claims: { sub: 'engine' } }),
-  );
+  const stack = new ThrowawayStack('engine');
+  const { project, send } = stack;
 
   beforeAll(async () => {
-    ({ ports, args } = await portFlags());
-    const r = await cli(['dev', '--project', project, ...args], { home });
+    const r = await stack.dev();
     expect(r.code, r.output).toBe(0);
-    secrets = projectSecrets(home, project);
   });
   afterAll(async () => {
-    await cli(['reset', '--yes', '--project', project], { home });
+    await stack.reset();
     // The shared stack went down with the engine too: ready again for the tests after this one.
     await useStack();
   });
@@ -126,7 +105,7 @@ describe.skipIf(Boolean(skipReason))(title, () => {
 
     await (control as { restart: () => Promise<void> }).restart();
 
-    const r = await cli(['dev', '--project', project, ...args], { home });
+    const r = await stack.dev();
     expect(r.code, r.output).toBe(0);
     for (const hop of ['custom → rds (postgres_fdw)', 'PostgREST GET → custom → rds', 'PostgREST POST → rds'])
       expect(r.output).toContain(`✔ ${hop}`);
@@ -136,12 +115,8 @@ describe.skipIf(Boolean(skipReason))(title, () => {
     );
     const rows = (await (await send('GET', `/companies?id=eq.${id}&select=name`)).json()) as unknown[];
     expect(rows).toEqual([{ name: 'Before the restart' }]);
-    expect(
-      await query(
-        rdsAsMaster(project, ports.rds, secrets),
-        'SELECT employees FROM crm.companies WHERE id = $1',
-        [id],
-      ),
-    ).toEqual([{ employees: 7 }]);
+    expect(await query(stack.rds(), 'SELECT employees FROM crm.companies WHERE id = $1', [id])).toEqual([
+      { employees: 7 },
+    ]);
   }, 240_000);
 });

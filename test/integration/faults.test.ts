@@ -2,45 +2,27 @@
  * Faults on a throwaway stack of their own: rds killed or frozen while the API serves, custom killed.
  * Requests fail fast (or within a bounded timeout) with a JSON error, and recover on their own.
  */
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { makeToken } from '../../src/auth/jwt.ts';
-import type { Secrets } from '../../src/config/secrets.ts';
 import { docker } from '../../src/docker/engine.ts';
-import {
-  apiClient,
-  cli,
-  portFlags,
-  postCompany,
-  projectSecrets,
-  query,
-  rdsAsMaster,
-  tempHome,
-} from '../helpers.ts';
+import { postCompany, query, ThrowawayStack } from '../helpers.ts';
 
 const postgrest = inject('postgrest');
 const title = postgrest.available ? 'faults' : `faults — SKIPPED: ${postgrest.reason}`;
 
 describe.skipIf(!postgrest.available)(title, () => {
-  const home = tempHome();
-  const project = `e2e_faults_${randomBytes(3).toString('hex')}`;
-  let ports: Awaited<ReturnType<typeof portFlags>>['ports'];
-  let secrets: Secrets;
+  const stack = new ThrowawayStack('faults');
+  const { project, send } = stack;
   const container = (svc: string) => docker().getContainer(`${project}-${svc}`);
   const startedAt = async (svc: string) => (await container(svc).inspect()).State.StartedAt;
-  const send = apiClient(
-    () => `http://127.0.0.1:${ports.api}`,
-    () => makeToken(secrets.jwtSecret, { role: 'web_user', expiresIn: 600, claims: { sub: 'faults' } }),
-  );
   const timedGet = async (path: string) => {
     const t = Date.now();
-    const res = await fetch(`http://127.0.0.1:${ports.api}${path}`, { signal: AbortSignal.timeout(60_000) });
+    const res = await fetch(stack.api(path), { signal: AbortSignal.timeout(60_000) });
     return { status: res.status, body: await res.json(), ms: Date.now() - t };
   };
   const until200 = async (path: string, withinMs: number) => {
     const deadline = Date.now() + withinMs;
     while (Date.now() < deadline) {
-      const r = await fetch(`http://127.0.0.1:${ports.api}${path}`).catch(() => undefined);
+      const r = await fetch(stack.api(path)).catch(() => undefined);
       if (r?.status === 200) return Date.now() - (deadline - withinMs);
       await new Promise((res) => setTimeout(res, 200));
     }
@@ -48,17 +30,14 @@ describe.skipIf(!postgrest.available)(title, () => {
   };
 
   beforeAll(async () => {
-    const p = await portFlags();
-    ports = p.ports;
-    const r = await cli(['dev', '--project', project, ...p.args], { home });
+    const r = await stack.dev();
     expect(r.code, r.output).toBe(0);
-    secrets = projectSecrets(home, project);
   });
   afterAll(async () => {
     await container('rds')
       .unpause()
       .catch(() => {});
-    await cli(['reset', '--yes', '--project', project], { home });
+    await stack.reset();
   });
 
   it('rds SIGKILLed: requests fail fast with a JSON error, then succeed again once rds is back — no restart of custom or postgrest', async () => {
@@ -74,7 +53,7 @@ describe.skipIf(!postgrest.available)(title, () => {
   });
 
   it('rds frozen (it resolves but never answers): requests end with a JSON error within the bounded timeout', async () => {
-    for (let i = 1; i <= 20; i++) await fetch(`http://127.0.0.1:${ports.api}/contacts?id=eq.${i}`); // warm, cached FDW connections
+    for (let i = 1; i <= 20; i++) await fetch(stack.api(`/contacts?id=eq.${i}`)); // warm, cached FDW connections
     await container('rds').pause();
     try {
       const r = await timedGet('/contacts?id=eq.2');
@@ -110,11 +89,9 @@ describe.skipIf(!postgrest.available)(title, () => {
     await container('custom').start();
     await until200('/contacts?id=eq.1', 30_000);
     expect(await startedAt('postgrest')).toBe(before);
-    expect(
-      await query(rdsAsMaster(project, ports.rds, secrets), 'SELECT name FROM crm.companies WHERE id = $1', [
-        id,
-      ]),
-    ).toEqual([{ name: 'Acknowledged' }]);
+    expect(await query(stack.rds(), 'SELECT name FROM crm.companies WHERE id = $1', [id])).toEqual([
+      { name: 'Acknowledged' },
+    ]);
     expect((await (await send('GET', `/companies?id=eq.${id}&select=name`)).json()) as unknown[]).toEqual([
       { name: 'Acknowledged' },
     ]);
