@@ -13,7 +13,15 @@ import { checkEngine, docker } from '../docker/engine.ts';
 import { PgappError } from '../errors.ts';
 import { PACKAGE_ROOT, workDir } from '../paths.ts';
 import { composeEnv, composeYaml } from '../stack/compose.ts';
-import { CUSTOM_SUPERUSER, LABELS, RDS_MASTER_USER, SERVICES, type Service } from '../stack/spec.ts';
+import {
+  API_ROLES,
+  AUTHENTICATOR,
+  CUSTOM_SUPERUSER,
+  LABELS,
+  RDS_MASTER_USER,
+  SERVICES,
+  type Service,
+} from '../stack/spec.ts';
 import { renderTable } from '../ui/table.ts';
 import {
   commandConfig,
@@ -207,9 +215,6 @@ export async function psql(opts: GlobalOptions & { service?: string; args: strin
   });
 }
 
-/** The roles pgapp's own SQL grants to PostgREST's authenticator: known without asking custom. */
-const API_ROLES = ['web_anon', 'web_user'];
-
 /**
  * The roles PostgREST can switch to (granted to authenticator), as custom says; undefined when
  * custom does not answer (stack down), so only pgapp's own API roles can be vouched for.
@@ -223,7 +228,8 @@ async function apiRoles(opts: GlobalOptions, secrets: Secrets): Promise<string[]
         (
           await db.query<{ r: string }>(
             `SELECT rolname AS r FROM pg_roles
-             WHERE pg_has_role('authenticator', oid, 'MEMBER') AND rolname <> 'authenticator' ORDER BY 1`,
+             WHERE pg_has_role($1, oid, 'MEMBER') AND rolname <> $1 ORDER BY 1`,
+            [AUTHENTICATOR],
           )
         ).rows.map((x) => x.r),
       undefined,

@@ -20,6 +20,8 @@ export const RDS_MASTER_USER = 'postgres';
 export const CUSTOM_SUPERUSER = 'postgres';
 export const BRIDGE_USER = 'pgapp_bridge';
 export const AUTHENTICATOR = 'authenticator';
+/** The roles sql/custom/api grants to the authenticator: PostgREST's anonymous and signed-in roles. */
+export const API_ROLES = ['web_anon', 'web_user'];
 export const PG_PORT = 5432;
 export const POSTGREST_PORT = 3000;
 export const POSTGREST_ADMIN_PORT = 3001;
