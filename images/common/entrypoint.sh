@@ -29,6 +29,44 @@ log() { echo "pgapp-entrypoint: $*"; }
 
 run_sql() { "$PGBIN/psql" -v ON_ERROR_STOP=1 --no-psqlrc -q -h /run/postgresql -U "$SUPERUSER" -d postgres "$@"; }
 
+install_auth_files() {
+  cp /etc/pgapp/pg_hba.conf "$PGDATA/pg_hba.conf"
+  cp /etc/pgapp/pg_ident.conf "$PGDATA/pg_ident.conf"
+}
+
+# The set-up server: socket only (no TCP, so the healthcheck cannot pass), with the image's set-up
+# authentication rules when it has some (PGAPP_INIT_HBA: rds lets its superuser in only here).
+setup_server() {
+  case "$1" in
+    start)
+      install_auth_files
+      local opts="-c listen_addresses='' -c unix_socket_directories=/run/postgresql"
+      [ -n "${PGAPP_INIT_HBA:-}" ] && opts="$opts -c hba_file=$PGAPP_INIT_HBA"
+      "$PGBIN/pg_ctl" -D "$PGDATA" -o "$opts" -w start >/dev/null ;;
+    stop) "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null ;;
+  esac
+}
+
+# /etc/pgapp/upgrade.d/*.sql: idempotent SQL run as the superuser in every database, at the first
+# start and again whenever the directory's content changes (recorded beside the cluster).
+UPGRADE_SUM_FILE="$(dirname "$PGDATA")/.pgapp-upgrade.sum"
+upgrade_sum() {
+  compgen -G '/etc/pgapp/upgrade.d/*.sql' >/dev/null || return 0
+  cat /etc/pgapp/upgrade.d/*.sql | sha256sum | cut -d' ' -f1
+}
+run_upgrades() {
+  local sum db f
+  sum=$(upgrade_sum)
+  [ -n "$sum" ] || return 0
+  for db in $(run_sql -At -c "SELECT datname FROM pg_database WHERE datallowconn ORDER BY 1"); do
+    for f in /etc/pgapp/upgrade.d/*.sql; do
+      log "applying $f to $db"
+      run_sql -d "$db" -1 -f "$f"
+    done
+  done
+  echo "$sum" >"$UPGRADE_SUM_FILE"
+}
+
 # A first start that died half-way leaves this marker: nothing of the user's is there yet, start over.
 if [ -e "$MARKER" ]; then
   log "a previous initialisation did not complete; starting it again"
@@ -49,8 +87,6 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     --auth-host=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 >/dev/null
   rm -f "$pwfile"
 
-  cp /etc/pgapp/pg_hba.conf "$PGDATA/pg_hba.conf"
-  cp /etc/pgapp/pg_ident.conf "$PGDATA/pg_ident.conf"
   {
     echo "# pgapp"
     echo "listen_addresses = '*'"
@@ -69,7 +105,7 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
 
   # Init scripts run against a server that listens on the socket only, so the healthcheck (TCP)
   # cannot pass before initialisation is complete.
-  "$PGBIN/pg_ctl" -D "$PGDATA" -o "-c listen_addresses='' -c unix_socket_directories=/run/postgresql" -w start >/dev/null
+  setup_server start
   for f in /etc/pgapp/initdb.d/*; do
     [ -e "$f" ] || continue
     log "running $f"
@@ -86,9 +122,20 @@ SELECT format('CREATE DATABASE %I OWNER %I', :'db',
               CASE WHEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'owner') THEN :'owner' ELSE :'su' END) \gexec
 SQL
   fi
-  "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null
+  run_upgrades
+  setup_server stop
   rm -f "$MARKER"
   log "initialisation complete"
+fi
+
+# The image's authentication rules are the server's, on every start (an older volume gets them too).
+install_auth_files
+
+# upgrade.d changed since this data directory last ran it (a newer image): apply it now.
+if [ -n "$(upgrade_sum)" ] && [ "$(upgrade_sum)" != "$(cat "$UPGRADE_SUM_FILE" 2>/dev/null)" ]; then
+  setup_server start
+  run_upgrades
+  setup_server stop
 fi
 
 "$PGBIN/postgres" -D "$PGDATA" "$@" &

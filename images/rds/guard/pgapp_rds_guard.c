@@ -1,0 +1,152 @@
+/*
+ * pgapp_rds_guard: what AWS RDS refuses its master user, refused the same way on the stand-in.
+ *
+ * Stock PostgreSQL lets a CREATEROLE role (RDS's master user) grant itself, or a role it creates,
+ * the predefined roles that reach the server's operating system (PG15; PG16 restricted CREATEROLE
+ * but the rule here holds whatever the major version). From those, COPY ... FROM PROGRAM runs
+ * commands as the server's OS user, and reading server files exposes the TLS key. RDS allows none of
+ * it, nor a non-superuser setting *_preload_libraries on a role or database (which can lock every
+ * login out). Loaded with shared_preload_libraries; superusers (rdsadmin, AWS's own) are not limited.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "tcop/utility.h"
+
+PG_MODULE_MAGIC;
+
+void _PG_init(void);
+
+static ProcessUtility_hook_type prev_utility = NULL;
+
+/* Predefined roles that reach the server's files, programs or every table. */
+static const char *const reserved_roles[] = {
+	"pg_execute_server_program", "pg_read_server_files", "pg_write_server_files",
+	"pg_read_all_data", "pg_write_all_data", NULL};
+
+/* Settings RDS keeps to its parameter group. */
+static const char *const reserved_settings[] = {
+	"local_preload_libraries", "session_preload_libraries", "shared_preload_libraries", NULL};
+
+static bool
+in_list(const char *name, const char *const *list)
+{
+	if (name == NULL)
+		return false;
+	for (; *list; list++)
+		if (pg_strcasecmp(name, *list) == 0)
+			return true;
+	return false;
+}
+
+static void
+refuse_role(const char *role)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to grant role \"%s\"", role),
+			 errdetail("On Amazon RDS only rdsadmin can grant %s; the RDS stand-in refuses it as RDS does.", role),
+			 errhint("Grant the privileges the role needs on specific objects instead.")));
+}
+
+static void
+check_role_list(List *roles)
+{
+	ListCell   *lc;
+
+	foreach(lc, roles)
+	{
+		Node	   *n = (Node *) lfirst(lc);
+		const char *name = NULL;
+
+		if (IsA(n, AccessPriv))
+			name = ((AccessPriv *) n)->priv_name;
+		else if (IsA(n, RoleSpec) && ((RoleSpec *) n)->roletype == ROLESPEC_CSTRING)
+			name = ((RoleSpec *) n)->rolename;
+		if (in_list(name, reserved_roles))
+			refuse_role(name);
+	}
+}
+
+static void
+check_setting(VariableSetStmt *set)
+{
+	if (set != NULL && in_list(set->name, reserved_settings))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to set parameter \"%s\"", set->name),
+				 errdetail("On Amazon RDS this parameter is set in the DB parameter group, not by users."),
+				 errhint("Set it in the parameter group (pgapp: the rds service's server settings).")));
+}
+
+static void
+guard(Node *stmt)
+{
+	ListCell   *lc;
+
+	switch (nodeTag(stmt))
+	{
+		case T_GrantRoleStmt:
+			if (((GrantRoleStmt *) stmt)->is_grant)
+				check_role_list(((GrantRoleStmt *) stmt)->granted_roles);
+			break;
+		case T_CreateRoleStmt:
+			/* CREATE ROLE x IN ROLE pg_execute_server_program */
+			foreach(lc, ((CreateRoleStmt *) stmt)->options)
+			{
+				DefElem    *d = (DefElem *) lfirst(lc);
+
+				if (strcmp(d->defname, "addroleto") == 0)
+					check_role_list((List *) d->arg);
+			}
+			break;
+		case T_AlterRoleStmt:
+			{
+				/* ALTER GROUP pg_execute_server_program ADD USER x */
+				RoleSpec   *r = ((AlterRoleStmt *) stmt)->role;
+
+				if (r && r->roletype == ROLESPEC_CSTRING && in_list(r->rolename, reserved_roles))
+					refuse_role(r->rolename);
+				break;
+			}
+		case T_AlterRoleSetStmt:
+			check_setting(((AlterRoleSetStmt *) stmt)->setstmt);
+			break;
+		case T_AlterDatabaseSetStmt:
+			check_setting(((AlterDatabaseSetStmt *) stmt)->setstmt);
+			break;
+		case T_CopyStmt:
+			if (((CopyStmt *) stmt)->filename != NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("permission denied to COPY %s a file or program",
+								((CopyStmt *) stmt)->is_from ? "from" : "to"),
+						 errdetail("Amazon RDS does not allow server-side COPY with files or programs."),
+						 errhint("Use COPY ... FROM STDIN / TO STDOUT, e.g. psql's \\copy.")));
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+pgapp_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+			  ProcessUtilityContext context, ParamListInfo params,
+			  QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
+{
+	if (!superuser())
+		guard(pstmt->utilityStmt);
+	if (prev_utility)
+		prev_utility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
+}
+
+void
+_PG_init(void)
+{
+	prev_utility = ProcessUtility_hook;
+	ProcessUtility_hook = pgapp_utility;
+}
