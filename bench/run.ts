@@ -20,7 +20,7 @@ import { freePort, projectContainers, projectPorts } from '../src/docker/contain
 import { docker } from '../src/docker/engine.ts';
 import { PACKAGE_ROOT, SQL_DIR, workDir } from '../src/paths.ts';
 import { composeEnv } from '../src/stack/compose.ts';
-import { LABELS } from '../src/stack/spec.ts';
+import { LABELS, postgrestReadyUrl } from '../src/stack/spec.ts';
 import { type TestStack, useStack } from '../src/testing/index.ts';
 
 const run = promisify(execFile);
@@ -231,8 +231,6 @@ const cliArgs = async (stack: TestStack) => {
     `${p.custom}`,
     '--postgrest-port',
     `${p.postgrest}`,
-    '--postgrest-admin-port',
-    `${p.postgrestAdmin}`,
   ];
 };
 /** `npm run dev` as a user runs it (node + tsx + the CLI), to ready. */
@@ -252,15 +250,13 @@ const pgappCli = async (args: string[]) => {
 /** The same stack under docker compose (project <bench>_compose): the baseline of warm start and restart. */
 async function composeStack(): Promise<(...args: string[]) => Promise<unknown>> {
   const name = `${PROJECT}_compose`;
-  const [rds, custom, api, admin] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const [rds, custom, api] = await Promise.all([freePort(), freePort(), freePort()]);
   const envFile = join(workDir(), '.pgapp', `${name}.env`);
   const secrets = ensureSecrets(name);
   if (!existsSync(envFile)) {
-    writeFileSync(
-      envFile,
-      composeEnv(name, { rds, custom, postgrest: api, postgrestAdmin: admin }, CONTACTS, true, secrets),
-      { mode: 0o600 },
-    );
+    writeFileSync(envFile, composeEnv(name, { rds, custom, postgrest: api }, CONTACTS, true, secrets), {
+      mode: 0o600,
+    });
   }
   const compose = (...args: string[]) =>
     run('docker', ['compose', '-f', join(PACKAGE_ROOT, 'compose.yaml'), '--env-file', envFile, ...args], {
@@ -327,7 +323,7 @@ async function benchWarm(stack: TestStack) {
   await compose('stop');
 }
 
-/** Time from `docker run` to healthy (or to PostgREST's /ready) of one container: a phase's floor. */
+/** Time from `docker run` to healthy (or to PostgREST answering 200) of one container: a phase's floor. */
 async function floor(
   image: string,
   env: Record<string, string>,
@@ -341,15 +337,15 @@ async function floor(
     Labels: { 'pgapp.bench': 'floor' },
     HostConfig: {
       NetworkMode: opts.network,
-      ...(port ? { PortBindings: { '3001/tcp': [{ HostIp: '127.0.0.1', HostPort: String(port) }] } } : {}),
+      ...(port ? { PortBindings: { '3000/tcp': [{ HostIp: '127.0.0.1', HostPort: String(port) }] } } : {}),
     },
-    ...(port ? { ExposedPorts: { '3001/tcp': {} } } : {}),
+    ...(port ? { ExposedPorts: { '3000/tcp': {} } } : {}),
   });
   try {
     await c.start();
     for (;;) {
       if (port) {
-        if ((await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.ok) break;
+        if ((await fetch(postgrestReadyUrl(port)).catch(() => undefined))?.ok) break;
       } else if ((await c.inspect()).State.Health?.Status === 'healthy') break;
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -362,9 +358,9 @@ async function floor(
 async function benchCold(stack: TestStack) {
   const cold = `${PROJECT}_cold`;
   await pgappCli(['reset', '--yes', '--project', cold]).catch(() => {});
-  const [rds, custom, api, admin] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const [rds, custom, api] = await Promise.all([freePort(), freePort(), freePort()]);
   const r = await dev({
-    flags: { project: cold, ports: { rds, custom, postgrest: api, postgrestAdmin: admin }, seed: 'small' },
+    flags: { project: cold, ports: { rds, custom, postgrest: api }, seed: 'small' },
     yes: true,
     renderer: 'silent',
   });
@@ -380,7 +376,6 @@ async function benchCold(stack: TestStack) {
         PGRST_DB_URI: `postgres://authenticator:${secrets?.authenticatorPassword}@custom:5432/${stack.project}`,
         PGRST_DB_SCHEMAS: 'api',
         PGRST_DB_ANON_ROLE: 'web_anon',
-        PGRST_ADMIN_SERVER_PORT: '3001',
       },
       { network: `${stack.project}_net`, readyUrlPort: 1 },
     ),

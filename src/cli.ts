@@ -43,7 +43,7 @@ Commands:
 
 Options (also from env PGAPP_* and pgapp.config.json):
   --project NAME                   project name: letters, digits, _ (default pgapp)   PGAPP_PROJECT
-  --rds-port, --custom-port, --postgrest-port, --postgrest-admin-port N  host ports on 127.0.0.1
+  --rds-port, --custom-port, --postgrest-port N  host ports on 127.0.0.1
   --seed small|medium|large        1k, 100k or 1M contacts (default small)            PGAPP_SEED
   --cron-jobs / --no-cron-jobs     the sample pg_cron jobs (default on)               PGAPP_CRON_JOBS
   --postgrest-image REF            default postgrest/postgrest:v12.2.3                PGAPP_POSTGREST_IMAGE
@@ -61,7 +61,6 @@ const OPTIONS = {
   'rds-port': { type: 'string' },
   'custom-port': { type: 'string' },
   'postgrest-port': { type: 'string' },
-  'postgrest-admin-port': { type: 'string' },
   seed: { type: 'string' },
   'cron-jobs': { type: 'boolean' },
   'no-cron-jobs': { type: 'boolean' },
@@ -104,7 +103,6 @@ async function main(argv: string[]): Promise<number> {
       rds: v['rds-port'],
       custom: v['custom-port'],
       postgrest: v['postgrest-port'],
-      postgrestAdmin: v['postgrest-admin-port'],
     },
     seed: v.seed,
     cronJobs: v['no-cron-jobs'] ? false : v['cron-jobs'],

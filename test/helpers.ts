@@ -80,18 +80,11 @@ export async function freePorts(n: number): Promise<number[]> {
 
 /** Free host ports for a stack, as numbers and as `dev` flags (rds's left out with `rds: false`). */
 export async function portFlags(opts: { rds?: boolean } = {}) {
-  const [rds, custom, api, admin] = await freePorts(4);
-  const ports = { rds: rds as number, custom: custom as number, api: api as number, admin: admin as number };
+  const [rds, custom, api] = await freePorts(3);
+  const ports = { rds: rds as number, custom: custom as number, api: api as number };
   const args = [
     ...(opts.rds === false ? [] : ['--rds-port', String(ports.rds)]),
-    ...[
-      '--custom-port',
-      String(ports.custom),
-      '--postgrest-port',
-      String(ports.api),
-      '--postgrest-admin-port',
-      String(ports.admin),
-    ],
+    ...['--custom-port', String(ports.custom), '--postgrest-port', String(ports.api)],
   ];
   return { ports, args };
 }

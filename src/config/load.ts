@@ -78,7 +78,6 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RawConfig {
       rds: env.PGAPP_RDS_PORT,
       custom: env.PGAPP_CUSTOM_PORT,
       postgrest: env.PGAPP_POSTGREST_PORT,
-      postgrestAdmin: env.PGAPP_POSTGREST_ADMIN_PORT,
     },
     seed: env.PGAPP_SEED,
     cronJobs: env.PGAPP_CRON_JOBS,

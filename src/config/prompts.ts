@@ -27,7 +27,6 @@ const PORT_LABELS: Record<PortKey, string> = {
   rds: 'rds (the RDS stand-in) host port',
   custom: 'custom Postgres host port',
   postgrest: 'PostgREST API host port',
-  postgrestAdmin: 'PostgREST admin (health) host port',
 };
 
 const asMessage = (fn: () => unknown) => {
@@ -85,9 +84,7 @@ export async function promptConfig(
         message: `${PORT_LABELS[key]}${note}`,
         default: String(suggestion),
         validate: async (v) => {
-          const ok = asMessage(() =>
-            key === 'postgrest' || key === 'postgrestAdmin' ? validateHttpPort(v, key) : validatePort(v, key),
-          );
+          const ok = asMessage(() => (key === 'postgrest' ? validateHttpPort(v, key) : validatePort(v, key)));
           if (ok !== true) return ok;
           const n = Number(v);
           if (chosen.has(n)) return `Port ${n} is already used by another service of this stack.`;

@@ -6,7 +6,7 @@ import { PgappError } from '../errors.ts';
 export const SEED_SIZES = { small: 1_000, medium: 100_000, large: 1_000_000 } as const;
 export type SeedSize = keyof typeof SEED_SIZES;
 
-export const PORT_KEYS = ['rds', 'custom', 'postgrest', 'postgrestAdmin'] as const;
+export const PORT_KEYS = ['rds', 'custom', 'postgrest'] as const;
 export type PortKey = (typeof PORT_KEYS)[number];
 
 export interface Config {
@@ -107,7 +107,7 @@ export const POSTGREST_IMAGE = 'postgrest/postgrest:v12.2.3';
 
 export const DEFAULTS: Config = {
   project: 'pgapp',
-  ports: { rds: 5433, custom: 5434, postgrest: 3000, postgrestAdmin: 3001 },
+  ports: { rds: 5433, custom: 5434, postgrest: 3000 },
   seed: 'small',
   cronJobs: true,
   postgrestImage: POSTGREST_IMAGE,
@@ -211,7 +211,7 @@ export function resolveConfig(...layers: RawConfig[]): Config {
   const ports = {} as Record<PortKey, number>;
   for (const key of PORT_KEYS) {
     ports[key] =
-      key === 'postgrest' || key === 'postgrestAdmin'
+      key === 'postgrest'
         ? validateHttpPort(merged.ports?.[key], key)
         : validatePort(merged.ports?.[key], key);
   }

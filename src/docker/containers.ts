@@ -10,7 +10,6 @@ import {
   LABELS,
   networkName,
   PG_PORT,
-  POSTGREST_ADMIN_PORT,
   POSTGREST_PORT,
   type Service,
   type ServiceSpec,
@@ -74,7 +73,6 @@ export async function projectPorts(project: string): Promise<Partial<Record<Port
     rds: p.rds?.[PG_PORT],
     custom: p.custom?.[PG_PORT],
     postgrest: p.postgrest?.[POSTGREST_PORT],
-    postgrestAdmin: p.postgrest?.[POSTGREST_ADMIN_PORT],
   };
   return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined));
 }
@@ -139,7 +137,7 @@ async function assertPortsFree(spec: ServiceSpec): Promise<void> {
       throw new PgappError(
         `Port ${p.host} on 127.0.0.1 is already in use (wanted by ${spec.service})`,
         `Stop whatever listens there (\`ss -ltnp 'sport = :${p.host}'\` shows it), or choose another port, e.g. ` +
-          `\`--${spec.service === 'postgrest' && p.container !== 3000 ? 'postgrest-admin' : spec.service}-port ${p.host + 10}\`.`,
+          `\`--${spec.service}-port ${p.host + 10}\`.`,
       );
     }
   }

@@ -24,7 +24,6 @@ export const AUTHENTICATOR = 'authenticator';
 export const API_ROLES = ['web_anon', 'web_user'];
 export const PG_PORT = 5432;
 export const POSTGREST_PORT = 3000;
-export const POSTGREST_ADMIN_PORT = 3001;
 
 /** A host port: a number for a running stack, a `${VAR:-default}` placeholder in compose.yaml. */
 export interface PortSpec<P = number> {
@@ -50,6 +49,12 @@ export interface StackImages {
   custom: string;
   postgrest: string;
 }
+
+/**
+ * PostgREST is ready when its API answers 200 (schema cache loaded, pool connected). Not its admin
+ * server: that also serves GET /config — the JWT secret and the database URI — so it is never run.
+ */
+export const postgrestReadyUrl = (port: number | string) => `http://127.0.0.1:${port}/`;
 
 export const networkName = (project: string) => `${project}_net`;
 export const volumeName = (project: string, service: 'rds' | 'custom') => `${project}_${service}_data`;
@@ -98,17 +103,13 @@ export function stackSpec<P extends number | string>(
         PGRST_DB_ANON_ROLE: 'web_anon',
         PGRST_JWT_SECRET: secrets.jwtSecret,
         PGRST_SERVER_PORT: String(POSTGREST_PORT),
-        PGRST_ADMIN_SERVER_PORT: String(POSTGREST_ADMIN_PORT),
         PGRST_DB_POOL: '10',
         PGRST_OPENAPI_SERVER_PROXY_URI: `http://127.0.0.1:${config.ports.postgrest}`,
       },
       cmd: [],
-      ports: [
-        { container: POSTGREST_PORT, host: config.ports.postgrest },
-        { container: POSTGREST_ADMIN_PORT, host: config.ports.postgrestAdmin },
-      ],
+      ports: [{ container: POSTGREST_PORT, host: config.ports.postgrest }],
       volumes: [],
-      ready: { kind: 'http', url: `http://127.0.0.1:${config.ports.postgrestAdmin}/ready` },
+      ready: { kind: 'http', url: postgrestReadyUrl(config.ports.postgrest) },
     },
   };
 }

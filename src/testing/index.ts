@@ -26,8 +26,6 @@ export interface TestStack {
   project: string;
   /** PostgREST, e.g. http://127.0.0.1:41234 */
   apiUrl: string;
-  /** PostgREST admin server (GET /ready, /live). */
-  adminUrl: string;
   /** rds as its master user (TLS required). */
   rdsUrl: string;
   /** custom as its superuser. */
@@ -61,7 +59,6 @@ export async function useStack(opts: UseStackOptions = {}): Promise<TestStack> {
     rds: had.rds ?? (await freePort()),
     custom: had.custom ?? (await freePort()),
     postgrest: had.postgrest ?? (await freePort()),
-    postgrestAdmin: had.postgrestAdmin ?? (await freePort()),
   };
   const result = await dev({
     flags: { project, ports, seed: opts.seed ?? 'small', cronJobs: opts.cronJobs ?? DEFAULTS.cronJobs },
@@ -72,7 +69,6 @@ export async function useStack(opts: UseStackOptions = {}): Promise<TestStack> {
   return {
     project,
     apiUrl: `http://127.0.0.1:${config.ports.postgrest}`,
-    adminUrl: `http://127.0.0.1:${config.ports.postgrestAdmin}`,
     rdsUrl: connectionUrl('rds', config, secrets),
     customUrl: connectionUrl('custom', config, secrets),
     reused: Object.values(result.actions).every((a) => a === 'reused'),

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { PACKAGE_ROOT } from '../../src/paths.ts';
+import { postgrestReadyUrl } from '../../src/stack/spec.ts';
 import { cli, portFlags, tempHome } from '../helpers.ts';
 
 const run = promisify(execFile);
@@ -35,7 +36,7 @@ describe.skipIf(!postgrest.available)(title, () => {
 
   it('comes up with `docker compose up --wait` and serves FDW-backed rows', async () => {
     const { ports, args } = await portFlags();
-    const { api, admin } = ports;
+    const { api } = ports;
     portArgs = args;
     const env = await cli(['compose-env', '--project', project, ...portArgs], { home });
     expect(env.code, env.output).toBe(0);
@@ -44,9 +45,9 @@ describe.skipIf(!postgrest.available)(title, () => {
     expect(setup.stdout).toContain('setup: applied rds/020_crm_seed.sql');
     expect(setup.stdout).toContain('setup: applied custom/api/020_api.sql');
     expect(setup.stdout).toContain('setup: done');
-    // PostgREST has no healthcheck (no shell in its image): ask its admin server from here.
+    // PostgREST has no healthcheck (no shell in its image): ask its API from here.
     for (let i = 0; i < 50; i++) {
-      if ((await fetch(`http://127.0.0.1:${admin}/ready`).catch(() => undefined))?.ok) break;
+      if ((await fetch(postgrestReadyUrl(api)).catch(() => undefined))?.ok) break;
       await new Promise((r) => setTimeout(r, 200));
     }
     const res = await fetch(

@@ -47,7 +47,7 @@ describe('compose.yaml', () => {
   });
 
   it('writes an env file with every variable the compose file requires', () => {
-    const env = composeEnv('p', { rds: 1, custom: 2, postgrest: 3, postgrestAdmin: 4 }, 1000, true, {
+    const env = composeEnv('p', { rds: 1, custom: 2, postgrest: 3 }, 1000, true, {
       rdsMasterPassword: 'a',
       customPassword: 'b',
       bridgePassword: 'c',

@@ -68,7 +68,7 @@ describe('config', () => {
   it('knows which fields are left to the defaults', () => {
     const u = unsetFields([{ project: 'x' }, { ports: { rds: 1 } }, {}]);
     expect(u.project).toBe(false);
-    expect([...u.ports]).toEqual(['custom', 'postgrest', 'postgrestAdmin']);
+    expect([...u.ports]).toEqual(['custom', 'postgrest']);
     expect(u.seed).toBe(true);
   });
 });

@@ -66,7 +66,7 @@ describe('dev prompts', () => {
     await new Promise((r) => free.close(r));
     const t = new Terminal();
     const pending = devConfig(
-      { flags: { ports: { postgrest: 3900, postgrestAdmin: 3901 } }, yes: false },
+      { flags: { ports: { postgrest: 3900 } }, yes: false },
       { input: t.input, output: t.output },
     );
     try {
@@ -81,7 +81,7 @@ describe('dev prompts', () => {
       const config = await pending;
       expect(config.project).toBe('my_app');
       expect(config.ports.rds).not.toBe(5433);
-      expect(config.ports).toMatchObject({ custom: customPort, postgrest: 3900, postgrestAdmin: 3901 });
+      expect(config.ports).toMatchObject({ custom: customPort, postgrest: 3900 });
       expect(config.seed).toBe('medium');
       expect(config.cronJobs).toBe(false);
       const file = JSON.parse(readFileSync(join(home, 'pgapp.config.json'), 'utf8'));
@@ -98,7 +98,7 @@ describe('dev prompts', () => {
     // Next run: nothing left to ask.
     const t2 = new Terminal();
     const again = await devConfig(
-      { flags: { ports: { postgrest: 3900, postgrestAdmin: 3901 } }, yes: false },
+      { flags: { ports: { postgrest: 3900 } }, yes: false },
       { input: t2.input, output: t2.output },
     );
     expect(t2.screen).toBe('');
