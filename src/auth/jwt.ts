@@ -10,9 +10,12 @@ export function signJwt(payload: Record<string, unknown>, secret: string): strin
   return `${head}.${body}.${sig}`;
 }
 
+/** Every token expires: at most a year after it is made. */
+export const MAX_TOKEN_LIFETIME = 365 * 86400;
+
 export interface TokenOptions {
   role: string;
-  /** Lifetime in seconds; 0 = no expiry. */
+  /** Lifetime in seconds, 1 to MAX_TOKEN_LIFETIME (default one hour). A token that never expires is never made. */
   expiresIn?: number;
   claims?: Record<string, unknown>;
   now?: number;
@@ -21,7 +24,10 @@ export interface TokenOptions {
 export function makeToken(secret: string, opts: TokenOptions): string {
   const iat = Math.floor((opts.now ?? Date.now()) / 1000);
   const payload: Record<string, unknown> = { ...opts.claims, role: opts.role, iat };
-  if (opts.expiresIn && opts.expiresIn > 0) payload.exp = iat + opts.expiresIn;
+  const lifetime = opts.expiresIn ?? 3600;
+  if (!Number.isInteger(lifetime) || lifetime < 1 || lifetime > MAX_TOKEN_LIFETIME)
+    throw new RangeError(`token lifetime must be 1 to ${MAX_TOKEN_LIFETIME} seconds, not ${lifetime}`);
+  payload.exp = iat + lifetime;
   return signJwt(payload, secret);
 }
 

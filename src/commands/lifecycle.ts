@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import chalk from 'chalk';
-import { makeToken, parseDuration } from '../auth/jwt.ts';
+import { MAX_TOKEN_LIFETIME, makeToken, parseDuration } from '../auth/jwt.ts';
 import { confirmPrompt } from '../config/prompts.ts';
 import { SEED_SIZES } from '../config/schema.ts';
 import { ensureSecrets, type Secrets } from '../config/secrets.ts';
@@ -81,14 +81,14 @@ export interface JobRow {
   failures: number;
 }
 
-/** pg_cron's jobs and their last run: the same view web_user reads as GET /jobs. */
+/** pg_cron's jobs and their last run, commands and output included (GET /jobs shows web_user less). */
 export async function jobs(opts: GlobalOptions): Promise<JobRow[]> {
   await checkEngine();
   const config = await liveConfig(opts);
   const secrets = requireSecrets(config.project);
   return withClient(connectionConfig('custom', config, secrets), async (c) => {
     const { rows } = await c.query<JobRow>(
-      'SELECT jobname, schedule, active, last_status, last_start, last_message, failures FROM api.jobs ORDER BY jobname',
+      'SELECT jobname, schedule, active, last_status, last_start, last_message, failures FROM pgapp_private.jobs ORDER BY jobname',
     );
     return rows;
   });
@@ -276,10 +276,10 @@ export async function token(
       throw new PgappError('--claims must be a JSON object', `Example: --claims '{"sub":"42"}'`);
   }
   const expiresIn = opts.exp === undefined ? 3600 : parseDuration(opts.exp);
-  if (expiresIn === undefined)
+  if (expiresIn === undefined || expiresIn < 1 || expiresIn > MAX_TOKEN_LIFETIME)
     throw new PgappError(
-      `Invalid --exp ${JSON.stringify(opts.exp)}`,
-      'Use seconds or a duration like 30m, 12h, 7d (0 = never expires).',
+      `Invalid --exp ${JSON.stringify(opts.exp)}: every token expires, within a year`,
+      'Use seconds or a duration from 1s to 365d, like 30m, 12h, 7d.',
     );
   // A web_user acts as someone: the `sub` claim is the user id its writes are owned by.
   if (role === 'web_user' && claims.sub === undefined) claims.sub = 'dev';

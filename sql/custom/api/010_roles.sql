@@ -22,3 +22,14 @@ ALTER ROLE web_user SET statement_timeout = '15s';
 -- Functions are EXECUTE-able by PUBLIC unless revoked: nothing of api_owner's is, by default.
 ALTER DEFAULT PRIVILEGES FOR ROLE api_owner REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
 ALTER DEFAULT PRIVILEGES FOR ROLE postgres REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
+-- The API roles reach the api schema and nothing else on this server: no other database, no
+-- temporary tables or pg_temp functions, no large objects (storage outside every grant).
+DO $$
+BEGIN
+  EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', current_database());
+  IF current_database() <> 'postgres' THEN
+    REVOKE CONNECT, TEMPORARY ON DATABASE postgres FROM PUBLIC;
+  END IF;
+END $$;
+REVOKE CONNECT, TEMPORARY ON DATABASE template1 FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION lo_create(oid), lo_creat(integer), lo_from_bytea(oid, bytea) FROM PUBLIC;

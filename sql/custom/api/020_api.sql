@@ -53,10 +53,21 @@ RESET ROLE;
 -- Least privilege: anonymous reads; web_user reads and writes; new rows get their id from rds.
 GRANT USAGE ON SCHEMA api TO web_anon, web_user;
 -- By name, never ALL TABLES: other api views (jobs, the cache) grant their own, and this file
--- re-runs when it changes.
+-- re-runs when it changes. (A table-level REVOKE takes the column grants with it.)
 REVOKE ALL ON api.companies, api.contacts, api.deals, api.activities FROM web_anon, web_user;
 GRANT SELECT ON api.companies, api.contacts, api.deals, api.activities TO web_anon;
-GRANT SELECT, INSERT, UPDATE, DELETE ON api.companies, api.contacts, api.deals, api.activities TO web_user;
+GRANT SELECT, DELETE ON api.companies, api.contacts, api.deals, api.activities TO web_user;
+-- Writes name their columns: `id` comes from rds's sequences only (a client choosing ids would take
+-- the next values and make other users' inserts fail), `owner_id` from the token, `created_at` from
+-- the server. A POST or PATCH that sends one of them is refused (403), not silently altered.
+GRANT INSERT (name, domain, industry, employees), UPDATE (name, domain, industry, employees)
+  ON api.companies TO web_user;
+GRANT INSERT (company_id, first_name, last_name, email, phone, title),
+      UPDATE (company_id, first_name, last_name, email, phone, title) ON api.contacts TO web_user;
+GRANT INSERT (company_id, contact_id, title, stage, amount, close_date),
+      UPDATE (company_id, contact_id, title, stage, amount, close_date) ON api.deals TO web_user;
+GRANT INSERT (contact_id, deal_id, kind, subject, occurred_at),
+      UPDATE (contact_id, deal_id, kind, subject, occurred_at) ON api.activities TO web_user;
 REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA api FROM PUBLIC;
 -- Only the computed relationships, by name: other api functions (RPC) grant their own EXECUTE.
 GRANT EXECUTE ON FUNCTION
@@ -67,3 +78,4 @@ TO web_anon, web_user;
 GRANT USAGE ON SCHEMA rds_bridge TO web_anon, web_user;
 GRANT EXECUTE ON FUNCTION rds_bridge.next_id(text) TO web_user;
 GRANT EXECUTE ON FUNCTION rds_bridge.current_user_id() TO web_anon, web_user;
+GRANT EXECUTE ON FUNCTION rds_bridge.row_visible(text, bigint, text) TO web_user;
