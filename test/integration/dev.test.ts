@@ -191,9 +191,9 @@ describe.skipIf(!postgrest.available)(title, () => {
     const r = await stack.dev();
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(
-      /✖ SQL failed in rds\/local\/020_dupe\.sql\S*: duplicate key value violates unique constraint "companies_domain_key" \(SQLSTATE 23505\)/,
+      /✖ SQL failed in rds\/local\/020_dupe\.sql\S*: duplicate key value violates unique constraint "companies_owner_domain_key" \(SQLSTATE 23505\)/,
     );
-    expect(r.stderr).toMatch(/DETAIL: Key \(domain\)=\(.+\) already exists/);
+    expect(r.stderr).toMatch(/DETAIL: Key \(owner_id, domain\)=\(.+\) already exists/);
     expect(r.stderr).toMatch(/hint: Fix the file and run again/);
     expect(await query(stack.rds(), 'SELECT count(*)::int AS n FROM crm.tags')).toEqual([{ n: 0 }]);
     expect(
