@@ -266,3 +266,26 @@ export class ThrowawayStack {
     return rdsAsMaster(this.project, this.ports.rds, this.secrets);
   }
 }
+
+/** `docker exec` (as `user`, default the image's): exit code and combined output, never throws. */
+export function dockerExec(
+  container: string,
+  cmd: string[],
+  user?: string,
+): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('docker', ['exec', ...(user ? ['-u', user] : []), container, ...cmd]);
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    child.on('close', (code) => resolve({ code, output }));
+  });
+}
+
+/** The SQLSTATE a statement fails with (or 'ok'), on a fresh connection. */
+export async function sqlState(cfg: pg.ClientConfig, sql: string): Promise<string> {
+  return query(cfg, sql).then(
+    () => 'ok',
+    (err: { code?: string; message?: string }) => err.code ?? `no SQLSTATE: ${err.message}`,
+  );
+}

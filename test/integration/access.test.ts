@@ -46,14 +46,10 @@ describe.skipIf(!postgrest.available)(title, () => {
     if (dealId) await query(rds(), 'DELETE FROM crm.deals WHERE id = $1', [dealId]);
   });
 
-  it('records the writer as owner, whatever the client sends', async () => {
-    const r = await call('POST', '/deals', alice, {
-      company_id: 1,
-      title: "Alice's deal",
-      stage: 'lead',
-      amount: 100,
-      owner_id: 'bob',
-    });
+  it('records the writer as owner, and refuses an owner the client names', async () => {
+    const deal = { company_id: 1, title: "Alice's deal", stage: 'lead', amount: 100 };
+    expect((await call('POST', '/deals', alice, { ...deal, owner_id: 'bob' })).status).toBe(403);
+    const r = await call('POST', '/deals', alice, deal);
     expect(r.status).toBe(201);
     dealId = r.body[0].id;
     expect(r.body[0].owner_id).toBe('alice');
@@ -76,7 +72,10 @@ describe.skipIf(!postgrest.available)(title, () => {
   });
 
   it('lets the owner change it, but never hand it to someone else', async () => {
-    const r = await call('PATCH', `/deals?id=eq.${dealId}`, alice, { amount: 250, owner_id: 'bob' });
+    expect(
+      (await call('PATCH', `/deals?id=eq.${dealId}`, alice, { amount: 250, owner_id: 'bob' })).status,
+    ).toBe(403);
+    const r = await call('PATCH', `/deals?id=eq.${dealId}`, alice, { amount: 250 });
     expect(r.status).toBe(200);
     expect(await inRds(dealId)).toEqual({ amount: '250.00', owner_id: 'alice' });
   });
@@ -120,7 +119,9 @@ describe.skipIf(!postgrest.available)(title, () => {
       'contacts:SELECT',
       'deals:SELECT',
     ]);
-    const rw = 'DELETE,INSERT,SELECT,UPDATE';
+    // Writes: whole rows may be read and deleted; INSERT and UPDATE name their columns (ids,
+    // owners and creation times come from the server).
+    const rw = 'DELETE,SELECT';
     expect(await grants('web_user')).toEqual([
       `activities:${rw}`,
       `companies:${rw}`,
@@ -129,6 +130,19 @@ describe.skipIf(!postgrest.available)(title, () => {
       `deals:${rw}`,
       'jobs:SELECT',
     ]);
+    const writable = await query<{ t: string; cols: string }>(
+      { connectionString: stack.customUrl },
+      `SELECT table_name || ':' || privilege_type AS t, string_agg(column_name, ',' ORDER BY column_name) AS cols
+       FROM information_schema.role_column_grants
+       WHERE grantee = 'web_user' AND table_schema = 'api' AND privilege_type IN ('INSERT', 'UPDATE')
+       GROUP BY 1 ORDER BY 1`,
+    );
+    expect(writable.length).toBe(8);
+    for (const w of writable) {
+      expect(w.cols.split(','), w.t).not.toContain('id');
+      expect(w.cols.split(','), w.t).not.toContain('owner_id');
+      expect(w.cols.split(','), w.t).not.toContain('created_at');
+    }
     const [fn] = await query<{ anon: boolean; pub: boolean }>(
       { connectionString: stack.customUrl },
       `SELECT has_function_privilege('web_anon', 'api.duplicate_contacts(bigint, numeric)', 'EXECUTE') AS anon,

@@ -41,7 +41,7 @@ describe.skipIf(!postgrest.available)(title, () => {
     expect(statSync(join(home, '.pgapp', project, 'secrets.json')).mode & 0o777).toBe(0o600);
     const list = await docker().listContainers({ filters: { label: [`${LABELS.project}=${project}`] } });
     const bound = list.flatMap((c) => c.Ports.filter((p) => p.PublicPort).map((p) => p.IP));
-    expect(bound.length).toBe(4);
+    expect(bound.length).toBe(3);
     expect(new Set(bound)).toEqual(new Set(['127.0.0.1']));
   });
 

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { docker } from '../../src/docker/engine.ts';
-import { query, startPg, type Throwaway } from '../helpers.ts';
+import { dockerExec, query, sqlState, startPg, type Throwaway } from '../helpers.ts';
 
 const images = inject('images');
 
@@ -166,7 +166,109 @@ describe('images/rds (the RDS stand-in)', () => {
     await expect(query({ ...master(), user: 'rdsadmin', password: '' }, 'SELECT 1')).rejects.toThrow();
     await expect(
       query({ ...master(), user: 'rdsadmin', password: 'master-secret' }, 'SELECT 1'),
-    ).rejects.toThrow(/password authentication failed/);
+    ).rejects.toThrow(/pg_hba.conf rejects connection for host .* user "rdsadmin"/);
+  });
+
+  it("gives no way in as rdsadmin even to the server's own OS user (socket or TCP)", async () => {
+    for (const host of ['/run/postgresql', '127.0.0.1']) {
+      const r = await dockerExec(
+        rds.id,
+        ['psql', '-X', '-h', host, '-U', 'rdsadmin', '-d', 'crmdb', '-c', 'SELECT 1'],
+        'postgres',
+      );
+      expect(r.code).not.toBe(0);
+      expect(r.output).toMatch(/pg_hba.conf rejects connection for host .* user "rdsadmin"/);
+    }
+  });
+
+  // On PG15 CREATEROLE may grant any non-superuser role, and these reach the OS (COPY ... PROGRAM runs
+  // commands as the server's user) or every file and row: RDS refuses them to its master user.
+  const reserved = [
+    'pg_execute_server_program',
+    'pg_read_server_files',
+    'pg_write_server_files',
+    'pg_read_all_data',
+    'pg_write_all_data',
+  ];
+
+  it.each(reserved)(
+    'refuses the master user %s: to itself, to a role it creates, by any syntax',
+    async (role) => {
+      await query(
+        master(),
+        'DROP ROLE IF EXISTS probe_role; CREATE ROLE probe_role LOGIN PASSWORD $$probe-secret$$',
+      );
+      try {
+        for (const sql of [
+          `GRANT ${role} TO postgres`,
+          `GRANT ${role} TO probe_role`,
+          `GRANT ${role} TO probe_role WITH ADMIN OPTION`,
+          `CREATE ROLE probe_role2 IN ROLE ${role}`,
+          `ALTER GROUP ${role} ADD USER probe_role`,
+          `DO $$ BEGIN EXECUTE 'GRANT ${role} TO probe_role'; END $$`,
+        ]) {
+          expect(await sqlState(master(), sql), sql).toBe('42501');
+        }
+        const [m] = await query<{ n: number }>(
+          master(),
+          `SELECT count(*)::int AS n FROM pg_auth_members WHERE roleid = '${role}'::regrole`,
+        );
+        expect(m?.n).toBe(0);
+      } finally {
+        await query(master(), 'DROP ROLE IF EXISTS probe_role');
+      }
+    },
+  );
+
+  it('refuses server-side COPY with a program or a file, to the master user and to roles it creates', async () => {
+    await query(
+      master(),
+      'DROP ROLE IF EXISTS probe_copy; CREATE ROLE probe_copy LOGIN PASSWORD $$probe-secret$$',
+    );
+    try {
+      const probe = { ...master(), user: 'probe_copy', password: 'probe-secret' };
+      for (const who of [master(), probe]) {
+        expect(await sqlState(who, `COPY (SELECT 1) TO PROGRAM 'id'`)).toBe('42501');
+        expect(await sqlState(who, `CREATE TEMP TABLE t (x text); COPY t FROM PROGRAM 'id'`)).toBe('42501');
+        expect(await sqlState(who, `COPY (SELECT 1) TO '/tmp/x'`)).toBe('42501');
+        expect(await sqlState(who, `SELECT pg_read_file('server.key')`)).toBe('42501');
+      }
+      const err = await query(master(), `COPY (SELECT 1) TO PROGRAM 'id'`).catch((e: Error) => e.message);
+      expect(err).toMatch(/permission denied to COPY to a file or program/);
+    } finally {
+      await query(master(), 'DROP ROLE IF EXISTS probe_copy');
+    }
+  });
+
+  it('refuses *_preload_libraries on roles and databases (the parameter group owns them): the master stays able to log in', async () => {
+    for (const sql of [
+      `ALTER ROLE postgres SET local_preload_libraries = 'nope'`,
+      `ALTER ROLE postgres IN DATABASE crmdb SET session_preload_libraries = 'nope'`,
+      `ALTER DATABASE crmdb SET local_preload_libraries = 'nope'`,
+    ]) {
+      expect(await sqlState(master(), sql), sql).toBe('42501');
+    }
+    expect(await query(master(), 'SELECT 1 AS ok')).toEqual([{ ok: 1 }]);
+  });
+
+  it('keeps other databases, temporary tables there and large objects from roles the master creates', async () => {
+    await query(
+      master(),
+      'DROP ROLE IF EXISTS probe_lo; CREATE ROLE probe_lo LOGIN PASSWORD $$probe-secret$$',
+    );
+    try {
+      const probe = { ...master(), user: 'probe_lo', password: 'probe-secret' };
+      expect(await sqlState(probe, 'SELECT lo_create(0)')).toBe('42501');
+      expect(await sqlState(probe, `SELECT lo_from_bytea(0, 'x')`)).toBe('42501');
+      for (const database of ['postgres', 'template1'])
+        await expect(query({ ...probe, database }, 'SELECT 1')).rejects.toThrow(
+          /permission denied for database/,
+        );
+      // The master user (rds_superuser) keeps them, as on RDS.
+      expect(await sqlState({ ...master(), database: 'postgres' }, 'SELECT 1')).toBe('ok');
+    } finally {
+      await query(master(), 'DROP ROLE IF EXISTS probe_lo');
+    }
   });
 
   it('made a TLS key of its own at first start (not one baked into the image)', async () => {

@@ -27,6 +27,8 @@ ALTER DEFAULT PRIVILEGES FOR ROLE postgres REVOKE EXECUTE ON FUNCTIONS FROM PUBL
 DO $$
 BEGIN
   EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', current_database());
+  -- api_owner refreshes the cache: REFRESH ... CONCURRENTLY diffs through a temporary table.
+  EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO api_owner', current_database());
   IF current_database() <> 'postgres' THEN
     REVOKE CONNECT, TEMPORARY ON DATABASE postgres FROM PUBLIC;
   END IF;

@@ -1,0 +1,449 @@
+/**
+ * The cases a security probe of a running stack found (issue 11), each proven on the shared stack
+ * with only what pgapp hands out: tokens, the API, the connection strings. The rds stand-in's own
+ * cases (master user → superuser) are in images.test.ts, on the bare image.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { makeToken } from '../../src/auth/jwt.ts';
+import { readSecrets } from '../../src/config/secrets.ts';
+import { workDir } from '../../src/paths.ts';
+import { type TestStack, useStack } from '../../src/testing/index.ts';
+import { apiClient, cli, query, rdsFromUrl, sqlState } from '../helpers.ts';
+
+const run = promisify(execFile);
+const postgrest = inject('postgrest');
+const title = postgrest.available
+  ? 'security probe (shared stack)'
+  : `security probe — SKIPPED: ${postgrest.reason}`;
+
+describe.skipIf(!postgrest.available)(title, () => {
+  let stack: TestStack;
+  const tag = `probe${Date.now()}`;
+  const alice = `${tag}-alice`;
+  const bob = `${tag}-bob`;
+  const token = (sub: string) => stack.token({ claims: { sub } });
+  const rds = () => rdsFromUrl(stack.rdsUrl);
+  const custom = () => ({ connectionString: stack.customUrl });
+  const send = apiClient(
+    () => stack.apiUrl,
+    () => null,
+  );
+  const call = async (method: string, path: string, who: string | null, body?: unknown) => {
+    const res = await send(method, path, body, who === null ? null : who.startsWith('ey') ? who : token(who));
+    const text = await res.text();
+    let json: unknown = text;
+    try {
+      json = JSON.parse(text);
+    } catch {}
+    return { status: res.status, body: json as Record<string, unknown> & Record<string, unknown>[] };
+  };
+  const company = async (who: string, name: string) => {
+    const r = await call('POST', '/companies', who, {
+      name,
+      domain: `${name.toLowerCase().replace(/\W+/g, '-')}.${tag}.example`,
+      industry: 'software',
+      employees: 3,
+    });
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    return r.body[0]?.id as number;
+  };
+  /** What one user's rows look like in rds, to prove another user's action did not touch them. */
+  const rowsOf = (owner: string) =>
+    query(
+      rds(),
+      `SELECT 'company' AS t, id, name AS v FROM crm.companies WHERE owner_id = $1
+       UNION ALL SELECT 'contact', id, coalesce(company_id::text, '-') FROM crm.contacts WHERE owner_id = $1
+       UNION ALL SELECT 'deal', id, company_id || '/' || coalesce(contact_id::text, '-') FROM crm.deals WHERE owner_id = $1
+       ORDER BY 1, 2`,
+      [owner],
+    );
+
+  beforeAll(async () => {
+    stack = await useStack();
+  });
+  afterAll(async () => {
+    if (stack)
+      await query(
+        rds(),
+        'DELETE FROM crm.companies WHERE owner_id LIKE $1; DELETE FROM crm.contacts WHERE owner_id LIKE $1',
+        [`${tag}%`],
+      ).catch(() => query(rds(), `DELETE FROM crm.companies WHERE owner_id LIKE '${tag}%'`));
+  });
+
+  describe('the cache obeys row visibility (two users and anonymous)', () => {
+    let shared: number;
+    let mine: number;
+    const pipeline = async (who: string | null, id: number) =>
+      (await call('GET', `/company_pipeline?company_id=eq.${id}`, who)).body as unknown as {
+        open_deals: number;
+        pipeline_amount: number;
+        won_amount: number;
+        contacts: number;
+        name: string;
+      }[];
+
+    beforeAll(async () => {
+      // A shared (seeded) company with shared deals, and private rows of two users on top of it.
+      shared = 1;
+      mine = await company(alice, 'Alice Private Co');
+      for (const [who, amount, stage] of [
+        [alice, 7000, 'won'],
+        [bob, 9000, 'won'],
+        [bob, 500, 'lead'],
+      ] as const) {
+        const r = await call('POST', '/deals', who, {
+          company_id: shared,
+          title: `${who} deal`,
+          stage,
+          amount,
+        });
+        expect(r.status, JSON.stringify(r.body)).toBe(201);
+      }
+      expect(
+        (
+          await call('POST', '/deals', alice, {
+            company_id: mine,
+            title: 'secret',
+            stage: 'won',
+            amount: 1234,
+          })
+        ).status,
+      ).toBe(201);
+      await query(custom(), 'SELECT cache.refresh()');
+    });
+
+    it("shows a user's private company to that user only", async () => {
+      expect(await pipeline(null, mine)).toEqual([]);
+      expect(await pipeline(bob, mine)).toEqual([]);
+      expect(await pipeline(alice, mine)).toMatchObject([{ name: 'Alice Private Co', won_amount: 1234 }]);
+    });
+
+    it("adds up shared deals and the caller's own, never another user's", async () => {
+      const [want] = await query<{ won: string; open: string }>(
+        rds(),
+        `SELECT coalesce(sum(amount) FILTER (WHERE stage = 'won'), 0)::text AS won,
+                coalesce(sum(amount) FILTER (WHERE stage NOT IN ('won', 'lost')), 0)::text AS open
+         FROM crm.deals WHERE company_id = $1 AND owner_id IS NULL`,
+        [shared],
+      );
+      const won = Number(want?.won);
+      const open = Number(want?.open);
+      expect((await pipeline(null, shared))[0]).toMatchObject({ won_amount: won, pipeline_amount: open });
+      expect((await pipeline(alice, shared))[0]).toMatchObject({
+        won_amount: won + 7000,
+        pipeline_amount: open,
+      });
+      expect((await pipeline(bob, shared))[0]).toMatchObject({
+        won_amount: won + 9000,
+        pipeline_amount: open + 500,
+      });
+    });
+  });
+
+  describe('duplicate_contacts is bounded and stoppable', () => {
+    let big: number;
+    let fullMs: number;
+    const asUser = async (c: pg.Client) => {
+      await c.query(`SET ROLE web_user`);
+      await c.query(`SELECT set_config('request.jwt.claims', $1, false)`, [
+        JSON.stringify({ role: 'web_user', sub: alice }),
+      ]);
+    };
+
+    beforeAll(async () => {
+      big = await company(alice, 'Alice Big Co');
+      // 500 near-identical contacts: every pair passes difflib's cheap bounds, the worst case.
+      await query(
+        rds(),
+        `INSERT INTO crm.contacts (company_id, first_name, last_name, email, owner_id)
+         SELECT $1, 'Jonathan' || i, 'Smithson' || (i % 7), 'jonathan.smith' || i || '@big.example', $2
+         FROM generate_series(1, 500) i`,
+        [big, alice],
+      );
+      const t = performance.now();
+      const r = await call('POST', '/rpc/duplicate_contacts', alice, { company_id: big, threshold: 0.5 });
+      fullMs = performance.now() - t;
+      expect(r.status, JSON.stringify(r.body).slice(0, 300)).toBe(200);
+      expect(r.body.length).toBe(200);
+    });
+
+    it('refuses a company with more contacts than it compares (400, not a long call)', async () => {
+      await query(
+        rds(),
+        `INSERT INTO crm.contacts (company_id, first_name, last_name, email, owner_id) VALUES ($1, 'One', 'More', 'one.more@big.example', $2)`,
+        [big, alice],
+      );
+      try {
+        const r = await call('POST', '/rpc/duplicate_contacts', alice, { company_id: big });
+        expect(r.status).toBe(400);
+        expect(r.body.message).toMatch(/more than 500 contacts/);
+      } finally {
+        await query(
+          rds(),
+          `DELETE FROM crm.contacts WHERE email = 'one.more@big.example' AND owner_id = $1`,
+          [alice],
+        );
+      }
+    });
+
+    it('stops at statement_timeout, well before its natural end', async () => {
+      const c = new pg.Client(custom());
+      await c.connect();
+      try {
+        await asUser(c);
+        const timeout = Math.max(100, Math.round(fullMs / 10));
+        await c.query(`SET statement_timeout = ${timeout}`);
+        const t = performance.now();
+        const err = await c
+          .query('SELECT count(*) FROM api.duplicate_contacts($1, 0.5)', [big])
+          .catch((e) => e);
+        expect(err.code).toBe('57014');
+        expect(performance.now() - t).toBeLessThan(fullMs / 2);
+      } finally {
+        await c.end();
+      }
+    });
+
+    it('stops on pg_cancel_backend, and pg_terminate_backend frees its backend', async () => {
+      for (const fn of ['pg_cancel_backend', 'pg_terminate_backend']) {
+        const c = new pg.Client(custom());
+        c.on('error', () => {});
+        await c.connect();
+        const pid = (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
+        await asUser(c);
+        const t = performance.now();
+        const running = c
+          .query('SELECT count(*) FROM api.duplicate_contacts($1, 0.5)', [big])
+          .catch((e) => e);
+        await new Promise((r) => setTimeout(r, Math.min(300, fullMs / 10)));
+        await query(custom(), `SELECT ${fn}($1)`, [pid]);
+        const err = await running;
+        expect(performance.now() - t, fn).toBeLessThan(fullMs / 2);
+        if (fn === 'pg_cancel_backend') expect(err.code).toBe('57014');
+        else expect(err.code ?? err.message).toMatch(/57P01|terminat/);
+        await c.end().catch(() => {});
+        // The backend is gone (terminated) or idle again (cancelled): not still computing.
+        const [act] = await query<{ state: string | null }>(
+          custom(),
+          'SELECT state FROM pg_stat_activity WHERE pid = $1',
+          [pid],
+        );
+        expect(act?.state ?? 'gone').not.toBe('active');
+      }
+    });
+  });
+
+  describe('ids, owners and references come from the server, not the client', () => {
+    it('refuses an explicit id or owner_id on POST and PATCH (403), so nobody takes the next ids', async () => {
+      const mine = await company(alice, 'Alice Ids Co');
+      const body = { name: 'X', domain: `x.${tag}.example`, industry: 'software', employees: 1 };
+      const [seq] = await query<{ v: string }>(
+        rds(),
+        `SELECT last_value::text AS v FROM crm.companies_id_seq`,
+      );
+      expect((await call('POST', '/companies', alice, { ...body, id: Number(seq?.v) + 5 })).status).toBe(403);
+      expect((await call('POST', '/companies', alice, { ...body, owner_id: bob })).status).toBe(403);
+      expect(
+        (await call('PATCH', `/companies?id=eq.${mine}`, alice, { id: Number(seq?.v) + 6 })).status,
+      ).toBe(403);
+      expect((await call('PATCH', `/companies?id=eq.${mine}`, alice, { owner_id: bob })).status).toBe(403);
+      // Ordinary inserts keep working: ids come from rds's sequence.
+      expect((await call('POST', '/companies', bob, body)).status).toBe(201);
+    });
+
+    it("answers a reference to another user's private row exactly as one that does not exist", async () => {
+      const hers = await company(alice, 'Alice Ref Co');
+      const contact = (id: number) => ({
+        company_id: id,
+        first_name: 'B',
+        last_name: 'B',
+        email: `b.${id}@${tag}.example`,
+      });
+      const hidden = await call('POST', '/contacts', bob, contact(hers));
+      const missing = await call('POST', '/contacts', bob, contact(999_999_999));
+      expect(hidden.status).toBe(409);
+      expect(missing.status).toBe(409);
+      expect(hidden.body.message).toBe(`company ${hers} does not exist`);
+      expect({ ...hidden.body, message: '' }).toEqual({ ...missing.body, message: '' });
+      // Nor by PATCH, nor for deals pointing at her contacts.
+      const bobs = await call('POST', '/contacts', bob, { ...contact(1), email: `bob.${tag}@x.example` });
+      expect(bobs.status).toBe(201);
+      const patched = await call('PATCH', `/contacts?id=eq.${bobs.body[0]?.id}`, bob, { company_id: hers });
+      expect(patched.status).toBe(409);
+      // A domain taken by her private company does not stop (and so does not reveal it to) bob.
+      const [dom] = await query<{ domain: string }>(rds(), 'SELECT domain FROM crm.companies WHERE id = $1', [
+        hers,
+      ]);
+      expect(
+        (
+          await call('POST', '/companies', bob, {
+            name: 'Same',
+            domain: dom?.domain,
+            industry: 'x',
+            employees: 1,
+          })
+        ).status,
+      ).toBe(201);
+      expect(
+        (
+          await call('POST', '/companies', alice, {
+            name: 'Twice',
+            domain: dom?.domain,
+            industry: 'x',
+            employees: 1,
+          })
+        ).status,
+      ).toBe(409);
+    });
+
+    it("deleting your own company changes none of another user's rows", async () => {
+      const hers = await company(alice, 'Alice Doomed Co');
+      expect(
+        (await call('POST', '/deals', alice, { company_id: hers, title: 'hers', stage: 'lead', amount: 1 }))
+          .status,
+      ).toBe(201);
+      // Bob tries to hang his rows on it: refused, so nothing of his can cascade.
+      expect(
+        (await call('POST', '/deals', bob, { company_id: hers, title: 'bobs', stage: 'lead', amount: 1 }))
+          .status,
+      ).toBe(409);
+      const bobBefore = await rowsOf(bob);
+      const del = await call('DELETE', `/companies?id=eq.${hers}`, alice);
+      expect(del.status).toBe(200);
+      expect(await query(rds(), 'SELECT id FROM crm.deals WHERE company_id = $1', [hers])).toEqual([]);
+      expect(await rowsOf(bob)).toEqual(bobBefore);
+    });
+  });
+
+  describe('errors a client causes are 4xx, with limits in the schema', () => {
+    it('writes to read-only views: 401 anonymous, 403 signed in (not a 500)', async () => {
+      for (const [path, filter, column] of [
+        ['/company_pipeline', 'company_id=eq.1', 'name'],
+        ['/jobs', 'jobid=eq.1', 'jobname'],
+      ] as const) {
+        expect((await call('POST', path, null, { [column]: 'x' })).status, path).toBe(401);
+        const signedIn = await call('POST', path, alice, { [column]: 'x' });
+        expect(signedIn.status, `${path} ${JSON.stringify(signedIn.body)}`).toBe(403);
+        expect((await call('DELETE', `${path}?${filter}`, alice)).status, path).toBe(403);
+      }
+    });
+
+    it('a token whose sub is too long for an id: 403, not an index error', async () => {
+      const r = await call('GET', '/companies?limit=1', 'x'.repeat(3000));
+      expect(r.status).toBe(403);
+      expect(r.body.message).toMatch(/longer than 128 characters/);
+    });
+
+    it('overlong values: 400 from the schema', async () => {
+      const r = await call('POST', '/companies', alice, {
+        name: 'n'.repeat(201),
+        domain: `long.${tag}.example`,
+        industry: 'x',
+        employees: 1,
+      });
+      expect(r.status).toBe(400);
+      expect(r.body.code).toBe('23514');
+    });
+  });
+
+  describe('tokens and jobs', () => {
+    it("a signed web_anon token with a sub is anonymous: it reads nobody's private rows", async () => {
+      const hers = await company(alice, 'Alice Anon Co');
+      const anonAsAlice = makeToken(stack.jwtSecret, {
+        role: 'web_anon',
+        claims: { sub: alice },
+        expiresIn: 60,
+      });
+      expect((await call('GET', `/companies?id=eq.${hers}`, anonAsAlice)).body).toEqual([]);
+      expect((await call('GET', `/companies?id=eq.${hers}`, alice)).body).toHaveLength(1);
+    });
+
+    it('`pgapp token` never mints a token that does not expire', async () => {
+      for (const exp of ['0', '0s', '400d']) {
+        const r = await cli(['token', '--project', stack.project, '--exp', exp], { home: workDir() });
+        expect(r.code, exp).toBe(1);
+        expect(r.stderr).toMatch(/every token expires/);
+      }
+    });
+
+    it('GET /jobs shows web_user no command and no output; the developer (`pgapp jobs`) sees them', async () => {
+      const r = await call('GET', '/jobs', alice);
+      expect(r.status).toBe(200);
+      expect(r.body.length).toBeGreaterThan(0);
+      for (const job of r.body) {
+        expect(job).not.toHaveProperty('command');
+        expect(job).not.toHaveProperty('last_message');
+      }
+      const [full] = await query<{ command: string }>(
+        custom(),
+        `SELECT command FROM pgapp_private.jobs WHERE jobname = 'pgapp-cache-refresh'`,
+      );
+      expect(full?.command).toBe('SELECT cache.refresh()');
+    });
+  });
+
+  describe('roles reach crm (rds) and the api (custom), nothing else', () => {
+    it('the bridge role on rds: no large objects, no other database', async () => {
+      const secrets = readSecrets(stack.project);
+      const u = new URL(stack.rdsUrl);
+      const bridge = {
+        host: u.hostname,
+        port: Number(u.port),
+        database: u.pathname.slice(1),
+        user: 'pgapp_bridge',
+        password: secrets?.bridgePassword,
+        ssl: { rejectUnauthorized: false },
+      };
+      expect(await sqlState(bridge, 'SELECT lo_create(0)')).toBe('42501');
+      expect(await sqlState(bridge, 'CREATE TEMP TABLE t (x int)')).toBe('42501');
+      for (const database of ['postgres', 'template1'])
+        await expect(query({ ...bridge, database }, 'SELECT 1')).rejects.toThrow(
+          /permission denied for database/,
+        );
+    });
+
+    it('authenticator and web_user on custom: no temporary tables or pg_temp functions, no large objects, no other database', async () => {
+      const secrets = readSecrets(stack.project);
+      const u = new URL(stack.customUrl);
+      const auth = {
+        host: u.hostname,
+        port: Number(u.port),
+        database: u.pathname.slice(1),
+        user: 'authenticator',
+        password: secrets?.authenticatorPassword,
+      };
+      for (const prefix of ['', 'SET ROLE web_user; ', 'SET ROLE web_anon; ']) {
+        expect(await sqlState(auth, `${prefix}CREATE TEMP TABLE t (x int)`), prefix).toBe('42501');
+        expect(
+          await sqlState(auth, `${prefix}CREATE FUNCTION pg_temp.f() RETURNS int LANGUAGE sql AS 'SELECT 1'`),
+          prefix,
+        ).toBe('42501');
+        expect(await sqlState(auth, `${prefix}SELECT lo_create(0)`), prefix).toBe('42501');
+      }
+      for (const database of ['postgres', 'template1'])
+        await expect(query({ ...auth, database }, 'SELECT 1')).rejects.toThrow(
+          /permission denied for database/,
+        );
+    });
+  });
+
+  it('publishes no PostgREST admin server (its /config holds the JWT secret)', async () => {
+    const { stdout } = await run('docker', [
+      'inspect',
+      `${stack.project}-postgrest`,
+      '--format',
+      '{{json .Config.Env}}|{{json .NetworkSettings.Ports}}',
+    ]);
+    const [env, ports] = stdout.trim().split('|');
+    expect(env).not.toContain('PGRST_ADMIN_SERVER_PORT');
+    const published = Object.entries(JSON.parse(ports ?? '{}') as Record<string, unknown[] | null>)
+      .filter(([, hosts]) => hosts?.length)
+      .map(([port]) => port);
+    expect(published).toEqual(['3000/tcp']);
+    const res = await fetch(`${stack.apiUrl}/config`);
+    expect(await res.text()).not.toContain(stack.jwtSecret);
+  });
+});
