@@ -65,6 +65,7 @@ export interface StackImagesEnsured {
   custom: EnsuredImage;
   rds: EnsuredImage;
   postgrest: EnsuredImage;
+  gateway: EnsuredImage;
 }
 
 export function ensureOptions(yes: boolean, progress: Progress, ctx?: PromptContext): EnsureOptions {
@@ -87,7 +88,8 @@ export async function ensureStackImages(
 ): Promise<Partial<StackImagesEnsured>> {
   const custom = await ensurePgImage('postgres', opts);
   const rds = await ensurePgImage('rds', opts);
-  if (!which.postgrest) return { custom, rds };
+  const gateway = await ensurePgImage('gateway', opts);
+  if (!which.postgrest) return { custom, rds, gateway };
   const postgrest = await ensurePostgrestImage(config.postgrestImage, config.postgrestTarball, opts);
-  return { custom, rds, postgrest };
+  return { custom, rds, postgrest, gateway };
 }

@@ -147,7 +147,12 @@ export async function dev(
   const signal = abort.signal;
   const specFor = (c: Ctx) => {
     const imgs = c.images as StackImagesEnsured;
-    const refs: StackImages = { rds: imgs.rds.ref, custom: imgs.custom.ref, postgrest: imgs.postgrest.ref };
+    const refs: StackImages = {
+      rds: imgs.rds.ref,
+      custom: imgs.custom.ref,
+      postgrest: imgs.postgrest.ref,
+      gateway: imgs.gateway.ref,
+    };
     return stackSpec(c.config, c.secrets, refs);
   };
 
@@ -243,7 +248,7 @@ export async function dev(
             eo.confirm = async () => baseAnswer;
             c.images = await ensureStackImages(c.config, eo);
             signal.throwIfAborted();
-            task.title = `Images: ${(['custom', 'rds', 'postgrest'] as const).map((k) => `${k} ${(c.images as StackImagesEnsured)[k].source}`).join(', ')}`;
+            task.title = `Images: ${(['custom', 'rds', 'postgrest', 'gateway'] as const).map((k) => `${k} ${(c.images as StackImagesEnsured)[k].source}`).join(', ')}`;
           },
           rendererOptions: { outputBar: 8 },
         },
@@ -269,6 +274,7 @@ export async function dev(
         sqlTask('api', 'API schema'),
         sqlTask('app', 'App layer'),
         serviceTask('postgrest'),
+        serviceTask('gateway'),
         {
           title: 'Verify every hop',
           task: async (c, task) => {

@@ -190,8 +190,12 @@ export async function logs(
 export async function psql(opts: GlobalOptions & { service?: string; args: string[] }): Promise<number> {
   const config = commandConfig(opts);
   const service = serviceArg(opts.service);
-  if (service === 'postgrest')
-    throw new PgappError('postgrest has no psql', 'Use `pgapp psql custom` (the database PostgREST serves).');
+  if (service === 'postgrest' || service === 'gateway')
+    throw new PgappError(
+      `${service} has no psql`,
+      'Use `pgapp psql custom` (the database PostgREST serves).',
+    );
+
   const secrets = requireSecrets(config.project);
   await checkEngine();
   const id = await containerOf(config.project, service);

@@ -7,10 +7,10 @@ import type Docker from 'dockerode';
 import type { PortKey } from '../config/schema.ts';
 import { errorMessage, PgappError } from '../errors.ts';
 import {
+  GATEWAY_PORT,
   LABELS,
   networkName,
   PG_PORT,
-  POSTGREST_PORT,
   type Service,
   type ServiceSpec,
   specHash,
@@ -72,7 +72,7 @@ export async function projectPorts(project: string): Promise<Partial<Record<Port
   const out: Partial<Record<PortKey, number>> = {
     rds: p.rds?.[PG_PORT],
     custom: p.custom?.[PG_PORT],
-    postgrest: p.postgrest?.[POSTGREST_PORT],
+    postgrest: p.gateway?.[GATEWAY_PORT],
   };
   return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined));
 }
@@ -227,7 +227,7 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-/** Wait until the service is ready (Docker healthcheck, or HTTP 200 from the host); on failure show its logs. */
+/** Wait until the service is ready (Docker healthcheck, HTTP 200 from the host, or running steadily); on failure show its logs. */
 export async function waitReady(id: string, spec: ServiceSpec, opts: WaitOptions): Promise<void> {
   const deadline = Date.now() + opts.timeoutMs;
   let last = '';
@@ -252,6 +252,10 @@ export async function waitReady(id: string, spec: ServiceSpec, opts: WaitOptions
       last = info.State.Health?.Status ?? 'no healthcheck';
       if (last === 'healthy') return;
       if (last === 'unhealthy') break;
+    } else if (spec.ready.kind === 'running') {
+      // Up for a moment without a restart: a configuration it cannot run with has exited by then.
+      last = 'starting';
+      if (Date.now() - Date.parse(info.State.StartedAt) > 500) return;
     } else {
       try {
         const res = await fetch(spec.ready.url, { signal: AbortSignal.timeout(1000) });

@@ -247,7 +247,8 @@ function run(cmd: string, args: string[], progress: Progress): Promise<void> {
 
 // --- the project's own images ------------------------------------------------------------------
 
-export type PgImage = 'postgres' | 'rds';
+/** The project's own images, each built from images/<kind>: the two Postgres servers and the API gateway. */
+export type PgImage = 'postgres' | 'rds' | 'gateway';
 
 /** Files that make up an image's build context: images/common and images/<kind>. */
 function contextFiles(kind: PgImage): string[] {
@@ -266,7 +267,7 @@ export function pgImageTag(kind: PgImage, baseId: string): string {
   return `pgapp/${kind}:${h.digest('hex').slice(0, 12)}`;
 }
 
-/** The custom Postgres or the RDS stand-in: local (same content tag) → build. Not published, never pulled. */
+/** The custom Postgres, the RDS stand-in or the gateway: local (same content tag) → build. Not published, never pulled. */
 export async function ensurePgImage(
   kind: PgImage,
   opts: EnsureOptions & { base?: string },

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import type { PortKey } from '../config/schema.ts';
 import type { Secrets } from '../config/secrets.ts';
 
-export const SERVICES = ['rds', 'custom', 'postgrest'] as const;
+export const SERVICES = ['rds', 'custom', 'postgrest', 'gateway'] as const;
 export type Service = (typeof SERVICES)[number];
 
 export const LABELS = {
@@ -24,6 +24,9 @@ export const AUTHENTICATOR = 'authenticator';
 export const API_ROLES = ['web_anon', 'web_user'];
 export const PG_PORT = 5432;
 export const POSTGREST_PORT = 3000;
+export const GATEWAY_PORT = 3000;
+/** PostgREST's db-max-rows: the most rows one response holds. */
+export const MAX_ROWS = 1000;
 
 /** A host port: a number for a running stack, a `${VAR:-default}` placeholder in compose.yaml. */
 export interface PortSpec<P = number> {
@@ -40,19 +43,24 @@ export interface ServiceSpec<P = number> {
   cmd: string[];
   ports: PortSpec<P>[];
   volumes: { name: string; target: string }[];
-  /** How readiness is known: the image's Docker HEALTHCHECK, or an HTTP GET from the host. */
-  ready: { kind: 'healthcheck' } | { kind: 'http'; url: string };
+  /**
+   * How readiness is known: the image's Docker HEALTHCHECK, an HTTP GET from the host, or (PostgREST,
+   * which publishes nothing and has no shell) running steadily — the gateway's check covers it.
+   */
+  ready: { kind: 'healthcheck' } | { kind: 'http'; url: string } | { kind: 'running' };
 }
 
 export interface StackImages {
   rds: string;
   custom: string;
   postgrest: string;
+  gateway: string;
 }
 
 /**
- * PostgREST is ready when its API answers 200 (schema cache loaded, pool connected). Not its admin
- * server: that also serves GET /config — the JWT secret and the database URI — so it is never run.
+ * The API is ready when it answers 200 through the gateway (PostgREST's schema cache loaded, pool
+ * connected). Not PostgREST's admin server: it also serves GET /config — the JWT secret and the
+ * database URI — so it is never run.
  */
 export const postgrestReadyUrl = (port: number | string) => `http://127.0.0.1:${port}/`;
 
@@ -104,10 +112,29 @@ export function stackSpec<P extends number | string>(
         PGRST_JWT_SECRET: secrets.jwtSecret,
         PGRST_SERVER_PORT: String(POSTGREST_PORT),
         PGRST_DB_POOL: '10',
+        // No response holds more than this many rows, whatever `limit` asks (embedded rows aside:
+        // the gateway bounds how many and how deep).
+        PGRST_DB_MAX_ROWS: String(MAX_ROWS),
         PGRST_OPENAPI_SERVER_PROXY_URI: `http://127.0.0.1:${config.ports.postgrest}`,
       },
       cmd: [],
-      ports: [{ container: POSTGREST_PORT, host: config.ports.postgrest }],
+      // Reached only through the gateway, inside the project network.
+      ports: [],
+      volumes: [],
+      ready: { kind: 'running' },
+    },
+    // The API's one door (images/gateway): request limits, per-client fairness, clear errors.
+    gateway: {
+      service: 'gateway',
+      name: containerName(config.project, 'gateway'),
+      image: images.gateway,
+      env: {
+        PGAPP_UPSTREAM: `http://postgrest:${POSTGREST_PORT}`,
+        // Past the API roles' statement_timeout (sql/custom/api/010_roles.sql), which answers first.
+        PGAPP_UPSTREAM_TIMEOUT_MS: '20000',
+      },
+      cmd: [],
+      ports: [{ container: GATEWAY_PORT, host: config.ports.postgrest }],
       volumes: [],
       ready: { kind: 'http', url: postgrestReadyUrl(config.ports.postgrest) },
     },

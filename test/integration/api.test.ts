@@ -110,7 +110,7 @@ describe.skipIf(!postgrest.available)(title, () => {
     expect(n?.n).toBe(0);
   });
 
-  it('status lists the three services as JSON', async () => {
+  it('status lists the four services as JSON', async () => {
     const r = await cli(['status', '--json', '--project', project], { home });
     expect(r.code).toBe(0);
     const s = JSON.parse(r.stdout) as { services: { service: string; state: string }[] };
@@ -118,6 +118,7 @@ describe.skipIf(!postgrest.available)(title, () => {
       ['rds', 'running'],
       ['custom', 'running'],
       ['postgrest', 'running'],
+      ['gateway', 'running'],
     ]);
   });
 

@@ -69,7 +69,8 @@ describe.skipIf(!postgrest.available)(title, () => {
     const before = await projectResources(project);
     const r = await stack.dev();
     expect(r.code, r.output).toBe(0);
-    for (const svc of ['rds', 'custom', 'postgrest']) expect(r.output).toContain(`${svc}: ready (reused)`);
+    for (const svc of ['rds', 'custom', 'postgrest', 'gateway'])
+      expect(r.output).toContain(`${svc}: ready (reused)`);
     for (const phase of ['Seed rds (crm)', 'Bridge custom → rds (postgres_fdw)', 'API schema', 'App layer']) {
       expect(r.output).toContain(`${phase}: nothing to apply`);
     }
@@ -125,7 +126,8 @@ describe.skipIf(!postgrest.available)(title, () => {
     expect(r.output).toContain('Seed rds (crm): 1 applied');
     expect(r.output).toContain('Bridge custom → rds (postgres_fdw): 1 applied');
     expect(r.output).toContain('API schema: nothing to apply');
-    for (const svc of ['rds', 'custom', 'postgrest']) expect(r.output).toContain(`${svc}: ready (reused)`);
+    for (const svc of ['rds', 'custom', 'postgrest', 'gateway'])
+      expect(r.output).toContain(`${svc}: ready (reused)`);
     expect(r.output).toContain('✔ custom → rds (postgres_fdw)');
   });
 
@@ -177,7 +179,7 @@ describe.skipIf(!postgrest.available)(title, () => {
     unlinkSync(bad);
     const again = await stack.dev();
     expect(again.code, again.output).toBe(0);
-    for (const svc of ['rds', 'custom', 'postgrest'])
+    for (const svc of ['rds', 'custom', 'postgrest', 'gateway'])
       expect(again.output).toContain(`${svc}: ready (reused)`);
   });
 
@@ -311,6 +313,7 @@ describe.skipIf(!postgrest.available)(title, () => {
       'API schema',
       'App layer',
       'postgrest: start',
+      'gateway: start',
       'Verify every hop',
     ];
     const interrupt = async (phase: string) => {
@@ -336,7 +339,7 @@ describe.skipIf(!postgrest.available)(title, () => {
     expect(await projectResources(other)).toEqual(before);
     const after = await cli(['dev', '--project', other, ...p.args], { home });
     expect(after.code, after.output).toBe(0);
-    for (const svc of ['rds', 'custom', 'postgrest'])
+    for (const svc of ['rds', 'custom', 'postgrest', 'gateway'])
       expect(after.output).toContain(`${svc}: ready (reused)`);
 
     await cli(['reset', '--yes', '--project', other], { home });

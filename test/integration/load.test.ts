@@ -38,15 +38,27 @@ describe.skipIf(!postgrest.available)(title, () => {
     const answered = new Set<number>();
     const acknowledged: { id: number; domain: string }[] = [];
     const statuses = new Map<number, number>();
-    const headers = {
-      Authorization: `Bearer ${stack.token({ claims: { sub: 'load' }, expiresIn: 3600 })}`,
-      'Content-Type': 'application/json',
-      Prefer: 'return=representation',
+    // Fifty clients, each a user of its own (the gateway shares the API out per client).
+    const tokens = Array.from({ length: CLIENTS }, (_, i) =>
+      stack.token({ claims: { sub: `load-${i}` }, expiresIn: 3600 }),
+    );
+    let clients = 0;
+    const headersOf = (context: object) => {
+      const c = context as { token?: string };
+      c.token ??= tokens[clients++ % CLIENTS];
+      return {
+        Authorization: `Bearer ${c.token}`,
+        'Content-Type': 'application/json',
+        Prefer: 'return=representation',
+      };
     };
     const read = (path: () => string) => ({
       method: 'GET' as const,
-      headers,
-      setupRequest: (req: autocannon.Request) => ({ ...req, path: path() }),
+      setupRequest: (req: autocannon.Request, context: object) => ({
+        ...req,
+        headers: headersOf(context),
+        path: path(),
+      }),
     });
     const id = () => 1 + Math.floor(Math.random() * contacts);
     const result = await autocannon({
@@ -61,12 +73,12 @@ describe.skipIf(!postgrest.available)(title, () => {
         {
           method: 'POST',
           path: '/companies',
-          headers,
           setupRequest: (req, context) => {
             const n = ++sent;
             (context as { n?: number }).n = n; // one request at a time per client: its response is this write's
             return {
               ...req,
+              headers: headersOf(context),
               body: JSON.stringify({
                 name: `Load ${n}`,
                 domain: `${tag}-${n}.example.com`,

@@ -430,6 +430,126 @@ describe.skipIf(!postgrest.available)(title, () => {
     });
   });
 
+  describe('every request is bounded: rows, depth and width, size, time, and one client cannot starve the others', () => {
+    const sleepFn = 'api.pgapp_probe_sleep';
+    const reload = async () => {
+      await query(custom(), `NOTIFY pgrst, 'reload schema'`);
+      for (let i = 0; i < 50; i++) {
+        const r = await call('GET', '/rpc/pgapp_probe_sleep?seconds=0', null);
+        if ((r.status === 200) === (await fnExists())) return;
+        await new Promise((res) => setTimeout(res, 100));
+      }
+    };
+    const fnExists = async () =>
+      (await query<{ e: boolean }>(custom(), `SELECT to_regproc('${sleepFn}') IS NOT NULL AS e`))[0]?.e ??
+      false;
+
+    beforeAll(async () => {
+      // A slow read, as an expensive query would be: a test-only function, removed afterwards.
+      await query(
+        custom(),
+        `CREATE OR REPLACE FUNCTION ${sleepFn}(seconds float) RETURNS int LANGUAGE sql STABLE AS 'SELECT 1 FROM pg_sleep(seconds)';
+         GRANT EXECUTE ON FUNCTION ${sleepFn}(float) TO web_anon, web_user`,
+      );
+      await reload();
+    });
+    afterAll(async () => {
+      await query(custom(), `DROP FUNCTION IF EXISTS ${sleepFn}(float)`);
+      await reload();
+    });
+
+    it('a non-UTF-8 filter value: 400, not a 500', async () => {
+      const r = await call('GET', '/companies?name=eq.%FF%FE', null);
+      expect(r.status).toBe(400);
+      expect(r.body.message).toMatch(/not valid UTF-8/);
+    });
+
+    it('embeds at most 3 deep and 16 wide (400), answered before any query runs', async () => {
+      const deep = await call(
+        'GET',
+        '/contacts?select=id,company(id,contacts(id,company(id,contacts(id))))',
+        null,
+      );
+      expect(deep.status).toBe(400);
+      const wide = Array.from({ length: 17 }, (_, i) => `c${i}:company(id)`).join(',');
+      expect((await call('GET', `/contacts?select=${wide}&limit=1`, null)).status).toBe(400);
+      expect((await call('GET', '/contacts?select=id,company(id,contacts(id))&limit=2', null)).status).toBe(
+        200,
+      );
+    });
+
+    it('no response holds more than 1000 rows, whatever limit asks', async () => {
+      await query(
+        rds(),
+        `INSERT INTO crm.companies (name, domain, industry, employees)
+         SELECT 'Rows ' || i, 'rows-' || i || '.${tag}.example', 'x', 1 FROM generate_series(1, 1001) i`,
+      );
+      try {
+        const res = await send('GET', '/companies?select=id&limit=100000000', undefined, null);
+        expect(res.status).toBe(200);
+        expect(((await res.json()) as unknown[]).length).toBe(1000);
+      } finally {
+        await query(rds(), `DELETE FROM crm.companies WHERE domain LIKE 'rows-%.${tag}.example'`);
+      }
+    });
+
+    it('bodies over 1 MiB are refused (413), a 10 MB name among them', async () => {
+      const bulk = Array.from({ length: 30_000 }, (_, i) => ({
+        name: 'n',
+        domain: `bulk${i}.${tag}.example`,
+        industry: 'x',
+        employees: 1,
+      }));
+      expect((await call('POST', '/companies', alice, bulk)).status).toBe(413);
+      const huge = {
+        name: 'n'.repeat(10 * 1024 * 1024),
+        domain: `huge.${tag}.example`,
+        industry: 'x',
+        employees: 1,
+      };
+      expect((await call('POST', '/companies', alice, huge)).status).toBe(413);
+      expect(
+        await query(
+          rds(),
+          `SELECT id FROM crm.companies WHERE domain LIKE '%.${tag}.example' AND (domain LIKE 'bulk%' OR domain LIKE 'huge%')`,
+        ),
+      ).toEqual([]);
+    });
+
+    it('a statement timeout is a 504 with a hint, not a 500', async () => {
+      const r = await call('GET', '/rpc/pgapp_probe_sleep?seconds=30', null);
+      expect(r.status).toBe(504);
+      expect(r.body.code).toBe('57014');
+      expect(r.body.hint).toMatch(/fewer rows/);
+    });
+
+    it('two dozen slow requests from one client leave room for everyone else', async () => {
+      const seconds = 1.5;
+      const t0 = performance.now();
+      // 4 run, 16 wait their turn, 4 are refused: never more than 4 of the pool's 10 connections.
+      const abusive = Array.from({ length: 24 }, () =>
+        call('GET', `/rpc/pgapp_probe_sleep?seconds=${seconds}`, null),
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      const others = await Promise.all(
+        ['first', 'second', 'third'].map(async (who) => {
+          const t = performance.now();
+          const r = await call('GET', '/contacts?select=id&limit=1', `${tag}-${who}`);
+          return { status: r.status, ms: performance.now() - t };
+        }),
+      );
+      for (const o of others) {
+        expect(o.status).toBe(200);
+        // Served while the abusive requests still run: not after the pool frees up.
+        expect(o.ms).toBeLessThan((seconds * 1000) / 2);
+      }
+      const statuses = (await Promise.all(abusive)).map((r) => r.status);
+      expect(statuses.filter((s) => s === 200)).toHaveLength(20);
+      expect(statuses.filter((s) => s === 429)).toHaveLength(4);
+      expect(performance.now() - t0).toBeGreaterThan(5 * seconds * 1000); // five turns of four: they queued
+    });
+  });
+
   it('publishes no PostgREST admin server (its /config holds the JWT secret)', async () => {
     const { stdout } = await run('docker', [
       'inspect',
@@ -442,7 +562,7 @@ describe.skipIf(!postgrest.available)(title, () => {
     const published = Object.entries(JSON.parse(ports ?? '{}') as Record<string, unknown[] | null>)
       .filter(([, hosts]) => hosts?.length)
       .map(([port]) => port);
-    expect(published).toEqual(['3000/tcp']);
+    expect(published).toEqual([]); // only the gateway reaches it
     const res = await fetch(`${stack.apiUrl}/config`);
     expect(await res.text()).not.toContain(stack.jwtSecret);
   });

@@ -88,7 +88,7 @@ describe.skipIf(!postgrest.available)(title, () => {
     expect(r.output).toContain('sslmode=require');
     expect(r.output).not.toContain('extpw'); // the user's password is never echoed
     const own = await docker().listContainers({ all: true, filters: { label: [`${LABELS.project}=${p}`] } });
-    expect(own.map((c) => c.Labels[LABELS.service]).sort()).toEqual(['custom', 'postgrest']);
+    expect(own.map((c) => c.Labels[LABELS.service]).sort()).toEqual(['custom', 'gateway', 'postgrest']);
 
     const token = (
       await cli(['token', '--project', p, '--claims', '{"sub":"remote-user"}'], { home })

@@ -86,7 +86,7 @@ describe.skipIf(!postgrest.available)(title, () => {
 
   it('never prints a secret in container logs or in `pgapp status` / `pgapp logs`', async () => {
     const outputs: string[] = [];
-    for (const svc of ['rds', 'custom', 'postgrest']) {
+    for (const svc of ['rds', 'custom', 'postgrest', 'gateway']) {
       const { stdout, stderr } = await run('docker', ['logs', `${stack.project}-${svc}`], {
         maxBuffer: 64 * 1024 * 1024,
       });

@@ -12,7 +12,7 @@ const secrets = {
   authenticatorPassword: 'd',
   jwtSecret: 'e'.repeat(43),
 };
-const images = { rds: 'r', custom: 'c', postgrest: 'p' };
+const images = { rds: 'r', custom: 'c', postgrest: 'p', gateway: 'g' };
 
 describe('jwt', () => {
   it('signs HS256 tokens PostgREST can verify', () => {
@@ -47,7 +47,9 @@ describe('jwt', () => {
 describe('stack spec', () => {
   it('binds every host port on 127.0.0.1 via the spec and names services as fixed', () => {
     const spec = stackSpec(DEFAULTS, secrets, images);
-    expect(Object.keys(spec)).toEqual(['rds', 'custom', 'postgrest']);
+    expect(Object.keys(spec)).toEqual(['rds', 'custom', 'postgrest', 'gateway']);
+    expect(spec.postgrest.ports).toEqual([]); // only the gateway reaches it
+    expect(spec.gateway.ports).toEqual([{ container: 3000, host: 3000 }]);
     expect(spec.postgrest.env.PGRST_DB_URI).toBe('postgres://authenticator:d@custom:5432/pgapp');
     expect(spec.custom.cmd).toEqual(['-c', 'cron.database_name=pgapp']);
   });

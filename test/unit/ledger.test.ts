@@ -10,6 +10,7 @@ describe('SQL ledger (pure parts)', () => {
       'rds/020_crm_seed.sql',
       'rds/030_crm_constraints.sql',
       'rds/050_owner.sql',
+      'rds/060_limits.sql',
     ]);
     expect(readSqlDir(SQL_DIR, 'no-such-dir')).toEqual([]);
   });
