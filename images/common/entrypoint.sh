@@ -128,14 +128,20 @@ SQL
   log "initialisation complete"
 fi
 
-# The image's authentication rules are the server's, on every start (an older volume gets them too).
-install_auth_files
-
-# upgrade.d changed since this data directory last ran it (a newer image): apply it now.
-if [ -n "$(upgrade_sum)" ] && [ "$(upgrade_sum)" != "$(cat "$UPGRADE_SUM_FILE" 2>/dev/null)" ]; then
-  setup_server start
-  run_upgrades
-  setup_server stop
+# A cluster of this image's major version, made by this entrypoint. Anything else (another server's
+# volume, say) is left untouched: postgres below refuses it with its own message.
+ours() {
+  [ "$(cat "$PGDATA/PG_VERSION" 2>/dev/null)" = "$(basename "$(dirname "$PGBIN")")" ] && [ -f "$PGDATA/postgresql.conf" ]
+}
+if ours; then
+  # The image's authentication rules are the server's, on every start (an older volume gets them too).
+  install_auth_files
+  # upgrade.d changed since this data directory last ran it (a newer image): apply it now.
+  if [ -n "$(upgrade_sum)" ] && [ "$(upgrade_sum)" != "$(cat "$UPGRADE_SUM_FILE" 2>/dev/null)" ]; then
+    setup_server start
+    run_upgrades
+    setup_server stop
+  fi
 fi
 
 "$PGBIN/postgres" -D "$PGDATA" "$@" &

@@ -258,9 +258,9 @@ describe.skipIf(!postgrest.available)(title, () => {
     const r = await cli(['dev', '--project', other, ...blocked], { home });
     blocker.close();
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`Port ${taken} on 127.0.0.1 is already in use (wanted by postgrest)`);
-    // rds (seeded) and custom (bridged) were ready: kept, with their volumes and network.
-    expect(await projectResources(other)).toMatchObject({ containers: 2, volumes: 2, networks: 1 });
+    expect(r.stderr).toContain(`Port ${taken} on 127.0.0.1 is already in use (wanted by gateway)`);
+    // rds (seeded), custom (bridged) and postgrest were ready: kept, with their volumes and network.
+    expect(await projectResources(other)).toMatchObject({ containers: 3, volumes: 2, networks: 1 });
     const next = await cli(['dev', '--project', other, ...p.args], { home });
     expect(next.code, next.output).toBe(0);
     expect(next.output).toContain('rds: ready (reused)');

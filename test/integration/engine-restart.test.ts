@@ -101,7 +101,7 @@ describe.skipIf(Boolean(skipReason))(title, () => {
     const containerIds = (await docker().listContainers({ filters: { name: [project] } }))
       .map((c) => c.Id)
       .sort();
-    expect(containerIds).toHaveLength(3);
+    expect(containerIds).toHaveLength(4);
 
     await (control as { restart: () => Promise<void> }).restart();
 
