@@ -168,8 +168,11 @@ function sendJson(res, status, body, headers = {}) {
 
 export function createGateway({ upstream, timeoutMs, limits = LIMITS, log = () => {} }) {
   const target = new URL(upstream);
-  // A fresh connection per request: reusing idle ones races PostgREST closing them ("socket hang up").
-  const agent = new http.Agent({ keepAlive: false });
+  // Reads reuse connections to PostgREST; one that PostgREST closed while idle fails with ECONNRESET
+  // on reuse, and such a read (no body, no effect) is sent once more on a fresh one. Writes always
+  // take a fresh connection: a write is never sent twice.
+  const reuse = new http.Agent({ keepAlive: true, maxSockets: 64, maxFreeSockets: 16 });
+  const fresh = new http.Agent({ keepAlive: false });
   /** Per client: requests in flight, and the ones waiting their turn. */
   const clients = new Map();
 
@@ -219,7 +222,8 @@ export function createGateway({ upstream, timeoutMs, limits = LIMITS, log = () =
     });
   });
 
-  function forward(req, res) {
+  function forward(req, res, retried = false) {
+    const read = req.method === 'GET' || req.method === 'HEAD';
     const headers = withoutHopByHop(req.headers);
     headers.host = target.host;
     const up = http.request(
@@ -229,7 +233,7 @@ export function createGateway({ upstream, timeoutMs, limits = LIMITS, log = () =
         method: req.method,
         path: req.url,
         headers,
-        agent,
+        agent: read ? reuse : fresh,
         timeout: timeoutMs,
       },
       (upRes) => {
@@ -260,6 +264,7 @@ export function createGateway({ upstream, timeoutMs, limits = LIMITS, log = () =
     });
     up.on('error', (err) => {
       if (res.writableEnded) return;
+      if (read && !retried && up.reusedSocket && err.code === 'ECONNRESET') return forward(req, res, true);
       if (res.headersSent) return res.destroy();
       log(`upstream ${upstream}: ${err.message}`);
       sendJson(
