@@ -301,25 +301,16 @@ export function createGateway({ upstream, timeoutMs, limits = LIMITS, log = () =
   }
 }
 
-// `node gateway.mjs` serves; `node gateway.mjs health` is the image's healthcheck (the API answers 200).
+// `node gateway.mjs` serves (the image's healthcheck asks it for GET /).
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const port = Number(process.env.PGAPP_GATEWAY_PORT ?? 3000);
-  if (process.argv[2] === 'health') {
-    http
-      .get({ host: '127.0.0.1', port, path: '/', timeout: 2000 }, (r) =>
-        process.exit(r.statusCode === 200 ? 0 : 1),
-      )
-      .on('error', () => process.exit(1))
-      .on('timeout', () => process.exit(1));
-  } else {
-    const upstream = process.env.PGAPP_UPSTREAM ?? 'http://postgrest:3000';
-    const timeoutMs = Number(process.env.PGAPP_UPSTREAM_TIMEOUT_MS ?? 20_000);
-    const server = createGateway({ upstream, timeoutMs, log: (l) => console.error(`pgapp-gateway: ${l}`) });
-    server.listen(port, '0.0.0.0', () =>
-      console.log(`pgapp-gateway: listening on :${port}, upstream ${upstream}`),
-    );
-    const stop = () => server.close(() => process.exit(0)) && setTimeout(() => process.exit(0), 2000).unref();
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
-  }
+  const upstream = process.env.PGAPP_UPSTREAM ?? 'http://postgrest:3000';
+  const timeoutMs = Number(process.env.PGAPP_UPSTREAM_TIMEOUT_MS ?? 20_000);
+  const server = createGateway({ upstream, timeoutMs, log: (l) => console.error(`pgapp-gateway: ${l}`) });
+  server.listen(port, '0.0.0.0', () =>
+    console.log(`pgapp-gateway: listening on :${port}, upstream ${upstream}`),
+  );
+  const stop = () => server.close(() => process.exit(0)) && setTimeout(() => process.exit(0), 2000).unref();
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
 }

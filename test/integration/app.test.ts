@@ -96,7 +96,7 @@ describe.skipIf(!postgrest.available)(title, () => {
     try {
       await reader.query(`SET lock_timeout = '1s'`);
       await refresher.query('BEGIN');
-      await refresher.query('REFRESH MATERIALIZED VIEW CONCURRENTLY cache.pipeline_parts');
+      await refresher.query('REFRESH MATERIALIZED VIEW CONCURRENTLY cache.company_totals');
       // The refresh's transaction is still open: reads go on, through SQL and HTTP.
       const { rows } = await reader.query('SELECT count(*)::int AS n FROM api.company_pipeline');
       expect(rows[0].n).toBeGreaterThan(0);
@@ -106,7 +106,7 @@ describe.skipIf(!postgrest.available)(title, () => {
       await refresher.query('ROLLBACK');
       // The contrast that shows the test can fail: a plain REFRESH locks readers out.
       await refresher.query('BEGIN');
-      await refresher.query('REFRESH MATERIALIZED VIEW cache.pipeline_parts');
+      await refresher.query('REFRESH MATERIALIZED VIEW cache.company_totals');
       await expect(reader.query('SELECT count(*) FROM api.company_pipeline')).rejects.toThrow(/lock timeout/);
       await refresher.query('ROLLBACK');
     } finally {

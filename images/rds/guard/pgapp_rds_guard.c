@@ -10,10 +10,12 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_authid.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "tcop/utility.h"
+#include "utils/acl.h"
 
 PG_MODULE_MAGIC;
 
@@ -21,10 +23,10 @@ void _PG_init(void);
 
 static ProcessUtility_hook_type prev_utility = NULL;
 
-/* Predefined roles that reach the server's files, programs or every table. */
-static const char *const reserved_roles[] = {
-	"pg_execute_server_program", "pg_read_server_files", "pg_write_server_files",
-	"pg_read_all_data", "pg_write_all_data", NULL};
+/* Predefined roles that reach the server's files, programs or every table (by OID: exact). */
+static const Oid reserved_roles[] = {
+	ROLE_PG_EXECUTE_SERVER_PROGRAM, ROLE_PG_READ_SERVER_FILES, ROLE_PG_WRITE_SERVER_FILES,
+	ROLE_PG_READ_ALL_DATA, ROLE_PG_WRITE_ALL_DATA};
 
 /* Settings RDS keeps to its parameter group. */
 static const char *const reserved_settings[] = {
@@ -41,13 +43,24 @@ in_list(const char *name, const char *const *list)
 	return false;
 }
 
+static bool
+reserved_role(const char *name)
+{
+	Oid			oid = name ? get_role_oid(name, true) : InvalidOid;
+
+	for (int i = 0; OidIsValid(oid) && i < lengthof(reserved_roles); i++)
+		if (oid == reserved_roles[i])
+			return true;
+	return false;
+}
+
 static void
-refuse_role(const char *role)
+refuse_role(const char *action, const char *role)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("permission denied to grant role \"%s\"", role),
-			 errdetail("On Amazon RDS only rdsadmin can grant %s; the RDS stand-in refuses it as RDS does.", role),
+			 errmsg("permission denied to %s role \"%s\"", action, role),
+			 errdetail("On Amazon RDS only rdsadmin can grant or change %s; the RDS stand-in refuses it as RDS does.", role),
 			 errhint("Grant the privileges the role needs on specific objects instead.")));
 }
 
@@ -65,8 +78,8 @@ check_role_list(List *roles)
 			name = ((AccessPriv *) n)->priv_name;
 		else if (IsA(n, RoleSpec) && ((RoleSpec *) n)->roletype == ROLESPEC_CSTRING)
 			name = ((RoleSpec *) n)->rolename;
-		if (in_list(name, reserved_roles))
-			refuse_role(name);
+		if (reserved_role(name))
+			refuse_role("grant", name);
 	}
 }
 
@@ -107,8 +120,8 @@ guard(Node *stmt)
 				/* ALTER GROUP pg_execute_server_program ADD USER x */
 				RoleSpec   *r = ((AlterRoleStmt *) stmt)->role;
 
-				if (r && r->roletype == ROLESPEC_CSTRING && in_list(r->rolename, reserved_roles))
-					refuse_role(r->rolename);
+				if (r && r->roletype == ROLESPEC_CSTRING && reserved_role(r->rolename))
+					refuse_role("alter", r->rolename);
 				break;
 			}
 		case T_AlterRoleSetStmt:

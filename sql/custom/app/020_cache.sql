@@ -3,42 +3,67 @@
 -- hottest FDW-backed aggregates, stored on custom, refreshed CONCURRENTLY by pg_cron every minute
 -- (REFRESH ... CONCURRENTLY takes an EXCLUSIVE lock: readers are never blocked), served by api.
 --
--- The cache obeys the visibility of the tables it summarises (bridge/040_owner.sql): every part is
--- kept per scope — '' for shared rows (no owner), else the owner's user id — and api.company_pipeline
--- adds up only the caller's scopes: shared companies and their own, shared deals and contacts and
--- their own. Nobody's private row reaches anyone else, anonymous callers included.
+-- The cache obeys the visibility of the tables it summarises (bridge/040_owner.sql): shared rows
+-- (no owner) and each owner's private rows are cached apart, and api.company_pipeline adds up only
+-- the caller's: shared companies and their own, shared deals and contacts plus their own. Nobody's
+-- private row reaches anyone else, anonymous callers included. A read is two index lookups.
 CREATE SCHEMA IF NOT EXISTS cache AUTHORIZATION api_owner;
 REVOKE ALL ON SCHEMA cache FROM PUBLIC;
 DROP VIEW IF EXISTS api.company_pipeline;
 DROP MATERIALIZED VIEW IF EXISTS cache.company_pipeline, cache.company_contacts, cache.companies,
-  cache.pipeline_parts, cache.contact_parts;
+  cache.pipeline_parts, cache.contact_parts, cache.company_totals, cache.private_parts;
 SET LOCAL ROLE api_owner;
 
--- Each is one remote query: the aggregate pushes down to rds.
-CREATE MATERIALIZED VIEW cache.companies AS
-SELECT id AS company_id, name, coalesce(owner_id, '') AS scope
-FROM rds_crm.companies;
+-- Per company: who may see it (scope '' = everyone, else its owner), and the totals of its shared
+-- deals and contacts. Each aggregate is pushed down to rds.
+CREATE MATERIALIZED VIEW cache.company_totals AS
+SELECT co.id AS company_id,
+       co.name,
+       coalesce(co.owner_id, '')            AS scope,
+       coalesce(d.open_deals, 0)            AS open_deals,
+       coalesce(d.pipeline_amount, 0)       AS pipeline_amount,
+       coalesce(d.won_amount, 0)            AS won_amount,
+       d.last_deal_at,
+       coalesce(c.contacts, 0)              AS contacts
+FROM rds_crm.companies co
+LEFT JOIN (
+  SELECT company_id,
+         count(*) FILTER (WHERE stage NOT IN ('won', 'lost'))                  AS open_deals,
+         coalesce(sum(amount) FILTER (WHERE stage NOT IN ('won', 'lost')), 0)  AS pipeline_amount,
+         coalesce(sum(amount) FILTER (WHERE stage = 'won'), 0)                 AS won_amount,
+         max(created_at)                                                       AS last_deal_at
+  FROM rds_crm.deals WHERE owner_id IS NULL GROUP BY company_id
+) d ON d.company_id = co.id
+LEFT JOIN (
+  SELECT company_id, count(*) AS contacts
+  FROM rds_crm.contacts WHERE owner_id IS NULL AND company_id IS NOT NULL GROUP BY company_id
+) c ON c.company_id = co.id;
 -- REFRESH ... CONCURRENTLY needs a unique index.
-CREATE UNIQUE INDEX companies_pk ON cache.companies (company_id);
-CREATE INDEX companies_scope_idx ON cache.companies (scope) WHERE scope <> '';
+CREATE UNIQUE INDEX company_totals_pk ON cache.company_totals (company_id);
 
-CREATE MATERIALIZED VIEW cache.pipeline_parts AS
+-- Per company and owner: the totals of that owner's private deals and contacts.
+CREATE MATERIALIZED VIEW cache.private_parts AS
 SELECT company_id,
-       coalesce(owner_id, '')                                                  AS scope,
-       count(*) FILTER (WHERE stage NOT IN ('won', 'lost'))                    AS open_deals,
-       coalesce(sum(amount) FILTER (WHERE stage NOT IN ('won', 'lost')), 0)    AS pipeline_amount,
-       coalesce(sum(amount) FILTER (WHERE stage = 'won'), 0)                   AS won_amount,
-       max(created_at)                                                         AS last_deal_at
-FROM rds_crm.deals
-GROUP BY company_id, coalesce(owner_id, '');
-CREATE UNIQUE INDEX pipeline_parts_pk ON cache.pipeline_parts (company_id, scope);
-
-CREATE MATERIALIZED VIEW cache.contact_parts AS
-SELECT company_id, coalesce(owner_id, '') AS scope, count(*) AS contacts
-FROM rds_crm.contacts
-WHERE company_id IS NOT NULL
-GROUP BY company_id, coalesce(owner_id, '');
-CREATE UNIQUE INDEX contact_parts_pk ON cache.contact_parts (company_id, scope);
+       scope,
+       sum(open_deals)        AS open_deals,
+       sum(pipeline_amount)   AS pipeline_amount,
+       sum(won_amount)        AS won_amount,
+       max(last_deal_at)      AS last_deal_at,
+       sum(contacts)          AS contacts
+FROM (
+  SELECT company_id, owner_id AS scope,
+         count(*) FILTER (WHERE stage NOT IN ('won', 'lost'))                  AS open_deals,
+         coalesce(sum(amount) FILTER (WHERE stage NOT IN ('won', 'lost')), 0)  AS pipeline_amount,
+         coalesce(sum(amount) FILTER (WHERE stage = 'won'), 0)                 AS won_amount,
+         max(created_at)                                                       AS last_deal_at,
+         0                                                                     AS contacts
+  FROM rds_crm.deals WHERE owner_id IS NOT NULL GROUP BY company_id, owner_id
+  UNION ALL
+  SELECT company_id, owner_id, 0, 0, 0, NULL, count(*)
+  FROM rds_crm.contacts WHERE owner_id IS NOT NULL AND company_id IS NOT NULL GROUP BY company_id, owner_id
+) parts
+GROUP BY company_id, scope;
+CREATE UNIQUE INDEX private_parts_pk ON cache.private_parts (company_id, scope);
 
 CREATE TABLE IF NOT EXISTS cache.refreshes (
   view_name    text PRIMARY KEY,
@@ -54,7 +79,7 @@ DECLARE
   v text;
   t0 timestamptz;
 BEGIN
-  FOREACH v IN ARRAY ARRAY['companies', 'pipeline_parts', 'contact_parts'] LOOP
+  FOREACH v IN ARRAY ARRAY['company_totals', 'private_parts'] LOOP
     t0 := clock_timestamp();
     EXECUTE format('REFRESH MATERIALIZED VIEW CONCURRENTLY cache.%I', v);
     INSERT INTO cache.refreshes AS r VALUES (v, now(), (extract(epoch FROM clock_timestamp() - t0) * 1000)::int)
@@ -66,20 +91,17 @@ REVOKE ALL ON FUNCTION cache.refresh() FROM PUBLIC;
 -- The API: the cached pipeline of each company the caller may see, from the deals and contacts the
 -- caller may see, with the time of the data. `(SELECT current_user_id())` is evaluated once.
 CREATE VIEW api.company_pipeline AS
-SELECT c.company_id,
-       c.name,
-       coalesce(sd.open_deals, 0) + coalesce(md.open_deals, 0)                AS open_deals,
-       coalesce(sd.pipeline_amount, 0) + coalesce(md.pipeline_amount, 0)      AS pipeline_amount,
-       coalesce(sd.won_amount, 0) + coalesce(md.won_amount, 0)                AS won_amount,
-       greatest(sd.last_deal_at, md.last_deal_at)                             AS last_deal_at,
-       coalesce(sc.contacts, 0) + coalesce(mc.contacts, 0)                    AS contacts,
-       (SELECT min(refreshed_at) FROM cache.refreshes)                        AS cached_at
-FROM cache.companies c
-LEFT JOIN cache.pipeline_parts sd ON sd.company_id = c.company_id AND sd.scope = ''
-LEFT JOIN cache.pipeline_parts md ON md.company_id = c.company_id AND md.scope = (SELECT rds_bridge.current_user_id())
-LEFT JOIN cache.contact_parts sc ON sc.company_id = c.company_id AND sc.scope = ''
-LEFT JOIN cache.contact_parts mc ON mc.company_id = c.company_id AND mc.scope = (SELECT rds_bridge.current_user_id())
-WHERE c.scope = '' OR c.scope = (SELECT rds_bridge.current_user_id());
+SELECT t.company_id,
+       t.name,
+       t.open_deals + coalesce(p.open_deals, 0)             AS open_deals,
+       t.pipeline_amount + coalesce(p.pipeline_amount, 0)   AS pipeline_amount,
+       t.won_amount + coalesce(p.won_amount, 0)             AS won_amount,
+       greatest(t.last_deal_at, p.last_deal_at)             AS last_deal_at,
+       t.contacts + coalesce(p.contacts, 0)                 AS contacts,
+       (SELECT min(refreshed_at) FROM cache.refreshes)      AS cached_at
+FROM cache.company_totals t
+LEFT JOIN cache.private_parts p ON p.company_id = t.company_id AND p.scope = (SELECT rds_bridge.current_user_id())
+WHERE t.scope = '' OR t.scope = (SELECT rds_bridge.current_user_id());
 COMMENT ON VIEW api.company_pipeline IS
   'Deal pipeline per company, cached on custom (refreshed every minute by pg_cron): shared rows and your own';
 RESET ROLE;
@@ -90,6 +112,6 @@ GRANT USAGE ON SCHEMA cache TO api_owner;
 GRANT SELECT ON api.company_pipeline TO web_anon, web_user;
 
 -- Created WITH DATA just now.
-INSERT INTO cache.refreshes VALUES ('companies', now(), 0), ('pipeline_parts', now(), 0), ('contact_parts', now(), 0);
+INSERT INTO cache.refreshes VALUES ('company_totals', now(), 0), ('private_parts', now(), 0);
 -- Every minute (pg_cron 1.4's finest): cron.schedule replaces a job of the same name.
 SELECT cron.schedule('pgapp-cache-refresh', '* * * * *', 'SELECT cache.refresh()');
