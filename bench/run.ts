@@ -485,6 +485,14 @@ async function benchCache(stack: TestStack) {
     target: '≤ 1.1×',
     verdict: cache.errors + cache.non2xx ? 'FAILED' : ratio <= 1.1 ? 'met' : 'missed',
   });
+  if (ratio > 1.1 && !(cache.errors + cache.non2xx))
+    notes.push(
+      `**cache by key: target missed (${fmt(ratio, 2)}× > 1.1×).** The baseline is a flat table; the cache applies`,
+      "each caller's visibility (shared totals joined with the caller's own private part, the caller's id read from",
+      'the token), which no flat copy can: two index lookups and a function call per request, measured warm in SQL',
+      'at tens of microseconds. At 20 saturating connections on 2 cores the rest is queueing.',
+      '',
+    );
 }
 
 async function benchSeed(stack: TestStack) {
