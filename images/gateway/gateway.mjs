@@ -154,6 +154,30 @@ function withoutHopByHop(headers) {
   return out;
 }
 
+/** Past this much body, a refused request's connection is closed instead of read to its end. */
+const DRAIN_LIMIT = 32 * 1024 * 1024;
+
+/**
+ * Answer a refusal once the client has finished sending: closing a connection whose request is still
+ * arriving resets it, and the client would see the reset, not the answer. A body past DRAIN_LIMIT is
+ * not read on: the answer goes out and the connection is closed.
+ */
+function refuseAfterBody(req, res, { status, body }, headers = {}) {
+  if (req.complete) return sendJson(res, status, body, headers);
+  let read = 0;
+  const onData = (chunk) => {
+    read += chunk.length;
+    if (read > DRAIN_LIMIT) {
+      req.off('data', onData);
+      sendJson(res, status, body, { ...headers, Connection: 'close' });
+      res.on('finish', () => req.destroy());
+    }
+  };
+  req.on('data', onData);
+  req.once('end', () => sendJson(res, status, body, headers));
+  req.resume();
+}
+
 function sendJson(res, status, body, headers = {}) {
   if (res.writableEnded) return;
   if (res.headersSent) return res.destroy();
@@ -178,25 +202,21 @@ export function createGateway({ upstream, timeoutMs, limits = LIMITS, log = () =
 
   return http.createServer((req, res) => {
     const refused = checkRequest(req.url ?? '/', req.headers, limits);
-    if (refused) {
-      req.resume();
-      return sendJson(res, refused.status, refused.body, { Connection: 'close' });
-    }
+    if (refused) return refuseAfterBody(req, res, refused);
     const key = clientKey(req.headers, req.socket.remoteAddress);
     const client = clients.get(key) ?? { inFlight: 0, queue: [] };
     clients.set(key, client);
     if (client.inFlight >= limits.maxInFlightPerClient && client.queue.length >= limits.maxQueuedPerClient) {
-      req.resume();
       const waiting = client.inFlight + client.queue.length;
-      return sendJson(
+      return refuseAfterBody(
+        req,
         res,
-        429,
         refusal(
           429,
           'PGAPP429',
           `this client already has ${waiting} requests in flight or waiting; at most ${limits.maxInFlightPerClient + limits.maxQueuedPerClient}`,
           'Wait for answers before sending more.',
-        ).body,
+        ),
         { 'Retry-After': '1' },
       );
     }
@@ -263,7 +283,7 @@ export function createGateway({ upstream, timeoutMs, limits = LIMITS, log = () =
       );
     });
     up.on('error', (err) => {
-      if (res.writableEnded) return;
+      if (res.writableEnded || tooLarge) return;
       if (read && !retried && up.reusedSocket && err.code === 'ECONNRESET') return forward(req, res, true);
       if (res.headersSent) return res.destroy();
       log(`upstream ${upstream}: ${err.message}`);
@@ -280,18 +300,18 @@ export function createGateway({ upstream, timeoutMs, limits = LIMITS, log = () =
     });
     // The body, counted as it streams: a chunked body gets the same limit as a declared one.
     let bytes = 0;
+    let tooLarge = false;
     req.on('data', (chunk) => {
       bytes += chunk.length;
-      if (bytes > limits.maxBodyBytes) {
-        up.destroy();
+      if (bytes > limits.maxBodyBytes && !tooLarge) {
+        tooLarge = true; // the upstream request is abandoned, not failed: no 503 for it
         req.unpipe(up);
-        sendJson(
+        up.destroy();
+        refuseAfterBody(
+          req,
           res,
-          413,
-          refusal(413, 'PGAPP413', `the body is larger than ${limits.maxBodyBytes} bytes`).body,
-          { Connection: 'close' },
+          refusal(413, 'PGAPP413', `the body is larger than ${limits.maxBodyBytes} bytes`),
         );
-        req.destroy();
       }
     });
     req.pipe(up);

@@ -131,6 +131,17 @@ describe('gateway server (in front of a stand-in upstream)', () => {
     expect(seen.slice(before).every((s) => s.bytes <= LIMITS.maxBodyBytes)).toBe(true);
   });
 
+  it('answers a declared oversized body with 413 the client can read (not a reset)', async () => {
+    for (let i = 0; i < 5; i++) {
+      const res = await fetch(`${base}/companies`, {
+        method: 'POST',
+        body: Buffer.alloc(3 * 1024 * 1024, 'a'),
+      });
+      expect(res.status).toBe(413);
+      expect(((await res.json()) as { code: string }).code).toBe('PGAPP413');
+    }
+  });
+
   it('gives one client 4 requests in flight and 16 waiting (429 beyond); others are served meanwhile', async () => {
     const alice = { Authorization: `Bearer ${signJwt({ role: 'web_user', sub: 'alice' }, 'x'.repeat(32))}` };
     const bob = { Authorization: `Bearer ${signJwt({ role: 'web_user', sub: 'bob' }, 'x'.repeat(32))}` };

@@ -78,4 +78,4 @@ TO web_anon, web_user;
 GRANT USAGE ON SCHEMA rds_bridge TO web_anon, web_user;
 GRANT EXECUTE ON FUNCTION rds_bridge.next_id(text) TO web_user;
 GRANT EXECUTE ON FUNCTION rds_bridge.current_user_id() TO web_anon, web_user;
-GRANT EXECUTE ON FUNCTION rds_bridge.row_visible(text, bigint, text) TO web_user;
+GRANT EXECUTE ON FUNCTION rds_bridge.row_visible(text, bigint) TO web_user;

@@ -30,17 +30,22 @@ BEGIN
   RETURN me;
 END $$;
 
--- Can `me` see row `id` of rds_crm.<tbl>? As api_owner (its user mapping reaches rds), for the trigger.
-CREATE OR REPLACE FUNCTION rds_bridge.row_visible(tbl text, id bigint, me text) RETURNS boolean
+-- Can the caller see row `id` of rds_crm.<tbl>? As api_owner (its user mapping reaches rds), for the
+-- trigger; the caller is the token's, never an argument.
+DROP FUNCTION IF EXISTS rds_bridge.row_visible(text, bigint, text);
+CREATE OR REPLACE FUNCTION rds_bridge.row_visible(tbl text, id bigint) RETURNS boolean
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   found boolean;
 BEGIN
+  IF tbl NOT IN ('companies', 'contacts', 'deals', 'activities') THEN
+    RAISE EXCEPTION 'row_visible: unknown table %', tbl;
+  END IF;
   EXECUTE format('SELECT EXISTS (SELECT 1 FROM rds_crm.%I WHERE id = $1 AND (owner_id IS NULL OR owner_id = $2))', tbl)
-    INTO found USING id, me;
+    INTO found USING id, rds_bridge.current_user_id();
   RETURN found;
 END $$;
-REVOKE ALL ON FUNCTION rds_bridge.row_visible(text, bigint, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION rds_bridge.row_visible(text, bigint) FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION rds_bridge.enforce_owner() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -72,7 +77,7 @@ BEGIN
   LOOP
     val := (to_jsonb(NEW) ->> ref.col)::bigint;
     CONTINUE WHEN val IS NULL OR (TG_OP = 'UPDATE' AND val IS NOT DISTINCT FROM (to_jsonb(OLD) ->> ref.col)::bigint);
-    IF NOT rds_bridge.row_visible(ref.target, val, me) THEN
+    IF NOT rds_bridge.row_visible(ref.target, val) THEN
       RAISE EXCEPTION '% % does not exist', ref.noun, val
         USING ERRCODE = '23503', DETAIL = format('%s must name a %s you can see: a shared one or your own.', ref.col, ref.noun);
     END IF;
@@ -94,4 +99,4 @@ BEGIN
 END $$;
 ALTER FUNCTION rds_bridge.current_user_id() OWNER TO api_owner;
 ALTER FUNCTION rds_bridge.enforce_owner() OWNER TO api_owner;
-ALTER FUNCTION rds_bridge.row_visible(text, bigint, text) OWNER TO api_owner;
+ALTER FUNCTION rds_bridge.row_visible(text, bigint) OWNER TO api_owner;
