@@ -118,9 +118,16 @@ async function postgrestDirect(project: string): Promise<string | undefined> {
 async function benchHttp(stack: TestStack) {
   await ensureLocalBaseline(stack);
   const id = () => 1 + Math.floor(Math.random() * CONTACTS);
+  const deep = () => Math.floor(CONTACTS / 2 + Math.random() * (CONTACTS / 2 - 100));
   for (const [name, target, fdwPath, localPath] of [
     ['HTTP by key (20 conn.)', 1.5, () => `/contacts?id=eq.${id()}`, () => `/contacts_local?id=eq.${id()}`],
     ['HTTP page of 100', 2, () => '/contacts?limit=100&order=id', () => '/contacts_local?limit=100&order=id'],
+    [
+      'HTTP deep offset page',
+      2.5,
+      () => `/contacts?limit=100&order=id&offset=${deep()}`,
+      () => `/contacts_local?limit=100&order=id&offset=${deep()}`,
+    ],
   ] as const) {
     await load(stack.apiUrl, localPath, stack.jwtSecret); // warm both paths before measuring
     const local = await load(stack.apiUrl, localPath, stack.jwtSecret);

@@ -19,6 +19,12 @@ GRANT web_anon, web_user TO authenticator;
 -- switches to (impersonated role settings), and postgres_fdw cancels the remote query.
 ALTER ROLE web_anon SET statement_timeout = '15s';
 ALTER ROLE web_user SET statement_timeout = '15s';
+-- PostgREST runs prepared statements whose LIMIT and OFFSET are parameters. After five runs Postgres
+-- may switch to a generic plan, in which postgres_fdw cannot push them to rds: every skipped row of
+-- an `offset` page would cross the bridge. A custom plan per request keeps them pushed down
+-- (BENCHMARKS.md: deep offset page).
+ALTER ROLE web_anon SET plan_cache_mode = 'force_custom_plan';
+ALTER ROLE web_user SET plan_cache_mode = 'force_custom_plan';
 -- Functions are EXECUTE-able by PUBLIC unless revoked: nothing of api_owner's is, by default.
 ALTER DEFAULT PRIVILEGES FOR ROLE api_owner REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
 ALTER DEFAULT PRIVILEGES FOR ROLE postgres REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
