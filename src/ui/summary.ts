@@ -19,7 +19,7 @@ export function renderSummary(r: DevResult): string {
     chalk.green.bold(`✔ pgapp "${config.project}" is up`) + chalk.dim(` in ${(r.ms / 1000).toFixed(1)} s`),
     '',
     h('Services') + chalk.dim('  (host ports on 127.0.0.1 only)'),
-    `  ${k('postgrest')}${api}`,
+    `  ${k('api')}${api}   ${chalk.dim('gateway → PostgREST')}`,
     `  ${k('custom')}${connectionUrl('custom', config, secrets)}`,
     `  ${k('rds')}${connectionUrl('rds', config, secrets)}`,
     '',
