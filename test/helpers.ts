@@ -191,6 +191,22 @@ export function rdsFromUrl(url: string): pg.ClientConfig {
   return { connectionString: url.replace(/\?sslmode=require$/, ''), ssl: { rejectUnauthorized: false } };
 }
 
+/**
+ * The server and database of a stack URL, as another role: field by field (a connection string
+ * would override user and password), TLS kept when the URL asks for it.
+ */
+export function loginAs(url: string, user: string, password: string | undefined): pg.ClientConfig {
+  const u = new URL(url);
+  return {
+    host: u.hostname,
+    port: Number(u.port),
+    database: u.pathname.slice(1),
+    user,
+    password,
+    ...(u.searchParams.get('sslmode') ? { ssl: { rejectUnauthorized: false } } : {}),
+  };
+}
+
 /** POST a company through the API (as the client's default user): expects 201, returns the new row. */
 export async function postCompany(
   send: ReturnType<typeof apiClient>,

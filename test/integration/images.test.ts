@@ -181,6 +181,16 @@ describe('images/rds (the RDS stand-in)', () => {
     }
   });
 
+  /** A login role the master user creates (CREATEROLE, as on RDS), for the duration of `fn`. */
+  const withRoleOfMaster = async (name: string, fn: (login: ReturnType<typeof master>) => Promise<void>) => {
+    await query(master(), `DROP ROLE IF EXISTS ${name}; CREATE ROLE ${name} LOGIN PASSWORD 'probe-secret'`);
+    try {
+      await fn({ ...master(), user: name, password: 'probe-secret' });
+    } finally {
+      await query(master(), `DROP ROLE IF EXISTS ${name}`);
+    }
+  };
+
   // On PG15 CREATEROLE may grant any non-superuser role, and these reach the OS (COPY ... PROGRAM runs
   // commands as the server's user) or every file and row: RDS refuses them to its master user.
   const reserved = [
@@ -194,11 +204,7 @@ describe('images/rds (the RDS stand-in)', () => {
   it.each(reserved)(
     'refuses the master user %s: to itself, to a role it creates, by any syntax',
     async (role) => {
-      await query(
-        master(),
-        'DROP ROLE IF EXISTS probe_role; CREATE ROLE probe_role LOGIN PASSWORD $$probe-secret$$',
-      );
-      try {
+      await withRoleOfMaster('probe_role', async () => {
         for (const sql of [
           `GRANT ${role} TO postgres`,
           `GRANT ${role} TO probe_role`,
@@ -214,19 +220,12 @@ describe('images/rds (the RDS stand-in)', () => {
           `SELECT count(*)::int AS n FROM pg_auth_members WHERE roleid = '${role}'::regrole`,
         );
         expect(m?.n).toBe(0);
-      } finally {
-        await query(master(), 'DROP ROLE IF EXISTS probe_role');
-      }
+      });
     },
   );
 
   it('refuses server-side COPY with a program or a file, to the master user and to roles it creates', async () => {
-    await query(
-      master(),
-      'DROP ROLE IF EXISTS probe_copy; CREATE ROLE probe_copy LOGIN PASSWORD $$probe-secret$$',
-    );
-    try {
-      const probe = { ...master(), user: 'probe_copy', password: 'probe-secret' };
+    await withRoleOfMaster('probe_copy', async (probe) => {
       for (const who of [master(), probe]) {
         expect(await sqlState(who, `COPY (SELECT 1) TO PROGRAM 'id'`)).toBe('42501');
         expect(await sqlState(who, `CREATE TEMP TABLE t (x text); COPY t FROM PROGRAM 'id'`)).toBe('42501');
@@ -235,9 +234,7 @@ describe('images/rds (the RDS stand-in)', () => {
       }
       const err = await query(master(), `COPY (SELECT 1) TO PROGRAM 'id'`).catch((e: Error) => e.message);
       expect(err).toMatch(/permission denied to COPY to a file or program/);
-    } finally {
-      await query(master(), 'DROP ROLE IF EXISTS probe_copy');
-    }
+    });
   });
 
   it('refuses *_preload_libraries on roles and databases (the parameter group owns them): the master stays able to log in', async () => {
@@ -252,12 +249,7 @@ describe('images/rds (the RDS stand-in)', () => {
   });
 
   it('keeps other databases, temporary tables there and large objects from roles the master creates', async () => {
-    await query(
-      master(),
-      'DROP ROLE IF EXISTS probe_lo; CREATE ROLE probe_lo LOGIN PASSWORD $$probe-secret$$',
-    );
-    try {
-      const probe = { ...master(), user: 'probe_lo', password: 'probe-secret' };
+    await withRoleOfMaster('probe_lo', async (probe) => {
       expect(await sqlState(probe, 'SELECT lo_create(0)')).toBe('42501');
       expect(await sqlState(probe, `SELECT lo_from_bytea(0, 'x')`)).toBe('42501');
       for (const database of ['postgres', 'template1'])
@@ -266,9 +258,7 @@ describe('images/rds (the RDS stand-in)', () => {
         );
       // The master user (rds_superuser) keeps them, as on RDS.
       expect(await sqlState({ ...master(), database: 'postgres' }, 'SELECT 1')).toBe('ok');
-    } finally {
-      await query(master(), 'DROP ROLE IF EXISTS probe_lo');
-    }
+    });
   });
 
   it('made a TLS key of its own at first start (not one baked into the image)', async () => {

@@ -10,8 +10,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { makeToken } from '../../src/auth/jwt.ts';
 import { readSecrets } from '../../src/config/secrets.ts';
 import { workDir } from '../../src/paths.ts';
+import { AUTHENTICATOR, BRIDGE_USER } from '../../src/stack/spec.ts';
 import { type TestStack, useStack } from '../../src/testing/index.ts';
-import { apiClient, cli, query, rdsFromUrl, sqlState } from '../helpers.ts';
+import { apiClient, cli, loginAs, query, rdsFromUrl, sqlState } from '../helpers.ts';
 
 const run = promisify(execFile);
 const postgrest = inject('postgrest');
@@ -387,16 +388,7 @@ describe.skipIf(!postgrest.available)(title, () => {
 
   describe('roles reach crm (rds) and the api (custom), nothing else', () => {
     it('the bridge role on rds: no large objects, no other database', async () => {
-      const secrets = readSecrets(stack.project);
-      const u = new URL(stack.rdsUrl);
-      const bridge = {
-        host: u.hostname,
-        port: Number(u.port),
-        database: u.pathname.slice(1),
-        user: 'pgapp_bridge',
-        password: secrets?.bridgePassword,
-        ssl: { rejectUnauthorized: false },
-      };
+      const bridge = loginAs(stack.rdsUrl, BRIDGE_USER, readSecrets(stack.project)?.bridgePassword);
       expect(await sqlState(bridge, 'SELECT lo_create(0)')).toBe('42501');
       expect(await sqlState(bridge, 'CREATE TEMP TABLE t (x int)')).toBe('42501');
       for (const database of ['postgres', 'template1'])
@@ -406,15 +398,7 @@ describe.skipIf(!postgrest.available)(title, () => {
     });
 
     it('authenticator and web_user on custom: no temporary tables or pg_temp functions, no large objects, no other database', async () => {
-      const secrets = readSecrets(stack.project);
-      const u = new URL(stack.customUrl);
-      const auth = {
-        host: u.hostname,
-        port: Number(u.port),
-        database: u.pathname.slice(1),
-        user: 'authenticator',
-        password: secrets?.authenticatorPassword,
-      };
+      const auth = loginAs(stack.customUrl, AUTHENTICATOR, readSecrets(stack.project)?.authenticatorPassword);
       for (const prefix of ['', 'SET ROLE web_user; ', 'SET ROLE web_anon; ']) {
         expect(await sqlState(auth, `${prefix}CREATE TEMP TABLE t (x int)`), prefix).toBe('42501');
         expect(

@@ -14,7 +14,7 @@ import type { Secrets } from '../../src/config/secrets.ts';
 import { PACKAGE_ROOT, workDir } from '../../src/paths.ts';
 import { BRIDGE_USER } from '../../src/stack/spec.ts';
 import { type TestStack, useStack } from '../../src/testing/index.ts';
-import { cli, query, rdsFromUrl } from '../helpers.ts';
+import { cli, loginAs, query, rdsFromUrl } from '../helpers.ts';
 
 const run = promisify(execFile);
 const postgrest = inject('postgrest');
@@ -42,17 +42,7 @@ describe.skipIf(!postgrest.available)(title, () => {
     return stdout.trim().split('\n');
   };
   /** rds as the bridge role (a connection string would override user and password: none here). */
-  const asBridge = (): pg.ClientConfig => {
-    const u = new URL(stack.rdsUrl);
-    return {
-      host: u.hostname,
-      port: Number(u.port),
-      database: u.pathname.slice(1),
-      user: BRIDGE_USER,
-      password: secrets.bridgePassword,
-      ssl: { rejectUnauthorized: false },
-    };
-  };
+  const asBridge = (): pg.ClientConfig => loginAs(stack.rdsUrl, BRIDGE_USER, secrets.bridgePassword);
   /** The SQLSTATE a statement fails with as the bridge role (or 'ok'). */
   const bridgeTries = async (sql: string) => {
     const c = new pg.Client(asBridge());
