@@ -21,7 +21,7 @@ import { freePort, projectContainers, projectPorts } from '../src/docker/contain
 import { docker } from '../src/docker/engine.ts';
 import { PACKAGE_ROOT, SQL_DIR, workDir } from '../src/paths.ts';
 import { composeEnv } from '../src/stack/compose.ts';
-import { LABELS, postgrestReadyUrl } from '../src/stack/spec.ts';
+import { apiReadyUrl, LABELS } from '../src/stack/spec.ts';
 import { type TestStack, useStack } from '../src/testing/index.ts';
 
 const run = promisify(execFile);
@@ -479,7 +479,7 @@ async function floor(
     await c.start();
     for (;;) {
       if (port) {
-        if ((await fetch(postgrestReadyUrl(port)).catch(() => undefined))?.ok) break;
+        if ((await fetch(apiReadyUrl(port)).catch(() => undefined))?.ok) break;
       } else if ((await c.inspect()).State.Health?.Status === 'healthy') break;
       await new Promise((r) => setTimeout(r, 50));
     }

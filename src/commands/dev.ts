@@ -26,7 +26,7 @@ import {
 import { checkEngine } from '../docker/engine.ts';
 import { BASE_IMAGE, imageId } from '../docker/images.ts';
 import { InterruptedError, PgappError } from '../errors.ts';
-import { networkName, type Service, type StackImages, stackSpec } from '../stack/spec.ts';
+import { networkName, SERVICES, type Service, type StackImages, stackSpec } from '../stack/spec.ts';
 import { applyPhase, type Phase } from '../stack/sql.ts';
 import { type Hop, verifyStack } from '../stack/verify.ts';
 import {
@@ -248,7 +248,7 @@ export async function dev(
             eo.confirm = async () => baseAnswer;
             c.images = await ensureStackImages(c.config, eo);
             signal.throwIfAborted();
-            task.title = `Images: ${(['custom', 'rds', 'postgrest', 'gateway'] as const).map((k) => `${k} ${(c.images as StackImagesEnsured)[k].source}`).join(', ')}`;
+            task.title = `Images: ${SERVICES.map((k) => `${k} ${(c.images as StackImagesEnsured)[k].source}`).join(', ')}`;
           },
           rendererOptions: { outputBar: 8 },
         },

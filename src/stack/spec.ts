@@ -62,7 +62,7 @@ export interface StackImages {
  * connected). Not PostgREST's admin server: it also serves GET /config — the JWT secret and the
  * database URI — so it is never run.
  */
-export const postgrestReadyUrl = (port: number | string) => `http://127.0.0.1:${port}/`;
+export const apiReadyUrl = (port: number | string) => `http://127.0.0.1:${port}/`;
 
 export const networkName = (project: string) => `${project}_net`;
 export const volumeName = (project: string, service: 'rds' | 'custom') => `${project}_${service}_data`;
@@ -136,7 +136,7 @@ export function stackSpec<P extends number | string>(
       cmd: [],
       ports: [{ container: GATEWAY_PORT, host: config.ports.postgrest }],
       volumes: [],
-      ready: { kind: 'http', url: postgrestReadyUrl(config.ports.postgrest) },
+      ready: { kind: 'http', url: apiReadyUrl(config.ports.postgrest) },
     },
   };
 }

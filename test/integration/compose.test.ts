@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { PACKAGE_ROOT } from '../../src/paths.ts';
-import { postgrestReadyUrl } from '../../src/stack/spec.ts';
+import { apiReadyUrl } from '../../src/stack/spec.ts';
 import { cli, portFlags, tempHome } from '../helpers.ts';
 
 const run = promisify(execFile);
@@ -47,7 +47,7 @@ describe.skipIf(!postgrest.available)(title, () => {
     expect(setup.stdout).toContain('setup: done');
     // PostgREST has no healthcheck (no shell in its image): ask its API from here.
     for (let i = 0; i < 50; i++) {
-      if ((await fetch(postgrestReadyUrl(api)).catch(() => undefined))?.ok) break;
+      if ((await fetch(apiReadyUrl(api)).catch(() => undefined))?.ok) break;
       await new Promise((r) => setTimeout(r, 200));
     }
     const res = await fetch(
