@@ -11,6 +11,7 @@ import {
   LABELS,
   networkName,
   PG_PORT,
+  PORT_KEY_OF,
   type Service,
   type ServiceSpec,
   specHash,
@@ -137,7 +138,7 @@ async function assertPortsFree(spec: ServiceSpec): Promise<void> {
       throw new PgappError(
         `Port ${p.host} on 127.0.0.1 is already in use (wanted by ${spec.service})`,
         `Stop whatever listens there (\`ss -ltnp 'sport = :${p.host}'\` shows it), or choose another port, e.g. ` +
-          `\`--${spec.service}-port ${p.host + 10}\`.`,
+          `\`--${PORT_KEY_OF[spec.service] ?? spec.service}-port ${p.host + 10}\`.`,
       );
     }
   }

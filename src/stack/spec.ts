@@ -64,6 +64,13 @@ export interface StackImages {
  */
 export const apiReadyUrl = (port: number | string) => `http://127.0.0.1:${port}/`;
 
+/** The config port (and so the `--<key>-port` flag) each publishing service's host port comes from. */
+export const PORT_KEY_OF: Partial<Record<Service, PortKey>> = {
+  rds: 'rds',
+  custom: 'custom',
+  gateway: 'postgrest',
+};
+
 export const networkName = (project: string) => `${project}_net`;
 export const volumeName = (project: string, service: 'rds' | 'custom') => `${project}_${service}_data`;
 export const containerName = (project: string, service: Service) => `${project}-${service}`;

@@ -259,6 +259,7 @@ describe.skipIf(!postgrest.available)(title, () => {
     blocker.close();
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`Port ${taken} on 127.0.0.1 is already in use (wanted by gateway)`);
+    expect(r.stderr).toContain(`--postgrest-port ${taken + 10}`); // the flag that sets the API's port
     // rds (seeded), custom (bridged) and postgrest were ready: kept, with their volumes and network.
     expect(await projectResources(other)).toMatchObject({ containers: 3, volumes: 2, networks: 1 });
     const next = await cli(['dev', '--project', other, ...p.args], { home });
