@@ -24,7 +24,7 @@ import { workDir } from '../paths.ts';
 
 export interface TestStack {
   project: string;
-  /** PostgREST, e.g. http://127.0.0.1:41234 */
+  /** The API (the gateway in front of PostgREST), e.g. http://127.0.0.1:41234 */
   apiUrl: string;
   /** rds as its master user (TLS required). */
   rdsUrl: string;
