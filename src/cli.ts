@@ -46,6 +46,8 @@ Options (also from env PGAPP_* and pgapp.config.json):
   --rds-port, --custom-port, --postgrest-port N  host ports on 127.0.0.1
   --seed small|medium|large        1k, 100k or 1M contacts (default small)            PGAPP_SEED
   --cron-jobs / --no-cron-jobs     the sample pg_cron jobs (default on)               PGAPP_CRON_JOBS
+  --reads replica|fdw              API reads from local tables kept in sync by logical replication
+                                   (default replica), or all through postgres_fdw          PGAPP_READS
   --postgrest-image REF            default postgrest/postgrest:v12.2.3                PGAPP_POSTGREST_IMAGE
   --postgrest-tarball FILE         build PostgREST from an official release tarball   PGAPP_POSTGREST_TARBALL
   --rds-url URL                    bridge to an existing Postgres/RDS instead of the rds container   PGAPP_RDS_URL
@@ -64,6 +66,7 @@ const OPTIONS = {
   seed: { type: 'string' },
   'cron-jobs': { type: 'boolean' },
   'no-cron-jobs': { type: 'boolean' },
+  reads: { type: 'string' },
   'postgrest-image': { type: 'string' },
   'postgrest-tarball': { type: 'string' },
   'rds-url': { type: 'string' },
@@ -106,6 +109,7 @@ async function main(argv: string[]): Promise<number> {
     },
     seed: v.seed,
     cronJobs: v['no-cron-jobs'] ? false : v['cron-jobs'],
+    reads: v.reads,
     postgrestImage: v['postgrest-image'],
     postgrestTarball: v['postgrest-tarball'],
     rdsUrl: v['rds-url'],

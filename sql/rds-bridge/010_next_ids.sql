@@ -35,3 +35,14 @@ BEGIN
   EXECUTE format('GRANT USAGE ON SCHEMA pgapp_bridge TO %I', current_setting('pgapp.bridge_user'));
   EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA pgapp_bridge TO %I', current_setting('pgapp.bridge_user'));
 END $$;
+
+-- Read-your-writes over the colocated read path (reads: replica): every API write through the bridge
+-- also bumps one of these counters in the same rds transaction; the write's client then waits, on
+-- its next request, until custom has applied that value (custom/api/040_replica.sql). 64 slots
+-- spread concurrent writers; the table is tiny and harmless when reads go through postgres_fdw.
+CREATE TABLE IF NOT EXISTS pgapp_bridge.replica_fence (slot integer PRIMARY KEY, n bigint NOT NULL DEFAULT 0);
+INSERT INTO pgapp_bridge.replica_fence (slot) SELECT generate_series(0, 63) ON CONFLICT DO NOTHING;
+DO $$
+BEGIN
+  EXECUTE format('GRANT SELECT, UPDATE ON pgapp_bridge.replica_fence TO %I', current_setting('pgapp.bridge_user'));
+END $$;

@@ -29,7 +29,7 @@ export async function devConfig(opts: GlobalOptions, ctx?: PromptContext): Promi
   const base = resolveConfig(...layers); // validates the layers before anything is asked
   if (!isInteractive(opts.yes) && !ctx) return base;
   const unset = unsetFields(layers);
-  if (!unset.project && unset.ports.size === 0 && !unset.seed && !unset.cronJobs) return base;
+  if (!unset.project && unset.ports.size === 0 && !unset.seed && !unset.cronJobs && !unset.reads) return base;
   const own = new Set<number>();
   for (const c of await projectContainers(base.project).catch(() => []))
     for (const p of c.Ports) if (p.PublicPort) own.add(p.PublicPort);

@@ -26,6 +26,7 @@ import {
 import { checkEngine } from '../docker/engine.ts';
 import { BASE_IMAGE, imageId } from '../docker/images.ts';
 import { InterruptedError, PgappError } from '../errors.ts';
+import { dropReplica, type ReplicaSync, replicaUnsupported, syncReplica } from '../stack/replica.ts';
 import { networkName, SERVICES, type Service, type StackImages, stackSpec } from '../stack/spec.ts';
 import { applyPhase, type Phase } from '../stack/sql.ts';
 import { type Hop, verifyStack } from '../stack/verify.ts';
@@ -46,6 +47,8 @@ export interface DevResult {
   sql: Record<Phase, { applied: string[]; changed: string[] }>;
   images: StackImagesEnsured;
   hops: Hop[];
+  /** Where the API reads, and why when it is not what was asked (a remote that cannot publish). */
+  reads: { mode: Config['reads']; sync?: ReplicaSync; fallback?: string };
   ms: number;
   /** Milliseconds per phase, by the phase's first title. */
   phases: Record<string, number>;
@@ -61,6 +64,7 @@ interface Ctx {
   sql: Record<Phase, { applied: string[]; changed: string[] }>;
   hops: Hop[];
   phases: Record<string, number>;
+  reads: DevResult['reads'];
 }
 
 const READY_TIMEOUT_MS = Number(process.env.PGAPP_READY_TIMEOUT_MS ?? 120_000);
@@ -143,6 +147,7 @@ export async function dev(
     },
     hops: [],
     phases: {},
+    reads: { mode: config.reads },
   };
   const signal = abort.signal;
   const specFor = (c: Ctx) => {
@@ -178,7 +183,7 @@ export async function dev(
   /** A real rds (--rds-url): nothing to start, but reachable, with these credentials, over TLS. */
   const remoteTask = (r: RemoteRds) => ({
     title: `rds: remote ${r.host}:${r.port}/${r.database}`,
-    task: async (c: Ctx, task: { title: string }) => {
+    task: async (c: Ctx, task: { title: string; output: string }) => {
       const version = await withClient(
         connectionConfig('rds', c.config, c.secrets),
         async (db) =>
@@ -187,6 +192,16 @@ export async function dev(
         3_000, // a server that is not ours: no waiting for it to start
       );
       task.title = `rds: remote ${r.host}:${r.port}/${r.database} (PostgreSQL ${version}, sslmode=${r.sslmode})`;
+      if (c.config.reads === 'replica') {
+        // Never half-configured: a server that cannot publish gets FDW reads, and says why.
+        const why = await replicaUnsupported(c.config, c.secrets);
+        if (why) {
+          c.config = { ...c.config, reads: 'fdw' };
+          const fallback = `reads: fdw — the remote cannot feed a local replica: ${why}`;
+          c.reads = { mode: 'fdw', fallback };
+          task.output = fallback;
+        }
+      }
     },
   });
 
@@ -271,6 +286,31 @@ export async function dev(
         ),
         serviceTask('custom'),
         sqlTask('bridge', 'Bridge custom → rds (postgres_fdw)'),
+        {
+          title: 'Replica custom ← rds',
+          task: async (c, task) => {
+            signal.throwIfAborted();
+            if (c.config.reads !== 'replica') {
+              const dropped = await dropReplica(c.config, c.secrets, signal);
+              task.title = `Replica: off (reads: fdw${dropped ? '; subscription dropped' : ''})`;
+              return;
+            }
+            await holdIfAsked('Replica custom ← rds', signal, task);
+            const sync = await syncReplica(
+              c.config,
+              c.secrets,
+              (line) => (task.output = line),
+              signal,
+              READY_TIMEOUT_MS,
+            );
+            c.reads = { ...c.reads, sync };
+            const changes = [
+              sync.created.length ? `${sync.created.length} tables new` : '',
+              sync.columns.length ? `${sync.columns.length} columns new` : '',
+            ].filter(Boolean);
+            task.title = `Replica custom ← rds (logical replication): ${sync.tables} tables, subscription ${sync.subscription}${changes.length ? `, ${changes.join(', ')}` : ''}`;
+          },
+        },
         sqlTask('api', 'API schema'),
         sqlTask('app', 'App layer'),
         serviceTask('postgrest'),
@@ -309,13 +349,14 @@ export async function dev(
     process.off('SIGTERM', onSigint);
   }
   return {
-    config,
+    config: ctx.config,
     secrets,
     actions: ctx.actions,
     sql: ctx.sql,
     images: ctx.images as StackImagesEnsured,
     hops: ctx.hops,
     phases: ctx.phases,
+    reads: ctx.reads,
     ms: Math.round(performance.now() - started),
   };
 }

@@ -12,6 +12,7 @@ const FILE_KEYS = [
   'ports',
   'seed',
   'cronJobs',
+  'reads',
   'postgrestImage',
   'postgrestTarball',
   'rdsUrl',
@@ -81,6 +82,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RawConfig {
     },
     seed: env.PGAPP_SEED,
     cronJobs: env.PGAPP_CRON_JOBS,
+    reads: env.PGAPP_READS,
     postgrestImage: env.PGAPP_POSTGREST_IMAGE,
     postgrestTarball: env.PGAPP_POSTGREST_TARBALL,
     rdsUrl: env.PGAPP_RDS_URL,
@@ -95,10 +97,17 @@ export function unsetFields(layers: RawConfig[]): {
   ports: Set<string>;
   seed: boolean;
   cronJobs: boolean;
+  reads: boolean;
 } {
   const has = (k: keyof RawConfig) => layers.some((l) => l[k] !== undefined);
   const ports = new Set<string>(PORT_KEYS.filter((p) => !layers.some((l) => l.ports?.[p] !== undefined)));
-  return { project: !has('project'), ports, seed: !has('seed'), cronJobs: !has('cronJobs') };
+  return {
+    project: !has('project'),
+    ports,
+    seed: !has('seed'),
+    cronJobs: !has('cronJobs'),
+    reads: !has('reads'),
+  };
 }
 
 /** Config without prompts: what every command but an interactive `dev` uses. */

@@ -10,6 +10,8 @@ import {
   PORT_KEYS,
   type PortKey,
   type RawConfig,
+  READS_MODES,
+  type ReadsMode,
   SEED_SIZES,
   type SeedSize,
   validateHttpPort,
@@ -52,7 +54,7 @@ export async function nextFreePort(
 }
 
 export async function promptConfig(
-  unset: { project: boolean; ports: Set<string>; seed: boolean; cronJobs: boolean },
+  unset: { project: boolean; ports: Set<string>; seed: boolean; cronJobs: boolean; reads: boolean },
   known: RawConfig,
   ctx: PromptContext = {},
   ownPorts: Set<number> = new Set(),
@@ -115,6 +117,20 @@ export async function promptConfig(
   if (unset.cronJobs) {
     answers.cronJobs = await confirm(
       { message: 'Enable the sample pg_cron jobs?', default: DEFAULTS.cronJobs },
+      ctx,
+    );
+  }
+  if (unset.reads) {
+    const about: Record<ReadsMode, string> = {
+      replica: 'local tables kept in sync from rds by logical replication (embeds and pages at local speed)',
+      fdw: 'every read through postgres_fdw (nothing copied)',
+    };
+    answers.reads = await select<ReadsMode>(
+      {
+        message: 'Where does the API read?',
+        default: DEFAULTS.reads,
+        choices: READS_MODES.map((k) => ({ value: k, name: `${k} — ${about[k]}` })),
+      },
       ctx,
     );
   }

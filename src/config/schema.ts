@@ -6,6 +6,14 @@ import { PgappError } from '../errors.ts';
 export const SEED_SIZES = { small: 1_000, medium: 100_000, large: 1_000_000 } as const;
 export type SeedSize = keyof typeof SEED_SIZES;
 
+/**
+ * Where the API reads: `replica` — local tables on custom kept in sync from rds by logical
+ * replication (joins, embeds and pages run locally); `fdw` — straight through postgres_fdw.
+ * Writes always go through postgres_fdw to rds.
+ */
+export const READS_MODES = ['replica', 'fdw'] as const;
+export type ReadsMode = (typeof READS_MODES)[number];
+
 export const PORT_KEYS = ['rds', 'custom', 'postgrest'] as const;
 export type PortKey = (typeof PORT_KEYS)[number];
 
@@ -16,6 +24,7 @@ export interface Config {
   ports: Record<PortKey, number>;
   seed: SeedSize;
   cronJobs: boolean;
+  reads: ReadsMode;
   /** The PostgREST image (pinned official tag). */
   postgrestImage: string;
   /** An official PostgREST release tarball to build the image from when it cannot be pulled. */
@@ -110,6 +119,7 @@ export const DEFAULTS: Config = {
   ports: { rds: 5433, custom: 5434, postgrest: 3000 },
   seed: 'small',
   cronJobs: true,
+  reads: 'replica',
   postgrestImage: POSTGREST_IMAGE,
 };
 
@@ -167,6 +177,16 @@ export function validateHttpPort(value: unknown, name: string): number {
   return port;
 }
 
+export function validateReads(value: unknown): ReadsMode {
+  if (typeof value !== 'string' || !(READS_MODES as readonly string[]).includes(value)) {
+    throw new PgappError(
+      `Invalid reads mode ${JSON.stringify(value)}`,
+      'Use replica (local tables kept in sync by logical replication) or fdw (every read through postgres_fdw).',
+    );
+  }
+  return value as ReadsMode;
+}
+
 export function validateBoolean(value: unknown, name: string): boolean {
   if (typeof value === 'boolean') return value;
   if (typeof value === 'string' && /^(true|false|yes|no|on|off|1|0)$/i.test(value)) {
@@ -191,6 +211,7 @@ export interface RawConfig {
   ports?: Partial<Record<PortKey, unknown>>;
   seed?: unknown;
   cronJobs?: unknown;
+  reads?: unknown;
   postgrestImage?: unknown;
   postgrestTarball?: unknown;
   rdsUrl?: unknown;
@@ -230,6 +251,7 @@ export function resolveConfig(...layers: RawConfig[]): Config {
     ports,
     seed: validateSeed(merged.seed),
     cronJobs: validateBoolean(merged.cronJobs, 'cronJobs'),
+    reads: validateReads(merged.reads),
     postgrestImage: validateImage(merged.postgrestImage, 'postgrestImage'),
   };
   if (merged.postgrestTarball !== undefined && merged.postgrestTarball !== '') {

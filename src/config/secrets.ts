@@ -19,6 +19,8 @@ export interface Secrets {
   authenticatorPassword: string;
   /** HS256 secret PostgREST verifies JWTs with. */
   jwtSecret: string;
+  /** The stand-in's replication role custom's subscription logs in as (reads: replica). */
+  replicatorPassword: string;
 }
 
 const KEYS: (keyof Secrets)[] = [
@@ -28,6 +30,8 @@ const KEYS: (keyof Secrets)[] = [
   'authenticatorPassword',
   'jwtSecret',
 ];
+/** Secrets added after a project's file was written: generated and saved on first use. */
+const ADDED_KEYS: (keyof Secrets)[] = ['replicatorPassword'];
 
 /** 32 random bytes, URL- and connection-string-safe. */
 export function generateSecret(): string {
@@ -69,9 +73,16 @@ export function ensureSecrets(project: string): Secrets {
   if (existing) {
     const file = secretsFile(project);
     if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
+    const missing = ADDED_KEYS.filter((k) => !existing[k]);
+    if (missing.length > 0) {
+      for (const k of missing) existing[k] = generateSecret();
+      writeFileSync(file, `${JSON.stringify(existing, null, 2)}\n`, { mode: 0o600 });
+    }
     return existing;
   }
-  const secrets = Object.fromEntries(KEYS.map((k) => [k, generateSecret()])) as unknown as Secrets;
+  const secrets = Object.fromEntries(
+    [...KEYS, ...ADDED_KEYS].map((k) => [k, generateSecret()]),
+  ) as unknown as Secrets;
   const dir = stateDir(project);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   writeFileSync(secretsFile(project), `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600, flag: 'wx' });

@@ -25,6 +25,7 @@ export const COMPOSE_ENV = {
     bridgePassword: 'PGAPP_BRIDGE_PASSWORD',
     authenticatorPassword: 'PGAPP_AUTHENTICATOR_PASSWORD',
     jwtSecret: 'PGAPP_JWT_SECRET',
+    replicatorPassword: 'PGAPP_REPLICATOR_PASSWORD',
   } as Record<keyof Secrets, string>,
 };
 
@@ -75,6 +76,8 @@ export function composeModel(): { [k: string]: Yaml } {
       project,
       seedContacts: orDefault(COMPOSE_ENV.seedContacts, 1000),
       cronJobs: orDefault(COMPOSE_ENV.cronJobs, DEFAULTS.cronJobs),
+      // The colocated read path is set up by `pgapp dev` (src/stack/replica.ts): compose reads over FDW.
+      reads: 'fdw',
     },
     secrets,
   );
@@ -113,7 +116,7 @@ export function composeModel(): { [k: string]: Yaml } {
         volumes: ['./sql:/sql:ro'],
         environment: {
           PGAPP_PHASES: Object.values(PHASES)
-            .flatMap((p) => p.dirs.map((d) => `${p.target}:${d.dir}`))
+            .flatMap((p) => p.dirs.filter((d) => !d.replica).map((d) => `${p.target}:${d.dir}`))
             .join(' '),
           ...target('rds'),
           ...target('custom'),

@@ -19,6 +19,10 @@ export const LABELS = {
 export const RDS_MASTER_USER = 'postgres';
 export const CUSTOM_SUPERUSER = 'postgres';
 export const BRIDGE_USER = 'pgapp_bridge';
+/** The role custom's subscription logs in as on the stand-in (reads: replica): rds_replication, SELECT on crm. */
+export const REPLICATOR_USER = 'pgapp_replicator';
+/** The publication on rds and the subscription on custom (reads: replica). */
+export const PUBLICATION = 'pgapp_crm';
 export const AUTHENTICATOR = 'authenticator';
 /** The roles sql/custom/api grants to the authenticator: PostgREST's anonymous and signed-in roles. */
 export const API_ROLES = ['web_anon', 'web_user'];
@@ -122,6 +126,9 @@ export function stackSpec<P extends number | string>(
         // No response holds more than this many rows, whatever `limit` asks (embedded rows aside:
         // the gateway bounds how many and how deep).
         PGRST_DB_MAX_ROWS: String(MAX_ROWS),
+        // Read-your-writes over the local replica (sql/custom/api/040_replica.sql): a request of a
+        // user who just wrote waits until the replica has the write. Returns at once otherwise.
+        PGRST_DB_PRE_REQUEST: 'rds_replica.await_writes',
         PGRST_OPENAPI_SERVER_PROXY_URI: `http://127.0.0.1:${config.ports.postgrest}`,
       },
       cmd: [],

@@ -1,11 +1,11 @@
 /** The SQL phases of a stack: which directory runs where, with which settings. */
 import { join } from 'node:path';
-import { type Config, type RemoteRds, SEED_SIZES } from '../config/schema.ts';
+import { type Config, type ReadsMode, type RemoteRds, SEED_SIZES } from '../config/schema.ts';
 import type { Secrets } from '../config/secrets.ts';
 import { connectionConfig, type Target, withClient } from '../db/connect.ts';
 import { type ApplyResult, applySqlFiles, readSqlDir } from '../db/ledger.ts';
 import { SQL_DIR, workDir } from '../paths.ts';
-import { BRIDGE_USER, PG_PORT } from './spec.ts';
+import { BRIDGE_USER, PG_PORT, REPLICATOR_USER } from './spec.ts';
 
 export type Phase = 'seed' | 'bridge' | 'api' | 'app';
 
@@ -21,6 +21,8 @@ export interface PhaseDir {
   seed?: boolean;
   /** The stand-in only, never a real remote (it creates the bridge role). */
   standin?: boolean;
+  /** Only when the API reads from the local replica (reads: replica). */
+  replica?: boolean;
 }
 
 export const PHASES: Record<Phase, { target: Target; dirs: PhaseDir[] }> = {
@@ -31,6 +33,7 @@ export const PHASES: Record<Phase, { target: Target; dirs: PhaseDir[] }> = {
       { dir: 'rds-standin', standin: true },
       { dir: 'rds/local', local: true, seed: true },
       { dir: 'rds-bridge' },
+      { dir: 'rds-replica', replica: true },
     ],
   },
   bridge: { target: 'custom', dirs: [{ dir: 'custom/bridge' }] },
@@ -43,6 +46,7 @@ export interface SettingsParams {
   project: string;
   seedContacts: number | string;
   cronJobs: boolean | string;
+  reads: ReadsMode | string;
   remote?: RemoteRds;
 }
 
@@ -50,12 +54,15 @@ export const settingsParams = (config: Config): SettingsParams => ({
   project: config.project,
   seedContacts: SEED_SIZES[config.seed],
   cronJobs: config.cronJobs,
+  reads: config.reads,
   remote: config.remote,
 });
 
 /** Which of a phase's directories run for this stack. */
-export function phaseDirs(phase: Phase, remote: RemoteRds | undefined): PhaseDir[] {
-  return PHASES[phase].dirs.filter((d) => !remote || (!d.standin && (!d.seed || remote.seed)));
+export function phaseDirs(phase: Phase, remote: RemoteRds | undefined, reads: ReadsMode): PhaseDir[] {
+  return PHASES[phase].dirs.filter(
+    (d) => (!d.replica || reads === 'replica') && (!remote || (!d.standin && (!d.seed || remote.seed))),
+  );
 }
 
 /** Values the SQL files read as current_setting('pgapp.<name>'). */
@@ -72,6 +79,10 @@ export function sqlSettings(config: SettingsParams, secrets: Secrets): Record<st
     rds_sslmode: config.remote?.sslmode ?? 'require',
     authenticator_password: secrets.authenticatorPassword,
     cron_jobs: String(config.cronJobs),
+    reads: String(config.reads),
+    // Who custom's subscription logs in as: on a real remote, the URL's user (it needs rds_replication).
+    replicator_user: config.remote?.user ?? REPLICATOR_USER,
+    replicator_password: config.remote?.password ?? secrets.replicatorPassword,
   };
 }
 
@@ -83,7 +94,7 @@ export async function applyPhase(
   signal?: AbortSignal,
 ): Promise<ApplyResult> {
   const { target } = PHASES[phase];
-  const files = phaseDirs(phase, config.remote).flatMap((d) =>
+  const files = phaseDirs(phase, config.remote, config.reads).flatMap((d) =>
     readSqlDir(d.local ? join(workDir(), 'sql') : SQL_DIR, d.dir),
   );
   return withClient(

@@ -7,6 +7,7 @@ import type { Config } from '../config/schema.ts';
 import type { Secrets } from '../config/secrets.ts';
 import { connectionConfig, withClient } from '../db/connect.ts';
 import { errorMessage, PgappError } from '../errors.ts';
+import { measureReplicaLag } from './replica.ts';
 
 export interface Hop {
   hop: string;
@@ -101,8 +102,16 @@ export async function verifyStack(config: Config, secrets: Secrets): Promise<Hop
         'See `pgapp logs postgrest`.',
       );
     }
+    if (config.reads === 'replica') {
+      const lag = await measureReplicaLag(config, secrets);
+      hops.push({
+        hop: 'rds → custom (logical replication)',
+        ms: lag,
+        detail: 'a write on rds, read on custom',
+      });
+    }
     hops.push({
-      hop: 'PostgREST GET → custom → rds',
+      hop: config.reads === 'replica' ? 'PostgREST GET → custom (replica)' : 'PostgREST GET → custom → rds',
       ms: ms3,
       detail: 'GET /contacts with embedded company',
     });
@@ -139,6 +148,21 @@ export async function verifyStack(config: Config, secrets: Secrets): Promise<Hop
         hop: 'PostgREST POST → rds',
         ms: ms4,
         detail: `company #${created.id} written to crm.companies, then removed`,
+      });
+      // The writer's next request sees the write, wherever the API reads from.
+      const [again, ms5] = await timed(() =>
+        http('GET', `${base}/companies?id=eq.${created.id}&select=name`, token),
+      );
+      if (again.status !== 200 || (again.json as { name?: string }[])[0]?.name !== marker)
+        fail(
+          'read-your-writes',
+          `GET right after the POST answered HTTP ${again.status}: ${JSON.stringify(again.json).slice(0, 300)}`,
+          'See `pgapp status` (replication) and `pgapp logs custom`.',
+        );
+      hops.push({
+        hop: 'PostgREST GET after the POST',
+        ms: ms5,
+        detail: 'the writer reads its write at once',
       });
     } finally {
       await rds.query('DELETE FROM crm.companies WHERE id = $1', [created.id]).catch((err) => {

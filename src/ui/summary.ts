@@ -22,6 +22,12 @@ export function renderSummary(r: DevResult): string {
     `  ${k('api')}${api}   ${chalk.dim('gateway → PostgREST')}`,
     `  ${k('custom')}${connectionUrl('custom', config, secrets)}`,
     `  ${k('rds')}${connectionUrl('rds', config, secrets)}`,
+    `  ${k('reads')}${
+      r.reads.mode === 'replica'
+        ? `replica ${chalk.dim('(local tables on custom, kept in sync from rds by logical replication; writes go to rds)')}`
+        : `fdw ${chalk.dim('(every read through postgres_fdw)')}`
+    }`,
+    ...(r.reads.fallback ? [chalk.yellow(`  ! ${r.reads.fallback}`)] : []),
     '',
     h('Every hop, proven just now'),
     ...r.hops.map(

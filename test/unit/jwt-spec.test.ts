@@ -11,6 +11,7 @@ const secrets = {
   bridgePassword: 'c',
   authenticatorPassword: 'd',
   jwtSecret: 'e'.repeat(43),
+  replicatorPassword: 'f',
 };
 const images = { rds: 'r', custom: 'c', postgrest: 'p', gateway: 'g' };
 

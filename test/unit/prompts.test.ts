@@ -78,18 +78,21 @@ describe('dev prompts', () => {
       await t.answer(/1024 to 65535/, `\x15${customPort}\r`);
       await t.answer(/Seed size/, '\x1b[B\r'); // arrow down: medium
       await t.answer(/sample pg_cron jobs/, 'n\r');
+      await t.answer(/Where does the API read/, '\x1b[B\r'); // arrow down: fdw
       const config = await pending;
       expect(config.project).toBe('my_app');
       expect(config.ports.rds).not.toBe(5433);
       expect(config.ports).toMatchObject({ custom: customPort, postgrest: 3900 });
       expect(config.seed).toBe('medium');
       expect(config.cronJobs).toBe(false);
+      expect(config.reads).toBe('fdw');
       const file = JSON.parse(readFileSync(join(home, 'pgapp.config.json'), 'utf8'));
       expect(file).toEqual({
         project: 'my_app',
         ports: { rds: config.ports.rds, custom: customPort },
         seed: 'medium',
         cronJobs: false,
+        reads: 'fdw',
       });
     } finally {
       blocker.close();

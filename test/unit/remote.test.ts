@@ -43,14 +43,15 @@ describe('--rds-url', () => {
 
   it('on a remote, runs only the bridge views unless seeding is asked; never the stand-in role', () => {
     const remote = validateRdsUrl('postgres://u:p@h/db', false, false);
-    expect(phaseDirs('seed', undefined).map((d) => d.dir)).toEqual([
+    expect(phaseDirs('seed', undefined, 'fdw').map((d) => d.dir)).toEqual([
       'rds',
       'rds-standin',
       'rds/local',
       'rds-bridge',
     ]);
-    expect(phaseDirs('seed', remote).map((d) => d.dir)).toEqual(['rds-bridge']);
-    expect(phaseDirs('seed', { ...remote, seed: true }).map((d) => d.dir)).toEqual([
+    expect(phaseDirs('seed', undefined, 'replica').map((d) => d.dir)).toContain('rds-replica');
+    expect(phaseDirs('seed', remote, 'fdw').map((d) => d.dir)).toEqual(['rds-bridge']);
+    expect(phaseDirs('seed', { ...remote, seed: true }, 'fdw').map((d) => d.dir)).toEqual([
       'rds',
       'rds/local',
       'rds-bridge',

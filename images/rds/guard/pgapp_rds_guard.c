@@ -11,17 +11,20 @@
 #include "postgres.h"
 
 #include "catalog/pg_authid.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
+#include "utils/builtins.h"
 
 PG_MODULE_MAGIC;
 
 void _PG_init(void);
 
 static ProcessUtility_hook_type prev_utility = NULL;
+static void after(Node *stmt);
 
 /* Predefined roles that reach the server's files, programs or every table (by OID: exact). */
 static const Oid reserved_roles[] = {
@@ -155,6 +158,90 @@ pgapp_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 		prev_utility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
 	else
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
+	after(pstmt->utilityStmt);
+}
+
+/*
+ * rds_replication, as on RDS: a member may replicate (logical replication, slots). Stock PostgreSQL
+ * ties that to the REPLICATION attribute, which only a superuser may set and which membership does
+ * not carry; so granting (or revoking) rds_replication sets (or clears) it on each grantee, as the
+ * bootstrap superuser (rdsadmin), inside the granting transaction.
+ */
+#define RDS_REPLICATION "rds_replication"
+
+static bool
+names_replication(List *roles)
+{
+	ListCell   *lc;
+
+	foreach(lc, roles)
+	{
+		Node	   *n = (Node *) lfirst(lc);
+		const char *name = NULL;
+
+		if (IsA(n, AccessPriv))
+			name = ((AccessPriv *) n)->priv_name;
+		else if (IsA(n, RoleSpec) && ((RoleSpec *) n)->roletype == ROLESPEC_CSTRING)
+			name = ((RoleSpec *) n)->rolename;
+		if (name && strcmp(name, RDS_REPLICATION) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void
+set_replication(const char *role, bool on)
+{
+	Oid			save_userid;
+	int			save_sec;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	PG_TRY();
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "pgapp_rds_guard: SPI_connect failed");
+		SPI_execute(psprintf("ALTER ROLE %s %s", quote_identifier(role), on ? "REPLICATION" : "NOREPLICATION"),
+					false, 0);
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_userid, save_sec);
+	}
+	PG_END_TRY();
+}
+
+static void
+after(Node *stmt)
+{
+	ListCell   *lc;
+
+	if (IsA(stmt, GrantRoleStmt) && names_replication(((GrantRoleStmt *) stmt)->granted_roles))
+	{
+		GrantRoleStmt *g = (GrantRoleStmt *) stmt;
+
+		foreach(lc, g->grantee_roles)
+		{
+			RoleSpec   *r = (RoleSpec *) lfirst(lc);
+
+			if (r->roletype == ROLESPEC_CSTRING)
+				set_replication(r->rolename, g->is_grant);
+		}
+	}
+	else if (IsA(stmt, CreateRoleStmt))
+	{
+		/* CREATE ROLE x IN ROLE rds_replication */
+		CreateRoleStmt *c = (CreateRoleStmt *) stmt;
+
+		foreach(lc, c->options)
+		{
+			DefElem    *d = (DefElem *) lfirst(lc);
+
+			if (strcmp(d->defname, "addroleto") == 0 && names_replication((List *) d->arg))
+				set_replication(c->role, true);
+		}
+	}
 }
 
 void

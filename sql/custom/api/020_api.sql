@@ -1,25 +1,32 @@
--- pgapp:repeatable (idempotent; re-applied when this file changes)
--- The `api` schema PostgREST publishes: auto-updatable views over the foreign tables, so reads and
--- writes flow through to rds. Owned by api_owner, whose user mapping the bridge uses.
+-- pgapp:repeatable (idempotent; re-applied when this file or the settings it reads change)
+-- The `api` schema PostgREST publishes: views over the foreign tables (reads: fdw; auto-updatable,
+-- so writes flow through to rds) or over the local replica (reads: replica; writes through to rds by
+-- INSTEAD OF triggers, 040_replica.sql). Owned by api_owner, whose user mapping the bridge uses.
 CREATE SCHEMA IF NOT EXISTS api AUTHORIZATION api_owner;
 SET LOCAL ROLE api_owner;
 
 -- Per-user access (see custom/bridge/040_owner.sql): shared rows (no owner) and the caller's own.
 -- `(SELECT current_user_id())` is a parameter postgres_fdw can push down to rds with the filter.
-CREATE OR REPLACE VIEW api.companies AS
-  SELECT id, name, domain, industry, employees, created_at, owner_id FROM rds_crm.companies
-  WHERE owner_id IS NULL OR owner_id = (SELECT rds_bridge.current_user_id());
-CREATE OR REPLACE VIEW api.contacts AS
-  SELECT id, company_id, first_name, last_name, email, phone, title, created_at, owner_id FROM rds_crm.contacts
-  WHERE owner_id IS NULL OR owner_id = (SELECT rds_bridge.current_user_id());
-CREATE OR REPLACE VIEW api.deals AS
-  SELECT id, company_id, contact_id, title, stage, amount, close_date, created_at, owner_id FROM rds_crm.deals
-  WHERE owner_id IS NULL OR owner_id = (SELECT rds_bridge.current_user_id());
-CREATE OR REPLACE VIEW api.activities AS
-  SELECT id, contact_id, deal_id, kind, subject, occurred_at, created_at, owner_id FROM rds_crm.activities
-  WHERE owner_id IS NULL OR owner_id = (SELECT rds_bridge.current_user_id());
+-- The rows come from the local replica (schema crm, kept in sync by logical replication,
+-- src/stack/replica.ts) with reads: replica, else from the foreign tables; writes go to rds either
+-- way (040_replica.sql).
+DO $$
+DECLARE
+  src text := CASE current_setting('pgapp.reads') WHEN 'replica' THEN 'crm' ELSE 'rds_crm' END;
+  v record;
+BEGIN
+  FOR v IN SELECT * FROM (VALUES
+      ('companies', 'id, name, domain, industry, employees, created_at, owner_id'),
+      ('contacts', 'id, company_id, first_name, last_name, email, phone, title, created_at, owner_id'),
+      ('deals', 'id, company_id, contact_id, title, stage, amount, close_date, created_at, owner_id'),
+      ('activities', 'id, contact_id, deal_id, kind, subject, occurred_at, created_at, owner_id')) t(name, cols)
+  LOOP
+    EXECUTE format('CREATE OR REPLACE VIEW api.%1$I AS SELECT %2$s FROM %3$I.%1$I
+                    WHERE owner_id IS NULL OR owner_id = (SELECT rds_bridge.current_user_id())', v.name, v.cols, src);
+  END LOOP;
+END $$;
 
-COMMENT ON SCHEMA api IS 'pgapp: a tiny CRM, served from rds through postgres_fdw';
+COMMENT ON SCHEMA api IS 'pgapp: a tiny CRM, kept in rds, served through postgres_fdw or its local replica';
 COMMENT ON VIEW api.companies IS 'Companies (crm.companies on rds)';
 COMMENT ON VIEW api.contacts IS 'Contacts (crm.contacts on rds)';
 COMMENT ON VIEW api.deals IS 'Deals (crm.deals on rds)';

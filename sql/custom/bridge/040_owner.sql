@@ -10,7 +10,9 @@
 --           and since nobody else can point at your private rows, deleting one of them (and what
 --           rds cascades from it) never touches another user's rows.
 -- Reads are filtered by the api views (020_api.sql): shared rows (no owner) and your own.
--- Only API roles are restricted: the developer's own sessions (superuser, api_owner) are not.
+-- Only API requests are restricted — an API role, or a request's token (also inside the SECURITY
+-- DEFINER functions that write for it, custom/api/040_replica.sql): the developer's own sessions
+-- (superuser, api_owner, pg_cron) are not.
 
 -- The caller's user id: the `sub` claim PostgREST puts in request.jwt.claims — for a web_user
 -- token only (identity comes with that role; a web_anon token naming a `sub` is anonymous).
@@ -58,7 +60,8 @@ DECLARE
   ref record;
   val bigint;
 BEGIN
-  IF current_user NOT IN ('web_user', 'web_anon') THEN
+  IF current_user NOT IN ('web_user', 'web_anon')
+     AND coalesce(nullif(current_setting('request.jwt.claims', true), '')::json ->> 'role', '') NOT IN ('web_user', 'web_anon') THEN
     RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
   END IF;
   IF me IS NULL THEN

@@ -1,0 +1,10 @@
+-- rds_replication, as on RDS: the master user grants it to a role that should replicate (logical
+-- replication, when the parameter group sets rds.logical_replication = 1). The guard turns the
+-- grant into the REPLICATION attribute stock PostgreSQL checks (images/rds/guard).
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'rds_replication') THEN
+    CREATE ROLE rds_replication NOLOGIN;
+  END IF;
+END $$;
+GRANT rds_replication TO rds_superuser WITH ADMIN OPTION;

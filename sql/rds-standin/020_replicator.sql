@@ -1,0 +1,25 @@
+-- pgapp:repeatable (idempotent; re-applied when this file or the settings it reads change)
+-- The stand-in, reads: replica only. The role custom's subscription logs in as, made the RDS way:
+-- the master user creates it and grants rds_replication (images/rds/upgrade.d/20-replication.sql;
+-- the guard gives members the REPLICATION attribute stock PostgreSQL checks). Not a superuser:
+-- SELECT on crm's tables (the initial copy) and the fence, nothing else.
+DO $$
+DECLARE
+  r text := current_setting('pgapp.replicator_user');
+BEGIN
+  IF current_setting('pgapp.reads') <> 'replica' THEN
+    RETURN; -- FDW reads: no subscriber (a role made earlier stays, unused)
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) THEN
+    EXECUTE format('CREATE ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT CONNECTION LIMIT 5 PASSWORD %L',
+                   r, current_setting('pgapp.replicator_password'));
+  ELSE
+    EXECUTE format('ALTER ROLE %I LOGIN PASSWORD %L', r, current_setting('pgapp.replicator_password'));
+  END IF;
+  EXECUTE format('GRANT rds_replication TO %I', r);
+  EXECUTE format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), r);
+  EXECUTE format('GRANT USAGE ON SCHEMA crm TO %I', r);
+  EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA crm TO %I', r);
+  EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA crm GRANT SELECT ON TABLES TO %I', r);
+  EXECUTE format('REVOKE CREATE ON SCHEMA public FROM %I', r);
+END $$;
