@@ -9,6 +9,7 @@ import {
   compose,
   composeEnvFile,
   down,
+  explain,
   images,
   jobs,
   logs,
@@ -22,6 +23,7 @@ import {
 import type { RawConfig } from './config/schema.ts';
 import { PgappError } from './errors.ts';
 import { renderError } from './ui/errors.ts';
+import { renderExplain } from './ui/explain.ts';
 import { renderSummary } from './ui/summary.ts';
 
 const HELP = `pgapp — Postgres as an app: an RDS stand-in, a custom Postgres bridged by postgres_fdw, and PostgREST
@@ -37,6 +39,8 @@ Commands:
   psql <service> [-- psql args]    psql on rds (master user, TLS) or custom (superuser)
   jobs [--json]       pg_cron jobs on custom and their last run
   token [--role R] [--claims JSON] [--exp 1h]   a JWT for the API (default: role web_user, sub "dev")
+  explain PATH [--role R] [--claims JSON] [--json]   a request's plan on custom, its remote queries to rds
+                      and the rows each fetched, with warnings where the bridge fetches far more than the answer
   images [--no-postgrest]          build or fetch the images only
   compose             regenerate compose.yaml from the stack spec
   compose-env         write .env for \`docker compose\` (this project's ports and secrets, mode 0600)
@@ -159,6 +163,11 @@ async function main(argv: string[]): Promise<number> {
     case 'token':
       process.stdout.write(`${await token({ ...opts, role: v.role, claims: v.claims, exp: v.exp })}\n`);
       return 0;
+    case 'explain': {
+      const e = await explain({ ...opts, path: rest[0], role: v.role, claims: v.claims });
+      process.stdout.write(v.json ? `${JSON.stringify(e, null, 2)}\n` : `${renderExplain(e)}\n`);
+      return 0;
+    }
     case 'images':
       for (const line of await images({ ...opts, postgrest: !v['no-postgrest'] }))
         process.stdout.write(`${line}\n`);

@@ -263,9 +263,9 @@ export class ThrowawayStack {
   }
 
   /** `pgapp dev` for this stack; after a success, its secrets as they are on disk. */
-  async dev(): Promise<CliResult> {
+  async dev(extra: string[] = []): Promise<CliResult> {
     if (this.args.length === 0) ({ ports: this.ports, args: this.args } = await portFlags());
-    const r = await cli(['dev', '--project', this.project, ...this.args], { home: this.home });
+    const r = await cli(['dev', '--project', this.project, ...this.args, ...extra], { home: this.home });
     if (r.code === 0) this.secrets = projectSecrets(this.home, this.project);
     return r;
   }
@@ -280,6 +280,17 @@ export class ThrowawayStack {
 
   rds(): pg.ClientConfig {
     return rdsAsMaster(this.project, this.ports.rds, this.secrets);
+  }
+
+  /** custom as its superuser. */
+  custom(): pg.ClientConfig {
+    return {
+      host: '127.0.0.1',
+      port: this.ports.custom,
+      user: 'postgres',
+      password: this.secrets.customPassword,
+      database: this.project,
+    };
   }
 }
 
@@ -304,4 +315,33 @@ export async function sqlState(cfg: pg.ClientConfig, sql: string): Promise<strin
     () => 'ok',
     (err: { code?: string; message?: string }) => err.code ?? `no SQLSTATE: ${err.message}`,
   );
+}
+
+/**
+ * Wait until custom's replica (reads: replica) has everything committed on rds so far: a fence bump
+ * on rds, then custom sees it (rds's commits apply in order). For tests that write on rds directly
+ * and then read through the API; returns at once over FDW reads (no subscription: nothing to wait for).
+ */
+export async function replicaCaughtUp(
+  rds: pg.ClientConfig,
+  custom: pg.ClientConfig,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const [sub] = await query(custom, `SELECT 1 FROM pg_subscription WHERE subname = 'pgapp_crm'`);
+  if (!sub) return;
+  const [bumped] = await query<{ n: number }>(
+    rds,
+    'UPDATE pgapp_bridge.replica_fence SET n = n + 1 WHERE slot = 63 RETURNING n::int',
+  );
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [got] = await query<{ n: number }>(
+      custom,
+      'SELECT n::int FROM pgapp_bridge.replica_fence WHERE slot = 63',
+    );
+    if ((got?.n ?? -1) >= (bumped?.n ?? 0)) return;
+    if (Date.now() > deadline)
+      throw new Error(`the replica did not catch up with rds within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
 }

@@ -20,6 +20,7 @@ export function checkRequest(
   url: string,
   headers: Record<string, string | string[] | undefined>,
   limits?: Limits,
+  explainKey?: string,
 ): Refusal | undefined;
 export function rewriteResponse(
   status: number,
@@ -29,5 +30,6 @@ export function createGateway(opts: {
   upstream: string;
   timeoutMs: number;
   limits?: Limits;
+  explainKey?: string;
   log?: (line: string) => void;
 }): Server;

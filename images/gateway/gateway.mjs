@@ -14,6 +14,7 @@
 // a hint; no answer from PostgREST within its own deadline is a 504 too.
 //
 // No dependencies: Node's standard library only (Debian's nodejs in the image; Node 20+ in tests).
+import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import { pathToFileURL } from 'node:url';
 
@@ -72,8 +73,28 @@ export function clientKey(headers, address) {
   return `addr:${address ?? 'unknown'}`;
 }
 
+/**
+ * PostgREST's query plans (`Accept: application/vnd.pgrst.plan…`) are for the developer (`pgapp
+ * explain`), who proves it with the project's explain key; nobody else learns the plans (or runs
+ * EXPLAIN ANALYZE) through the API.
+ */
+function planAllowed(headers, explainKey) {
+  const accept = String(headers.accept ?? '');
+  if (!/vnd\.pgrst\.plan/i.test(accept)) return true;
+  const given = Buffer.from(String(headers['x-pgapp-explain'] ?? ''));
+  const key = Buffer.from(explainKey ?? '');
+  return key.length > 0 && given.length === key.length && timingSafeEqual(given, key);
+}
+
 /** Refuse what PostgREST should never see; undefined when the request may pass. */
-export function checkRequest(url, headers, limits = LIMITS) {
+export function checkRequest(url, headers, limits = LIMITS, explainKey = undefined) {
+  if (!planAllowed(headers, explainKey))
+    return refusal(
+      403,
+      'PGAPP403',
+      'query plans are not served to API clients',
+      'The developer sees them with `pgapp explain <path>`.',
+    );
   if (Buffer.byteLength(url) > limits.maxUrlBytes)
     return refusal(
       414,
@@ -190,7 +211,7 @@ function sendJson(res, status, body, headers = {}) {
   res.end(text);
 }
 
-export function createGateway({ upstream, timeoutMs, limits = LIMITS, log = () => {} }) {
+export function createGateway({ upstream, timeoutMs, limits = LIMITS, explainKey, log = () => {} }) {
   const target = new URL(upstream);
   // Reads reuse connections to PostgREST; one that PostgREST closed while idle fails with ECONNRESET
   // on reuse, and such a read (no body, no effect) is sent once more on a fresh one. Writes always
@@ -201,7 +222,7 @@ export function createGateway({ upstream, timeoutMs, limits = LIMITS, log = () =
   const clients = new Map();
 
   return http.createServer((req, res) => {
-    const refused = checkRequest(req.url ?? '/', req.headers, limits);
+    const refused = checkRequest(req.url ?? '/', req.headers, limits, explainKey);
     if (refused) return refuseAfterBody(req, res, refused);
     const key = clientKey(req.headers, req.socket.remoteAddress);
     const client = clients.get(key) ?? { inFlight: 0, queue: [] };
@@ -326,7 +347,12 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const port = Number(process.env.PGAPP_GATEWAY_PORT ?? 3000);
   const upstream = process.env.PGAPP_UPSTREAM ?? 'http://postgrest:3000';
   const timeoutMs = Number(process.env.PGAPP_UPSTREAM_TIMEOUT_MS ?? 20_000);
-  const server = createGateway({ upstream, timeoutMs, log: (l) => console.error(`pgapp-gateway: ${l}`) });
+  const server = createGateway({
+    upstream,
+    timeoutMs,
+    explainKey: process.env.PGAPP_EXPLAIN_KEY,
+    log: (l) => console.error(`pgapp-gateway: ${l}`),
+  });
   server.listen(port, '0.0.0.0', () =>
     console.log(`pgapp-gateway: listening on :${port}, upstream ${upstream}`),
   );

@@ -6,13 +6,15 @@ import chalk from 'chalk';
 import { MAX_TOKEN_LIFETIME, makeToken, parseDuration } from '../auth/jwt.ts';
 import { confirmPrompt } from '../config/prompts.ts';
 import { SEED_SIZES } from '../config/schema.ts';
-import { ensureSecrets, type Secrets } from '../config/secrets.ts';
+import { ensureSecrets, readSecrets, type Secrets } from '../config/secrets.ts';
 import { connectionConfig, withClient } from '../db/connect.ts';
 import { findContainer, projectContainers, removeProject, stopProject } from '../docker/containers.ts';
 import { checkEngine, docker } from '../docker/engine.ts';
-import { PgappError } from '../errors.ts';
+import { errorMessage, PgappError } from '../errors.ts';
 import { PACKAGE_ROOT, workDir } from '../paths.ts';
 import { composeEnv, composeYaml } from '../stack/compose.ts';
+import { type Explained, explainRequest } from '../stack/explain.ts';
+import { type ReplicaStatus, replicaStatus } from '../stack/replica.ts';
 import {
   API_ROLES,
   AUTHENTICATOR,
@@ -42,7 +44,14 @@ export interface ServiceStatus {
   image: string;
 }
 
-export async function status(opts: GlobalOptions): Promise<{ project: string; services: ServiceStatus[] }> {
+export interface StackStatus {
+  project: string;
+  services: ServiceStatus[];
+  /** The colocated read path (reads: replica): the subscription and its lag; absent when custom is down. */
+  replica?: ReplicaStatus | { error: string };
+}
+
+export async function status(opts: GlobalOptions): Promise<StackStatus> {
   const config = commandConfig(opts);
   await checkEngine();
   const list = await projectContainers(config.project);
@@ -61,14 +70,47 @@ export async function status(opts: GlobalOptions): Promise<{ project: string; se
       image: c.Image,
     };
   });
-  return { project: config.project, services };
+  const result: StackStatus = { project: config.project, services };
+  const secrets = readSecrets(config.project);
+  if (secrets && services.find((s) => s.service === 'custom')?.state === 'running') {
+    const live = await liveConfig(opts);
+    result.replica = await replicaStatus(live, secrets).catch((err) => ({ error: errorMessage(err) }));
+  }
+  return result;
 }
 
-export function renderStatus(s: { project: string; services: ServiceStatus[] }): string {
+function renderReplica(r: StackStatus['replica']): string | undefined {
+  if (!r) return undefined;
+  if ('error' in r)
+    return `${chalk.bold('reads')}    ${chalk.yellow(`replication state unknown: ${r.error}`)}`;
+  if (r.subscription === 'missing')
+    return `${chalk.bold('reads')}    fdw ${chalk.dim('(no local replica: every read through postgres_fdw)')}`;
+  const kb = (b: number) => (b < 1024 ? `${b} B` : `${(b / 1024).toFixed(1)} kB`);
+  const parts = [
+    `${r.tablesReady}/${r.tables} tables copied`,
+    r.lastMessageAgoS === null
+      ? 'no message from rds yet'
+      : `last message from rds ${r.lastMessageAgoS.toFixed(1)} s ago`,
+    r.slotLagBytes === null
+      ? 'slot on rds missing'
+      : `rds holds ${kb(r.slotLagBytes)} of WAL not yet confirmed${r.slotActive ? '' : ' (slot inactive)'}`,
+  ];
+  const ok = r.subscription === 'streaming' && r.tablesReady === r.tables && r.slotLagBytes !== null;
+  const state = ok ? chalk.green(r.subscription) : chalk.yellow(r.subscription);
+  const hint = ok
+    ? ''
+    : chalk.yellow(
+        '\n         reads may be stale: `pgapp dev` repairs the subscription, `pgapp logs custom` says why',
+      );
+  return `${chalk.bold('reads')}    replica, subscription ${state} ${chalk.dim(`· ${parts.join(' · ')}`)}${hint}`;
+}
+
+export function renderStatus(s: StackStatus): string {
   const rows = s.services.map((x) => [x.service, x.state, x.health, x.ports.join(', ') || '-', x.image]);
   const color = (r: string[]) =>
     r[1] === 'running' ? chalk.green : r[1] === 'absent' ? chalk.dim : chalk.yellow;
-  return `${chalk.bold(`pgapp "${s.project}"`)}\n${renderTable(['SERVICE', 'STATE', 'HEALTH', 'PORTS', 'IMAGE'], rows, color)}`;
+  const replica = renderReplica(s.replica);
+  return `${chalk.bold(`pgapp "${s.project}"`)}\n${renderTable(['SERVICE', 'STATE', 'HEALTH', 'PORTS', 'IMAGE'], rows, color)}${replica ? `\n${replica}` : ''}`;
 }
 
 export interface JobRow {
@@ -317,4 +359,25 @@ export function composeEnvFile(opts: GlobalOptions): string {
     { mode: 0o600 },
   );
   return file;
+}
+
+/** `pgapp explain <path>`: the request's plan and what it costs across the bridge (stack/explain.ts). */
+export async function explain(
+  opts: GlobalOptions & { path?: string; role?: string; claims?: string },
+): Promise<Explained> {
+  if (!opts.path)
+    throw new PgappError(
+      'explain needs the API path of a request',
+      "For example: pgapp explain '/contacts?select=id,company(name)&limit=10' (add --role/--claims to ask as a user).",
+    );
+  await checkEngine();
+  const config = await liveConfig(opts);
+  const secrets = requireSecrets(config.project);
+  const signedIn = opts.role !== undefined || opts.claims !== undefined;
+  const jwt = signedIn ? await token({ ...opts, exp: '10m' }) : undefined;
+  const claims = opts.claims ? (JSON.parse(opts.claims) as { sub?: unknown }) : {};
+  const as = signedIn
+    ? `${opts.role ?? 'web_user'}${claims.sub !== undefined ? ` (sub ${JSON.stringify(claims.sub)})` : ''}`
+    : 'anonymous (web_anon)';
+  return explainRequest(config, secrets, opts.path, { token: jwt, as });
 }

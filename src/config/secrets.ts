@@ -21,6 +21,8 @@ export interface Secrets {
   jwtSecret: string;
   /** The stand-in's replication role custom's subscription logs in as (reads: replica). */
   replicatorPassword: string;
+  /** Lets `pgapp explain` ask the gateway for PostgREST's query plans (nobody else may). */
+  explainKey: string;
 }
 
 const KEYS: (keyof Secrets)[] = [
@@ -31,7 +33,7 @@ const KEYS: (keyof Secrets)[] = [
   'jwtSecret',
 ];
 /** Secrets added after a project's file was written: generated and saved on first use. */
-const ADDED_KEYS: (keyof Secrets)[] = ['replicatorPassword'];
+const ADDED_KEYS: (keyof Secrets)[] = ['replicatorPassword', 'explainKey'];
 
 /** 32 random bytes, URL- and connection-string-safe. */
 export function generateSecret(): string {

@@ -26,6 +26,7 @@ export const COMPOSE_ENV = {
     authenticatorPassword: 'PGAPP_AUTHENTICATOR_PASSWORD',
     jwtSecret: 'PGAPP_JWT_SECRET',
     replicatorPassword: 'PGAPP_REPLICATOR_PASSWORD',
+    explainKey: 'PGAPP_EXPLAIN_KEY',
   } as Record<keyof Secrets, string>,
 };
 

@@ -129,6 +129,8 @@ export function stackSpec<P extends number | string>(
         // Read-your-writes over the local replica (sql/custom/api/040_replica.sql): a request of a
         // user who just wrote waits until the replica has the write. Returns at once otherwise.
         PGRST_DB_PRE_REQUEST: 'rds_replica.await_writes',
+        // Query plans (`pgapp explain`): only through the gateway with the project's explain key.
+        PGRST_DB_PLAN_ENABLED: 'true',
         PGRST_OPENAPI_SERVER_PROXY_URI: `http://127.0.0.1:${config.ports.postgrest}`,
       },
       cmd: [],
@@ -146,6 +148,8 @@ export function stackSpec<P extends number | string>(
         PGAPP_UPSTREAM: `http://postgrest:${POSTGREST_PORT}`,
         // Past the API roles' statement_timeout (sql/custom/api/010_roles.sql), which answers first.
         PGAPP_UPSTREAM_TIMEOUT_MS: '20000',
+        // Who may ask PostgREST for query plans (`pgapp explain`): the developer, with this key.
+        PGAPP_EXPLAIN_KEY: secrets.explainKey,
       },
       cmd: [],
       ports: [{ container: GATEWAY_PORT, host: config.ports.postgrest }],

@@ -61,7 +61,8 @@ describe.skipIf(!postgrest.available)(title, () => {
 
   it('shares the ledger with dev: dev on the same project afterwards applies nothing', async () => {
     await compose('down'); // keep the volumes
-    const r = await cli(['dev', '--project', project, ...portArgs], { home });
+    // compose.yaml reads over FDW (the replica is set up by `pgapp dev` only): the same mode here.
+    const r = await cli(['dev', '--project', project, '--reads', 'fdw', ...portArgs], { home });
     expect(r.code, r.output).toBe(0);
     for (const phase of ['Seed rds (crm)', 'Bridge custom → rds (postgres_fdw)', 'API schema', 'App layer']) {
       expect(r.output).toContain(`${phase}: nothing to apply`);

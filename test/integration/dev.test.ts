@@ -55,8 +55,10 @@ describe.skipIf(!postgrest.available)(title, () => {
     for (const hop of [
       'rds (TLS, master user)',
       'custom → rds (postgres_fdw)',
-      'PostgREST GET → custom → rds',
+      'rds → custom (logical replication)',
+      'PostgREST GET → custom (replica)',
       'PostgREST POST → rds',
+      'PostgREST GET after the POST',
     ]) {
       expect(firstRun.output).toContain(`✔ ${hop}`);
     }
@@ -74,6 +76,7 @@ describe.skipIf(!postgrest.available)(title, () => {
     for (const phase of ['Seed rds (crm)', 'Bridge custom → rds (postgres_fdw)', 'API schema', 'App layer']) {
       expect(r.output).toContain(`${phase}: nothing to apply`);
     }
+    expect(r.output).toMatch(/Replica custom ← rds \(logical replication\): \d+ tables, subscription kept/);
     expect((await projectResources(project)).ids).toEqual(before.ids);
   });
 
@@ -205,6 +208,120 @@ describe.skipIf(!postgrest.available)(title, () => {
     const again = await stack.dev();
     expect(again.code, again.output).toBe(0);
     expect(again.output).toContain('Seed rds (crm): nothing to apply');
+  });
+
+  it('a table and a column added to crm by user SQL reach the local replica on the next dev', async () => {
+    // crm.tags came from the test above: a new table is created locally and copied.
+    expect(await query(stack.custom(), `SELECT to_regclass('crm.tags')::text AS t`)).toEqual([
+      { t: 'crm.tags' },
+    ]);
+    writeFileSync(
+      join(home, 'sql', 'rds', 'local', '030_tier.sql'),
+      "ALTER TABLE crm.companies ADD COLUMN tier text NOT NULL DEFAULT 'basic';\n" +
+        "INSERT INTO crm.tags VALUES (7, 'seven');\n",
+    );
+    const r = await stack.dev();
+    expect(r.code, r.output).toBe(0);
+    expect(r.output).toMatch(
+      /Replica custom ← rds \(logical replication\): \d+ tables, subscription created, 1 columns new/,
+    );
+    // Every row has the column's value locally (copied again: rows replicated before had none).
+    const [counts] = await query<{ all: number; basic: number }>(
+      stack.custom(),
+      `SELECT count(*)::int AS all, count(*) FILTER (WHERE tier = 'basic')::int AS basic FROM crm.companies`,
+    );
+    const [onRds] = await query<{ n: number }>(stack.rds(), 'SELECT count(*)::int AS n FROM crm.companies');
+    expect(counts).toEqual({ all: onRds?.n, basic: onRds?.n });
+    expect(await query(stack.custom(), 'SELECT name FROM crm.tags WHERE id = 7')).toEqual([
+      { name: 'seven' },
+    ]);
+    // New rows keep coming: a write through the API, read back through the replica.
+    const { id } = await postCompany(send, {
+      name: 'Tiered',
+      domain: `tier-${project}.example`,
+      industry: 'x',
+      employees: 1,
+    });
+    expect(await (await send('GET', `/companies?id=eq.${id}&select=name`)).json()).toEqual([
+      { name: 'Tiered' },
+    ]);
+    expect(await query(stack.custom(), 'SELECT tier FROM crm.companies WHERE id = $1', [id])).toEqual([
+      { tier: 'basic' },
+    ]);
+  });
+
+  it('--reads fdw: the api reads through postgres_fdw, no subscription; back to replica copies again', async () => {
+    const fdw = await stack.dev(['--reads', 'fdw']);
+    expect(fdw.code, fdw.output).toBe(0);
+    expect(fdw.output).toContain('Replica: off (reads: fdw; subscription dropped)');
+    expect(fdw.output).toContain('✔ PostgREST GET → custom → rds');
+    const [view] = await query<{ def: string }>(
+      stack.custom(),
+      `SELECT pg_get_viewdef('api.companies') AS def`,
+    );
+    expect(view?.def).toMatch(/FROM rds_crm\.companies/);
+    expect(await query(stack.custom(), `SELECT subname FROM pg_subscription`)).toEqual([]);
+    expect(await query(stack.rds(), `SELECT slot_name FROM pg_replication_slots`)).toEqual([]);
+    // End to end over FDW: a write, read back at once, with an embed.
+    const { id } = await postCompany(send, {
+      name: 'Over FDW',
+      domain: `fdw-${project}.example`,
+      industry: 'x',
+      employees: 2,
+    });
+    expect(await (await send('GET', `/companies?id=eq.${id}&select=name,contacts(id)`)).json()).toEqual([
+      { name: 'Over FDW', contacts: [] },
+    ]);
+    expect((await send('PATCH', `/companies?id=eq.${id}`, { employees: 3 })).status).toBe(200);
+    expect(await query(stack.rds(), 'SELECT employees FROM crm.companies WHERE id = $1', [id])).toEqual([
+      { employees: 3 },
+    ]);
+    // `pgapp explain` over FDW: a read by key pushes down (one remote query, one row) ...
+    const explain = async (path: string) => {
+      const r = await cli(['explain', path, '--json', '--project', project], { home });
+      expect(r.code, r.output).toBe(0);
+      return JSON.parse(r.stdout) as {
+        remoteQueries: number;
+        rowsFetched: number;
+        answerRows: number;
+        warnings: string[];
+      };
+    };
+    expect(await explain('/contacts?id=eq.1')).toMatchObject({
+      remoteQueries: 1,
+      rowsFetched: 1,
+      answerRows: 1,
+      warnings: [],
+    });
+    // ... an embed does not: the companies cross the bridge whole, and it says so.
+    const embed = await explain('/contacts?select=id,company(name)&order=id&limit=10');
+    expect(embed.answerRows).toBe(10);
+    expect(embed.rowsFetched).toBeGreaterThan(100);
+    expect(embed.warnings.join('\n')).toMatch(/the bridge fetched [\d,]+ rows from rds for an answer of 10/);
+    const human = await cli(['explain', '/contacts?select=id,company(name)&limit=10', '--project', project], {
+      home,
+    });
+    expect(human.stdout).toMatch(/Remote queries to rds/);
+    expect(human.stdout).toMatch(/SELECT .* FROM crm\.companies/);
+
+    const back = await stack.dev(['--reads', 'replica']);
+    expect(back.code, back.output).toBe(0);
+    expect(back.output).toMatch(/subscription created/);
+    // What was written meanwhile is in the replica (copied again from rds, not left stale).
+    expect(await query(stack.custom(), 'SELECT employees FROM crm.companies WHERE id = $1', [id])).toEqual([
+      { employees: 3 },
+    ]);
+    expect(await (await send('GET', `/companies?id=eq.${id}&select=employees`)).json()).toEqual([
+      { employees: 3 },
+    ]);
+    // The same embed over the replica: no remote query at all.
+    const local = await cli(
+      ['explain', '/contacts?select=id,company(name)&limit=10', '--json', '--project', project],
+      {
+        home,
+      },
+    );
+    expect(JSON.parse(local.stdout)).toMatchObject({ remoteQueries: 0, rowsFetched: 0, warnings: [] });
   });
 
   it("a full disk: the server's own words from its logs, a hint, exit 1, and the next run recovers", async () => {

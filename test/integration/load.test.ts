@@ -1,13 +1,14 @@
 /**
  * Bounded load with accounting, on the shared stack over loopback: 50 clients for 30 s mixing
- * reads and writes through PostgREST → custom → postgres_fdw → rds. No 5xx, no transport error,
- * and every write acknowledged with 201 is in rds exactly once (count and ids), nothing more.
+ * reads and writes through PostgREST → custom (its local replica of rds) → postgres_fdw → rds. No
+ * 5xx, no transport error, every write acknowledged with 201 is in rds exactly once (count and ids),
+ * nothing more, and each client's request after its write sees that write (read-your-writes).
  */
 import { randomBytes } from 'node:crypto';
 import autocannon from 'autocannon';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type TestStack, useStack } from '../../src/testing/index.ts';
-import { query, rdsFromUrl } from '../helpers.ts';
+import { query, rdsFromUrl, replicaCaughtUp } from '../helpers.ts';
 
 const CLIENTS = Number(process.env.PGAPP_LOAD_CLIENTS ?? 50);
 const SECONDS = Number(process.env.PGAPP_LOAD_SECONDS ?? 30);
@@ -61,6 +62,20 @@ describe.skipIf(!postgrest.available)(title, () => {
       }),
     });
     const id = () => 1 + Math.floor(Math.random() * contacts);
+    // Read-your-writes: each client's request after an acknowledged write reads that row back.
+    const ryw = { checked: 0, missed: [] as string[] };
+    // Replication lag while the load runs: a write on rds, timed until custom has it.
+    const lags: number[] = [];
+    let loading = true;
+    const sampler = (async () => {
+      const customCfg = rdsFromUrl(stack.customUrl);
+      while (loading) {
+        const t0 = performance.now();
+        await replicaCaughtUp(rds(), customCfg);
+        lags.push(performance.now() - t0);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    })();
     const result = await autocannon({
       url: stack.apiUrl,
       connections: CLIENTS,
@@ -93,11 +108,33 @@ describe.skipIf(!postgrest.available)(title, () => {
             if (status === 201) {
               const [row] = JSON.parse(body) as { id: number; domain: string }[];
               if (row) acknowledged.push({ id: row.id, domain: row.domain });
+              (context as { written?: { id: number; domain: string } }).written = row;
             }
+          },
+        },
+        {
+          method: 'GET',
+          setupRequest: (req, context) => {
+            const w = (context as { written?: { id: number } }).written;
+            return {
+              ...req,
+              headers: headersOf(context),
+              path: `/companies?select=id,domain&id=eq.${w?.id ?? 1}`,
+            };
+          },
+          onResponse: (status, body, context) => {
+            const c = context as { written?: { id: number; domain: string } };
+            if (status !== 200 || !c.written) return;
+            ryw.checked++;
+            const [row] = JSON.parse(body) as { domain: string }[];
+            if (row?.domain !== c.written.domain) ryw.missed.push(`${c.written.id}: ${body}`);
+            c.written = undefined;
           },
         },
       ],
     });
+    loading = false;
+    await sampler;
     const byStatus = Object.fromEntries(
       Object.entries(result.statusCodeStats ?? {}).map(([code, s]) => [code, s.count ?? 0]),
     );
@@ -112,6 +149,15 @@ describe.skipIf(!postgrest.available)(title, () => {
         `${acknowledged.length} writes acknowledged, ${inFlight.size} in flight at the stop, ` +
         `p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, statuses ${JSON.stringify(byStatus)}`,
     );
+    lags.sort((a, b) => a - b);
+    const pct = (p: number) =>
+      lags.length ? lags[Math.min(lags.length - 1, Math.floor(p * lags.length))] : 0;
+    console.log(
+      `load: read-your-writes checked ${ryw.checked} times, ${ryw.missed.length} missed; ` +
+        `replication lag under load (${lags.length} samples): p50 ${pct(0.5)?.toFixed(1)} ms, p99 ${pct(0.99)?.toFixed(1)} ms`,
+    );
+    expect(ryw.missed).toEqual([]);
+    expect(ryw.checked).toBeGreaterThan(CLIENTS);
     expect(result.requests.total).toBeGreaterThan(CLIENTS * 4);
     expect(fiveXX).toBe(0);
     expect(result.errors).toBe(0);

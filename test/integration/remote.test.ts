@@ -114,7 +114,7 @@ describe.skipIf(!postgrest.available)(title, () => {
     ).toEqual([{ name: 'Remote Co', owner_id: 'remote-user' }]);
   });
 
-  it('without --seed-remote: writes nothing there but the bridge views and its ledger', async () => {
+  it('without --seed-remote: writes nothing there but the bridge views, the publication and its ledger', async () => {
     // Somebody's existing database with crm in it (seeded outside pgapp, as a real one would be).
     await query(tlsDb('extdb'), 'CREATE DATABASE theirs');
     const theirs = new pg.Client(tlsDb('theirs'));
@@ -143,7 +143,9 @@ describe.skipIf(!postgrest.available)(title, () => {
     const pp = await ports();
     const r = await cli(['dev', '--project', p, '--rds-url', url(tls, 'theirs'), ...pp.args], { home });
     expect(r.code, r.output).toBe(0);
-    expect(r.output).toContain('Remote rds: bridge views only (no seed): 1 applied');
+    // The bridge views (and the read-your-writes fence), then the publication the replica reads.
+    expect(r.output).toContain('Remote rds: bridge views only (no seed): 2 applied');
+    expect(r.output).toMatch(/Replica custom ← rds \(logical replication\): 5 tables, subscription created/);
     const rows = (await (
       await fetch(`http://127.0.0.1:${pp.api}/contacts?select=id&order=id`)
     ).json()) as unknown[];
@@ -155,6 +157,9 @@ describe.skipIf(!postgrest.available)(title, () => {
     expect(after.crm).toEqual(before.crm);
     expect(after.contacts).toBe(before.contacts);
     expect(after.schemas).toEqual([...before.schemas, 'pgapp_bridge', 'pgapp_ledger'].sort());
+    expect(await query(tlsDb('theirs'), 'SELECT pubname FROM pg_publication')).toEqual([
+      { pubname: 'pgapp_crm' },
+    ]);
   });
 
   it('a database without crm, and no --seed-remote: says so, with the way out', async () => {
@@ -193,6 +198,12 @@ describe.skipIf(!postgrest.available)(title, () => {
     );
     expect(relaxed.code, relaxed.output).toBe(0);
     expect(relaxed.output).toContain('sslmode=disable');
+    // A server that does not publish logical replication: FDW reads, said plainly, never half set up.
+    expect(relaxed.output).toMatch(
+      /reads: fdw — the remote cannot feed a local replica: it does not publish logical replication \(wal_level = replica\): set rds\.logical_replication = 1/,
+    );
+    expect(relaxed.output).toContain('Replica: off (reads: fdw)');
+    expect(relaxed.output).toContain('✔ PostgREST GET → custom → rds');
   });
 
   it('a wrong password and an address where nothing listens: clear errors, exit 1', async () => {

@@ -64,7 +64,7 @@ describe.skipIf(!postgrest.available)(title, () => {
 
   it('generates every secret from at least 32 random bytes, distinct, in a git-ignored file', async () => {
     const values = Object.values(secrets);
-    expect(values).toHaveLength(5);
+    expect(values).toHaveLength(7);
     for (const v of values) expect(Buffer.from(v, 'base64url').length).toBeGreaterThanOrEqual(32);
     expect(new Set(values).size).toBe(values.length);
     const ignored = await run('git', ['check-ignore', '-q', secretsPath()], { cwd: PACKAGE_ROOT }).then(

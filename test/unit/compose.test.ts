@@ -56,6 +56,7 @@ describe('compose.yaml', () => {
       authenticatorPassword: 'd',
       jwtSecret: 'e',
       replicatorPassword: 'f',
+      explainKey: 'g',
     });
     const defined = new Set(
       env

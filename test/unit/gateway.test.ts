@@ -44,6 +44,18 @@ describe('gateway rules', () => {
     expect(ok('/companies', { 'content-length': String(LIMITS.maxBodyBytes) })).toBeUndefined();
   });
 
+  it('serves query plans only to the holder of the explain key (pgapp explain)', () => {
+    const plan = { accept: 'application/vnd.pgrst.plan+json; options=analyze' };
+    expect(checkRequest('/contacts', plan)?.status).toBe(403);
+    expect(checkRequest('/contacts', plan, LIMITS, 'k3y')?.status).toBe(403);
+    expect(checkRequest('/contacts', { ...plan, 'x-pgapp-explain': 'wrong' }, LIMITS, 'k3y')?.status).toBe(
+      403,
+    );
+    expect(checkRequest('/contacts', { ...plan, 'x-pgapp-explain': 'k3y' }, LIMITS, 'k3y')).toBeUndefined();
+    expect(checkRequest('/contacts', { ...plan, 'x-pgapp-explain': '' }, LIMITS, '')?.status).toBe(403);
+    expect(checkRequest('/contacts', { accept: 'application/json' })).toBeUndefined();
+  });
+
   it("counts a client by its token's sub, else by its address", () => {
     const token = signJwt({ role: 'web_user', sub: 'alice' }, 'x'.repeat(32));
     expect(clientKey({ authorization: `Bearer ${token}` }, '127.0.0.1')).toBe('sub:alice');

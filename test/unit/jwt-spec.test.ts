@@ -12,6 +12,7 @@ const secrets = {
   authenticatorPassword: 'd',
   jwtSecret: 'e'.repeat(43),
   replicatorPassword: 'f',
+  explainKey: 'g',
 };
 const images = { rds: 'r', custom: 'c', postgrest: 'p', gateway: 'g' };
 

@@ -8,3 +8,14 @@ BEGIN
   END IF;
 END $$;
 GRANT rds_replication TO rds_superuser WITH ADMIN OPTION;
+-- The master user replicates as on RDS (rds_superuser may): stock PostgreSQL needs the attribute on
+-- the login role itself, membership does not carry it.
+DO $$
+DECLARE
+  r text;
+BEGIN
+  FOR r IN SELECT m.rolname FROM pg_auth_members am JOIN pg_roles m ON m.oid = am.member
+           WHERE am.roleid = 'rds_superuser'::regrole AND m.rolcanlogin AND NOT m.rolreplication LOOP
+    EXECUTE format('ALTER ROLE %I REPLICATION', r);
+  END LOOP;
+END $$;

@@ -1,0 +1,162 @@
+/**
+ * `pgapp explain <path>`: what one API request costs across the bridge. PostgREST runs the request's
+ * own query under EXPLAIN (ANALYZE, VERBOSE) (its plan media type; the gateway serves it only with
+ * the project's explain key), and the plan says, per remote scan, the SQL sent to rds, the rows it
+ * fetched and how many times it ran. The same request is also answered normally, for the answer's size.
+ */
+import type { Config } from '../config/schema.ts';
+import type { Secrets } from '../config/secrets.ts';
+import { PgappError } from '../errors.ts';
+
+/** postgres_fdw's rows per round trip (sql/custom/bridge/020_server.sql). */
+const FETCH_SIZE = 1000;
+
+export interface PlanNode {
+  'Node Type': string;
+  'Relation Name'?: string;
+  Schema?: string;
+  Operation?: string;
+  'Remote SQL'?: string;
+  'Actual Rows'?: number;
+  'Actual Loops'?: number;
+  'Actual Total Time'?: number;
+  'Parent Relationship'?: string;
+  'Subplan Name'?: string;
+  Plans?: PlanNode[];
+}
+
+export interface RemoteQuery {
+  relation: string;
+  sql: string;
+  /** Rows fetched from rds over all the scan's runs. */
+  rows: number;
+  /** How many times the scan ran: one remote query each. */
+  runs: number;
+  /** Round trips: each run fetches FETCH_SIZE rows per trip. */
+  roundTrips: number;
+}
+
+export interface Explained {
+  path: string;
+  /** Who asked: anonymous, or the token's role and user id. */
+  as: string;
+  status: number;
+  answerRows: number;
+  executionMs: number;
+  planningMs: number;
+  remote: RemoteQuery[];
+  rowsFetched: number;
+  remoteQueries: number;
+  roundTrips: number;
+  warnings: string[];
+  plan: PlanNode;
+}
+
+/** The remote scans of a plan, in plan order. */
+export function remoteQueries(plan: PlanNode): RemoteQuery[] {
+  const out: RemoteQuery[] = [];
+  const walk = (n: PlanNode) => {
+    if (n['Node Type'] === 'Foreign Scan') {
+      const runs = n['Actual Loops'] ?? 1;
+      const perRun = n['Actual Rows'] ?? 0;
+      out.push({
+        relation: n['Relation Name']
+          ? `${n.Schema ? `${n.Schema}.` : ''}${n['Relation Name']}`
+          : '(a join on rds)',
+        sql: n['Remote SQL'] ?? '',
+        rows: Math.round(perRun * runs),
+        runs,
+        roundTrips: runs * Math.max(1, Math.ceil(perRun / FETCH_SIZE)),
+      });
+    }
+    for (const p of n.Plans ?? []) walk(p);
+  };
+  walk(plan);
+  return out;
+}
+
+/** Plain words where the bridge does far more work than the answer needs. */
+export function bridgeWarnings(remote: RemoteQuery[], answerRows: number): string[] {
+  const warnings: string[] = [];
+  const fetched = remote.reduce((a, r) => a + r.rows, 0);
+  if (fetched > Math.max(100, 10 * answerRows)) {
+    const worst = [...remote].sort((a, b) => b.rows - a.rows)[0] as RemoteQuery;
+    warnings.push(
+      `the bridge fetched ${fetched.toLocaleString('en')} rows from rds for an answer of ${answerRows}: ` +
+        `${worst.relation} sent ${worst.rows.toLocaleString('en')} (its filter, join or limit is not pushed down to rds)`,
+    );
+  }
+  for (const r of remote.filter((r) => r.runs > 10))
+    warnings.push(
+      `N+1: ${r.relation} was queried ${r.runs} times, once per row of the outer side (a join postgres_fdw cannot push down)`,
+    );
+  return warnings;
+}
+
+export async function explainRequest(
+  config: Config,
+  secrets: Secrets,
+  path: string,
+  opts: { token?: string; as: string },
+): Promise<Explained> {
+  if (!path.startsWith('/'))
+    throw new PgappError(
+      `The path ${JSON.stringify(path)} does not start with /`,
+      "Give the API path and query, e.g. pgapp explain '/contacts?select=id,company(name)&limit=10'.",
+    );
+  const url = `http://127.0.0.1:${config.ports.postgrest}${path}`;
+  const auth: Record<string, string> = opts.token ? { Authorization: `Bearer ${opts.token}` } : {};
+  const get = async (headers: Record<string, string>) => {
+    const res = await fetch(url, {
+      headers: { ...auth, ...headers },
+      signal: AbortSignal.timeout(30_000),
+    }).catch((err: Error & { cause?: Error }) => {
+      throw new PgappError(
+        `GET ${url} failed: ${err.cause?.message ?? err.message}`,
+        'Is the stack up? `pgapp status`, then `pgapp dev`.',
+      );
+    });
+    return { status: res.status, text: await res.text() };
+  };
+  const answer = await get({ Accept: 'application/json' });
+  if (answer.status >= 400)
+    throw new PgappError(
+      `GET ${path} answers HTTP ${answer.status}: ${answer.text.slice(0, 500)}`,
+      'Fix the request first.',
+    );
+  let answerRows = 1;
+  try {
+    const body = JSON.parse(answer.text);
+    answerRows = Array.isArray(body) ? body.length : 1;
+  } catch {}
+  const planned = await get({
+    Accept: 'application/vnd.pgrst.plan+json; for="application/json"; options=analyze|verbose',
+    'x-pgapp-explain': secrets.explainKey,
+  });
+  if (planned.status !== 200)
+    throw new PgappError(
+      `PostgREST did not give the plan of ${path}: HTTP ${planned.status}: ${planned.text.slice(0, 300)}`,
+      'Run `pgapp dev` (it enables plans for pgapp explain), then try again.',
+    );
+  const [top] = JSON.parse(planned.text) as {
+    Plan: PlanNode;
+    'Execution Time': number;
+    'Planning Time': number;
+  }[];
+  if (!top) throw new PgappError(`PostgREST returned an empty plan for ${path}`);
+  const remote = remoteQueries(top.Plan);
+  return {
+    path,
+    as: opts.as,
+    status: answer.status,
+    answerRows,
+    executionMs: top['Execution Time'],
+    planningMs: top['Planning Time'],
+    remote,
+    rowsFetched: remote.reduce((a, r) => a + r.rows, 0),
+    remoteQueries: remote.reduce((a, r) => a + r.runs, 0),
+    roundTrips: remote.reduce((a, r) => a + r.roundTrips, 0),
+    warnings: bridgeWarnings(remote, answerRows),
+    plan: top.Plan,
+  };
+}

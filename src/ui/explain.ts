@@ -1,0 +1,49 @@
+/** `pgapp explain`'s report: the plan on custom, each remote query, and plain-words warnings. */
+import chalk from 'chalk';
+import type { Explained, PlanNode } from '../stack/explain.ts';
+
+function planLines(n: PlanNode, depth = 0): string[] {
+  const rows = n['Actual Rows'] ?? 0;
+  const loops = n['Actual Loops'] ?? 1;
+  const rel = n['Relation Name'] ? ` on ${n.Schema ? `${n.Schema}.` : ''}${n['Relation Name']}` : '';
+  const tag = n['Subplan Name'] ? ` (${n['Subplan Name']})` : '';
+  const remote = n['Node Type'] === 'Foreign Scan' ? chalk.yellow(' [rds]') : '';
+  const line = `${'  '.repeat(depth)}${n['Node Type']}${rel}${tag}${remote} ${chalk.dim(
+    `rows ${rows}${loops > 1 ? ` × ${loops} runs` : ''}, ${(n['Actual Total Time'] ?? 0).toFixed(2)} ms`,
+  )}`;
+  return [line, ...(n.Plans ?? []).flatMap((p) => planLines(p, depth + 1))];
+}
+
+export function renderExplain(e: Explained): string {
+  const lines = [
+    chalk.bold(`GET ${e.path}`) +
+      chalk.dim(`  as ${e.as}: HTTP ${e.status}, ${e.answerRows} rows in the answer`),
+    '',
+    chalk.bold('Plan on custom') +
+      chalk.dim(
+        ` (PostgREST's own query; planning ${e.planningMs.toFixed(2)} ms, execution ${e.executionMs.toFixed(2)} ms)`,
+      ),
+    ...planLines(e.plan).map((l) => `  ${l}`),
+    '',
+  ];
+  if (e.remote.length === 0) {
+    lines.push(
+      chalk.green('No remote query: answered from custom alone (the local replica, or local tables).'),
+    );
+  } else {
+    lines.push(
+      chalk.bold('Remote queries to rds') +
+        chalk.dim(
+          ` (${e.remoteQueries} queries, ${e.roundTrips} round trips, ${e.rowsFetched.toLocaleString('en')} rows fetched)`,
+        ),
+    );
+    for (const r of e.remote) {
+      lines.push(
+        `  ${chalk.yellow(r.relation)} ${chalk.dim(`${r.rows.toLocaleString('en')} rows, ${r.runs} run${r.runs === 1 ? '' : 's'}`)}`,
+        `    ${r.sql}`,
+      );
+    }
+  }
+  if (e.warnings.length > 0) lines.push('', ...e.warnings.map((w) => chalk.yellow(`! ${w}`)));
+  return lines.join('\n');
+}

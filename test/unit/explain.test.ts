@@ -1,0 +1,47 @@
+/** `pgapp explain`'s reading of a plan (src/stack/explain.ts): remote queries, rows, warnings. */
+import { describe, expect, it } from 'vitest';
+import { bridgeWarnings, type PlanNode, remoteQueries } from '../../src/stack/explain.ts';
+
+const foreign = (rel: string, rows: number, loops = 1): PlanNode => ({
+  'Node Type': 'Foreign Scan',
+  'Relation Name': rel,
+  Schema: 'rds_crm',
+  'Remote SQL': `SELECT * FROM crm.${rel}`,
+  'Actual Rows': rows,
+  'Actual Loops': loops,
+});
+
+describe('explain', () => {
+  it('finds every remote scan, with rows over all its runs and its round trips', () => {
+    const plan: PlanNode = {
+      'Node Type': 'Aggregate',
+      Plans: [
+        { 'Node Type': 'Nested Loop', Plans: [foreign('contacts', 10), foreign('companies', 1, 10)] },
+        { 'Node Type': 'Hash', Plans: [foreign('deals', 2500)] },
+      ],
+    };
+    expect(remoteQueries(plan)).toEqual([
+      { relation: 'rds_crm.contacts', sql: 'SELECT * FROM crm.contacts', rows: 10, runs: 1, roundTrips: 1 },
+      {
+        relation: 'rds_crm.companies',
+        sql: 'SELECT * FROM crm.companies',
+        rows: 10,
+        runs: 10,
+        roundTrips: 10,
+      },
+      { relation: 'rds_crm.deals', sql: 'SELECT * FROM crm.deals', rows: 2500, runs: 1, roundTrips: 3 },
+    ]);
+    expect(remoteQueries({ 'Node Type': 'Index Scan', 'Relation Name': 'contacts' })).toEqual([]);
+  });
+
+  it('warns where the bridge fetches far more than the answer, and of N+1', () => {
+    expect(bridgeWarnings(remoteQueries(foreign('contacts', 10)), 10)).toEqual([]);
+    const whole = bridgeWarnings(remoteQueries(foreign('companies', 5000)), 10);
+    expect(whole).toHaveLength(1);
+    expect(whole[0]).toMatch(
+      /fetched 5,000 rows from rds for an answer of 10: rds_crm\.companies sent 5,000/,
+    );
+    const nPlusOne = bridgeWarnings(remoteQueries(foreign('companies', 1, 100)), 100);
+    expect(nPlusOne).toEqual([expect.stringMatching(/^N\+1: rds_crm\.companies was queried 100 times/)]);
+  });
+});
