@@ -24,6 +24,7 @@ import {
   SERVICES,
   type Service,
 } from '../stack/spec.ts';
+import { apiUrl } from '../stack/verify.ts';
 import { renderTable } from '../ui/table.ts';
 import {
   commandConfig,
@@ -379,5 +380,5 @@ export async function explain(
   const as = signedIn
     ? `${opts.role ?? 'web_user'}${claims.sub !== undefined ? ` (sub ${JSON.stringify(claims.sub)})` : ''}`
     : 'anonymous (web_anon)';
-  return explainRequest(config, secrets, opts.path, { token: jwt, as });
+  return explainRequest(apiUrl(config), secrets.explainKey, opts.path, { token: jwt, as });
 }

@@ -4,8 +4,6 @@
  * the project's explain key), and the plan says, per remote scan, the SQL sent to rds, the rows it
  * fetched and how many times it ran. The same request is also answered normally, for the answer's size.
  */
-import type { Config } from '../config/schema.ts';
-import type { Secrets } from '../config/secrets.ts';
 import { PgappError } from '../errors.ts';
 
 /** postgres_fdw's rows per round trip (sql/custom/bridge/020_server.sql). */
@@ -93,9 +91,10 @@ export function bridgeWarnings(remote: RemoteQuery[], answerRows: number): strin
   return warnings;
 }
 
+/** `api`: the API's URL (the gateway); `explainKey`: the project's (secrets). */
 export async function explainRequest(
-  config: Config,
-  secrets: Secrets,
+  api: string,
+  explainKey: string,
   path: string,
   opts: { token?: string; as: string },
 ): Promise<Explained> {
@@ -104,7 +103,7 @@ export async function explainRequest(
       `The path ${JSON.stringify(path)} does not start with /`,
       "Give the API path and query, e.g. pgapp explain '/contacts?select=id,company(name)&limit=10'.",
     );
-  const url = `http://127.0.0.1:${config.ports.postgrest}${path}`;
+  const url = `${api}${path}`;
   const auth: Record<string, string> = opts.token ? { Authorization: `Bearer ${opts.token}` } : {};
   const get = async (headers: Record<string, string>) => {
     const res = await fetch(url, {
@@ -131,7 +130,7 @@ export async function explainRequest(
   } catch {}
   const planned = await get({
     Accept: 'application/vnd.pgrst.plan+json; for="application/json"; options=analyze|verbose',
-    'x-pgapp-explain': secrets.explainKey,
+    'x-pgapp-explain': explainKey,
   });
   if (planned.status !== 200)
     throw new PgappError(

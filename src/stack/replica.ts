@@ -229,15 +229,23 @@ async function applyDefinitions(
         await db.query(`CREATE TABLE ${t.rel} (${cols.join(', ')})`);
         created.push(t.rel);
       } else {
-        const have = new Map(
-          (
-            await db.query<{ name: string; notnull: boolean }>(
-              `SELECT attname AS name, attnotnull AS notnull FROM pg_attribute
-               WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped`,
-              [t.rel],
-            )
-          ).rows.map((r) => [r.name, r.notnull]),
-        );
+        const local = (
+          await db.query<{ name: string; notnull: boolean; type: string }>(
+            `SELECT attname AS name, attnotnull AS notnull, format_type(atttypid, atttypmod) AS type FROM pg_attribute
+             WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped`,
+            [t.rel],
+          )
+        ).rows;
+        const have = new Map(local.map((r) => [r.name, r.notnull]));
+        for (const c of t.columns) {
+          const mine = local.find((l) => l.name === c.name);
+          if (mine && mine.type !== c.type)
+            throw new PgappError(
+              `${t.rel}.${c.name} is ${c.type} on rds but ${mine.type} in custom's replica: logical replication does not change column types`,
+              'Read through postgres_fdw meanwhile (`npm run dev -- --reads fdw`); `npm run reset` then `npm run dev` ' +
+                "rebuild the replica (a reset also deletes the stand-in's data: keep your seed in sql/rds/local).",
+            );
+        }
         for (const c of t.columns.filter((c) => !have.has(c.name))) {
           await db.query(`ALTER TABLE ${t.rel} ADD COLUMN ${ident(c.name)} ${c.type}`);
           columns.push(`${t.rel}.${c.name}`);
@@ -286,6 +294,7 @@ async function applyDefinitions(
     await db.query('COMMIT');
   } catch (err) {
     await db.query('ROLLBACK').catch(() => {});
+    if (err instanceof PgappError) throw err;
     throw new PgappError(
       `Could not create the local replica tables on custom: ${errorMessage(err)}`,
       'A crm table on rds has a definition custom cannot copy (see the message); fix it in sql/rds/local, or use --reads fdw.',
