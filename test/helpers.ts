@@ -191,6 +191,11 @@ export function rdsFromUrl(url: string): pg.ClientConfig {
   return { connectionString: url.replace(/\?sslmode=require$/, ''), ssl: { rejectUnauthorized: false } };
 }
 
+/** custom from a stack URL (no TLS on custom's host port). */
+export function customFromUrl(url: string): pg.ClientConfig {
+  return { connectionString: url };
+}
+
 /**
  * The server and database of a stack URL, as another role: field by field (a connection string
  * would override user and password), TLS kept when the URL asks for it.

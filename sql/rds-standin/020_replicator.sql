@@ -14,6 +14,9 @@ BEGIN
     EXECUTE format('CREATE ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT CONNECTION LIMIT 5 PASSWORD %L',
                    r, current_setting('pgapp.replicator_password'));
   ELSE
+    -- Only a superuser alters a role that may replicate: revoke, set the password, grant again (one
+    -- transaction; the guard clears and sets the attribute as rdsadmin).
+    EXECUTE format('REVOKE rds_replication FROM %I', r);
     EXECUTE format('ALTER ROLE %I LOGIN PASSWORD %L', r, current_setting('pgapp.replicator_password'));
   END IF;
   EXECUTE format('GRANT rds_replication TO %I', r);

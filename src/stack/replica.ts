@@ -8,6 +8,7 @@
  * column is added and the data copied again (the subscription is re-made: rows replicated before
  * the column existed hold no value for it), new keys and indexes are added.
  */
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { Config } from '../config/schema.ts';
 import type { Secrets } from '../config/secrets.ts';
@@ -42,6 +43,15 @@ export interface ReplicaSync {
   columns: string[];
   /** How the subscription was brought up: made (and every table copied), refreshed, or kept. */
   subscription: 'created' | 'refreshed' | 'kept';
+}
+
+/**
+ * The replication slot on rds: one per stack (slots are server-wide, and several projects, or several
+ * developers' stacks, may subscribe to the same rds).
+ */
+export function slotName(config: Config, secrets: Secrets): string {
+  const id = createHash('sha256').update(secrets.customPassword).digest('hex').slice(0, 8);
+  return `pgapp_${config.project}_${id}`;
 }
 
 const q = (s: string) => `'${s.replace(/'/g, "''")}'`;
@@ -155,12 +165,13 @@ export async function syncReplica(
     connectionConfig('custom', config, secrets),
     async (db) => {
       const sub = (
-        await db.query<{ oid: number; conninfo: string }>(
-          'SELECT oid, subconninfo AS conninfo FROM pg_subscription WHERE subname = $1',
+        await db.query<{ oid: number; conninfo: string; slot: string | null }>(
+          'SELECT oid, subconninfo AS conninfo, subslotname AS slot FROM pg_subscription WHERE subname = $1',
           [PUBLICATION],
         )
       ).rows[0];
-      const slotLost = sub ? !(await slotExists(config, secrets)) : false;
+      const slot = slotName(config, secrets);
+      const slotLost = sub ? !(await slotExists(config, secrets, sub.slot ?? slot)) : false;
       const { created, columns } = await applyDefinitions(db, tables);
       // Rows replicated before a column existed hold nothing for it: copy everything again.
       const remake = !sub || slotLost || columns.length > 0;
@@ -178,7 +189,7 @@ export async function syncReplica(
         progress('copying the published tables');
         await db.query(`TRUNCATE ${tables.map((t) => t.rel).join(', ')}`);
         await db.query(
-          `CREATE SUBSCRIPTION ${PUBLICATION} CONNECTION ${q(conninfo)} PUBLICATION ${PUBLICATION}`,
+          `CREATE SUBSCRIPTION ${PUBLICATION} CONNECTION ${q(conninfo)} PUBLICATION ${PUBLICATION} WITH (slot_name = ${q(slot)})`,
         );
         how = 'created';
       } else {
@@ -198,9 +209,9 @@ export async function syncReplica(
   );
 }
 
-async function slotExists(config: Config, secrets: Secrets): Promise<boolean> {
+async function slotExists(config: Config, secrets: Secrets, slot: string): Promise<boolean> {
   return withClient(connectionConfig('rds', config, secrets), async (db) => {
-    const r = await db.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [PUBLICATION]);
+    const r = await db.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [slot]);
     return (r.rowCount ?? 0) > 0;
   });
 }
@@ -381,12 +392,13 @@ export async function replicaStatus(config: Config, secrets: Secrets): Promise<R
     return (
       await db.query<{
         enabled: boolean;
+        slot: string | null;
         pid: number | null;
         ago: number | null;
         ready: number;
         total: number;
       }>(
-        `SELECT s.subenabled AS enabled,
+        `SELECT s.subenabled AS enabled, s.subslotname AS slot,
                 (SELECT st.pid FROM pg_stat_subscription st WHERE st.subid = s.oid AND st.relid IS NULL) AS pid,
                 (SELECT extract(epoch FROM now() - st.last_msg_receipt_time)::float8 FROM pg_stat_subscription st
                   WHERE st.subid = s.oid AND st.relid IS NULL) AS ago,
@@ -397,15 +409,17 @@ export async function replicaStatus(config: Config, secrets: Secrets): Promise<R
       )
     ).rows[0];
   });
-  const slot = await withClient(connectionConfig('rds', config, secrets), async (db) => {
-    return (
-      await db.query<{ lag: number | null; active: boolean }>(
-        `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::float8 AS lag, active
-         FROM pg_replication_slots WHERE slot_name = $1`,
-        [PUBLICATION],
-      )
-    ).rows[0];
-  }).catch(() => undefined);
+  const slot = local?.slot
+    ? await withClient(connectionConfig('rds', config, secrets), async (db) => {
+        return (
+          await db.query<{ lag: number | null; active: boolean }>(
+            `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::float8 AS lag, active
+             FROM pg_replication_slots WHERE slot_name = $1`,
+            [local.slot],
+          )
+        ).rows[0];
+      }).catch(() => undefined)
+    : undefined;
   return {
     subscription: !local ? 'missing' : !local.enabled ? 'disabled' : local.pid ? 'streaming' : 'stopped',
     tablesReady: local?.ready ?? 0,

@@ -86,12 +86,18 @@ describe.skipIf(!postgrest.available)(title, () => {
   }, 60_000);
 
   it('rds frozen (it resolves but never answers): reads answer from the replica, writes end with a JSON error within the bounded timeout', async () => {
-    await send('GET', '/contacts?id=eq.1'); // warm, cached FDW connections
+    // A row of this user's (the PATCH below reaches rds), and warm, cached FDW connections.
+    const { id } = await postCompany(send, {
+      name: 'Frozen',
+      domain: `frozen-${project}.example`,
+      industry: 'x',
+      employees: 1,
+    });
     await container('rds').pause();
     try {
       expect((await timedGet('/contacts?id=eq.2')).status).toBe(200);
       const t = Date.now();
-      const write = await send('PATCH', '/companies?domain=eq.none.example', { employees: 2 });
+      const write = await send('PATCH', `/companies?id=eq.${id}`, { employees: 2 });
       const body = (await write.json()) as { message: string };
       expect(write.status).toBeGreaterThanOrEqual(500);
       expect(body.message).toMatch(/statement timeout|could not connect to server "rds"/);
@@ -129,17 +135,23 @@ describe.skipIf(!postgrest.available)(title, () => {
   }, 60_000);
 
   it('replication slot lost on rds: dev subscribes again, copies everything, and nothing written meanwhile is missing', async () => {
+    const [{ slot } = { slot: '' }] = await query<{ slot: string }>(
+      stack.custom(),
+      `SELECT subslotname AS slot FROM pg_subscription WHERE subname = 'pgapp_crm'`,
+    );
+    expect(slot).toMatch(new RegExp(`^pgapp_${project}_[0-9a-f]{8}$`));
     await query(stack.custom(), 'ALTER SUBSCRIPTION pgapp_crm DISABLE');
     // The slot's walsender goes with the disabled subscription; then the slot itself.
     for (let i = 0; i < 50; i++) {
-      const [slot] = await query<{ active: boolean }>(
+      const [s] = await query<{ active: boolean }>(
         stack.rds(),
-        `SELECT active FROM pg_replication_slots WHERE slot_name = 'pgapp_crm'`,
+        'SELECT active FROM pg_replication_slots WHERE slot_name = $1',
+        [slot],
       );
-      if (!slot?.active) break;
+      if (!s?.active) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    await query(stack.rds(), `SELECT pg_drop_replication_slot('pgapp_crm')`);
+    await query(stack.rds(), 'SELECT pg_drop_replication_slot($1)', [slot]);
     const [row] = await query<{ id: number }>(
       stack.rds(),
       `INSERT INTO crm.companies (name, domain, industry, employees) VALUES ('Meanwhile', $1, 'x', 1) RETURNING id::int`,

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import autocannon from 'autocannon';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type TestStack, useStack } from '../../src/testing/index.ts';
-import { query, rdsFromUrl, replicaCaughtUp } from '../helpers.ts';
+import { customFromUrl, query, rdsFromUrl, replicaCaughtUp } from '../helpers.ts';
 
 const CLIENTS = Number(process.env.PGAPP_LOAD_CLIENTS ?? 50);
 const SECONDS = Number(process.env.PGAPP_LOAD_SECONDS ?? 30);
@@ -68,7 +68,7 @@ describe.skipIf(!postgrest.available)(title, () => {
     const lags: number[] = [];
     let loading = true;
     const sampler = (async () => {
-      const customCfg = rdsFromUrl(stack.customUrl);
+      const customCfg = customFromUrl(stack.customUrl);
       while (loading) {
         const t0 = performance.now();
         await replicaCaughtUp(rds(), customCfg);

@@ -12,7 +12,16 @@ import { readSecrets } from '../../src/config/secrets.ts';
 import { workDir } from '../../src/paths.ts';
 import { AUTHENTICATOR, BRIDGE_USER } from '../../src/stack/spec.ts';
 import { type TestStack, useStack } from '../../src/testing/index.ts';
-import { apiClient, cli, loginAs, query, rdsFromUrl, replicaCaughtUp, sqlState } from '../helpers.ts';
+import {
+  apiClient,
+  cli,
+  customFromUrl,
+  loginAs,
+  query,
+  rdsFromUrl,
+  replicaCaughtUp,
+  sqlState,
+} from '../helpers.ts';
 
 const run = promisify(execFile);
 const postgrest = inject('postgrest');
@@ -469,7 +478,7 @@ describe.skipIf(!postgrest.available)(title, () => {
          SELECT 'Rows ' || i, 'rows-' || i || '.${tag}.example', 'x', 1 FROM generate_series(1, 1001) i`,
       );
       try {
-        await replicaCaughtUp(rds(), rdsFromUrl(stack.customUrl)); // written on rds, not through the API
+        await replicaCaughtUp(rds(), customFromUrl(stack.customUrl)); // written on rds, not through the API
         const res = await send('GET', '/companies?select=id&limit=100000000', undefined, null);
         expect(res.status).toBe(200);
         expect(((await res.json()) as unknown[]).length).toBe(1000);
