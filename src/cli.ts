@@ -145,7 +145,7 @@ async function main(argv: string[]): Promise<number> {
       const r = await reset(opts);
       process.stdout.write(
         r
-          ? `${chalk.green('✔')} removed ${r.containers} containers, ${r.volumes} volumes, ${r.networks} networks\n`
+          ? `${chalk.green('✔')} removed ${r.containers} containers, ${r.volumes} volumes, ${r.networks} networks\n${r.note ? chalk.yellow(`! ${r.note}\n`) : ''}`
           : 'Nothing removed.\n',
       );
       return 0;

@@ -26,7 +26,13 @@ import {
 import { checkEngine } from '../docker/engine.ts';
 import { BASE_IMAGE, imageId } from '../docker/images.ts';
 import { InterruptedError, PgappError } from '../errors.ts';
-import { dropReplica, type ReplicaSync, replicaUnsupported, syncReplica } from '../stack/replica.ts';
+import {
+  dropReplica,
+  type ReplicaSync,
+  replicaUnsupported,
+  slotLeftHint,
+  syncReplica,
+} from '../stack/replica.ts';
 import { networkName, SERVICES, type Service, type StackImages, stackSpec } from '../stack/spec.ts';
 import { applyPhase, type Phase } from '../stack/sql.ts';
 import { type Hop, verifyStack } from '../stack/verify.ts';
@@ -291,8 +297,9 @@ export async function dev(
           task: async (c, task) => {
             signal.throwIfAborted();
             if (c.config.reads !== 'replica') {
-              const dropped = await dropReplica(c.config, c.secrets, signal);
+              const { dropped, slotLeft } = await dropReplica(c.config, c.secrets, signal);
               task.title = `Replica: off (reads: fdw${dropped ? '; subscription dropped' : ''})`;
+              if (slotLeft) task.output = slotLeftHint(slotLeft);
               return;
             }
             await holdIfAsked('Replica custom ← rds', signal, task);

@@ -14,7 +14,7 @@ import { errorMessage, PgappError } from '../errors.ts';
 import { PACKAGE_ROOT, workDir } from '../paths.ts';
 import { composeEnv, composeYaml } from '../stack/compose.ts';
 import { type Explained, explainRequest } from '../stack/explain.ts';
-import { type ReplicaStatus, replicaStatus } from '../stack/replica.ts';
+import { dropReplica, type ReplicaStatus, replicaStatus, slotLeftHint } from '../stack/replica.ts';
 import {
   API_ROLES,
   AUTHENTICATOR,
@@ -165,7 +165,7 @@ export async function down(opts: GlobalOptions): Promise<string[]> {
 
 export async function reset(
   opts: GlobalOptions,
-): Promise<{ containers: number; volumes: number; networks: number } | undefined> {
+): Promise<{ containers: number; volumes: number; networks: number; note?: string } | undefined> {
   const config = commandConfig(opts);
   await checkEngine();
   if (!opts.yes) {
@@ -180,7 +180,16 @@ export async function reset(
     );
     if (!ok) return undefined;
   }
-  return removeProject(config.project);
+  // A subscription's slot lives on rds — on a real one (--rds-url) it would outlive the stack and keep
+  // WAL there: drop it first while custom runs.
+  let note: string | undefined;
+  const secrets = readSecrets(config.project);
+  const custom = await findContainer(config.project, 'custom');
+  if (secrets && custom?.State === 'running') {
+    const left = await dropReplica(await liveConfig(opts), secrets).catch(() => undefined);
+    if (left?.slotLeft) note = slotLeftHint(left.slotLeft);
+  }
+  return { ...(await removeProject(config.project)), note };
 }
 
 function serviceArg(arg: string | undefined): Service {

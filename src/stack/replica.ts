@@ -324,24 +324,40 @@ async function dropSubscription(db: pg.Client, slotLost: boolean): Promise<void>
   await db.query(`DROP SUBSCRIPTION ${PUBLICATION}`);
 }
 
-/** reads: fdw — no subscription (its slot on rds is dropped with it). The local tables stay, unused. */
-export async function dropReplica(config: Config, secrets: Secrets, signal?: AbortSignal): Promise<boolean> {
+/**
+ * No subscription (reads: fdw, or before `reset`): dropped with its slot on rds, which otherwise keeps
+ * WAL for it forever. The local tables stay, unused. When rds cannot be reached the subscription is
+ * dropped alone, and `slotLeft` names the slot to drop there.
+ */
+export async function dropReplica(
+  config: Config,
+  secrets: Secrets,
+  signal?: AbortSignal,
+): Promise<{ dropped: boolean; slotLeft?: string }> {
   return withClient(
     connectionConfig('custom', config, secrets),
     async (db) => {
-      const r = await db.query('SELECT 1 FROM pg_subscription WHERE subname = $1', [PUBLICATION]);
-      if ((r.rowCount ?? 0) === 0) return false;
+      const r = await db.query<{ slot: string | null }>(
+        'SELECT subslotname AS slot FROM pg_subscription WHERE subname = $1',
+        [PUBLICATION],
+      );
+      const sub = r.rows[0];
+      if (!sub) return { dropped: false };
       try {
         await dropSubscription(db, false);
+        return { dropped: true };
       } catch {
-        // rds unreachable or the slot gone: drop ours without touching rds.
         await dropSubscription(db, true);
+        return { dropped: true, slotLeft: sub.slot ?? undefined };
       }
-      return true;
     },
     signal,
   );
 }
+
+/** What to tell someone whose slot was left on rds. */
+export const slotLeftHint = (slot: string) =>
+  `replication slot ${slot} may remain on rds (it keeps WAL there): as the master user, SELECT pg_drop_replication_slot('${slot}')`;
 
 async function waitSynced(
   db: pg.Client,
