@@ -160,6 +160,12 @@ describe.skipIf(!postgrest.available)(title, () => {
     expect(await query(tlsDb('theirs'), 'SELECT pubname FROM pg_publication')).toEqual([
       { pubname: 'pgapp_crm' },
     ]);
+    // Its replication slot keeps WAL on their server: `reset` drops it with the stack.
+    const slots = `SELECT slot_name FROM pg_replication_slots WHERE database = 'theirs'`;
+    expect(await query(tlsDb('theirs'), slots)).toHaveLength(1);
+    const gone = await cli(['reset', '--yes', '--project', p], { home });
+    expect(gone.code, gone.output).toBe(0);
+    expect(await query(tlsDb('theirs'), slots)).toEqual([]);
   });
 
   it('a database without crm, and no --seed-remote: says so, with the way out', async () => {
