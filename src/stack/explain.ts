@@ -84,7 +84,7 @@ export function bridgeWarnings(remote: RemoteQuery[], answerRows: number): strin
         `${worst.relation} sent ${worst.rows.toLocaleString('en')} (its filter, join or limit is not pushed down to rds)`,
     );
   }
-  for (const r of remote.filter((r) => r.runs > 10))
+  for (const r of remote.filter((r) => r.runs > 5))
     warnings.push(
       `N+1: ${r.relation} was queried ${r.runs} times, once per row of the outer side (a join postgres_fdw cannot push down)`,
     );
