@@ -50,7 +50,8 @@ function report(r: Row) {
 }
 
 async function withDb<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: url });
+  // rds's certificate is the stand-in's own (sslmode=require: encrypted, not verified).
+  const c = new pg.Client({ connectionString: url.replace('sslmode=require', 'sslmode=no-verify') });
   await c.connect();
   try {
     return await fn(c);
@@ -557,11 +558,19 @@ async function composeStack(): Promise<(...args: string[]) => Promise<unknown>> 
   const [rds, custom, api] = await Promise.all([freePort(), freePort(), freePort()]);
   const envFile = join(workDir(), '.pgapp', `${name}.env`);
   const secrets = ensureSecrets(name);
-  if (!existsSync(envFile)) {
-    writeFileSync(envFile, composeEnv(name, { rds, custom, postgrest: api }, CONTACTS, true, secrets), {
-      mode: 0o600,
-    });
-  }
+  // Its ports are kept once chosen (they are in its containers' config); its secrets may have grown.
+  const ports = existsSync(envFile)
+    ? Object.fromEntries(
+        [...readFileSync(envFile, 'utf8').matchAll(/^PGAPP_(RDS|CUSTOM|POSTGREST)_PORT=(\d+)$/gm)].map(
+          (m) => [(m[1] as string).toLowerCase(), Number(m[2])],
+        ),
+      )
+    : {};
+  writeFileSync(
+    envFile,
+    composeEnv(name, { rds, custom, postgrest: api, ...ports }, CONTACTS, true, secrets),
+    { mode: 0o600 },
+  );
   const compose = (...args: string[]) =>
     run('docker', ['compose', '-f', join(PACKAGE_ROOT, 'compose.yaml'), '--env-file', envFile, ...args], {
       cwd: PACKAGE_ROOT,

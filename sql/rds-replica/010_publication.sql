@@ -15,7 +15,9 @@ BEGIN
   EXECUTE format('GRANT SELECT ON pgapp_bridge.replica_fence TO %I', current_setting('pgapp.replicator_user'));
 END $$;
 
--- Every table of crm, now and (called by `dev`) after user SQL adds one.
+-- Every table of crm, now and (called by `dev`) after user SQL adds one — that rds can publish:
+-- with a primary key or a replica identity (rds refuses UPDATE and DELETE on a published table
+-- without one). Others stay out of the replica; the foreign tables still reach them.
 CREATE OR REPLACE FUNCTION pgapp_bridge.publish_crm() RETURNS integer
 LANGUAGE plpgsql SET search_path = pg_catalog AS $$
 DECLARE
@@ -24,6 +26,8 @@ DECLARE
 BEGIN
   FOR t IN SELECT c.oid::regclass FROM pg_class c
            WHERE c.relnamespace = 'crm'::regnamespace AND c.relkind IN ('r', 'p')
+             AND (c.relreplident IN ('f', 'i')
+                  OR (c.relreplident = 'd' AND EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)))
              AND NOT EXISTS (SELECT 1 FROM pg_publication_rel pr JOIN pg_publication p ON p.oid = pr.prpubid
                              WHERE p.pubname = 'pgapp_crm' AND pr.prrelid = c.oid)
   LOOP

@@ -84,7 +84,7 @@ function renderReplica(r: StackStatus['replica']): string | undefined {
   if (!r) return undefined;
   if ('error' in r)
     return `${chalk.bold('reads')}    ${chalk.yellow(`replication state unknown: ${r.error}`)}`;
-  if (r.subscription === 'missing')
+  if (r.subscription === 'missing' && !r.readsReplica)
     return `${chalk.bold('reads')}    fdw ${chalk.dim('(no local replica: every read through postgres_fdw)')}`;
   const kb = (b: number) => (b < 1024 ? `${b} B` : `${(b / 1024).toFixed(1)} kB`);
   const parts = [

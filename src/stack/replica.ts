@@ -186,11 +186,14 @@ export async function syncReplica(
           );
           await dropSubscription(db, slotLost);
         }
+        // Made (and its slot on rds) before anything local is emptied: if rds cannot be reached, the
+        // replica keeps what it had.
+        await db.query(
+          `CREATE SUBSCRIPTION ${PUBLICATION} CONNECTION ${q(conninfo)} PUBLICATION ${PUBLICATION} WITH (slot_name = ${q(slot)}, enabled = false)`,
+        );
         progress('copying the published tables');
         await db.query(`TRUNCATE ${tables.map((t) => t.rel).join(', ')}`);
-        await db.query(
-          `CREATE SUBSCRIPTION ${PUBLICATION} CONNECTION ${q(conninfo)} PUBLICATION ${PUBLICATION} WITH (slot_name = ${q(slot)})`,
-        );
+        await db.query(`ALTER SUBSCRIPTION ${PUBLICATION} ENABLE`);
         how = 'created';
       } else {
         if (sub?.conninfo !== conninfo)
@@ -392,6 +395,8 @@ async function waitSynced(
 }
 
 export interface ReplicaStatus {
+  /** Whether the api views read the local replica (reads: replica) or the foreign tables. */
+  readsReplica: boolean;
   subscription: 'streaming' | 'stopped' | 'disabled' | 'missing';
   tablesReady: number;
   tables: number;
@@ -404,7 +409,15 @@ export interface ReplicaStatus {
 
 /** The subscription as custom and rds see it (nothing written). */
 export async function replicaStatus(config: Config, secrets: Secrets): Promise<ReplicaStatus> {
+  let readsReplica = false;
   const local = await withClient(connectionConfig('custom', config, secrets), async (db) => {
+    readsReplica =
+      (
+        await db.query<{ r: boolean }>(
+          `SELECT EXISTS (SELECT 1 FROM pg_rewrite r JOIN pg_depend d ON d.objid = r.oid
+                        WHERE r.ev_class = to_regclass('api.contacts') AND d.refobjid = to_regclass('crm.contacts')) AS r`,
+        )
+      ).rows[0]?.r === true;
     return (
       await db.query<{
         enabled: boolean;
@@ -437,6 +450,7 @@ export async function replicaStatus(config: Config, secrets: Secrets): Promise<R
       }).catch(() => undefined)
     : undefined;
   return {
+    readsReplica,
     subscription: !local ? 'missing' : !local.enabled ? 'disabled' : local.pid ? 'streaming' : 'stopped',
     tablesReady: local?.ready ?? 0,
     tables: local?.total ?? 0,
