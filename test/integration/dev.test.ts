@@ -432,6 +432,7 @@ describe.skipIf(!postgrest.available)(title, () => {
       'Seed rds (crm)',
       'custom: start',
       'Bridge custom → rds (postgres_fdw)',
+      'Replica custom ← rds',
       'API schema',
       'App layer',
       'postgrest: start',
