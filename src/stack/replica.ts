@@ -165,8 +165,11 @@ export async function syncReplica(
     connectionConfig('custom', config, secrets),
     async (db) => {
       const sub = (
-        await db.query<{ oid: number; conninfo: string; slot: string | null }>(
-          'SELECT oid, subconninfo AS conninfo, subslotname AS slot FROM pg_subscription WHERE subname = $1',
+        await db.query<{ oid: number; conninfo: string; slot: string | null; unfinished: boolean }>(
+          `SELECT oid, subconninfo AS conninfo, subslotname AS slot,
+                  -- made by a run interrupted before its first copy began: the local tables may hold anything
+                  NOT subenabled AND EXISTS (SELECT 1 FROM pg_subscription_rel WHERE srsubid = s.oid AND srsubstate = 'i') AS unfinished
+           FROM pg_subscription s WHERE subname = $1`,
           [PUBLICATION],
         )
       ).rows[0];
@@ -174,7 +177,7 @@ export async function syncReplica(
       const slotLost = sub ? !(await slotExists(config, secrets, sub.slot ?? slot)) : false;
       const { created, columns } = await applyDefinitions(db, tables);
       // Rows replicated before a column existed hold nothing for it: copy everything again.
-      const remake = !sub || slotLost || columns.length > 0;
+      const remake = !sub || slotLost || columns.length > 0 || sub.unfinished;
       const conninfo = subscriptionConninfo(config, secrets);
       let how: ReplicaSync['subscription'] = 'kept';
       if (remake) {
