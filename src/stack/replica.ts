@@ -185,7 +185,9 @@ export async function syncReplica(
           progress(
             slotLost
               ? 'the replication slot on rds is gone: subscribing again'
-              : 'columns changed: copying again',
+              : columns.length > 0
+                ? 'columns changed: copying again'
+                : 'a subscription an interrupted run left: subscribing again',
           );
           await dropSubscription(db, slotLost);
         }
