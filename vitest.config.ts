@@ -5,6 +5,7 @@ export default defineConfig({
     testTimeout: 180_000,
     hookTimeout: 600_000,
     env: { CI: 'true' },
+    setupFiles: ['test/setup.ts'],
     // Integration tests share one Docker engine on a small machine: one file at a time.
     fileParallelism: false,
     projects: [

@@ -26,6 +26,8 @@ import { apiReadyUrl, LABELS } from '../src/stack/spec.ts';
 import { type TestStack, useStack } from '../src/testing/index.ts';
 
 const run = promisify(execFile);
+// The bench's own clients read bigint as numbers, as pgapp's do (per client there; globally here, its own process).
+pg.types.setTypeParser(20, (v) => Number(v));
 const PROJECT = process.env.PGAPP_BENCH_PROJECT ?? 'pgapp_bench';
 const CONTACTS = 100_000;
 const SECONDS = Number(process.env.PGAPP_BENCH_SECONDS ?? 8);

@@ -21,7 +21,7 @@ import {
   token,
 } from './commands/lifecycle.ts';
 import type { RawConfig } from './config/schema.ts';
-import { PgappError } from './errors.ts';
+import { InterruptedError, PgappError } from './errors.ts';
 import { renderError } from './ui/errors.ts';
 import { renderExplain } from './ui/explain.ts';
 import { renderSummary } from './ui/summary.ts';
@@ -87,6 +87,36 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
+/**
+ * Ctrl-C (or SIGTERM) for a command that cleans up after itself: the first aborts the signal (the
+ * command rolls back and exits), a second exits at once. The CLI's own handlers; library calls
+ * install none.
+ */
+function onInterrupt(message: string): { signal: AbortSignal; dispose: () => void } {
+  const abort = new AbortController();
+  let interrupts = 0;
+  const handler = () => {
+    interrupts++;
+    if (interrupts > 1) {
+      process.stderr.write(
+        '\nInterrupted twice: exiting without cleaning up. Run the command again to repair.\n',
+      );
+      process.exit(130);
+    }
+    process.stderr.write(`\n${message}\n`);
+    abort.abort(new InterruptedError());
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return {
+    signal: abort.signal,
+    dispose: () => {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    },
+  };
+}
+
 function parse(argv: string[]) {
   try {
     return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
@@ -123,8 +153,13 @@ async function main(argv: string[]): Promise<number> {
   const opts = { flags, yes: Boolean(v.yes) };
   switch (command) {
     case 'dev': {
-      const result = await dev(opts);
-      process.stdout.write(`${renderSummary(result)}\n`);
+      const interrupt = onInterrupt('Interrupted: rolling back what this run created…');
+      try {
+        const result = await dev({ ...opts, signal: interrupt.signal });
+        process.stdout.write(`${renderSummary(result)}\n`);
+      } finally {
+        interrupt.dispose();
+      }
       return 0;
     }
     case 'status': {

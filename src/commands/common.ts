@@ -16,6 +16,11 @@ import { PgappError } from '../errors.ts';
 export interface GlobalOptions {
   flags: RawConfig;
   yes: boolean;
+  /**
+   * Only `flags` (and the defaults): the caller's pgapp.config.json and PGAPP_* environment are not
+   * read, nothing is asked or saved. pgapp/testing's stacks are made this way.
+   */
+  hermetic?: boolean;
 }
 
 /** Prompts only on a TTY, never with --yes or in CI. */
@@ -25,6 +30,7 @@ export function isInteractive(yes: boolean): boolean {
 
 /** Config for `dev`: the layers, then prompts for what they leave unset (saved for next time). */
 export async function devConfig(opts: GlobalOptions, ctx?: PromptContext): Promise<Config> {
+  if (opts.hermetic) return resolveConfig(opts.flags);
   const layers = [readConfigFile(), configFromEnv(), opts.flags];
   const base = resolveConfig(...layers); // validates the layers before anything is asked
   if (!isInteractive(opts.yes) && !ctx) return base;
@@ -40,7 +46,7 @@ export async function devConfig(opts: GlobalOptions, ctx?: PromptContext): Promi
 }
 
 export function commandConfig(opts: GlobalOptions): Config {
-  return loadConfig(opts.flags);
+  return opts.hermetic ? resolveConfig(opts.flags) : loadConfig(opts.flags);
 }
 
 /** The config with the host ports the project's containers really publish (for connecting to them). */

@@ -105,8 +105,16 @@ async function holdIfAsked(title: string, signal: AbortSignal, task: { output: s
   await sleep(60_000, signal);
 }
 
+/**
+ * `signal`: aborting it (the CLI does on Ctrl-C) stops the run and removes everything this run
+ * created. dev itself installs no process-wide handlers.
+ */
 export async function dev(
-  opts: GlobalOptions & { prompt?: PromptContext; renderer?: 'default' | 'simple' | 'silent' },
+  opts: GlobalOptions & {
+    prompt?: PromptContext;
+    renderer?: 'default' | 'simple' | 'silent';
+    signal?: AbortSignal;
+  },
 ): Promise<DevResult> {
   await checkEngine(); // before any prompt: nothing to ask if Docker is not there
   const config = await devConfig(opts, opts.prompt);
@@ -124,20 +132,9 @@ export async function dev(
   }
 
   const abort = new AbortController();
-  let interrupts = 0;
-  const onSigint = () => {
-    interrupts++;
-    if (interrupts > 1) {
-      process.stderr.write(
-        '\nInterrupted twice: exiting without cleaning up. Run `pgapp dev` again to repair.\n',
-      );
-      process.exit(130);
-    }
-    process.stderr.write('\nInterrupted: rolling back what this run created…\n');
-    abort.abort(new InterruptedError());
-  };
-  process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigint);
+  const onAbort = () => abort.abort(opts.signal?.reason ?? new InterruptedError());
+  if (opts.signal?.aborted) onAbort();
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
 
   const ctx: Ctx = {
     config,
@@ -352,8 +349,7 @@ export async function dev(
     if (signal.aborted) throw signal.reason instanceof PgappError ? signal.reason : new InterruptedError();
     throw err;
   } finally {
-    process.off('SIGINT', onSigint);
-    process.off('SIGTERM', onSigint);
+    opts.signal?.removeEventListener('abort', onAbort);
   }
   return {
     config: ctx.config,

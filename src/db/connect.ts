@@ -4,8 +4,16 @@ import type { Secrets } from '../config/secrets.ts';
 import { errorMessage, PgappError } from '../errors.ts';
 import { CUSTOM_SUPERUSER, RDS_MASTER_USER } from '../stack/spec.ts';
 
-// bigint (int8) and numeric as JS strings would surprise nobody in SQL, but counts read nicer as numbers.
-pg.types.setTypeParser(20, (v) => Number(v));
+/**
+ * pgapp's own clients read bigint (int8) as a number (counts, ids). Per client, never pg's global
+ * parsers: a program that imports pgapp (pgapp/testing) keeps its own.
+ */
+export const PG_TYPES: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === 20 && format !== 'binary'
+      ? (v: string) => Number(v)
+      : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
+};
 
 export type Target = 'rds' | 'custom';
 
@@ -75,7 +83,7 @@ function connectHint(err: unknown, hint?: string): string {
 export async function connect(cfg: pg.ClientConfig, timeoutMs = 15_000, hint?: string): Promise<pg.Client> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const client = new pg.Client({ ...cfg, connectionTimeoutMillis: 5_000 });
+    const client = new pg.Client({ types: PG_TYPES, ...cfg, connectionTimeoutMillis: 5_000 });
     try {
       await client.connect();
       return client;

@@ -17,6 +17,7 @@
 import { createHash } from 'node:crypto';
 import { makeToken } from '../auth/jwt.ts';
 import { dev } from '../commands/dev.ts';
+import { down, reset } from '../commands/lifecycle.ts';
 import { DEFAULTS, type PortKey, type SeedSize } from '../config/schema.ts';
 import { connectionUrl } from '../db/connect.ts';
 import { freePort, projectPorts } from '../docker/containers.ts';
@@ -37,6 +38,10 @@ export interface TestStack {
   jwtSecret: string;
   /** A JWT PostgREST accepts (default role web_user, user id (`sub`) "test-user", one hour). */
   token(opts?: { role?: string; claims?: Record<string, unknown>; expiresIn?: number }): string;
+  /** Stop its containers, data kept: the next useStack() starts them again. Returns what was stopped. */
+  stop(): Promise<string[]>;
+  /** Remove its containers and data (the replica's slot on rds first): the next useStack() starts over. */
+  reset(): Promise<{ containers: number; volumes: number; networks: number }>;
 }
 
 export interface UseStackOptions {
@@ -44,6 +49,8 @@ export interface UseStackOptions {
   project?: string;
   seed?: SeedSize;
   cronJobs?: boolean;
+  /** Aborting it stops a stack being made and removes what that call created. */
+  signal?: AbortSignal;
 }
 
 /** The default test project: one per checkout (its secrets live in that checkout's .pgapp/). */
@@ -60,11 +67,16 @@ export async function useStack(opts: UseStackOptions = {}): Promise<TestStack> {
     custom: had.custom ?? (await freePort()),
     postgrest: had.postgrest ?? (await freePort()),
   };
+  // Hermetic: this call's options and PGAPP_TEST_* only. The caller's pgapp.config.json and PGAPP_*
+  // environment (an --rds-url to a real database, say) never reach a test stack.
   const result = await dev({
     flags: { project, ports, seed: opts.seed ?? 'small', cronJobs: opts.cronJobs ?? DEFAULTS.cronJobs },
     yes: true,
+    hermetic: true,
     renderer: 'silent',
+    signal: opts.signal,
   });
+  const own = { flags: { project, ports }, yes: true, hermetic: true };
   const { config, secrets } = result;
   return {
     project,
@@ -80,5 +92,10 @@ export async function useStack(opts: UseStackOptions = {}): Promise<TestStack> {
         claims: { sub: 'test-user', ...t.claims },
         expiresIn: t.expiresIn ?? 3600,
       }),
+    stop: () => down(own),
+    reset: async () => {
+      const r = await reset(own);
+      return { containers: r?.containers ?? 0, volumes: r?.volumes ?? 0, networks: r?.networks ?? 0 };
+    },
   };
 }
