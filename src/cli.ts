@@ -31,8 +31,8 @@ const HELP = `pgapp — Postgres as an app: an RDS stand-in, a custom Postgres b
 Usage: pgapp <command> [options]        (npm run <command> -- [options])
 
 Commands:
-  dev                 build images, start rds → seed → custom → bridge → api → postgrest, verify, print a summary
-  status [--json]     the stack's containers
+  dev                 build images, start rds → seed → custom → bridge → replica → api → postgrest, verify, print a summary
+  status [--json]     the stack's containers, and the replica's subscription and lag
   down                stop the stack, keep its data
   reset [--yes]       remove the stack's containers and data (asks first)
   logs <service> [-f] [--tail N]   logs of rds, custom or postgrest
