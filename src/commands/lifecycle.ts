@@ -9,7 +9,7 @@ import { SEED_SIZES } from '../config/schema.ts';
 import { ensureSecrets, readSecrets, type Secrets } from '../config/secrets.ts';
 import { connectionConfig, withClient } from '../db/connect.ts';
 import { findContainer, projectContainers, removeProject, stopProject } from '../docker/containers.ts';
-import { checkEngine, docker } from '../docker/engine.ts';
+import { checkEngine, docker, logFrames } from '../docker/engine.ts';
 import { errorMessage, PgappError } from '../errors.ts';
 import { PACKAGE_ROOT, workDir } from '../paths.ts';
 import { composeEnv, composeYaml } from '../stack/compose.ts';
@@ -216,6 +216,25 @@ export async function logs(
   await checkEngine();
   const id = await containerOf(config.project, service);
   const c = docker().getContainer(id);
+  if (!opts.follow) {
+    // Without -f: every existing line asked for (not a follow stream cut after a while), each to
+    // the stream the service wrote it to.
+    const buf = (await c.logs({
+      stdout: true,
+      stderr: true,
+      follow: false,
+      tail: opts.tail ?? 200,
+    })) as unknown as Buffer;
+    const frames = logFrames(buf);
+    const write = (to: NodeJS.WriteStream, stream: number) =>
+      new Promise<void>((resolve) =>
+        to.write(Buffer.concat(frames.filter((f) => f.stream === stream).map((f) => f.data)), () =>
+          resolve(),
+        ),
+      );
+    await Promise.all([write(process.stdout, 1), write(process.stderr, 2)]);
+    return;
+  }
   const stream = (await c.logs({
     stdout: true,
     stderr: true,
@@ -223,12 +242,6 @@ export async function logs(
     tail: opts.tail ?? 200,
   })) as unknown as NodeJS.ReadableStream;
   docker().modem.demuxStream(stream, process.stdout, process.stderr);
-  if (!opts.follow) {
-    // Without -f, stop once the existing lines are out.
-    await new Promise((r) => setTimeout(r, 300));
-    (stream as unknown as { destroy?: () => void }).destroy?.();
-    return;
-  }
   await new Promise<void>((resolve) => {
     stream.on('end', resolve);
     process.once('SIGINT', () => {

@@ -23,16 +23,23 @@ export async function checkEngine(): Promise<{ version: string }> {
   }
 }
 
-/** Read a multiplexed (non-TTY) Docker log buffer into text. */
-export function demuxLogs(buf: Buffer): string {
-  let out = '';
+/** The frames of a multiplexed (non-TTY) Docker log buffer: which stream (1 stdout, 2 stderr) and bytes. */
+export function logFrames(buf: Buffer): { stream: number; data: Buffer }[] {
+  const frames: { stream: number; data: Buffer }[] = [];
   let i = 0;
   while (i + 8 <= buf.length) {
     const size = buf.readUInt32BE(i + 4);
-    out += buf.subarray(i + 8, i + 8 + size).toString('utf8');
+    frames.push({ stream: buf[i] ?? 1, data: buf.subarray(i + 8, i + 8 + size) });
     i += 8 + size;
   }
-  return out;
+  return frames;
+}
+
+/** Read a multiplexed (non-TTY) Docker log buffer into text. */
+export function demuxLogs(buf: Buffer): string {
+  return logFrames(buf)
+    .map((f) => f.data.toString('utf8'))
+    .join('');
 }
 
 /** The last lines a container logged (stdout and stderr), for error messages. */
