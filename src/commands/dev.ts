@@ -4,6 +4,7 @@
  * created; another failure rolls back what never became ready, and says why.
  */
 import { Listr, PRESET_TIMER } from 'listr2';
+import { lockProject } from '../config/lock.ts';
 import type { PromptContext } from '../config/prompts.ts';
 import { confirmPrompt } from '../config/prompts.ts';
 import type { Config, RemoteRds } from '../config/schema.ts';
@@ -105,19 +106,37 @@ async function holdIfAsked(title: string, signal: AbortSignal, task: { output: s
   await sleep(60_000, signal);
 }
 
+export type DevOptions = GlobalOptions & {
+  prompt?: PromptContext;
+  renderer?: 'default' | 'simple' | 'silent';
+  signal?: AbortSignal;
+};
+
 /**
  * `signal`: aborting it (the CLI does on Ctrl-C) stops the run and removes everything this run
  * created. dev itself installs no process-wide handlers.
  */
-export async function dev(
-  opts: GlobalOptions & {
-    prompt?: PromptContext;
-    renderer?: 'default' | 'simple' | 'silent';
-    signal?: AbortSignal;
-  },
-): Promise<DevResult> {
+export async function dev(opts: DevOptions): Promise<DevResult> {
   await checkEngine(); // before any prompt: nothing to ask if Docker is not there
   const config = await devConfig(opts, opts.prompt);
+  // One dev per project at a time (parallel test workers, two terminals): the others wait, then reuse.
+  const lock = await lockProject(config.project, {
+    signal: opts.signal,
+    onWait: (pid) => {
+      if (opts.renderer !== 'silent')
+        process.stderr.write(
+          `Waiting for another pgapp (pid ${pid}) that is bringing up "${config.project}"…\n`,
+        );
+    },
+  });
+  try {
+    return await bringUp(config, opts);
+  } finally {
+    lock.release();
+  }
+}
+
+async function bringUp(config: Config, opts: DevOptions): Promise<DevResult> {
   const started = performance.now(); // time the stack, not the questions
   await refuseForeignProject(config.project);
   const secrets = ensureSecrets(config.project);

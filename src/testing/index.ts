@@ -8,8 +8,8 @@
  * The stack is a project of its own (default `pgapp_test_<hash of the directory>`: one per checkout,
  * whose secrets live in its .pgapp/), never your `npm run dev` data. The first
  * call creates it; later calls (and later test runs) find its containers by label and reuse them
- * — no container is created twice. Call it once per run (a vitest globalSetup, say): two calls at
- * the same time would race to create the same containers.
+ * — no container is created twice. Calls at the same time (parallel workers, a process per test
+ * file, two terminals) take turns on the project's lock: the first makes the stack, the others reuse it.
  *
  * Built on pgapp's own core rather than testcontainers: testcontainers publishes ports on every
  * interface (pgapp binds 127.0.0.1 only) and its reuse knows nothing of pgapp's SQL ledger.
@@ -18,6 +18,7 @@ import { createHash } from 'node:crypto';
 import { makeToken } from '../auth/jwt.ts';
 import { dev } from '../commands/dev.ts';
 import { down, reset } from '../commands/lifecycle.ts';
+import { lockProject } from '../config/lock.ts';
 import { DEFAULTS, type PortKey, type SeedSize } from '../config/schema.ts';
 import { connectionUrl } from '../db/connect.ts';
 import { freePort, projectPorts } from '../docker/containers.ts';
@@ -60,6 +61,17 @@ export function defaultTestProject(dir = workDir()): string {
 
 export async function useStack(opts: UseStackOptions = {}): Promise<TestStack> {
   const project = opts.project ?? process.env.PGAPP_TEST_PROJECT ?? defaultTestProject();
+  // Ports and stack under the project's lock: callers at the same time (parallel workers, one
+  // process per test file) wait for the first, then find its stack and ports and reuse them.
+  const lock = await lockProject(project, { signal: opts.signal });
+  try {
+    return await upUnderLock(project, opts);
+  } finally {
+    lock.release();
+  }
+}
+
+async function upUnderLock(project: string, opts: UseStackOptions): Promise<TestStack> {
   // Keep the ports it had (they are part of its spec); pick free ones the first time.
   const had = await projectPorts(project);
   const ports: Record<PortKey, number> = {
