@@ -5,7 +5,16 @@
  * turn instead of creating the same containers; the later ones then find the stack up and reuse it.
  * A lock whose process is gone (a crash, SIGKILL) is taken over.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { PgappError } from '../errors.ts';
 import { stateDir } from '../paths.ts';
@@ -64,12 +73,16 @@ export async function lockProject(
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
     let holder = Number.NaN;
+    let age = 0;
     try {
       holder = Number(readFileSync(file, 'utf8'));
+      age = Date.now() - statSync(file).mtimeMs;
     } catch {
       continue; // released meanwhile: try again at once
     }
-    if (Number.isInteger(holder) && holder > 0 && !alive(holder)) {
+    const owned = Number.isInteger(holder) && holder > 0;
+    // Gone: its process no longer runs, or it never got to write its pid (killed in between).
+    if ((owned && !alive(holder)) || (!owned && age > 5_000)) {
       // Left by a process that is gone: move it aside (one process wins the rename) and try again.
       try {
         renameSync(file, `${file}.${process.pid}.stale`);
