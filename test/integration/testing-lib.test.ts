@@ -4,8 +4,8 @@
  * without side effects on the host process (no global pg type parsers, no signal handlers).
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { docker } from '../../src/docker/engine.ts';
@@ -25,8 +25,10 @@ describe.skipIf(!postgrest.available)(title, () => {
   // A user's program calling useStack() (written by the first test): `up [project]` or `down`.
   // biome-ignore lint/suspicious/noExplicitAny: the program's JSON output
   let node: (arg: string, ...more: string[]) => Promise<any>;
+  const script = join(PACKAGE_ROOT, '.pgapp', 'lib-test', `${project}.mts`);
   afterAll(async () => {
     for (const p of [project, parallel]) await cli(['reset', '--yes', '--project', p], { home });
+    rmSync(script, { force: true });
   });
 
   it("ignores the caller's config file and PGAPP_* env, and leaves the process's parsers and signal handlers alone", async () => {
@@ -37,9 +39,7 @@ describe.skipIf(!postgrest.available)(title, () => {
     });
     writeFileSync(join(home, 'pgapp.config.json'), config);
     // The user's program (inside the package, so it resolves `pg` as an installed pgapp would).
-    const dir = join(PACKAGE_ROOT, '.pgapp', 'lib-test');
-    mkdirSync(dir, { recursive: true });
-    const script = join(dir, `${project}.mts`);
+    mkdirSync(dirname(script), { recursive: true });
     writeFileSync(
       script,
       `import pg from 'pg';
