@@ -22,6 +22,7 @@ import { docker } from '../src/docker/engine.ts';
 import { PACKAGE_ROOT, SQL_DIR, workDir } from '../src/paths.ts';
 import { composeEnv } from '../src/stack/compose.ts';
 import { explainRequest } from '../src/stack/explain.ts';
+import { fenceLag } from '../src/stack/replica.ts';
 import { apiReadyUrl, LABELS } from '../src/stack/spec.ts';
 import { type TestStack, useStack } from '../src/testing/index.ts';
 
@@ -241,16 +242,7 @@ async function sampleLag(stack: TestStack, running: () => boolean): Promise<numb
   const lags: number[] = [];
   try {
     while (running()) {
-      const n = Number(
-        (await rds.query('UPDATE pgapp_bridge.replica_fence SET n = n + 1 WHERE slot = 62 RETURNING n'))
-          .rows[0].n,
-      );
-      const t0 = performance.now();
-      while (
-        Number((await custom.query('SELECT n FROM pgapp_bridge.replica_fence WHERE slot = 62')).rows[0].n) < n
-      )
-        await new Promise((r) => setTimeout(r, 1));
-      lags.push(performance.now() - t0);
+      lags.push(await fenceLag(rds, custom));
       await new Promise((r) => setTimeout(r, 100));
     }
   } finally {

@@ -11,6 +11,7 @@ import type { Secrets } from '../src/config/secrets.ts';
 import { freePort } from '../src/docker/containers.ts';
 import { docker } from '../src/docker/engine.ts';
 import { PACKAGE_ROOT } from '../src/paths.ts';
+import { fenceLag } from '../src/stack/replica.ts';
 
 export interface Throwaway {
   id: string;
@@ -334,19 +335,22 @@ export async function replicaCaughtUp(
 ): Promise<void> {
   const [sub] = await query(custom, `SELECT 1 FROM pg_subscription WHERE subname = 'pgapp_crm'`);
   if (!sub) return;
-  const [bumped] = await query<{ n: number }>(
-    rds,
-    'UPDATE pgapp_bridge.replica_fence SET n = n + 1 WHERE slot = 63 RETURNING n::int',
-  );
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const [got] = await query<{ n: number }>(
-      custom,
-      'SELECT n::int FROM pgapp_bridge.replica_fence WHERE slot = 63',
-    );
-    if ((got?.n ?? -1) >= (bumped?.n ?? 0)) return;
-    if (Date.now() > deadline)
-      throw new Error(`the replica did not catch up with rds within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 5));
+  await withClients(rds, custom, (r, c) => fenceLag(r, c, timeoutMs));
+}
+
+/** Two open connections for `fn`, closed after. */
+async function withClients<T>(
+  a: pg.ClientConfig,
+  b: pg.ClientConfig,
+  fn: (a: pg.Client, b: pg.Client) => Promise<T>,
+): Promise<T> {
+  const ca = new pg.Client(a);
+  const cb = new pg.Client(b);
+  await ca.connect();
+  try {
+    await cb.connect();
+    return await fn(ca, cb);
+  } finally {
+    await Promise.all([ca.end(), cb.end()]).catch(() => {});
   }
 }

@@ -474,26 +474,30 @@ export async function measureReplicaLag(
   secrets: Secrets,
   timeoutMs = 10_000,
 ): Promise<number> {
-  return withClient(connectionConfig('rds', config, secrets), async (rds) => {
-    const n = (
-      await rds.query<{ n: number }>(
-        'UPDATE pgapp_bridge.replica_fence SET n = n + 1 WHERE slot = 63 RETURNING n',
-      )
-    ).rows[0]?.n as number;
-    const t0 = performance.now();
-    return withClient(connectionConfig('custom', config, secrets), async (custom) => {
-      for (;;) {
-        const got = (
-          await custom.query<{ n: number }>('SELECT n FROM pgapp_bridge.replica_fence WHERE slot = 63')
-        ).rows[0]?.n;
-        if (got !== undefined && got >= n) return Math.round((performance.now() - t0) * 10) / 10;
-        if (performance.now() - t0 > timeoutMs)
-          throw new PgappError(
-            `A write on rds did not reach custom's replica within ${timeoutMs / 1000} s`,
-            'Replication is stopped or far behind: see `pgapp status` and `pgapp logs custom`.',
-          );
-        await new Promise((r) => setTimeout(r, 2));
-      }
-    });
-  });
+  return withClient(connectionConfig('rds', config, secrets), (rds) =>
+    withClient(connectionConfig('custom', config, secrets), (custom) => fenceLag(rds, custom, timeoutMs)),
+  );
+}
+
+/**
+ * The same on open connections (rds as a user who may update the fence: the master user or the
+ * remote's bridge user; custom as its superuser), in milliseconds. Once it returns, everything rds
+ * committed before is on custom too (one row's updates commit in order).
+ */
+export async function fenceLag(rds: pg.Client, custom: pg.Client, timeoutMs = 10_000): Promise<number> {
+  const n = Number(
+    (await rds.query('UPDATE pgapp_bridge.replica_fence SET n = n + 1 WHERE slot = 63 RETURNING n')).rows[0]
+      ?.n,
+  );
+  const t0 = performance.now();
+  for (;;) {
+    const got = (await custom.query('SELECT n FROM pgapp_bridge.replica_fence WHERE slot = 63')).rows[0]?.n;
+    if (got !== undefined && Number(got) >= n) return Math.round((performance.now() - t0) * 10) / 10;
+    if (performance.now() - t0 > timeoutMs)
+      throw new PgappError(
+        `A write on rds did not reach custom's replica within ${timeoutMs / 1000} s`,
+        'Replication is stopped or far behind: see `pgapp status` and `pgapp logs custom`.',
+      );
+    await new Promise((r) => setTimeout(r, 2));
+  }
 }

@@ -67,6 +67,17 @@ refuse_role(const char *action, const char *role)
 			 errhint("Grant the privileges the role needs on specific objects instead.")));
 }
 
+/* The role a GRANT/REVOKE list item or an IN ROLE item names, or NULL (CURRENT_USER and the like). */
+static const char *
+role_item_name(Node *n)
+{
+	if (IsA(n, AccessPriv))
+		return ((AccessPriv *) n)->priv_name;
+	if (IsA(n, RoleSpec) && ((RoleSpec *) n)->roletype == ROLESPEC_CSTRING)
+		return ((RoleSpec *) n)->rolename;
+	return NULL;
+}
+
 static void
 check_role_list(List *roles)
 {
@@ -74,13 +85,8 @@ check_role_list(List *roles)
 
 	foreach(lc, roles)
 	{
-		Node	   *n = (Node *) lfirst(lc);
-		const char *name = NULL;
+		const char *name = role_item_name((Node *) lfirst(lc));
 
-		if (IsA(n, AccessPriv))
-			name = ((AccessPriv *) n)->priv_name;
-		else if (IsA(n, RoleSpec) && ((RoleSpec *) n)->roletype == ROLESPEC_CSTRING)
-			name = ((RoleSpec *) n)->rolename;
 		if (reserved_role(name))
 			refuse_role("grant", name);
 	}
@@ -176,13 +182,8 @@ names_replication(List *roles)
 
 	foreach(lc, roles)
 	{
-		Node	   *n = (Node *) lfirst(lc);
-		const char *name = NULL;
+		const char *name = role_item_name((Node *) lfirst(lc));
 
-		if (IsA(n, AccessPriv))
-			name = ((AccessPriv *) n)->priv_name;
-		else if (IsA(n, RoleSpec) && ((RoleSpec *) n)->roletype == ROLESPEC_CSTRING)
-			name = ((RoleSpec *) n)->rolename;
 		if (name && strcmp(name, RDS_REPLICATION) == 0)
 			return true;
 	}
