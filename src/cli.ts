@@ -20,10 +20,18 @@ import {
   status,
   token,
 } from './commands/lifecycle.ts';
+import {
+  SNAPSHOT_ACTIONS,
+  snapshotList,
+  snapshotRemove,
+  snapshotRestore,
+  snapshotSave,
+} from './commands/snapshot.ts';
 import type { RawConfig } from './config/schema.ts';
 import { InterruptedError, PgappError } from './errors.ts';
 import { renderError } from './ui/errors.ts';
 import { renderExplain } from './ui/explain.ts';
+import { renderSnapshots } from './ui/snapshot.ts';
 import { renderSummary } from './ui/summary.ts';
 
 const HELP = `pgapp — Postgres as an app: an RDS stand-in, a custom Postgres bridged by postgres_fdw, and PostgREST
@@ -35,6 +43,8 @@ Commands:
   status [--json]     the stack's containers, and the replica's subscription and lag
   down                stop the stack, keep its data
   reset [--yes]       remove the stack's containers and data (asks first)
+  snapshot save|restore|rm NAME [--force]   both databases (rds's data, custom's tables, cache and
+                      cron jobs) saved or put back at once, in well under a second; \`snapshot list\`
   logs <service> [-f] [--tail N]   logs of rds, custom or postgrest
   psql <service> [-- psql args]    psql on rds (master user, TLS) or custom (superuser)
   jobs [--json]       pg_cron jobs on custom and their last run
@@ -84,6 +94,7 @@ const OPTIONS = {
   role: { type: 'string' },
   claims: { type: 'string' },
   exp: { type: 'string' },
+  force: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -115,6 +126,16 @@ function onInterrupt(message: string): { signal: AbortSignal; dispose: () => voi
       process.off('SIGTERM', handler);
     },
   };
+}
+
+/** Run a command that takes an AbortSignal, with the CLI's interrupt handling around it. */
+async function interruptible<T>(message: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const interrupt = onInterrupt(message);
+  try {
+    return await fn(interrupt.signal);
+  } finally {
+    interrupt.dispose();
+  }
 }
 
 function parse(argv: string[]) {
@@ -153,13 +174,10 @@ async function main(argv: string[]): Promise<number> {
   const opts = { flags, yes: Boolean(v.yes) };
   switch (command) {
     case 'dev': {
-      const interrupt = onInterrupt('Interrupted: rolling back what this run created…');
-      try {
-        const result = await dev({ ...opts, signal: interrupt.signal });
-        process.stdout.write(`${renderSummary(result)}\n`);
-      } finally {
-        interrupt.dispose();
-      }
+      const result = await interruptible('Interrupted: rolling back what this run created…', (signal) =>
+        dev({ ...opts, signal }),
+      );
+      process.stdout.write(`${renderSummary(result)}\n`);
       return 0;
     }
     case 'status': {
@@ -185,6 +203,8 @@ async function main(argv: string[]): Promise<number> {
       );
       return 0;
     }
+    case 'snapshot':
+      return snapshotCommand(rest, opts, v);
     case 'logs':
       await logs({
         ...opts,
@@ -224,6 +244,47 @@ async function main(argv: string[]): Promise<number> {
       throw new PgappError(
         `Unknown command ${JSON.stringify(command)}`,
         'Run `pgapp --help` for the commands.',
+      );
+  }
+}
+
+async function snapshotCommand(
+  [action, name]: string[],
+  opts: { flags: RawConfig; yes: boolean },
+  v: { json?: boolean; force?: boolean },
+): Promise<number> {
+  const ok = chalk.green('✔');
+  const back = 'Interrupted: putting the stack back as it was…';
+  switch (action) {
+    case 'save': {
+      const r = await interruptible(back, (signal) =>
+        snapshotSave({ ...opts, name, force: v.force, signal }),
+      );
+      process.stdout.write(
+        `${ok} ${r.replaced ? 'replaced' : 'saved'} snapshot "${r.name}" of rds and custom in ${r.ms} ms (\`snapshot restore ${r.name}\` puts it back)\n`,
+      );
+      return 0;
+    }
+    case 'restore': {
+      const r = await interruptible(back, (signal) => snapshotRestore({ ...opts, name, signal }));
+      process.stdout.write(
+        `${ok} restored snapshot "${r.name}" (taken ${r.takenAt}) in ${r.ms} ms${r.replica ? '; the replica streams again' : ''}\n`,
+      );
+      return 0;
+    }
+    case 'list': {
+      const list = await snapshotList(opts);
+      process.stdout.write(v.json ? `${JSON.stringify(list, null, 2)}\n` : `${renderSnapshots(list)}\n`);
+      return 0;
+    }
+    case 'rm':
+      await snapshotRemove({ ...opts, name });
+      process.stdout.write(`${ok} removed snapshot "${name}"\n`);
+      return 0;
+    default:
+      throw new PgappError(
+        `Which snapshot action? Got ${JSON.stringify(action ?? '')}`,
+        `Name one of: ${SNAPSHOT_ACTIONS.join(', ')} (e.g. \`pgapp snapshot save seeded\`).`,
       );
   }
 }

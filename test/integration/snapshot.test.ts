@@ -1,0 +1,169 @@
+/**
+ * Snapshots on the shared test stack, used as a user's test would: saved once, restored before each
+ * test. A restore puts back rds's data and custom's own state (a local table, pg_cron's jobs) and every
+ * hop answers at once afterwards: PostgREST (its first answer is not a 503), the bridge, the replica,
+ * pg_cron's scheduler. Bad input changes nothing.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { workDir } from '../../src/paths.ts';
+import { type TestStack, useStack } from '../../src/testing/index.ts';
+import { apiClient, cli, customFromUrl, postCompany, query, rdsFromUrl } from '../helpers.ts';
+
+const postgrest = inject('postgrest');
+const title = postgrest.available ? 'snapshots (shared stack)' : `snapshots — SKIPPED: ${postgrest.reason}`;
+
+describe.skipIf(!postgrest.available)(title, () => {
+  let stack: TestStack;
+  const home = workDir();
+  const rds = <T extends Record<string, unknown>>(sql: string, params: unknown[] = []) =>
+    query<T>(rdsFromUrl(stack.rdsUrl), sql, params);
+  const custom = <T extends Record<string, unknown>>(sql: string, params: unknown[] = []) =>
+    query<T>(customFromUrl(stack.customUrl), sql, params);
+  const send = apiClient(
+    () => stack.apiUrl,
+    () => stack.token(),
+  );
+  const companiesNamed = async (name: string) =>
+    Number(
+      (await rds<{ n: string }>('SELECT count(*) AS n FROM crm.companies WHERE name = $1', [name]))[0]?.n,
+    );
+  const cronJobs = async () =>
+    (await custom<{ jobname: string }>('SELECT jobname FROM cron.job ORDER BY 1')).map((j) => j.jobname);
+  const schedulers = async () =>
+    Number(
+      (
+        await custom<{ n: string }>(
+          "SELECT count(*) AS n FROM pg_stat_activity WHERE backend_type = 'pg_cron launcher'",
+        )
+      )[0]?.n,
+    );
+
+  beforeAll(async () => {
+    stack = await useStack();
+    await stack.snapshot('seeded');
+  });
+  // The pattern the README shows: every test starts from the snapshot.
+  beforeEach(async () => {
+    await stack.restore('seeded');
+  });
+  afterAll(async () => {
+    await stack?.[Symbol.asyncDispose]();
+  });
+
+  it('puts back rds data and custom state together, and every hop answers straight after', async () => {
+    const jobsBefore = await cronJobs();
+    const [refreshesBefore] = await custom<{ n: string }>('SELECT count(*) AS n FROM cache.refreshes');
+    // Writes everywhere: through the API (lands on rds), on rds directly, custom's own tables and jobs.
+    await postCompany(send, {
+      name: 'Snapshot Co',
+      domain: 'snap.example.com',
+      industry: 'software',
+      employees: 3,
+    });
+    await rds(
+      "INSERT INTO crm.companies (name, domain, industry, employees) VALUES ('Direct Co', 'direct.example.com', 'retail', 1)",
+    );
+    await custom("SELECT cron.schedule('pgapp-snapshot-test', '0 3 * * *', 'SELECT 1')");
+    await custom('DELETE FROM cache.refreshes');
+    expect(await companiesNamed('Snapshot Co')).toBe(1);
+
+    const r = await stack.restore('seeded');
+    expect(r.replica).toBe(true);
+
+    expect(await companiesNamed('Snapshot Co')).toBe(0);
+    expect(await companiesNamed('Direct Co')).toBe(0);
+    expect(await cronJobs()).toEqual(jobsBefore);
+    expect((await custom<{ n: string }>('SELECT count(*) AS n FROM cache.refreshes'))[0]?.n).toBe(
+      refreshesBefore?.n,
+    );
+    // The replica came back equal to rds (it reads custom's local tables).
+    const [onRds] = await rds<{ n: string }>('SELECT count(*) AS n FROM crm.companies');
+    const [onReplica] = await custom<{ n: string }>('SELECT count(*) AS n FROM crm.companies');
+    expect(onReplica?.n).toBe(onRds?.n);
+
+    // Every hop, at once: PostgREST's first answer (no 503 while it reconnects), the bridge …
+    const first = await fetch(`${stack.apiUrl}/companies?select=id,name&limit=1`);
+    expect(first.status).toBe(200);
+    const [viaFdw] = await custom<{ n: string }>('SELECT count(*) AS n FROM rds_crm.companies');
+    expect(viaFdw?.n).toBe(onRds?.n);
+    // … a write through the API, read back at once through the replica …
+    const made = await postCompany(send, {
+      name: 'After Co',
+      domain: 'after.example.com',
+      industry: 'software',
+      employees: 2,
+    });
+    const back = await send('GET', `/companies?id=eq.${made.id}&select=name`);
+    expect(await back.json()).toEqual([{ name: 'After Co' }]);
+    // … a write on rds reaching the replica, and pg_cron's scheduler running again.
+    await rds(
+      "INSERT INTO crm.companies (name, domain, industry, employees) VALUES ('Streamed Co', 'streamed.example.com', 'retail', 1)",
+    );
+    await expect
+      .poll(
+        async () => (await custom('SELECT 1 FROM crm.companies WHERE name = $1', ['Streamed Co'])).length,
+        { timeout: 5000 },
+      )
+      .toBe(1);
+    expect(await schedulers()).toBe(1);
+  });
+
+  it('starts the next test from the snapshot again', async () => {
+    // The last test wrote these; beforeEach restored the snapshot.
+    expect(await companiesNamed('After Co')).toBe(0);
+    expect(await companiesNamed('Streamed Co')).toBe(0);
+    expect(await cronJobs()).not.toContain('pgapp-snapshot-test');
+    expect(await schedulers()).toBe(1);
+  });
+
+  it('refuses a snapshot that does not exist, a bad name, or one taken before a schema change — changing nothing', async () => {
+    await postCompany(send, {
+      name: 'Kept Co',
+      domain: 'kept.example.com',
+      industry: 'software',
+      employees: 1,
+    });
+    await expect(stack.restore('nope')).rejects.toMatchObject({
+      message: expect.stringMatching(/No snapshot "nope" in project/),
+      hint: expect.stringMatching(/Its snapshots: .*seeded/),
+    });
+    await expect(stack.restore('Bad Name!')).rejects.toThrow(/not valid/);
+    await custom('CREATE TABLE public.snapshot_probe (id int)');
+    try {
+      await expect(stack.restore('seeded')).rejects.toThrow(/before a schema change on custom/);
+      expect(await custom("SELECT 1 FROM pg_class WHERE relname = 'snapshot_probe'")).toHaveLength(1);
+      expect(await companiesNamed('Kept Co')).toBe(1);
+      expect((await fetch(`${stack.apiUrl}/companies?limit=1`)).status).toBe(200);
+    } finally {
+      await custom('DROP TABLE public.snapshot_probe');
+    }
+    // With the schema as it was, the same snapshot restores.
+    await stack.restore('seeded');
+    expect(await companiesNamed('Kept Co')).toBe(0);
+  });
+
+  it('pgapp snapshot saves, lists, restores and removes from the command line', async () => {
+    const p = ['--project', stack.project];
+    expect((await cli(['snapshot', 'save', 'cli-snap', ...p], { home })).code).toBe(0);
+    const again = await cli(['snapshot', 'save', 'cli-snap', ...p], { home });
+    expect(again.code).toBe(1);
+    expect(again.output).toMatch(/already exists[\s\S]*--force/);
+    const list = await cli(['snapshot', 'list', '--json', ...p], { home });
+    const snaps = JSON.parse(list.stdout) as { name: string; complete: boolean; bytes: number }[];
+    expect(snaps.find((s) => s.name === 'cli-snap')).toMatchObject({ complete: true });
+    expect(snaps.find((s) => s.name === 'cli-snap')?.bytes).toBeGreaterThan(0);
+    await postCompany(send, {
+      name: 'Cli Co',
+      domain: 'cli.example.com',
+      industry: 'software',
+      employees: 1,
+    });
+    const restored = await cli(['snapshot', 'restore', 'cli-snap', ...p], { home });
+    expect(restored.output).toMatch(/restored snapshot "cli-snap"/);
+    expect(await companiesNamed('Cli Co')).toBe(0);
+    expect((await cli(['snapshot', 'rm', 'cli-snap', ...p], { home })).code).toBe(0);
+    const gone = await cli(['snapshot', 'rm', 'cli-snap', ...p], { home });
+    expect(gone.code).toBe(1);
+    expect(gone.output).toMatch(/No snapshot "cli-snap"/);
+  });
+});
