@@ -42,7 +42,8 @@ Commands:
   dev                 build images, start rds → seed → custom → bridge → replica → api → postgrest, verify, print a summary
   status [--json]     the stack's containers, and the replica's subscription and lag
   down                stop the stack, keep its data
-  reset [--yes]       remove the stack's containers and data (asks first)
+  reset [--yes] [--snapshot NAME]  remove the stack's containers and data (asks first, and offers
+                      to save a snapshot first that \`snapshot restore NAME\` brings back)
   snapshot save|restore|rm NAME [--force]   both databases (rds's data, custom's tables, cache and
                       cron jobs) saved or put back at once, in well under a second; \`snapshot list\`
   logs <service> [-f] [--tail N]   logs of rds, custom or postgrest
@@ -95,6 +96,7 @@ const OPTIONS = {
   claims: { type: 'string' },
   exp: { type: 'string' },
   force: { type: 'boolean' },
+  snapshot: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -195,10 +197,13 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'reset': {
-      const r = await reset(opts);
+      const r = await reset({ ...opts, snapshot: v.snapshot });
+      const saved = r?.snapshot
+        ? `${chalk.green('✔')} saved snapshot "${r.snapshot.name}" first (${(r.snapshot.bytes / 1024 / 1024).toFixed(1)} MB in .pgapp/): \`npm run pgapp -- snapshot restore ${r.snapshot.name}\` brings it back\n`
+        : '';
       process.stdout.write(
         r
-          ? `${chalk.green('✔')} removed ${r.containers} containers, ${r.volumes} volumes, ${r.networks} networks\n${r.note ? chalk.yellow(`! ${r.note}\n`) : ''}`
+          ? `${saved}${chalk.green('✔')} removed ${r.containers} containers, ${r.volumes} volumes, ${r.networks} networks\n${r.note ? chalk.yellow(`! ${r.note}\n`) : ''}`
           : 'Nothing removed.\n',
       );
       return 0;
@@ -268,7 +273,7 @@ async function snapshotCommand(
     case 'restore': {
       const r = await interruptible(back, (signal) => snapshotRestore({ ...opts, name, signal }));
       process.stdout.write(
-        `${ok} restored snapshot "${r.name}" (taken ${r.takenAt}) in ${r.ms} ms${r.replica ? '; the replica streams again' : ''}\n`,
+        `${ok} restored snapshot "${r.name}" (taken ${r.takenAt}${r.kind === 'saved' ? ', saved by a reset: the stack was replaced' : ''}) in ${r.ms} ms${r.replica ? '; the replica streams again' : ''}\n`,
       );
       return 0;
     }

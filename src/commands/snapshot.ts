@@ -1,21 +1,27 @@
-/** pgapp snapshot save|restore|list|rm: the core's snapshots of a running stack, under the project's lock. */
+/**
+ * pgapp snapshot save|restore|list|rm: snapshots kept in the stack's servers (fast, while it runs),
+ * and those `reset` saved to .pgapp/ before removing the stack (restoring one replaces the stack).
+ */
 import { lockProject } from '../config/lock.ts';
+import { confirmPrompt } from '../config/prompts.ts';
 import type { Config } from '../config/schema.ts';
-import type { Secrets } from '../config/secrets.ts';
+import { readSecrets, type Secrets } from '../config/secrets.ts';
 import { findContainer } from '../docker/containers.ts';
 import { checkEngine } from '../docker/engine.ts';
 import { PgappError } from '../errors.ts';
+import { findArchive, listArchives, removeArchive, restoreArchive } from '../stack/archive.ts';
 import {
   checkSnapshotName,
   listSnapshots,
-  type RestoredSnapshot,
   removeSnapshot,
   restoreSnapshot,
   type SavedSnapshot,
-  type SnapshotInfo,
+  type SnapshotRow,
   saveSnapshot,
 } from '../stack/snapshot.ts';
-import { type GlobalOptions, liveConfig, requireSecrets } from './common.ts';
+import { ensureOptions, ensureStackImages, type GlobalOptions, isInteractive, liveConfig } from './common.ts';
+import { dev } from './dev.ts';
+import { removeStack } from './lifecycle.ts';
 
 export const SNAPSHOT_ACTIONS = ['save', 'restore', 'list', 'rm'] as const;
 
@@ -23,55 +29,141 @@ export interface SnapshotOptions extends GlobalOptions {
   signal?: AbortSignal;
 }
 
-/** The running stack's config and secrets, with the project's lock held while `fn` runs. */
-async function onRunningStack<T>(
+export interface SnapshotRestored {
+  name: string;
+  takenAt: string;
+  kind: SnapshotRow['kind'];
+  /** The replica streams again (it was re-made without a copy; a saved one is copied by `dev`). */
+  replica: boolean;
+  ms: number;
+}
+
+async function running(project: string): Promise<boolean> {
+  for (const service of ['rds', 'custom'] as const)
+    if ((await findContainer(project, service))?.State !== 'running') return false;
+  return true;
+}
+
+/** The project's config, secrets and whether its servers run, with its lock held while `fn` runs. */
+async function onProject<T>(
   opts: SnapshotOptions,
-  fn: (config: Config, secrets: Secrets) => Promise<T>,
+  fn: (config: Config, secrets: Secrets | undefined, up: boolean) => Promise<T>,
 ): Promise<T> {
   await checkEngine();
   const config = await liveConfig(opts);
-  const secrets = requireSecrets(config.project);
-  for (const service of ['rds', 'custom'] as const) {
-    if ((await findContainer(config.project, service))?.State !== 'running')
-      throw new PgappError(
-        `${service} of "${config.project}" is not running: snapshots are taken from and restored into a running stack`,
-        'Start it with `npm run dev` first.',
-      );
-  }
   // Not while a dev (or another snapshot) changes the same stack.
   const lock = await lockProject(config.project, { signal: opts.signal });
   try {
-    return await fn(config, secrets);
+    return await fn(config, readSecrets(config.project), await running(config.project));
   } finally {
     lock.release();
   }
 }
 
+const notRunning = (project: string) =>
+  new PgappError(
+    `The stack "${project}" is not running: snapshots are taken from a running stack`,
+    'Start it with `npm run dev` first.',
+  );
+
 export function snapshotSave(
   opts: SnapshotOptions & { name?: string; force?: boolean },
 ): Promise<SavedSnapshot> {
   const name = checkSnapshotName(opts.name);
-  return onRunningStack(opts, (config, secrets) =>
-    saveSnapshot(config, secrets, name, { replace: opts.force, signal: opts.signal }),
-  );
-}
-
-export function snapshotRestore(opts: SnapshotOptions & { name?: string }): Promise<RestoredSnapshot> {
-  const name = checkSnapshotName(opts.name);
-  return onRunningStack(opts, async (config, secrets) => {
-    const r = await restoreSnapshot(config, secrets, name, { signal: opts.signal });
-    await r.settled; // the replaced databases dropped before the lock goes
-    return r;
+  return onProject(opts, (config, secrets, up) => {
+    if (!up || !secrets) throw notRunning(config.project);
+    return saveSnapshot(config, secrets, name, { replace: opts.force, signal: opts.signal });
   });
 }
 
-export function snapshotList(opts: SnapshotOptions): Promise<SnapshotInfo[]> {
-  return onRunningStack(opts, listSnapshots);
+export function snapshotRestore(opts: SnapshotOptions & { name?: string }): Promise<SnapshotRestored> {
+  const name = checkSnapshotName(opts.name);
+  return onProject(opts, async (config, secrets, up) => {
+    const inServers = up && secrets && (await listSnapshots(config, secrets)).some((s) => s.name === name);
+    if (inServers && secrets) {
+      const r = await restoreSnapshot(config, secrets, name, { signal: opts.signal });
+      await r.settled; // the replaced databases dropped before the lock goes
+      return { name, takenAt: r.takenAt, kind: 'servers', replica: r.replica, ms: r.ms };
+    }
+    const saved = findArchive(config.project, name);
+    if (!saved) {
+      const names = [
+        ...(up && secrets ? (await listSnapshots(config, secrets)).map((s) => s.name) : []),
+        ...listArchives(config.project).map((a) => a.name),
+      ];
+      throw new PgappError(
+        `No snapshot "${name}" in project "${config.project}"`,
+        names.length
+          ? `Its snapshots: ${names.join(', ')}. Snapshots belong to the project that took them (--project).`
+          : `It has none: \`pgapp snapshot save ${name}\` takes one. Snapshots belong to the project that took them (--project).`,
+      );
+    }
+    // Saved by a reset: the whole stack is replaced by it.
+    if (!opts.yes) {
+      if (!isInteractive(false))
+        throw new PgappError(
+          `Restoring "${name}" (saved by a reset, ${saved.takenAt}) replaces ALL DATA of "${config.project}"`,
+          'Run it in a terminal to be asked, or pass --yes (`pgapp snapshot save` or `reset --snapshot` first keeps what is there now).',
+        );
+      if (
+        !(await confirmPrompt(
+          `Replace ALL DATA of "${config.project}" with snapshot "${name}" (${saved.takenAt})?`,
+        ))
+      )
+        throw new PgappError('Not restored', 'Nothing was changed.');
+    }
+    const t0 = performance.now();
+    const images = await ensureStackImages(
+      config,
+      ensureOptions(true, () => {}),
+      { postgrest: false },
+    );
+    await removeStack(opts, config.project);
+    await restoreArchive(config.project, name, {
+      rds: images.rds?.ref ?? '',
+      custom: images.custom?.ref ?? '',
+    });
+    // On the ports it had (a stack made with --*-port flags keeps them).
+    const up2 = await dev({ ...opts, flags: { ...opts.flags, ports: config.ports } });
+    return {
+      name,
+      takenAt: saved.takenAt,
+      kind: 'saved',
+      replica: up2.config.reads === 'replica',
+      ms: Math.round(performance.now() - t0),
+    };
+  });
+}
+
+export function snapshotList(opts: SnapshotOptions): Promise<SnapshotRow[]> {
+  return onProject(opts, async (config, secrets, up) => [
+    ...(up && secrets ? await listSnapshots(config, secrets) : []).map(
+      (s): SnapshotRow => ({
+        name: s.name,
+        takenAt: s.takenAt,
+        bytes: s.bytes,
+        kind: 'servers',
+        complete: s.complete,
+      }),
+    ),
+    ...listArchives(config.project).map(
+      (a): SnapshotRow => ({
+        name: a.name,
+        takenAt: a.takenAt,
+        bytes: a.bytes,
+        kind: 'saved',
+        complete: true,
+      }),
+    ),
+  ]);
 }
 
 export async function snapshotRemove(opts: SnapshotOptions & { name?: string }): Promise<void> {
   const name = checkSnapshotName(opts.name);
-  const removed = await onRunningStack(opts, (config, secrets) => removeSnapshot(config, secrets, name));
+  const removed = await onProject(opts, async (config, secrets, up) => {
+    const inServers = up && secrets ? await removeSnapshot(config, secrets, name) : false;
+    return removeArchive(config.project, name) || inServers;
+  });
   if (!removed)
     throw new PgappError(`No snapshot "${name}" to remove`, '`pgapp snapshot list` shows the snapshots.');
 }

@@ -140,3 +140,12 @@ export async function promptConfig(
 export async function confirmPrompt(message: string, ctx: PromptContext = {}): Promise<boolean> {
   return confirm({ message, default: false }, ctx);
 }
+
+/** A line of text; `check` throws (a PgappError) for what it refuses, shown under the prompt. */
+export async function textPrompt(
+  message: string,
+  opts: { default?: string; check: (value: string) => unknown },
+  ctx: PromptContext = {},
+): Promise<string> {
+  return input({ message, default: opts.default, validate: (v) => asMessage(() => opts.check(v)) }, ctx);
+}

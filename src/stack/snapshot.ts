@@ -48,6 +48,16 @@ export interface SnapshotInfo {
   complete: boolean;
 }
 
+/** One line of `pgapp snapshot list`: a snapshot in the servers, or one `reset` saved. */
+export interface SnapshotRow {
+  name: string;
+  takenAt: string;
+  bytes: number;
+  /** In the stack's servers, or saved by `reset` in .pgapp/ (restoring it replaces the stack). */
+  kind: 'servers' | 'saved';
+  complete: boolean;
+}
+
 interface Meta {
   pgapp: 'snapshot';
   project: string;

@@ -78,7 +78,7 @@ export const PORT_KEY_OF: Partial<Record<Service, PortKey>> = {
 export const networkName = (project: string) => `${project}_net`;
 export const volumeName = (project: string, service: 'rds' | 'custom') => `${project}_${service}_data`;
 export const containerName = (project: string, service: Service) => `${project}-${service}`;
-const PGDATA_VOLUME_TARGET = '/var/lib/postgresql/data';
+export const PGDATA_VOLUME_TARGET = '/var/lib/postgresql/data';
 
 /** What a stack is made from: a validated Config, or compose.yaml's placeholders. */
 export interface StackParams<P> {

@@ -4,10 +4,13 @@
  * hop answers at once afterwards: PostgREST (its first answer is not a 503), the bridge, the replica,
  * pg_cron's scheduler. Bad input changes nothing.
  */
+
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { workDir } from '../../src/paths.ts';
 import { type TestStack, useStack } from '../../src/testing/index.ts';
-import { apiClient, cli, customFromUrl, postCompany, query, rdsFromUrl } from '../helpers.ts';
+import { apiClient, cli, customFromUrl, postCompany, query, rdsFromUrl, ThrowawayStack } from '../helpers.ts';
 
 const postgrest = inject('postgrest');
 const title = postgrest.available ? 'snapshots (shared stack)' : `snapshots — SKIPPED: ${postgrest.reason}`;
@@ -167,3 +170,97 @@ describe.skipIf(!postgrest.available)(title, () => {
     expect(gone.output).toMatch(/No snapshot "cli-snap"/);
   });
 });
+
+describe.skipIf(!postgrest.available)(
+  `${title}: reads through postgres_fdw, and the snapshot a reset saves`,
+  () => {
+    const stack = new ThrowawayStack('snap');
+    const { home, project, send } = stack;
+    const named = async (name: string) =>
+      Number(
+        (
+          await query<{ n: string }>(stack.rds(), 'SELECT count(*) AS n FROM crm.companies WHERE name = $1', [
+            name,
+          ])
+        )[0]?.n,
+      );
+
+    beforeAll(async () => {
+      const up = await stack.dev(['--reads', 'fdw']);
+      expect(up.code, up.output).toBe(0);
+    });
+    afterAll(async () => {
+      await stack.reset();
+      await cli(['snapshot', 'rm', 'before', '--project', project], { home });
+    });
+
+    it('saves and restores a stack without a replica (reads: fdw)', async () => {
+      const p = ['--project', project];
+      expect((await cli(['snapshot', 'save', 'fdw', ...p], { home })).code).toBe(0);
+      await postCompany(send, {
+        name: 'Fdw Co',
+        domain: 'fdw.example.com',
+        industry: 'software',
+        employees: 1,
+      });
+      const r = await cli(['snapshot', 'restore', 'fdw', ...p], { home });
+      expect(r.code, r.output).toBe(0);
+      expect(r.output).not.toMatch(/replica streams/);
+      expect(await named('Fdw Co')).toBe(0);
+      expect((await fetch(stack.api('/companies?limit=1'))).status).toBe(200);
+    });
+
+    it('reset --snapshot saves the data first; restoring it brings the whole stack back as it was', async () => {
+      const p = ['--project', project];
+      await postCompany(send, {
+        name: 'Before Reset Co',
+        domain: 'before.example.com',
+        industry: 'software',
+        employees: 1,
+      });
+      // Without --yes and no terminal, a reset asks for nothing and deletes nothing.
+      const refused = await cli(['reset', '--snapshot', 'before', ...p], { home });
+      expect(refused.code).toBe(1);
+      expect(refused.output).toMatch(/needs confirmation[\s\S]*--snapshot NAME/);
+      const reset = await cli(['reset', '--yes', '--snapshot', 'before', ...p], { home });
+      expect(reset.code, reset.output).toBe(0);
+      expect(reset.output).toMatch(/saved snapshot "before" first/);
+      const dir = join(home, '.pgapp', project, 'snapshots', 'before');
+      for (const f of ['rds.tar.gz', 'custom.tar.gz', 'secrets.json', 'meta.json'])
+        expect(statSync(join(dir, f)).mode & 0o777, f).toBe(0o600);
+      expect(statSync(dir).mode & 0o777).toBe(0o700);
+      // The same name again is refused before anything is deleted.
+      const again = await cli(['reset', '--yes', '--snapshot', 'before', ...p], { home });
+      expect(again.code).toBe(1);
+      expect(again.output).toMatch(/already exists/);
+
+      // A fresh stack: the row is gone …
+      expect((await stack.dev(['--reads', 'fdw'])).code).toBe(0);
+      expect(await named('Before Reset Co')).toBe(0);
+      const listed = JSON.parse((await cli(['snapshot', 'list', '--json', ...p], { home })).stdout) as {
+        name: string;
+        kind: string;
+      }[];
+      expect(listed).toContainEqual(expect.objectContaining({ name: 'before', kind: 'saved' }));
+      // … restoring the saved snapshot replaces the stack, so it asks (or wants --yes) …
+      const asks = await cli(['snapshot', 'restore', 'before', ...p], { home });
+      expect(asks.code).toBe(1);
+      expect(asks.output).toMatch(/replaces ALL DATA/);
+      expect(await named('Before Reset Co')).toBe(0);
+      // … and with --yes brings it back, every hop working.
+      const restored = await cli(['snapshot', 'restore', 'before', '--yes', ...p], { home });
+      expect(restored.code, restored.output).toBe(0);
+      expect(restored.output).toMatch(/restored snapshot "before".*saved by a reset/);
+      expect(await named('Before Reset Co')).toBe(1);
+      const res = await send('GET', '/companies?name=eq.Before%20Reset%20Co&select=name');
+      expect(await res.json()).toEqual([{ name: 'Before Reset Co' }]);
+      await postCompany(send, {
+        name: 'After Restore Co',
+        domain: 'after-restore.example.com',
+        industry: 'software',
+        employees: 1,
+      });
+      expect(existsSync(dir)).toBe(true); // a restore keeps the saved snapshot
+    });
+  },
+);

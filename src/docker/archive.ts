@@ -1,0 +1,51 @@
+/**
+ * A data volume to and from a file on the host: the whole data directory as a gzip'd tar, through the
+ * engine's archive API (`docker cp`), so no bind mount and no helper program is needed. Used for the
+ * snapshot a `reset` saves, which must outlive the volumes it removes.
+ */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip, createGzip } from 'node:zlib';
+import { LABELS, type Service } from '../stack/spec.ts';
+import { docker } from './engine.ts';
+
+/** Copy `path` out of a (stopped) container into `file` (mode 0600). */
+export async function exportPath(containerId: string, path: string, file: string): Promise<void> {
+  const tar = await docker().getContainer(containerId).getArchive({ path });
+  await pipeline(tar, createGzip(), createWriteStream(file, { mode: 0o600 }));
+}
+
+/**
+ * Make `volume` (labelled as the project's) and fill it from `file`, written by exportPath of the
+ * directory the volume is mounted at: through a container that is created, never started, and removed.
+ */
+export async function importVolume(opts: {
+  project: string;
+  service: Service;
+  image: string;
+  volume: string;
+  /** Where the volume is mounted (the directory exportPath copied). */
+  target: string;
+  file: string;
+}): Promise<void> {
+  await docker().createVolume({
+    Name: opts.volume,
+    Labels: { [LABELS.project]: opts.project, [LABELS.service]: opts.service },
+  });
+  const c = await docker().createContainer({
+    Image: opts.image,
+    Entrypoint: ['true'],
+    Labels: { [LABELS.project]: opts.project },
+    HostConfig: { Binds: [`${opts.volume}:${opts.target}`] },
+  });
+  try {
+    const parent = opts.target.replace(/\/[^/]+\/?$/, '') || '/';
+    // copyUIDGID: the files keep their owner (the server's user) and modes, as docker cp -a does.
+    await c.putArchive(createReadStream(opts.file).pipe(createGunzip()), {
+      path: parent,
+      copyUIDGID: '1',
+    } as unknown as Record<string, string>);
+  } finally {
+    await c.remove({ force: true });
+  }
+}
