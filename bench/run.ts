@@ -711,6 +711,52 @@ async function benchCold(stack: TestStack) {
   notes.push(`**cold start, per phase (s):** ${phases}.`, '');
 }
 
+/** Snapshot restore (a test's beforeEach) against starting over (reset + dev), on a small-seed stack. */
+async function benchSnapshot() {
+  const project = `${PROJECT}_snap`;
+  const small = () => useStack({ project, seed: 'small' });
+  let stack = await small();
+  // Baseline: what a test suite did before snapshots to start from clean data.
+  const starts: number[] = [];
+  for (let i = 0; i < 2; i++) {
+    starts.push(
+      await timeIt(async () => {
+        await stack.reset();
+        stack = await small();
+      }),
+    );
+  }
+  await stack.snapshot('bench');
+  const restores: number[] = [];
+  for (let i = 0; i < 12; i++) {
+    await withDb(stack.rdsUrl, (c) =>
+      c.query(
+        `INSERT INTO crm.companies (name, domain, industry, employees) VALUES ('Snap ${i}', 'snap${i}.example.com', 'retail', 1)`,
+      ),
+    );
+    // Until every hop answers again (as the test's next request needs); the next copy is staged meanwhile.
+    restores.push((await stack.restore('bench')).ms);
+  }
+  await stack[Symbol.asyncDispose]();
+  await stack.reset();
+  const [first, ...loop] = restores;
+  const ratio = median(loop) / median(starts);
+  report({
+    benchmark: 'snapshot restore (small seed)',
+    measured: `restore ${fmt(median(loop), 0)} ms (p50 of ${loop.length}; first ${fmt(first ?? 0, 0)} ms)`,
+    baseline: `reset + dev ${fmt(median(starts) / 1000, 1)} s`,
+    ratio: `${fmt(ratio, 3)}×`,
+    target: '≤ 0.1×, < 1 s',
+    verdict: ratio <= 0.1 && median(loop) < 1000 ? 'met' : 'missed',
+  });
+  notes.push(
+    '**snapshot restore:** both databases put back from template copies (a rename of a copy staged while the tests ran,',
+    'then the replica re-subscribed without copying) until PostgREST answers and a write on rds reaches the replica.',
+    `The first restore of a snapshot also makes its copy (${fmt(first ?? 0, 0)} ms).`,
+    '',
+  );
+}
+
 async function benchCache(stack: TestStack) {
   await withDb(stack.customUrl, async (c) => {
     if ((await c.query(`SELECT to_regclass('bench.pipeline_local') IS NOT NULL AS e`)).rows[0].e) return;
@@ -847,6 +893,7 @@ const ALL = {
   fetch: benchFetchSize,
   http: benchHttp,
   cache: benchCache,
+  snapshot: benchSnapshot,
   seed: benchSeed,
 } as const;
 

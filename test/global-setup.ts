@@ -37,5 +37,14 @@ export default async function setup(project: TestProject) {
     console.log(
       `\npgapp test stack "${stack.project}" ${stack.reused ? 'reused' : 'created'} in ${(stack.ms / 1000).toFixed(1)} s\n`,
     );
+    // Every run starts from the seed as the stack was first made: snapshot "seeded", restored by the
+    // tests that write. Taken when the stack is new; after a schema change it is taken again.
+    const seeded = (await stack.snapshots()).some((s) => s.name === 'seeded' && s.complete);
+    const restored = seeded ? await stack.restore('seeded').catch((err: Error) => err) : undefined;
+    if (!seeded || restored instanceof Error) {
+      if (restored instanceof Error) console.log(`snapshot "seeded" taken again: ${restored.message}`);
+      await stack.snapshot('seeded');
+    }
+    await stack[Symbol.asyncDispose]();
   }
 }

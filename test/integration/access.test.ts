@@ -43,7 +43,8 @@ describe.skipIf(!postgrest.available)(title, () => {
     bob = stack.token({ claims: { sub: 'bob' } });
   });
   afterAll(async () => {
-    if (dealId) await query(rds(), 'DELETE FROM crm.deals WHERE id = $1', [dealId]);
+    await stack?.restore('seeded');
+    await stack?.[Symbol.asyncDispose]();
   });
 
   it('records the writer as owner, and refuses an owner the client names', async () => {

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { makeToken } from '../../src/auth/jwt.ts';
 import { docker } from '../../src/docker/engine.ts';
 import { workDir } from '../../src/paths.ts';
@@ -36,6 +36,9 @@ describe.skipIf(!postgrest.available)(title, () => {
     stack = await useStack(); // made by the global setup: reused here
     project = stack.project;
   });
+  // Each test starts from the seed (the snapshot the global setup keeps).
+  beforeEach(() => stack.restore('seeded'));
+  afterAll(() => stack?.[Symbol.asyncDispose]());
 
   it('keeps secrets in a 0600 file and binds every host port to 127.0.0.1 only', async () => {
     expect(statSync(join(home, '.pgapp', project, 'secrets.json')).mode & 0o777).toBe(0o600);

@@ -1,32 +1,43 @@
-// The README's example: your own integration test on a ready pgapp stack, reused across runs.
+// The README's example: your own integration tests on a ready pgapp stack, reused across runs, each
+// test starting from the same data (a snapshot restored before each, in well under a second).
 
-import { useStack } from 'pgapp/testing';
-import { describe, expect, inject, it } from 'vitest';
+import { type TestStack, useStack } from 'pgapp/testing';
+import { beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 
-describe.skipIf(!inject('postgrest').available)('example: my API test with pgapp/testing', () => {
-  it('reads contacts with their company, and creates a deal as web_user', async () => {
-    const stack = await useStack();
+describe.skipIf(!inject('postgrest').available)('example: my API tests with pgapp/testing', () => {
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await useStack();
+    await stack.snapshot('start'); // the data every test starts from
+  });
+  beforeEach(() => stack.restore('start'));
 
-    const contacts = await fetch(`${stack.apiUrl}/contacts?select=first_name,company(name)&limit=2`).then(
-      (r) => r.json(),
-    );
-    expect(contacts).toHaveLength(2);
-    expect(contacts[0].company.name).toBeTruthy();
-
-    const res = await fetch(`${stack.apiUrl}/deals`, {
+  const createDeal = (title: string) =>
+    fetch(`${stack.apiUrl}/deals`, {
       method: 'POST',
       headers: {
         Authorization: `Bearer ${stack.token()}`,
         'Content-Type': 'application/json',
         Prefer: 'return=representation',
       },
-      body: JSON.stringify({ company_id: 1, title: 'Example deal', stage: 'lead', amount: 1200 }),
+      body: JSON.stringify({ company_id: 1, title, stage: 'lead', amount: 1200 }),
     });
+
+  it('reads contacts with their company, and creates a deal as web_user', async () => {
+    const contacts = await fetch(`${stack.apiUrl}/contacts?select=first_name,company(name)&limit=2`).then(
+      (r) => r.json(),
+    );
+    expect(contacts).toHaveLength(2);
+    expect(contacts[0].company.name).toBeTruthy();
+
+    const res = await createDeal('Example deal');
     expect(res.status).toBe(201);
-    const [deal] = await res.json();
-    await fetch(`${stack.apiUrl}/deals?id=eq.${deal.id}`, {
-      method: 'DELETE',
+  });
+
+  it('starts from the snapshot: the deal the last test made is not there', async () => {
+    const mine = await fetch(`${stack.apiUrl}/deals?title=eq.Example%20deal`, {
       headers: { Authorization: `Bearer ${stack.token()}` },
-    });
+    }).then((r) => r.json());
+    expect(mine).toEqual([]);
   });
 });
