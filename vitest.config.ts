@@ -4,7 +4,8 @@ export default defineConfig({
   test: {
     testTimeout: 180_000,
     hookTimeout: 600_000,
-    env: { CI: 'true' },
+    // No Ryuk (no registry to pull it from): throwaway containers are removed by the tests themselves.
+    env: { CI: 'true', TESTCONTAINERS_RYUK_DISABLED: 'true' },
     setupFiles: ['test/setup.ts'],
     // Integration tests share one Docker engine on a small machine: one file at a time.
     fileParallelism: false,

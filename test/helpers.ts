@@ -1,15 +1,15 @@
-/** Test helpers: throwaway containers on 127.0.0.1 ports, the CLI as a subprocess, free ports. */
+/** Test helpers: throwaway containers on 127.0.0.1 ports (testcontainers), the CLI as a subprocess, free ports. */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { GenericContainer, Wait } from 'testcontainers';
 import { expect } from 'vitest';
 import { makeToken } from '../src/auth/jwt.ts';
 import type { Secrets } from '../src/config/secrets.ts';
 import { freePort } from '../src/docker/containers.ts';
-import { docker } from '../src/docker/engine.ts';
 import { PACKAGE_ROOT } from '../src/paths.ts';
 import { fenceLag } from '../src/stack/replica.ts';
 
@@ -19,40 +19,34 @@ export interface Throwaway {
   stop: () => Promise<void>;
 }
 
-/** Start a container from an image with 5432 on a random 127.0.0.1 port and wait for its healthcheck. */
+/** testcontainers publishes ports on every interface; pgapp's containers bind 127.0.0.1 only. */
+class LocalContainer extends GenericContainer {
+  protected override async beforeContainerCreated(): Promise<void> {
+    for (const bindings of Object.values(this.hostConfig.PortBindings ?? {}))
+      for (const b of bindings as { HostIp?: string }[]) b.HostIp = '127.0.0.1';
+  }
+}
+
+/** A container from one of the project's images with 5432 on a random 127.0.0.1 port, once healthy. */
 export async function startPg(
   image: string,
   env: Record<string, string>,
   cmd: string[] = [],
 ): Promise<Throwaway> {
-  const c = await docker().createContainer({
-    Image: image,
-    Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
-    Cmd: cmd.length ? cmd : undefined,
-    Labels: { 'pgapp.test': 'throwaway' },
-    ExposedPorts: { '5432/tcp': {} },
-    HostConfig: { PortBindings: { '5432/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] }, AutoRemove: false },
-  });
-  const stop = async () => {
-    await c.remove({ force: true, v: true }).catch(() => {});
+  const container = new LocalContainer(image)
+    .withEnvironment(env)
+    .withExposedPorts(5432)
+    .withLabels({ 'pgapp.test': 'throwaway' })
+    .withWaitStrategy(Wait.forHealthCheck())
+    .withStartupTimeout(120_000);
+  const started = await (cmd.length ? container.withCommand(cmd) : container).start();
+  return {
+    id: started.getId(),
+    port: started.getMappedPort(5432),
+    stop: async () => {
+      await started.stop({ remove: true, removeVolumes: true }).catch(() => {});
+    },
   };
-  try {
-    await c.start();
-    const deadline = Date.now() + 120_000;
-    for (;;) {
-      const info = await c.inspect();
-      if (info.State.Health?.Status === 'healthy') {
-        const port = Number(info.NetworkSettings.Ports['5432/tcp']?.[0]?.HostPort);
-        return { id: c.id, port, stop };
-      }
-      if (!info.State.Running || Date.now() > deadline)
-        throw new Error(`container did not become healthy: ${JSON.stringify(info.State)}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  } catch (err) {
-    await stop();
-    throw err;
-  }
 }
 
 export async function query<T extends pg.QueryResultRow = pg.QueryResultRow>(

@@ -19,14 +19,24 @@ import { join } from 'node:path';
 import { PgappError } from '../errors.ts';
 import { stateDir } from '../paths.ts';
 
-const alive = (pid: number) => {
+/**
+ * Whether process `pid` still runs. A zombie (killed, not yet reaped: its parent died too and PID 1
+ * does not reap, as in some containers) counts as gone.
+ */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
-};
+  try {
+    // /proc/<pid>/stat: "pid (comm) state …"; the state follows the last ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no /proc (macOS): kill(0) is the answer
+  }
+}
 
 export interface ProjectLock {
   release(): void;
@@ -82,7 +92,7 @@ export async function lockProject(
     }
     const owned = Number.isInteger(holder) && holder > 0;
     // Gone: its process no longer runs, or it never got to write its pid (killed in between).
-    if ((owned && !alive(holder)) || (!owned && age > 5_000)) {
+    if ((owned && !processAlive(holder)) || (!owned && age > 5_000)) {
       // Left by a process that is gone: move it aside (one process wins the rename) and try again.
       try {
         renameSync(file, `${file}.${process.pid}.stale`);

@@ -40,6 +40,11 @@ export function generateSecret(): string {
   return randomBytes(32).toString('base64url');
 }
 
+/** A full set of fresh secrets, in memory. */
+export function newSecrets(): Secrets {
+  return Object.fromEntries([...KEYS, ...ADDED_KEYS].map((k) => [k, generateSecret()])) as unknown as Secrets;
+}
+
 export function secretsFile(project: string): string {
   return join(stateDir(project), 'secrets.json');
 }
@@ -82,9 +87,7 @@ export function ensureSecrets(project: string): Secrets {
     }
     return existing;
   }
-  const secrets = Object.fromEntries(
-    [...KEYS, ...ADDED_KEYS].map((k) => [k, generateSecret()]),
-  ) as unknown as Secrets;
+  const secrets = newSecrets();
   const dir = stateDir(project);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   writeFileSync(secretsFile(project), `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600, flag: 'wx' });

@@ -161,22 +161,30 @@ export function composeYaml(): string {
   ].join('\n');
 }
 
-/** The .env compose.yaml reads, for one project. */
-export function composeEnv(
+/** The variables compose.yaml reads, for one project. */
+export function composeVars(
   project: string,
   ports: Record<PortKey, number>,
   seedContacts: number,
   cronJobs: boolean,
   secrets: Secrets,
-): string {
-  const lines = [
-    `${COMPOSE_ENV.project}=${project}`,
-    ...PORT_KEYS.map((k) => `${COMPOSE_ENV.ports[k]}=${ports[k]}`),
-    `${COMPOSE_ENV.seedContacts}=${seedContacts}`,
-    `${COMPOSE_ENV.cronJobs}=${cronJobs}`,
-    ...(Object.keys(COMPOSE_ENV.secrets) as (keyof Secrets)[]).map(
-      (k) => `${COMPOSE_ENV.secrets[k]}=${secrets[k]}`,
+): Record<string, string> {
+  return {
+    [COMPOSE_ENV.project]: project,
+    ...Object.fromEntries(PORT_KEYS.map((k) => [COMPOSE_ENV.ports[k], String(ports[k])])),
+    [COMPOSE_ENV.seedContacts]: String(seedContacts),
+    [COMPOSE_ENV.cronJobs]: String(cronJobs),
+    ...Object.fromEntries(
+      (Object.keys(COMPOSE_ENV.secrets) as (keyof Secrets)[]).map((k) => [
+        COMPOSE_ENV.secrets[k],
+        secrets[k],
+      ]),
     ),
-  ];
+  };
+}
+
+/** The same as the .env file compose.yaml reads. */
+export function composeEnv(...args: Parameters<typeof composeVars>): string {
+  const lines = Object.entries(composeVars(...args)).map(([k, v]) => `${k}=${v}`);
   return `# pgapp compose environment (secrets: keep private; git-ignored)\n${lines.join('\n')}\n`;
 }

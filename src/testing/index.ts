@@ -168,3 +168,5 @@ async function upUnderLock(project: string, opts: UseStackOptions): Promise<Test
     [Symbol.asyncDispose]: () => pending,
   };
 }
+
+export { type DisposableStack, reapDisposableStacks, startDisposableStack } from './disposable.ts';
