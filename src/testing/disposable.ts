@@ -13,7 +13,7 @@
  * postgres_fdw (it has no step that subscribes the replica).
  */
 import { randomBytes } from 'node:crypto';
-import { DockerComposeEnvironment, type StartedDockerComposeEnvironment, Wait } from 'testcontainers';
+import type { StartedDockerComposeEnvironment } from 'testcontainers';
 import { makeToken } from '../auth/jwt.ts';
 import { processAlive } from '../config/lock.ts';
 import { DEFAULTS, resolveConfig, SEED_SIZES, type SeedSize } from '../config/schema.ts';
@@ -81,6 +81,9 @@ export async function startDisposableStack(
   const secrets = newSecrets(); // in memory only: nothing of it outlives the stack
   const ports = { rds: await freePort(), custom: await freePort(), postgrest: await freePort() };
   const config = resolveConfig({ project, ports });
+  // Loaded on first use: importing testcontainers installs process signal handlers (signal-exit),
+  // which pgapp/testing must not do to a program that only calls useStack().
+  const { DockerComposeEnvironment, Wait } = await import('testcontainers');
   let started: StartedDockerComposeEnvironment | undefined;
   try {
     started = await new DockerComposeEnvironment(PACKAGE_ROOT, 'compose.yaml')
