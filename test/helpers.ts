@@ -19,21 +19,31 @@ export interface Throwaway {
   stop: () => Promise<void>;
 }
 
-/** testcontainers publishes ports on every interface; pgapp's containers bind 127.0.0.1 only. */
-class LocalContainer extends GenericContainer {
+/**
+ * testcontainers publishes ports on every interface; pgapp's bind one address (127.0.0.1, or the
+ * Docker bridge's gateway for a server the stack's containers must reach as "remote").
+ */
+class BoundContainer extends GenericContainer {
+  constructor(
+    image: string,
+    private readonly hostIp: string,
+  ) {
+    super(image);
+  }
   protected override async beforeContainerCreated(): Promise<void> {
     for (const bindings of Object.values(this.hostConfig.PortBindings ?? {}))
-      for (const b of bindings as { HostIp?: string }[]) b.HostIp = '127.0.0.1';
+      for (const b of bindings as { HostIp?: string }[]) b.HostIp = this.hostIp;
   }
 }
 
-/** A container from one of the project's images with 5432 on a random 127.0.0.1 port, once healthy. */
+/** A container from one of the project's images with 5432 on a random port of `hostIp`, once healthy. */
 export async function startPg(
   image: string,
   env: Record<string, string>,
   cmd: string[] = [],
+  hostIp = '127.0.0.1',
 ): Promise<Throwaway> {
-  const container = new LocalContainer(image)
+  const container = new BoundContainer(image, hostIp)
     .withEnvironment(env)
     .withExposedPorts(5432)
     .withLabels({ 'pgapp.test': 'throwaway' })

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { docker } from '../../src/docker/engine.ts';
 import { SQL_DIR } from '../../src/paths.ts';
 import { LABELS } from '../../src/stack/spec.ts';
-import { cli, freePorts, portFlags, query, tempHome } from '../helpers.ts';
+import { cli, freePorts, portFlags, query, startPg, type Throwaway, tempHome } from '../helpers.ts';
 
 const postgrest = inject('postgrest');
 const images = inject('images');
@@ -20,26 +20,10 @@ const title = postgrest.available
 /** Docker's default bridge gateway: an address of this machine that containers reach too. */
 const GATEWAY = '172.17.0.1';
 
-interface External {
-  id: string;
-  port: number;
-}
+type External = Throwaway;
 
-async function startExternal(image: string, env: Record<string, string>): Promise<External> {
-  const [port] = await freePorts(1);
-  const c = await docker().createContainer({
-    Image: image,
-    Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
-    Labels: { 'pgapp.test': 'external-postgres' },
-    HostConfig: { PortBindings: { '5432/tcp': [{ HostIp: GATEWAY, HostPort: String(port) }] } },
-  });
-  await c.start();
-  for (let i = 0; i < 240; i++) {
-    if ((await c.inspect()).State.Health?.Status === 'healthy') return { id: c.id, port: port as number };
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error('external Postgres did not become healthy');
-}
+/** Somebody's Postgres on the bridge's gateway address (testcontainers, as the helpers' throwaways). */
+const startExternal = (image: string, env: Record<string, string>) => startPg(image, env, [], GATEWAY);
 
 describe.skipIf(!postgrest.available)(title, () => {
   const home = tempHome();
@@ -73,7 +57,7 @@ describe.skipIf(!postgrest.available)(title, () => {
   });
   afterAll(async () => {
     for (const p of projects) await cli(['reset', '--yes', '--project', p], { home });
-    for (const e of [tls, plain]) if (e) await docker().getContainer(e.id).remove({ force: true, v: true });
+    for (const e of [tls, plain]) await e?.stop();
   });
 
   it('with --seed-remote: seeds it, bridges to it, starts no rds container, writes land there', async () => {
