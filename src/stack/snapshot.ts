@@ -426,12 +426,15 @@ async function resume(config: Config, secrets: Secrets): Promise<void> {
 
 /** Grants and per-database settings live outside a database (in shared catalogs): read them to copy. */
 interface Outside {
-  acl: { grantee: string | null; privilege: string; grantable: boolean }[];
+  /** The database's grants; null when it never had any (the default: PUBLIC may connect). */
+  acl: { grantee: string | null; privilege: string; grantable: boolean }[] | null;
   settings: { role: string | null; config: string[] }[];
 }
 
 async function outsideOf(c: pg.Client, db: string): Promise<Outside> {
-  const acl = await c.query<Outside['acl'][number]>(
+  const dflt = (await c.query('SELECT datacl IS NULL AS d FROM pg_database WHERE datname = $1', [db])).rows[0]
+    ?.d;
+  const acl = await c.query<NonNullable<Outside['acl']>[number]>(
     `SELECT CASE WHEN a.grantee = 0 THEN NULL ELSE a.grantee::regrole::text END AS grantee, a.privilege_type AS privilege, a.is_grantable AS grantable
      FROM pg_database d, aclexplode(d.datacl) a WHERE d.datname = $1 AND a.grantee <> d.datdba`,
     [db],
@@ -441,13 +444,14 @@ async function outsideOf(c: pg.Client, db: string): Promise<Outside> {
      FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = $1`,
     [db],
   );
-  return { acl: acl.rows, settings: settings.rows };
+  return { acl: dflt ? null : acl.rows, settings: settings.rows };
 }
 
 async function applyOutside(c: pg.Client, db: string, o: Outside): Promise<void> {
   const d = ident(db);
-  await c.query(`REVOKE ALL ON DATABASE ${d} FROM PUBLIC`);
-  for (const a of o.acl)
+  if (o.acl === null) await c.query(`GRANT CONNECT, TEMPORARY ON DATABASE ${d} TO PUBLIC`);
+  else await c.query(`REVOKE ALL ON DATABASE ${d} FROM PUBLIC`);
+  for (const a of o.acl ?? [])
     await c.query(
       `GRANT ${a.privilege} ON DATABASE ${d} TO ${a.grantee ?? 'PUBLIC'}${a.grantable ? ' WITH GRANT OPTION' : ''}`,
     );
