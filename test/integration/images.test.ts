@@ -147,6 +147,28 @@ describe('images/rds (the RDS stand-in)', () => {
     );
   });
 
+  it("follows RDS's extension rules: what rds.extensions lists (superuser-only ones included), nothing else", async () => {
+    const [shown] = await query<{ 'rds.extensions': string }>(master(), 'SHOW rds.extensions');
+    const allowed = (shown?.['rds.extensions'] ?? '').split(',');
+    expect(allowed).toEqual(
+      expect.arrayContaining(['pg_stat_statements', 'postgres_fdw', 'pgcrypto', 'pg_cron']),
+    );
+    expect(allowed).not.toContain('plpython3u');
+    // Stock Postgres reserves these to superusers; RDS's master user may create them.
+    await query(master(), 'CREATE EXTENSION pg_stat_statements; CREATE EXTENSION postgres_fdw');
+    const made = await query<{ extname: string }>(
+      master(),
+      `SELECT extname FROM pg_extension WHERE extname IN ('pg_stat_statements', 'postgres_fdw') ORDER BY 1`,
+    );
+    expect(made.map((e) => e.extname)).toEqual(['pg_stat_statements', 'postgres_fdw']);
+    await query(master(), 'DROP EXTENSION pg_stat_statements; DROP EXTENSION postgres_fdw');
+    // Not listed: refused with RDS's reason, whatever the name looks like.
+    for (const name of ['plpython3u', 'plperlu', 'adminpack', 'no such; thing'])
+      await expect(query(master(), `CREATE EXTENSION "${name}"`)).rejects.toThrow(
+        new RegExp(`extension "${name}" is not allowed on Amazon RDS`),
+      );
+  });
+
   it('refuses plain-text TCP connections', async () => {
     await expect(query({ ...master(), ssl: false }, 'SELECT 1')).rejects.toThrow(/no encryption/);
   });

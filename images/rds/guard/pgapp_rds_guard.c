@@ -6,7 +6,9 @@
  * but the rule here holds whatever the major version). From those, COPY ... FROM PROGRAM runs
  * commands as the server's OS user, and reading server files exposes the TLS key. RDS allows none of
  * it, nor a non-superuser setting *_preload_libraries on a role or database (which can lock every
- * login out). Loaded with shared_preload_libraries; superusers (rdsadmin, AWS's own) are not limited.
+ * login out), nor creating an extension that is not in rds.extensions (pgextwlist creates those that
+ * are, superuser-only ones included; whatever it passes on, not listed, is refused here with RDS's
+ * reason). Loaded with shared_preload_libraries; superusers (rdsadmin, AWS's own) are not limited.
  */
 #include "postgres.h"
 
@@ -18,6 +20,7 @@
 #include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 
 PG_MODULE_MAGIC;
 
@@ -103,6 +106,41 @@ check_setting(VariableSetStmt *set)
 				 errhint("Set it in the parameter group (pgapp: the rds service's server settings).")));
 }
 
+/* Whether `name` is an item of the comma-separated `list` (spaces around items ignored). */
+static bool
+in_csv(const char *name, const char *list)
+{
+	size_t		len = strlen(name);
+
+	while (list && *list)
+	{
+		const char *end = strchr(list, ',');
+		size_t		n = end ? (size_t) (end - list) : strlen(list);
+
+		while (n > 0 && *list == ' ')
+			list++, n--;
+		while (n > 0 && list[n - 1] == ' ')
+			n--;
+		if (n == len && strncmp(list, name, n) == 0)
+			return true;
+		list = end ? end + 1 : NULL;
+	}
+	return false;
+}
+
+static void
+check_extension(const char *name)
+{
+	const char *allowed = GetConfigOption("rds.extensions", true, false);
+
+	if (!in_csv(name, allowed ? allowed : ""))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("extension \"%s\" is not allowed on Amazon RDS", name),
+				 errdetail("RDS for PostgreSQL lets its master user create only the extensions in rds.extensions (SHOW rds.extensions); untrusted languages such as plpython3u are never among them."),
+				 errhint("Use it on custom, the Postgres that takes any extension; keep RDS to what it allows.")));
+}
+
 static void
 guard(Node *stmt)
 {
@@ -138,6 +176,9 @@ guard(Node *stmt)
 			break;
 		case T_AlterDatabaseSetStmt:
 			check_setting(((AlterDatabaseSetStmt *) stmt)->setstmt);
+			break;
+		case T_CreateExtensionStmt:
+			check_extension(((CreateExtensionStmt *) stmt)->extname);
 			break;
 		case T_CopyStmt:
 			if (((CopyStmt *) stmt)->filename != NULL)
