@@ -245,6 +245,23 @@ async function endSessions(c: pg.Client, db: string, where: string, params: unkn
 }
 
 /**
+ * Run `sql`, which needs `db` to have no sessions (a template copy, a rename). A client that had passed
+ * the connection check just before connections were refused can still arrive after the sessions were
+ * ended (PostgREST reconnects at once): end the sessions again and retry.
+ */
+async function alone(c: pg.Client, db: string, sql: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await c.query(sql);
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== '55006' || attempt >= 5) throw err;
+      await endSessions(c, db, 'true');
+    }
+  }
+}
+
+/**
  * Refuse new connections to the app database on both servers and end the open ones but `keep`
  * (the connections this module works on, and the replica's two ends, which the caller pauses itself).
  * Returns what lets them in again.
@@ -379,7 +396,7 @@ export async function saveSnapshot(
       for (const c of apps) await c.end();
       await onBoth(s, async (c) => {
         await c.query(`DROP DATABASE IF EXISTS ${ident(building)}`);
-        await c.query(`CREATE DATABASE ${ident(building)} TEMPLATE ${ident(db)}`);
+        await alone(c, db, `CREATE DATABASE ${ident(building)} TEMPLATE ${ident(db)}`);
         // Nobody connects to a snapshot: a template in use cannot be copied.
         await c.query(`ALTER DATABASE ${ident(building)} ALLOW_CONNECTIONS false`);
         await c.query(`COMMENT ON DATABASE ${ident(building)} IS ${literal(JSON.stringify(meta))}`);
@@ -573,7 +590,7 @@ export async function restoreSnapshot(
       await custom.end();
       // The current databases aside, the copies in their place: renames, instant.
       for (const t of TARGETS) {
-        await s[t].query(`ALTER DATABASE ${ident(db)} RENAME TO ${ident(ASIDE + db)}`);
+        await alone(s[t], db, `ALTER DATABASE ${ident(db)} RENAME TO ${ident(ASIDE + db)}`);
         undo.push(async () => {
           await s[t].query(`DROP DATABASE IF EXISTS ${ident(db)}`);
           await s[t].query(`ALTER DATABASE ${ident(ASIDE + db)} RENAME TO ${ident(db)}`);
