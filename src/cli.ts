@@ -9,6 +9,7 @@ import {
   compose,
   composeEnvFile,
   down,
+  env,
   explain,
   images,
   jobs,
@@ -40,7 +41,10 @@ Usage: pgapp <command> [options]        (npm run <command> -- [options])
 
 Commands:
   dev                 build images, start rds → seed → custom → bridge → replica → api → postgrest, verify, print a summary
-  status [--json]     the stack's containers, and the replica's subscription and lag
+  status [--json [--show-secrets]]  the stack's containers, the replica's subscription and lag, and
+                      (--json) how to connect: API, each database's URL (passwords as **** unless
+                      --show-secrets), reads mode
+  env                 the same for an app, as dotenv with secrets: \`pgapp env > .env.local\`
   down                stop the stack, keep its data
   reset [--yes] [--snapshot NAME]  remove the stack's containers and data (asks first, and offers
                       to save a snapshot first that \`snapshot restore NAME\` brings back)
@@ -96,6 +100,7 @@ const OPTIONS = {
   claims: { type: 'string' },
   exp: { type: 'string' },
   force: { type: 'boolean' },
+  'show-secrets': { type: 'boolean' },
   snapshot: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -183,7 +188,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'status': {
-      const s = await status(opts);
+      const s = await status({ ...opts, showSecrets: v['show-secrets'] });
       process.stdout.write(v.json ? `${JSON.stringify(s, null, 2)}\n` : `${renderStatus(s)}\n`);
       return 0;
     }
@@ -208,6 +213,9 @@ async function main(argv: string[]): Promise<number> {
       );
       return 0;
     }
+    case 'env':
+      process.stdout.write(await env(opts));
+      return 0;
     case 'snapshot':
       return snapshotCommand(rest, opts, v);
     case 'logs':

@@ -15,6 +15,7 @@ import { errorMessage, PgappError } from '../errors.ts';
 import { PACKAGE_ROOT, workDir } from '../paths.ts';
 import { type ArchivedSnapshot, archiveStack, findArchive } from '../stack/archive.ts';
 import { composeEnv, composeYaml } from '../stack/compose.ts';
+import { type ConnectionDetails, connectionDetails, dotenv } from '../stack/connections.ts';
 import { type Explained, explainRequest } from '../stack/explain.ts';
 import { dropReplica, type ReplicaStatus, replicaStatus, slotLeftHint } from '../stack/replica.ts';
 import { checkSnapshotName } from '../stack/snapshot.ts';
@@ -51,11 +52,13 @@ export interface ServiceStatus {
 export interface StackStatus {
   project: string;
   services: ServiceStatus[];
+  /** How tools reach it (passwords as **** unless `showSecrets`); absent before the first `dev`. */
+  connections?: ConnectionDetails;
   /** The colocated read path (reads: replica): the subscription and its lag; absent when custom is down. */
   replica?: ReplicaStatus | { error: string };
 }
 
-export async function status(opts: GlobalOptions): Promise<StackStatus> {
+export async function status(opts: GlobalOptions & { showSecrets?: boolean }): Promise<StackStatus> {
   const config = commandConfig(opts);
   await checkEngine();
   const list = await projectContainers(config.project);
@@ -76,6 +79,10 @@ export async function status(opts: GlobalOptions): Promise<StackStatus> {
   });
   const result: StackStatus = { project: config.project, services };
   const secrets = readSecrets(config.project);
+  if (secrets)
+    result.connections = connectionDetails(await liveConfig(opts), secrets, {
+      showSecrets: opts.showSecrets,
+    });
   if (secrets && services.find((s) => s.service === 'custom')?.state === 'running') {
     const live = await liveConfig(opts);
     result.replica = await replicaStatus(live, secrets).catch((err) => ({ error: errorMessage(err) }));
@@ -408,6 +415,16 @@ export async function images(opts: GlobalOptions & { postgrest: boolean }): Prom
   const eo = ensureOptions(opts.yes, (line) => process.stderr.write(`${chalk.dim(line)}\n`));
   const got = await ensureStackImages(config, eo, { postgrest: opts.postgrest });
   return Object.entries(got).map(([k, v]) => `${k}: ${v.ref} (${v.source})`);
+}
+
+/** The stack's connection details as dotenv lines, secrets included (`pgapp env > .env.local`). */
+export async function env(opts: GlobalOptions): Promise<string> {
+  await checkEngine();
+  const config = await liveConfig(opts);
+  return dotenv(
+    config.project,
+    connectionDetails(config, requireSecrets(config.project), { showSecrets: true }),
+  );
 }
 
 /** Regenerate compose.yaml from the stack spec. */

@@ -1,16 +1,14 @@
 /** The chalk summary printed after `dev`: where everything is and how to use it. */
 import chalk from 'chalk';
-import { makeToken } from '../auth/jwt.ts';
 import type { DevResult } from '../commands/dev.ts';
 import { secretsFile } from '../config/secrets.ts';
-import { connectionUrl } from '../db/connect.ts';
-import { apiUrl } from '../stack/verify.ts';
+import { connectionDetails } from '../stack/connections.ts';
 
 export function renderSummary(r: DevResult): string {
   const { config, secrets } = r;
-  const api = apiUrl(config);
-  const anon = makeToken(secrets.jwtSecret, { role: 'web_anon', expiresIn: 86400 });
-  const user = makeToken(secrets.jwtSecret, { role: 'web_user', expiresIn: 86400, claims: { sub: 'dev' } });
+  const c = connectionDetails(config, secrets, { showSecrets: true });
+  const { api } = c;
+  const { anon, user } = c.tokens ?? { anon: '', user: '' };
   const h = (s: string) => chalk.bold.cyan(s);
   const k = (s: string) => chalk.dim(s.padEnd(12));
   const warnings = Object.values(r.sql).flatMap((p) => p.changed);
@@ -20,8 +18,8 @@ export function renderSummary(r: DevResult): string {
     '',
     h('Services') + chalk.dim('  (host ports on 127.0.0.1 only)'),
     `  ${k('api')}${api}   ${chalk.dim('gateway → PostgREST')}`,
-    `  ${k('custom')}${connectionUrl('custom', config, secrets)}`,
-    `  ${k('rds')}${connectionUrl('rds', config, secrets)}`,
+    `  ${k('custom')}${c.databases.custom}`,
+    `  ${k('rds')}${c.databases.rds}`,
     `  ${k('reads')}${
       r.reads.mode === 'replica'
         ? `replica ${chalk.dim('(local tables on custom, kept in sync from rds by logical replication; writes go to rds)')}`

@@ -7,8 +7,10 @@ import { execFile } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { makeToken } from '../../src/auth/jwt.ts';
+import { readSecrets, type Secrets } from '../../src/config/secrets.ts';
 import { docker } from '../../src/docker/engine.ts';
 import { workDir } from '../../src/paths.ts';
 import { LABELS } from '../../src/stack/spec.ts';
@@ -123,6 +125,62 @@ describe.skipIf(!postgrest.available)(title, () => {
       ['postgrest', 'running'],
       ['gateway', 'running'],
     ]);
+  });
+
+  it('status --json says how to connect (passwords redacted unless --show-secrets); pgapp env works as printed', async () => {
+    const secrets = readSecrets(project) as Secrets;
+    const s = JSON.parse((await cli(['status', '--json', '--project', project], { home })).stdout) as {
+      connections: {
+        api: string;
+        databases: { custom: string; rds: string };
+        reads: string;
+        tokens?: unknown;
+      };
+    };
+    expect(s.connections.api).toBe(stack.apiUrl);
+    expect(s.connections.reads).toBe('replica');
+    expect(s.connections.databases.custom).toMatch(/^postgres:\/\/postgres:\*\*\*\*@127\.0\.0\.1:\d+\//);
+    expect(JSON.stringify(s)).not.toContain(secrets.customPassword);
+    expect(JSON.stringify(s)).not.toContain(secrets.rdsMasterPassword);
+    expect(s.connections.tokens).toBeUndefined();
+    const shown = JSON.parse(
+      (await cli(['status', '--json', '--show-secrets', '--project', project], { home })).stdout,
+    ) as { connections: { databases: { custom: string } } };
+    expect(shown.connections.databases.custom).toBe(stack.customUrl);
+
+    // `pgapp env > .env.local`, then an app reads it: node-postgres with DATABASE_URL as printed, the
+    // API with the anonymous token.
+    const out = await cli(['env', '--project', project], { home });
+    expect(out.code).toBe(0);
+    const vars = Object.fromEntries(
+      out.stdout
+        .split('\n')
+        .filter((l) => l && !l.startsWith('#'))
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
+    expect(Object.keys(vars)).toEqual([
+      'PGAPP_API_URL',
+      'DATABASE_URL',
+      'RDS_DATABASE_URL',
+      'PGAPP_ANON_TOKEN',
+      'PGAPP_USER_TOKEN',
+    ]);
+    const app = new pg.Client({ connectionString: vars.DATABASE_URL });
+    await app.connect();
+    try {
+      const { rows } = await app.query('SELECT count(*)::int AS n FROM api.contacts');
+      expect(rows[0].n).toBeGreaterThan(0);
+    } finally {
+      await app.end();
+    }
+    const res = await fetch(`${vars.PGAPP_API_URL}/contacts?limit=1`, {
+      headers: { Authorization: `Bearer ${vars.PGAPP_ANON_TOKEN}` },
+    });
+    expect(res.status).toBe(200);
+    const mine = await fetch(`${vars.PGAPP_API_URL}/deals?limit=1`, {
+      headers: { Authorization: `Bearer ${vars.PGAPP_USER_TOKEN}` },
+    });
+    expect(mine.status).toBe(200);
   });
 
   it('logs and psql reach each service (psql on rds as the master user over TLS, never a superuser)', async () => {
