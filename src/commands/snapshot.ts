@@ -9,7 +9,7 @@ import { readSecrets, type Secrets } from '../config/secrets.ts';
 import { findContainer } from '../docker/containers.ts';
 import { checkEngine } from '../docker/engine.ts';
 import { PgappError } from '../errors.ts';
-import { findArchive, listArchives, removeArchive, restoreArchive } from '../stack/archive.ts';
+import { checkArchive, findArchive, listArchives, removeArchive, restoreArchive } from '../stack/archive.ts';
 import {
   checkSnapshotName,
   listSnapshots,
@@ -62,8 +62,8 @@ async function onProject<T>(
 
 const notRunning = (project: string) =>
   new PgappError(
-    `The stack "${project}" is not running: snapshots are taken from a running stack`,
-    'Start it with `npm run dev` first.',
+    `The stack "${project}" is not running: snapshots are kept in its servers, saved from and restored into them while it runs`,
+    'Start it with `npm run dev` first (snapshots a `reset` saved restore without it).',
   );
 
 export function snapshotSave(
@@ -86,6 +86,7 @@ export function snapshotRestore(opts: SnapshotOptions & { name?: string }): Prom
       return { name, takenAt: r.takenAt, kind: 'servers', replica: r.replica, ms: r.ms };
     }
     const saved = findArchive(config.project, name);
+    if (!saved && !up) throw notRunning(config.project);
     if (!saved) {
       const names = [
         ...(up && secrets ? (await listSnapshots(config, secrets)).map((s) => s.name) : []),
@@ -112,6 +113,7 @@ export function snapshotRestore(opts: SnapshotOptions & { name?: string }): Prom
       )
         throw new PgappError('Not restored', 'Nothing was changed.');
     }
+    checkArchive(config.project, name);
     const t0 = performance.now();
     const images = await ensureStackImages(
       config,

@@ -5,6 +5,8 @@
  * one replaces the stack's volumes with them; `dev` then starts the stack on them.
  */
 import {
+  accessSync,
+  constants,
   existsSync,
   mkdirSync,
   readdirSync,
@@ -103,6 +105,22 @@ export function listArchives(project: string): ArchivedSnapshot[] {
 
 export function findArchive(project: string, name: string): ArchivedSnapshot | undefined {
   return listArchives(project).find((a) => a.name === name);
+}
+
+/** Throws unless every file a restore needs is there and readable (checked before the stack goes). */
+export function checkArchive(project: string, name: string): void {
+  const dir = archiveDir(project, name);
+  for (const f of ['rds.tar.gz', 'custom.tar.gz', 'secrets.json']) {
+    try {
+      accessSync(join(dir, f), constants.R_OK);
+      if (statSync(join(dir, f)).size === 0) throw new Error('empty');
+    } catch (err) {
+      throw new PgappError(
+        `Snapshot "${name}" cannot be restored: ${join(dir, f)} is missing or unreadable (${errorMessage(err)})`,
+        'Nothing was changed. Restore the file, or remove the snapshot (`pgapp snapshot rm`).',
+      );
+    }
+  }
 }
 
 /**

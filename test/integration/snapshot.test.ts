@@ -5,7 +5,7 @@
  * pg_cron's scheduler. Bad input changes nothing.
  */
 
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { workDir } from '../../src/paths.ts';
@@ -247,6 +247,13 @@ describe.skipIf(!postgrest.available)(
       expect(asks.code).toBe(1);
       expect(asks.output).toMatch(/replaces ALL DATA/);
       expect(await named('Before Reset Co')).toBe(0);
+      // … refuses, changing nothing, when a file of it is missing …
+      renameSync(join(dir, 'custom.tar.gz'), join(dir, 'custom.tar.gz.away'));
+      const broken = await cli(['snapshot', 'restore', 'before', '--yes', ...p], { home });
+      renameSync(join(dir, 'custom.tar.gz.away'), join(dir, 'custom.tar.gz'));
+      expect(broken.code).toBe(1);
+      expect(broken.output).toMatch(/custom\.tar\.gz is missing or unreadable[\s\S]*Nothing was changed/);
+      expect((await fetch(stack.api('/companies?limit=1'))).status).toBe(200);
       // … and with --yes brings it back, every hop working.
       const restored = await cli(['snapshot', 'restore', 'before', '--yes', ...p], { home });
       expect(restored.code, restored.output).toBe(0);
