@@ -14,27 +14,20 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { StartedDockerComposeEnvironment } from 'testcontainers';
-import { makeToken } from '../auth/jwt.ts';
 import { processAlive } from '../config/lock.ts';
 import { DEFAULTS, resolveConfig, SEED_SIZES, type SeedSize } from '../config/schema.ts';
 import { newSecrets } from '../config/secrets.ts';
-import { connectionUrl } from '../db/connect.ts';
 import { freePort } from '../docker/containers.ts';
 import { docker } from '../docker/engine.ts';
 import { PACKAGE_ROOT } from '../paths.ts';
 import { composeVars } from '../stack/compose.ts';
 import { LABELS } from '../stack/spec.ts';
+import { type StackAccess, stackAccess } from './access.ts';
 
 const PREFIX = 'pgapp_disposable_';
 const COMPOSE_PROJECT = 'com.docker.compose.project';
 
-export interface DisposableStack {
-  project: string;
-  apiUrl: string;
-  rdsUrl: string;
-  customUrl: string;
-  jwtSecret: string;
-  token(opts?: { role?: string; claims?: Record<string, unknown>; expiresIn?: number }): string;
+export interface DisposableStack extends StackAccess {
   /** Remove its containers, volumes and network. */
   stop(): Promise<void>;
   /** `await using stack = await startDisposableStack()`: the same as stop(). */
@@ -122,17 +115,7 @@ export async function startDisposableStack(
     return stopped;
   };
   return {
-    project,
-    apiUrl: `http://127.0.0.1:${ports.postgrest}`,
-    rdsUrl: connectionUrl('rds', config, secrets),
-    customUrl: connectionUrl('custom', config, secrets),
-    jwtSecret: secrets.jwtSecret,
-    token: (t = {}) =>
-      makeToken(secrets.jwtSecret, {
-        role: t.role ?? 'web_user',
-        claims: { sub: 'test-user', ...t.claims },
-        expiresIn: t.expiresIn ?? 3600,
-      }),
+    ...stackAccess(config, secrets),
     stop,
     [Symbol.asyncDispose]: stop,
   };

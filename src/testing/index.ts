@@ -15,12 +15,10 @@
  * interface (pgapp binds 127.0.0.1 only) and its reuse knows nothing of pgapp's SQL ledger.
  */
 import { createHash } from 'node:crypto';
-import { makeToken } from '../auth/jwt.ts';
 import { dev } from '../commands/dev.ts';
 import { down, reset } from '../commands/lifecycle.ts';
 import { lockProject } from '../config/lock.ts';
 import { DEFAULTS, type PortKey, type SeedSize } from '../config/schema.ts';
-import { connectionUrl } from '../db/connect.ts';
 import { freePort, projectPorts } from '../docker/containers.ts';
 import { workDir } from '../paths.ts';
 import {
@@ -31,24 +29,14 @@ import {
   type SnapshotInfo,
   saveSnapshot,
 } from '../stack/snapshot.ts';
+import { type StackAccess, stackAccess } from './access.ts';
 
 export type { RestoredSnapshot, SavedSnapshot, SnapshotInfo };
 
-export interface TestStack {
-  project: string;
-  /** The API (the gateway in front of PostgREST), e.g. http://127.0.0.1:41234 */
-  apiUrl: string;
-  /** rds as its master user (TLS required). */
-  rdsUrl: string;
-  /** custom as its superuser. */
-  customUrl: string;
+export interface TestStack extends StackAccess {
   /** Whether this call created or reused the stack, and how long it took. */
   reused: boolean;
   ms: number;
-  /** The stack's JWT secret, for tests of auth edge cases (expired, other claims). */
-  jwtSecret: string;
-  /** A JWT PostgREST accepts (default role web_user, user id (`sub`) "test-user", one hour). */
-  token(opts?: { role?: string; claims?: Record<string, unknown>; expiresIn?: number }): string;
   /** Stop its containers, data kept: the next useStack() starts them again. Returns what was stopped. */
   stop(): Promise<string[]>;
   /** Remove its containers and data (the replica's slot on rds first): the next useStack() starts over. */
@@ -67,8 +55,8 @@ export interface TestStack {
   /** The stack's snapshots. */
   snapshots(): Promise<SnapshotInfo[]>;
   /**
-   * \`await using stack = await useStack()\`: waits for the background work of a restore. The stack
-   * stays up for the next run (that is the point of reusing it); \`stop()\` or \`reset()\` end it.
+   * `await using stack = await useStack()`: waits for the background work of a restore. The stack
+   * stays up for the next run (that is the point of reusing it); `stop()` or `reset()` end it.
    */
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -131,19 +119,9 @@ async function upUnderLock(project: string, opts: UseStackOptions): Promise<Test
     }
   };
   return {
-    project,
-    apiUrl: `http://127.0.0.1:${config.ports.postgrest}`,
-    rdsUrl: connectionUrl('rds', config, secrets),
-    customUrl: connectionUrl('custom', config, secrets),
+    ...stackAccess(config, secrets),
     reused: Object.values(result.actions).every((a) => a === 'reused'),
     ms: result.ms,
-    jwtSecret: secrets.jwtSecret,
-    token: (t = {}) =>
-      makeToken(secrets.jwtSecret, {
-        role: t.role ?? 'web_user',
-        claims: { sub: 'test-user', ...t.claims },
-        expiresIn: t.expiresIn ?? 3600,
-      }),
     stop: () => locked(() => down(own)),
     reset: () =>
       locked(async () => {
@@ -169,4 +147,5 @@ async function upUnderLock(project: string, opts: UseStackOptions): Promise<Test
   };
 }
 
+export type { StackAccess } from './access.ts';
 export { type DisposableStack, reapDisposableStacks, startDisposableStack } from './disposable.ts';
