@@ -145,6 +145,11 @@ async function interruptible<T>(message: string, fn: (signal: AbortSignal) => Pr
   }
 }
 
+/** A command's result: as JSON with --json, else rendered for people. */
+function printed<T>(json: boolean | undefined, value: T, render: (v: T) => string): void {
+  process.stdout.write(`${json ? JSON.stringify(value, null, 2) : render(value)}\n`);
+}
+
 function parse(argv: string[]) {
   try {
     return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
@@ -189,7 +194,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'status': {
       const s = await status({ ...opts, showSecrets: v['show-secrets'] });
-      process.stdout.write(v.json ? `${JSON.stringify(s, null, 2)}\n` : `${renderStatus(s)}\n`);
+      printed(v.json, s, renderStatus);
       return 0;
     }
     case 'down': {
@@ -233,7 +238,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'explain': {
       const e = await explain({ ...opts, path: rest[0], role: v.role, claims: v.claims });
-      process.stdout.write(v.json ? `${JSON.stringify(e, null, 2)}\n` : `${renderExplain(e)}\n`);
+      printed(v.json, e, renderExplain);
       return 0;
     }
     case 'images':
@@ -242,7 +247,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'jobs': {
       const rows = await jobs(opts);
-      process.stdout.write(v.json ? `${JSON.stringify(rows, null, 2)}\n` : `${renderJobs(rows)}\n`);
+      printed(v.json, rows, renderJobs);
       return 0;
     }
     case 'compose':
@@ -287,7 +292,7 @@ async function snapshotCommand(
     }
     case 'list': {
       const list = await snapshotList(opts);
-      process.stdout.write(v.json ? `${JSON.stringify(list, null, 2)}\n` : `${renderSnapshots(list)}\n`);
+      printed(v.json, list, renderSnapshots);
       return 0;
     }
     case 'rm':

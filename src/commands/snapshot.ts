@@ -8,6 +8,7 @@ import type { Config } from '../config/schema.ts';
 import { readSecrets, type Secrets } from '../config/secrets.ts';
 import { findContainer } from '../docker/containers.ts';
 import { checkEngine } from '../docker/engine.ts';
+import { ensurePgImage } from '../docker/images.ts';
 import { PgappError } from '../errors.ts';
 import { checkArchive, findArchive, listArchives, removeArchive, restoreArchive } from '../stack/archive.ts';
 import {
@@ -19,7 +20,7 @@ import {
   type SnapshotRow,
   saveSnapshot,
 } from '../stack/snapshot.ts';
-import { ensureOptions, ensureStackImages, type GlobalOptions, isInteractive, liveConfig } from './common.ts';
+import { ensureOptions, type GlobalOptions, isInteractive, liveConfig } from './common.ts';
 import { dev } from './dev.ts';
 import { removeStack } from './lifecycle.ts';
 
@@ -115,16 +116,14 @@ export function snapshotRestore(opts: SnapshotOptions & { name?: string }): Prom
     }
     checkArchive(config.project, name);
     const t0 = performance.now();
-    const images = await ensureStackImages(
-      config,
-      ensureOptions(true, () => {}),
-      { postgrest: false },
-    );
+    // The servers' images make the volumes (a container that is never started); dev then uses them.
+    const ensure = ensureOptions(true, () => {});
+    const images = {
+      rds: (await ensurePgImage('rds', ensure)).ref,
+      custom: (await ensurePgImage('postgres', ensure)).ref,
+    };
     await removeStack(opts, config.project);
-    await restoreArchive(config.project, name, {
-      rds: images.rds?.ref ?? '',
-      custom: images.custom?.ref ?? '',
-    });
+    await restoreArchive(config.project, name, images);
     // On the ports it had (a stack made with --*-port flags keeps them).
     const up2 = await dev({ ...opts, flags: { ...opts.flags, ports: config.ports } });
     return {

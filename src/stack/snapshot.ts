@@ -49,14 +49,10 @@ export interface SnapshotInfo {
 }
 
 /** One line of `pgapp snapshot list`: a snapshot in the servers, or one `reset` saved. */
-export interface SnapshotRow {
-  name: string;
-  takenAt: string;
-  bytes: number;
+export type SnapshotRow = Omit<SnapshotInfo, 'project'> & {
   /** In the stack's servers, or saved by `reset` in .pgapp/ (restoring it replaces the stack). */
   kind: 'servers' | 'saved';
-  complete: boolean;
-}
+};
 
 interface Meta {
   pgapp: 'snapshot';
