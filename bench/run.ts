@@ -17,13 +17,14 @@ import pg from 'pg';
 import { makeToken } from '../src/auth/jwt.ts';
 import { dev } from '../src/commands/dev.ts';
 import { ensureSecrets, readSecrets } from '../src/config/secrets.ts';
+import { ensureTls } from '../src/config/tls.ts';
 import { freePort, projectContainers, projectPorts } from '../src/docker/containers.ts';
 import { docker } from '../src/docker/engine.ts';
 import { PACKAGE_ROOT, SQL_DIR, workDir } from '../src/paths.ts';
 import { composeEnv } from '../src/stack/compose.ts';
 import { explainRequest } from '../src/stack/explain.ts';
 import { fenceLag } from '../src/stack/replica.ts';
-import { apiReadyUrl, LABELS } from '../src/stack/spec.ts';
+import { apiReadyUrl, LABELS, stackTls } from '../src/stack/spec.ts';
 import { type TestStack, useStack } from '../src/testing/index.ts';
 
 const run = promisify(execFile);
@@ -565,7 +566,14 @@ async function composeStack(): Promise<(...args: string[]) => Promise<unknown>> 
     : {};
   writeFileSync(
     envFile,
-    composeEnv(name, { rds, custom, postgrest: api, ...ports }, CONTACTS, true, secrets),
+    composeEnv(
+      name,
+      { rds, custom, postgrest: api, ...ports },
+      CONTACTS,
+      true,
+      secrets,
+      stackTls(ensureTls(name)),
+    ),
     { mode: 0o600 },
   );
   const compose = (...args: string[]) =>

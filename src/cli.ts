@@ -40,13 +40,14 @@ const HELP = `pgapp — Postgres as an app: an RDS stand-in, a custom Postgres b
 Usage: pgapp <command> [options]        (npm run <command> -- [options])
 
 Commands:
-  dev                 build images, start rds → seed → custom → bridge → replica → api → postgrest, verify, print a summary
+  dev [--rotate-ca]   build images, start rds → seed → custom → bridge → replica → api → postgrest, verify, print a summary
+                      (--rotate-ca: a new project CA and rds certificate; clients then need the new root.crt)
   status [--json [--show-secrets]]  the stack's containers, the replica's subscription and lag, and
                       (--json) how to connect: API, each database's URL (passwords as **** unless
                       --show-secrets), reads mode
   env                 the same for an app, as dotenv with secrets: \`pgapp env > .env.local\`
   down                stop the stack, keep its data
-  reset [--yes] [--snapshot NAME]  remove the stack's containers and data (asks first, and offers
+  reset [--yes] [--snapshot NAME]  remove the stack's containers, data and CA (asks first, and offers
                       to save a snapshot first that \`snapshot restore NAME\` brings back)
   snapshot save|restore|rm NAME [--force]   both databases (rds's data, custom's tables, cache and
                       cron jobs) saved or put back at once, in well under a second; \`snapshot list\`
@@ -70,7 +71,8 @@ Options (also from env PGAPP_* and pgapp.config.json):
   --postgrest-image REF            default postgrest/postgrest:v12.2.3                PGAPP_POSTGREST_IMAGE
   --postgrest-tarball FILE         build PostgREST from an official release tarball   PGAPP_POSTGREST_TARBALL
   --rds-url URL                    bridge to an existing Postgres/RDS instead of the rds container   PGAPP_RDS_URL
-                                   (TLS required; nothing written there but the bridge's views and ledger)
+                                   (TLS required; nothing written there but the bridge's views and ledger;
+                                   add sslrootcert=/path/global-bundle.pem, AWS's RDS CA bundle, to verify it)
   --seed-remote                    create and seed crm on that database too (off by default)
   --rds-insecure                   allow sslmode=prefer/disable in --rds-url (a server without TLS)
   -y, --yes                        never ask (also when CI is set or stdin is not a terminal)
@@ -101,6 +103,7 @@ const OPTIONS = {
   exp: { type: 'string' },
   force: { type: 'boolean' },
   'show-secrets': { type: 'boolean' },
+  'rotate-ca': { type: 'boolean' },
   snapshot: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -187,7 +190,7 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'dev': {
       const result = await interruptible('Interrupted: rolling back what this run created…', (signal) =>
-        dev({ ...opts, signal }),
+        dev({ ...opts, signal, rotateCa: v['rotate-ca'] }),
       );
       process.stdout.write(`${renderSummary(result)}\n`);
       return 0;

@@ -42,9 +42,11 @@ export async function startPg(
   env: Record<string, string>,
   cmd: string[] = [],
   hostIp = '127.0.0.1',
+  binds: { source: string; target: string }[] = [],
 ): Promise<Throwaway> {
   const container = new BoundContainer(image, hostIp)
     .withEnvironment(env)
+    .withBindMounts(binds.map((b) => ({ ...b, mode: 'ro' as const })))
     .withExposedPorts(5432)
     .withLabels({ 'pgapp.test': 'throwaway' })
     .withWaitStrategy(Wait.forHealthCheck())
@@ -191,9 +193,17 @@ export function tempHome(): string {
   return mkdtempSync(join(tmpdir(), 'pgapp-test-'));
 }
 
-/** pg settings for a stack's rds URL: TLS as sslmode=require means (encrypted, self-signed accepted). */
+/** pg settings for a stack's rds URL: as printed (sslmode=verify-full against the project's CA). */
 export function rdsFromUrl(url: string): pg.ClientConfig {
-  return { connectionString: url.replace(/\?sslmode=require$/, ''), ssl: { rejectUnauthorized: false } };
+  return { connectionString: url };
+}
+
+/** TLS as a stack URL asks for it: verified against its sslrootcert, as libpq would. */
+function tlsOf(u: URL): pg.ClientConfig['ssl'] {
+  const mode = u.searchParams.get('sslmode');
+  if (!mode) return undefined;
+  const ca = u.searchParams.get('sslrootcert');
+  return ca ? { ca: readFileSync(ca, 'utf8'), rejectUnauthorized: true } : { rejectUnauthorized: false };
 }
 
 /** custom from a stack URL (no TLS on custom's host port). */
@@ -213,7 +223,7 @@ export function loginAs(url: string, user: string, password: string | undefined)
     database: u.pathname.slice(1),
     user,
     password,
-    ...(u.searchParams.get('sslmode') ? { ssl: { rejectUnauthorized: false } } : {}),
+    ...(u.searchParams.get('sslmode') ? { ssl: tlsOf(u) } : {}),
   };
 }
 
@@ -234,15 +244,18 @@ function projectSecrets(home: string, project: string): Secrets {
   return JSON.parse(readFileSync(join(home, '.pgapp', project, 'secrets.json'), 'utf8'));
 }
 
-/** A stack's rds as its master user, on its host port (TLS; the self-signed certificate accepted). */
-function rdsAsMaster(project: string, port: number, secrets: Secrets): pg.ClientConfig {
+/** A stack's rds as its master user, on its host port (TLS verified against the project's CA). */
+function rdsAsMaster(home: string, project: string, port: number, secrets: Secrets): pg.ClientConfig {
   return {
     host: '127.0.0.1',
     port,
     user: 'postgres',
     password: secrets.rdsMasterPassword,
     database: project,
-    ssl: { rejectUnauthorized: false },
+    ssl: {
+      ca: readFileSync(join(home, '.pgapp', project, 'tls', 'ca', 'root.crt'), 'utf8'),
+      rejectUnauthorized: true,
+    },
   };
 }
 
@@ -289,7 +302,7 @@ export class ThrowawayStack {
   }
 
   rds(): pg.ClientConfig {
-    return rdsAsMaster(this.project, this.ports.rds, this.secrets);
+    return rdsAsMaster(this.home, this.project, this.ports.rds, this.secrets);
   }
 
   /** custom as its superuser. */

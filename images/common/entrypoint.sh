@@ -15,10 +15,20 @@ export PGDATA="${PGDATA:-/var/lib/postgresql/data/pgdata}"
 MARKER="$(dirname "$PGDATA")/.pgapp-init-in-progress"
 SUPERUSER="${PGAPP_SUPERUSER:-postgres}"
 
+# A server certificate given by pgapp (the project's CA signed it; mounted read-only, owned by whoever
+# runs pgapp): staged for the postgres user, who installs it in the data directory below.
+TLS_IN=/etc/pgapp/tls
+TLS_STAGED=/run/pgapp-tls
+
 if [ "$(id -u)" = 0 ]; then
   mkdir -p "$PGDATA" /run/postgresql
   chown -R postgres:postgres "$(dirname "$PGDATA")" /run/postgresql
   chmod 700 "$PGDATA"
+  rm -rf "$TLS_STAGED"
+  if [ -f "$TLS_IN/server.crt" ] && [ -f "$TLS_IN/server.key" ]; then
+    install -d -o postgres -g postgres -m 700 "$TLS_STAGED"
+    install -o postgres -g postgres -m 600 "$TLS_IN/server.crt" "$TLS_IN/server.key" "$TLS_STAGED/"
+  fi
   exec setpriv --reuid=postgres --regid=postgres --init-groups "$0" "$@"
 fi
 
@@ -67,6 +77,24 @@ run_upgrades() {
   echo "$sum" >"$UPGRADE_SUM_FILE"
 }
 
+# The given certificate (when there is one) into the data directory, replacing whatever an older
+# start left there. PGAPP_TLS_CERT_SHA256 names the certificate this container was made for: a
+# mount that holds another one is a stale stack, refused rather than served.
+install_given_tls() {
+  [ -f "$TLS_STAGED/server.crt" ] || return 1
+  if [ -n "${PGAPP_TLS_CERT_SHA256:-}" ]; then
+    local got
+    got=$(openssl x509 -in "$TLS_STAGED/server.crt" -noout -fingerprint -sha256 | cut -d= -f2 | tr -d : | tr 'A-F' 'a-f')
+    if [ "$got" != "$PGAPP_TLS_CERT_SHA256" ]; then
+      echo "pgapp-entrypoint: $TLS_IN/server.crt is not the certificate this container was made for (rotated since?): run \`pgapp dev\`, or for compose \`npm run compose:env\` and \`docker compose up\`" >&2
+      exit 1
+    fi
+  fi
+  cp "$TLS_STAGED/server.crt" "$PGDATA/server.crt"
+  cp "$TLS_STAGED/server.key" "$PGDATA/server.key"
+  chmod 600 "$PGDATA/server.key"
+}
+
 # A first start that died half-way leaves this marker: nothing of the user's is there yet, start over.
 if [ -e "$MARKER" ]; then
   log "a previous initialisation did not complete; starting it again"
@@ -95,11 +123,16 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   } >>"$PGDATA/postgresql.conf"
 
   if [ "${PGAPP_TLS:-off}" = on ]; then
-    # A key of this container's own, made now, not at image build (no key shared by every container).
-    log "generating a TLS certificate for CN=${PGAPP_TLS_CN:-localhost}"
-    openssl req -new -x509 -days 3650 -nodes -newkey rsa:2048 -subj "/CN=${PGAPP_TLS_CN:-localhost}" \
-      -keyout "$PGDATA/server.key" -out "$PGDATA/server.crt" 2>/dev/null
-    chmod 600 "$PGDATA/server.key"
+    if install_given_tls; then
+      log "serving the TLS certificate pgapp issued for this project"
+    else
+      # Run without pgapp: a self-signed key of this container's own, made now, not at image build
+      # (no key shared by every container).
+      log "generating a self-signed TLS certificate for CN=${PGAPP_TLS_CN:-localhost}"
+      openssl req -new -x509 -days 3650 -nodes -newkey rsa:2048 -subj "/CN=${PGAPP_TLS_CN:-localhost}" \
+        -keyout "$PGDATA/server.key" -out "$PGDATA/server.crt" 2>/dev/null
+      chmod 600 "$PGDATA/server.key"
+    fi
     printf "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\nssl_min_protocol_version = 'TLSv1.2'\n" >>"$PGDATA/postgresql.conf"
   fi
 
@@ -134,8 +167,10 @@ ours() {
   [ "$(cat "$PGDATA/PG_VERSION" 2>/dev/null)" = "$(basename "$(dirname "$PGBIN")")" ] && [ -f "$PGDATA/postgresql.conf" ]
 }
 if ours; then
-  # The image's authentication rules are the server's, on every start (an older volume gets them too).
+  # The image's authentication rules are the server's, on every start (an older volume gets them too),
+  # and so is the certificate pgapp gives it (a rotated one replaces the volume's).
   install_auth_files
+  if [ "${PGAPP_TLS:-off}" = on ]; then install_given_tls || true; fi
   # upgrade.d changed since this data directory last ran it (a newer image): apply it now.
   if [ -n "$(upgrade_sum)" ] && [ "$(upgrade_sum)" != "$(cat "$UPGRADE_SUM_FILE" 2>/dev/null)" ]; then
     setup_server start

@@ -10,6 +10,7 @@ import { confirmPrompt } from '../config/prompts.ts';
 import type { Config, RemoteRds } from '../config/schema.ts';
 import type { Secrets } from '../config/secrets.ts';
 import { readSecrets, secretsFile } from '../config/secrets.ts';
+import { ensureTls, installRemoteCa, type TlsState } from '../config/tls.ts';
 import { connectionConfig, withClient } from '../db/connect.ts';
 import {
   type Action,
@@ -34,7 +35,7 @@ import {
   slotLeftHint,
   syncReplica,
 } from '../stack/replica.ts';
-import { networkName, SERVICES, type Service, type StackImages, stackSpec } from '../stack/spec.ts';
+import { networkName, SERVICES, type Service, type StackImages, stackSpec, stackTls } from '../stack/spec.ts';
 import { applyPhase, type Phase } from '../stack/sql.ts';
 import { type Hop, verifyStack } from '../stack/verify.ts';
 import {
@@ -72,6 +73,7 @@ interface Ctx {
   hops: Hop[];
   phases: Record<string, number>;
   reads: DevResult['reads'];
+  tls: TlsState;
 }
 
 const READY_TIMEOUT_MS = Number(process.env.PGAPP_READY_TIMEOUT_MS ?? 120_000);
@@ -110,6 +112,8 @@ export type DevOptions = GlobalOptions & {
   prompt?: PromptContext;
   renderer?: 'default' | 'simple' | 'silent';
   signal?: AbortSignal;
+  /** Issue a new CA and rds certificate (clients must then trust the new root.crt). */
+  rotateCa?: boolean;
 };
 
 /**
@@ -140,6 +144,9 @@ async function bringUp(config: Config, opts: DevOptions): Promise<DevResult> {
   const started = performance.now(); // time the stack, not the questions
   await refuseForeignProject(config.project);
   const secrets = ensureSecrets(config.project);
+  // A real RDS's CA bundle is checked before anything changes; then the project's CA and rds's certificate.
+  if (config.remote?.sslrootcert) installRemoteCa(config.project, config.remote.sslrootcert);
+  const tls = ensureTls(config.project, { rotate: opts.rotateCa });
 
   // The one question a run may need mid-way (building the base image) is asked before rendering starts.
   let baseAnswer = true;
@@ -170,6 +177,7 @@ async function bringUp(config: Config, opts: DevOptions): Promise<DevResult> {
     hops: [],
     phases: {},
     reads: { mode: config.reads },
+    tls,
   };
   const signal = abort.signal;
   const specFor = (c: Ctx) => {
@@ -180,7 +188,7 @@ async function bringUp(config: Config, opts: DevOptions): Promise<DevResult> {
       postgrest: imgs.postgrest.ref,
       gateway: imgs.gateway.ref,
     };
-    return stackSpec(c.config, c.secrets, refs);
+    return stackSpec(c.config, c.secrets, refs, stackTls(c.tls));
   };
 
   const serviceTask = (service: Service) => ({

@@ -8,6 +8,7 @@ import { lockProject } from '../config/lock.ts';
 import { confirmPrompt, textPrompt } from '../config/prompts.ts';
 import { SEED_SIZES } from '../config/schema.ts';
 import { ensureSecrets, readSecrets, type Secrets } from '../config/secrets.ts';
+import { CONTAINER_CA_FILE, ensureTls, removeTls } from '../config/tls.ts';
 import { connectionConfig, withClient } from '../db/connect.ts';
 import { findContainer, projectContainers, removeProject, stopProject } from '../docker/containers.ts';
 import { checkEngine, docker, logFrames } from '../docker/engine.ts';
@@ -27,6 +28,7 @@ import {
   RDS_MASTER_USER,
   SERVICES,
   type Service,
+  stackTls,
 } from '../stack/spec.ts';
 import { apiUrl } from '../stack/verify.ts';
 import { renderTable } from '../ui/table.ts';
@@ -215,7 +217,10 @@ export async function reset(opts: GlobalOptions & { snapshot?: string }): Promis
   }
   const lock = await lockProject(config.project);
   try {
-    return await removeStack(opts, config.project, snapshot);
+    const result = await removeStack(opts, config.project, snapshot);
+    // A fresh start: the next `dev` issues a new CA and certificate (secrets stay, for saved snapshots).
+    removeTls(config.project);
+    return result;
   } finally {
     lock.release();
   }
@@ -319,7 +324,7 @@ export async function psql(opts: GlobalOptions & { service?: string; args: strin
   const id = await containerOf(config.project, service);
   const conn =
     service === 'rds'
-      ? `host=127.0.0.1 sslmode=require user=${RDS_MASTER_USER} dbname=${config.project}`
+      ? `host=127.0.0.1 sslmode=verify-full sslrootcert=${CONTAINER_CA_FILE} user=${RDS_MASTER_USER} dbname=${config.project}`
       : `host=127.0.0.1 user=${CUSTOM_SUPERUSER} dbname=${config.project}`;
   const password = service === 'rds' ? secrets.rdsMasterPassword : secrets.customPassword;
   const tty = process.stdin.isTTY ? ['-it'] : ['-i'];
@@ -441,7 +446,14 @@ export function composeEnvFile(opts: GlobalOptions): string {
   const file = join(workDir(), '.env');
   writeFileSync(
     file,
-    composeEnv(config.project, config.ports, SEED_SIZES[config.seed], config.cronJobs, secrets),
+    composeEnv(
+      config.project,
+      config.ports,
+      SEED_SIZES[config.seed],
+      config.cronJobs,
+      secrets,
+      stackTls(ensureTls(config.project)),
+    ),
     { mode: 0o600 },
   );
   return file;

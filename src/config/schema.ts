@@ -1,6 +1,7 @@
 /**
  * The configuration of one stack, its defaults and validation. Pure: no I/O.
  */
+import { resolve } from 'node:path';
 import { PgappError } from '../errors.ts';
 
 export const SEED_SIZES = { small: 1_000, medium: 100_000, large: 1_000_000 } as const;
@@ -42,6 +43,11 @@ export interface RemoteRds {
   database: string;
   /** libpq sslmode: require and stronger unless explicitly relaxed (--rds-insecure). */
   sslmode: 'require' | 'verify-ca' | 'verify-full' | 'disable';
+  /**
+   * The CA bundle that verifies the server (an absolute path on this machine), e.g. AWS RDS's
+   * global-bundle.pem. With it, sslmode defaults to verify-full.
+   */
+  sslrootcert?: string;
   /** Create and seed crm there (--seed-remote); off by default. */
   seed: boolean;
 }
@@ -87,11 +93,26 @@ export function validateRdsUrl(value: unknown, insecure: boolean, seed: boolean)
         'with the database listening there) or host.docker.internal on Docker Desktop.',
     );
   }
-  const sslmode = (url.searchParams.get('sslmode') ?? 'require') as RemoteRds['sslmode'];
+  const rootcert = url.searchParams.get('sslrootcert');
+  if (rootcert === 'system') {
+    throw new PgappError(
+      '--rds-url sslrootcert=system is not supported',
+      "Give the path of the server's CA bundle (for AWS RDS: global-bundle.pem from https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem).",
+    );
+  }
+  const sslrootcert = rootcert ? resolve(rootcert) : undefined;
+  const sslmode = (url.searchParams.get('sslmode') ??
+    (sslrootcert ? 'verify-full' : 'require')) as RemoteRds['sslmode'];
   if (![...TLS_MODES, ...PLAIN_MODES].includes(sslmode)) {
     throw new PgappError(
       `Unsupported sslmode=${sslmode} in --rds-url`,
       `Use one of ${[...TLS_MODES, ...PLAIN_MODES].join(', ')}.`,
+    );
+  }
+  if (sslmode.startsWith('verify-') && !sslrootcert) {
+    throw new PgappError(
+      `--rds-url asks for sslmode=${sslmode} but names no sslrootcert`,
+      "Add sslrootcert=/path/to/the server's CA bundle (for AWS RDS: global-bundle.pem from https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem).",
     );
   }
   if (PLAIN_MODES.includes(sslmode) && !insecure) {
@@ -108,6 +129,7 @@ export function validateRdsUrl(value: unknown, insecure: boolean, seed: boolean)
     password: decodeURIComponent(url.password),
     database,
     sslmode,
+    ...(sslrootcert ? { sslrootcert } : {}),
     seed,
   };
 }

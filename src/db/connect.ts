@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { Config } from '../config/schema.ts';
 import type { Secrets } from '../config/secrets.ts';
+import { caPem, tlsPaths } from '../config/tls.ts';
 import { errorMessage, PgappError } from '../errors.ts';
 import { CUSTOM_SUPERUSER, RDS_MASTER_USER } from '../stack/spec.ts';
 
@@ -17,47 +18,69 @@ export const PG_TYPES: pg.CustomTypesConfig = {
 
 export type Target = 'rds' | 'custom';
 
+/** The CA file that verifies rds from this machine: the project's own, or --rds-url's sslrootcert. */
+export function rdsCaFile(config: Config): string | undefined {
+  if (config.remote) return config.remote.sslrootcert;
+  return tlsPaths(config.project).caCert;
+}
+
 /** Connection settings from the host (ports on 127.0.0.1). rds demands TLS, as RDS does. */
 export function connectionConfig(target: Target, config: Config, secrets: Secrets): pg.ClientConfig {
   const r = config.remote;
   if (target === 'rds' && r) {
+    const ca = r.sslrootcert ? caPem(r.sslrootcert, config.project) : undefined;
     const ssl =
       r.sslmode === 'disable'
         ? false
         : r.sslmode === 'require'
           ? { rejectUnauthorized: false }
-          : { rejectUnauthorized: true };
+          : r.sslmode === 'verify-ca'
+            ? { ca, rejectUnauthorized: true, checkServerIdentity: () => undefined }
+            : { ca, rejectUnauthorized: true };
     return { host: r.host, port: r.port, user: r.user, password: r.password, database: r.database, ssl };
   }
+  const c = ownServer(target, config, secrets);
+  // sslmode=verify-full: the project's CA signed rds's certificate, which names 127.0.0.1.
   return target === 'rds'
-    ? {
-        host: '127.0.0.1',
-        port: config.ports.rds,
-        user: RDS_MASTER_USER,
-        password: secrets.rdsMasterPassword,
-        database: config.project,
-        // sslmode=require: encrypted; the stand-in's certificate is self-signed per container.
-        ssl: { rejectUnauthorized: false },
-      }
-    : {
-        host: '127.0.0.1',
-        port: config.ports.custom,
-        user: CUSTOM_SUPERUSER,
-        password: secrets.customPassword,
-        database: config.project,
-      };
+    ? { ...c, ssl: { ca: caPem(tlsPaths(config.project).caCert, config.project), rejectUnauthorized: true } }
+    : c;
 }
 
-/** A libpq URL for people: the summary prints these. */
+/** One of the stack's own servers, from the host: its port on 127.0.0.1, its user and password. */
+function ownServer(target: Target, config: Config, secrets: Secrets) {
+  const rds = target === 'rds';
+  return {
+    host: '127.0.0.1',
+    port: rds ? config.ports.rds : config.ports.custom,
+    user: rds ? RDS_MASTER_USER : CUSTOM_SUPERUSER,
+    password: rds ? secrets.rdsMasterPassword : secrets.customPassword,
+    database: config.project,
+  };
+}
+
+/** A query value for a libpq URL: percent-encoded, slashes of a path kept readable. */
+const uriValue = (v: string) =>
+  encodeURIComponent(v)
+    .replace(/%2F/gi, '/')
+    .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+
+/**
+ * A libpq URL for people and their tools: the summary prints these, `pgapp env` writes them. rds's
+ * verifies the server (sslmode=verify-full with the CA as sslrootcert) and works as printed with
+ * psql, node-postgres and psycopg.
+ */
 export function connectionUrl(target: Target, config: Config, secrets: Secrets): string {
   const r = config.remote;
   if (target === 'rds' && r) {
     // The user's own credentials: never echoed back.
-    return `postgres://${encodeURIComponent(r.user)}:****@${r.host}:${r.port}/${r.database}?sslmode=${r.sslmode}`;
+    const ca = r.sslrootcert ? `&sslrootcert=${uriValue(r.sslrootcert)}` : '';
+    return `postgres://${encodeURIComponent(r.user)}:****@${r.host}:${r.port}/${r.database}?sslmode=${r.sslmode}${ca}`;
   }
-  const c = connectionConfig(target, config, secrets);
+  const c = ownServer(target, config, secrets);
   const url = `postgres://${c.user}:${encodeURIComponent(String(c.password))}@127.0.0.1:${c.port}/${c.database}`;
-  return target === 'rds' ? `${url}?sslmode=require` : url;
+  return target === 'rds'
+    ? `${url}?sslmode=verify-full&sslrootcert=${uriValue(tlsPaths(config.project).caCert)}`
+    : url;
 }
 
 function connectHint(err: unknown, hint?: string): string {
@@ -72,6 +95,8 @@ function connectHint(err: unknown, hint?: string): string {
   if (/does not support SSL/i.test(msg))
     return 'The server refuses TLS. pgapp requires it (as RDS does); for a server without TLS add --rds-insecure and sslmode=disable.';
   if (/no encryption|hostnossl|SSL off/i.test(msg)) return 'The server requires TLS: drop sslmode=disable.';
+  if (/self[- ]signed|unable to (get|verify)|certificate|altnames/i.test(msg))
+    return "The server's certificate does not verify against the CA in use. For the stack's own rds: `pgapp dev` (it installs the project's certificate); for --rds-url: set sslrootcert to the server's CA bundle.";
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
     return 'The host name does not resolve from this machine.';
   if (code === 'ECONNREFUSED' || code === 'ETIMEDOUT' || code === 'EHOSTUNREACH')

@@ -179,7 +179,15 @@ export async function ensureContainer(
       PortBindings: Object.fromEntries(
         spec.ports.map((p) => [`${p.container}/tcp`, [{ HostIp: '127.0.0.1', HostPort: String(p.host) }]]),
       ),
-      Mounts: spec.volumes.map((v) => ({ Type: 'volume' as const, Source: v.name, Target: v.target })),
+      Mounts: [
+        ...spec.volumes.map((v) => ({ Type: 'volume' as const, Source: v.name, Target: v.target })),
+        ...spec.binds.map((b) => ({
+          Type: 'bind' as const,
+          Source: b.source,
+          Target: b.target,
+          ReadOnly: true,
+        })),
+      ],
       NetworkMode: net,
       RestartPolicy: { Name: 'unless-stopped' },
     },

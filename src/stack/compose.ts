@@ -5,8 +5,9 @@
  */
 import { DEFAULTS, PORT_KEYS, type PortKey } from '../config/schema.ts';
 import type { Secrets } from '../config/secrets.ts';
+import { CONTAINER_CA_FILE } from '../config/tls.ts';
 import { BASE_IMAGE } from '../docker/images.ts';
-import { type ServiceSpec, stackSpec } from './spec.ts';
+import { type ServiceSpec, type StackTls, stackSpec } from './spec.ts';
 import { PHASES, sqlSettings } from './sql.ts';
 
 /** The env variables compose.yaml reads (`pgapp compose-env` writes them to .env). */
@@ -19,6 +20,9 @@ export const COMPOSE_ENV = {
   } as Record<PortKey, string>,
   seedContacts: 'PGAPP_SEED_CONTACTS',
   cronJobs: 'PGAPP_CRON_JOBS',
+  /** The project's TLS files (.pgapp/<project>/tls) and rds's certificate in it. */
+  tlsDir: 'PGAPP_TLS_DIR',
+  rdsCert: 'PGAPP_RDS_CERT_SHA256',
   secrets: {
     rdsMasterPassword: 'PGAPP_RDS_MASTER_PASSWORD',
     customPassword: 'PGAPP_CUSTOM_PASSWORD',
@@ -71,7 +75,8 @@ export function composeModel(): { [k: string]: Yaml } {
     postgrest: orDefault('PGAPP_POSTGREST_IMAGE', DEFAULTS.postgrestImage),
     gateway: 'pgapp/gateway:compose',
   };
-  const spec = stackSpec({ project, ports }, secrets, images);
+  const tls = { dir: required(COMPOSE_ENV.tlsDir), serverFingerprint: required(COMPOSE_ENV.rdsCert) };
+  const spec = stackSpec({ project, ports }, secrets, images, tls);
   const settings = sqlSettings(
     {
       project,
@@ -92,7 +97,14 @@ export function composeModel(): { [k: string]: Yaml } {
     ...(s.env ? { environment: s.env } : {}),
     ...(s.cmd.length ? { command: s.cmd } : {}),
     ...(s.ports.length ? { ports: s.ports.map((p) => `127.0.0.1:${p.host}:${p.container}`) } : {}),
-    ...(s.volumes.length ? { volumes: s.volumes.map((v) => `${volumeKey(s.service)}:${v.target}`) } : {}),
+    ...(s.volumes.length || s.binds.length
+      ? {
+          volumes: [
+            ...s.volumes.map((v) => `${volumeKey(s.service)}:${v.target}`),
+            ...s.binds.map((b) => `${b.source}:${b.target}:ro`),
+          ],
+        }
+      : {}),
     restart: 'unless-stopped',
   });
   const volumeKey = (svc: string) => `${svc}_data`;
@@ -100,7 +112,7 @@ export function composeModel(): { [k: string]: Yaml } {
     const s = spec[t];
     const user = s.env.POSTGRES_USER as string;
     return {
-      [`PGAPP_CONN_${t}`]: `host=${t} port=5432 dbname=${project} user=${user}${t === 'rds' ? ' sslmode=require' : ''}`,
+      [`PGAPP_CONN_${t}`]: `host=${t} port=5432 dbname=${project} user=${user}${t === 'rds' ? ` sslmode=verify-full sslrootcert=${CONTAINER_CA_FILE}` : ''}`,
       [`PGAPP_PASSWORD_${t}`]: s.env.POSTGRES_PASSWORD as string,
     };
   };
@@ -114,7 +126,7 @@ export function composeModel(): { [k: string]: Yaml } {
         build: build('postgres'),
         image: spec.custom.image,
         entrypoint: ['bash', '/sql/apply.sh'],
-        volumes: ['./sql:/sql:ro'],
+        volumes: ['./sql:/sql:ro', ...spec.custom.binds.map((b) => `${b.source}:${b.target}:ro`)],
         environment: {
           PGAPP_PHASES: Object.values(PHASES)
             .flatMap((p) => p.dirs.filter((d) => !d.replica).map((d) => `${p.target}:${d.dir}`))
@@ -168,9 +180,12 @@ export function composeVars(
   seedContacts: number,
   cronJobs: boolean,
   secrets: Secrets,
+  tls: StackTls,
 ): Record<string, string> {
   return {
     [COMPOSE_ENV.project]: project,
+    [COMPOSE_ENV.tlsDir]: tls.dir,
+    [COMPOSE_ENV.rdsCert]: tls.serverFingerprint,
     ...Object.fromEntries(PORT_KEYS.map((k) => [COMPOSE_ENV.ports[k], String(ports[k])])),
     [COMPOSE_ENV.seedContacts]: String(seedContacts),
     [COMPOSE_ENV.cronJobs]: String(cronJobs),

@@ -5,7 +5,8 @@
 import { makeToken } from '../auth/jwt.ts';
 import type { Config } from '../config/schema.ts';
 import type { Secrets } from '../config/secrets.ts';
-import { connectionUrl } from '../db/connect.ts';
+import { connectionUrl, rdsCaFile } from '../db/connect.ts';
+import { PgappError } from '../errors.ts';
 
 export interface ConnectionDetails {
   /** The API: the gateway in front of PostgREST. */
@@ -13,8 +14,8 @@ export interface ConnectionDetails {
   /** libpq URLs (passwords as **** unless asked for). custom is the database an app uses. */
   databases: { custom: string; rds: string };
   /**
-   * A CA file that verifies rds's certificate; null while the stand-in's certificate is its own
-   * self-signed one (connect with sslmode=require, or `ssl: { rejectUnauthorized: false }` in pg).
+   * The CA file that verifies rds's certificate (the URLs carry it as sslrootcert): the project's own
+   * CA, or --rds-url's sslrootcert; null for a remote reached with sslmode=require.
    */
   ca: string | null;
   reads: Config['reads'];
@@ -47,7 +48,7 @@ export function connectionDetails(
       custom: shown(connectionUrl('custom', config, secrets)),
       rds: shown(connectionUrl('rds', config, secrets)),
     },
-    ca: null,
+    ca: rdsCaFile(config) ?? null,
     reads: config.reads,
     ...(opts.showSecrets ? { tokens: devTokens(secrets) } : {}),
   };
@@ -59,12 +60,32 @@ export function connectionDetails(
  * not change what the next `pgapp dev` does.
  */
 export function dotenv(project: string, d: ConnectionDetails): string {
+  const vars: [string, string | undefined][] = [
+    ['PGAPP_API_URL', d.api],
+    ['DATABASE_URL', d.databases.custom],
+    ['RDS_DATABASE_URL', d.databases.rds],
+    ['PGAPP_RDS_CA', d.ca ?? undefined],
+    ['PGAPP_ANON_TOKEN', d.tokens?.anon],
+    ['PGAPP_USER_TOKEN', d.tokens?.user],
+  ];
   const lines = [
     `# pgapp "${project}": how an app reaches the stack. Contains secrets: keep it out of git.`,
-    `PGAPP_API_URL=${d.api}`,
-    `DATABASE_URL=${d.databases.custom}`,
-    `RDS_DATABASE_URL=${d.databases.rds}`,
-    ...(d.tokens ? [`PGAPP_ANON_TOKEN=${d.tokens.anon}`, `PGAPP_USER_TOKEN=${d.tokens.user}`] : []),
+    ...vars.filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${dotenvValue(v as string)}`),
   ];
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * A value both dotenv readers (node --env-file, dotenv, python-dotenv) and a shell (`set -a; . ./.env`)
+ * read back unchanged: single-quoted (a URL's `&` would end a shell command), double-quoted only when
+ * it holds a single quote (and nothing a shell would expand there).
+ */
+export function dotenvValue(v: string): string {
+  if (!v.includes("'")) return `'${v}'`;
+  if (/["\\$`\n]/.test(v))
+    throw new PgappError(
+      `Cannot write ${JSON.stringify(v)} as a dotenv value`,
+      'It holds both a single quote and characters a shell expands: run pgapp from a directory whose path has neither.',
+    );
+  return `"${v}"`;
 }

@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { Config } from '../config/schema.ts';
 import type { Secrets } from '../config/secrets.ts';
+import { rdsRootCert } from '../config/tls.ts';
 import { connectionConfig, withClient } from '../db/connect.ts';
 import { errorMessage, PgappError } from '../errors.ts';
 import { PG_PORT, PUBLICATION, REPLICATOR_USER } from './spec.ts';
@@ -79,7 +80,7 @@ ORDER BY 1`;
 /** libpq connection string custom's subscription uses to reach rds, from inside the network. */
 export function subscriptionConninfo(config: Config, secrets: Secrets): string {
   const r = config.remote;
-  const parts: Record<string, string> = r
+  const parts: Record<string, string | undefined> = r
     ? {
         host: r.host,
         port: String(r.port),
@@ -87,6 +88,7 @@ export function subscriptionConninfo(config: Config, secrets: Secrets): string {
         user: r.user,
         password: r.password,
         sslmode: r.sslmode,
+        sslrootcert: rdsRootCert(r),
       }
     : {
         host: 'rds',
@@ -94,11 +96,13 @@ export function subscriptionConninfo(config: Config, secrets: Secrets): string {
         dbname: config.project,
         user: REPLICATOR_USER,
         password: secrets.replicatorPassword,
-        sslmode: 'require',
+        sslmode: 'verify-full',
+        sslrootcert: rdsRootCert(undefined),
       };
   parts.application_name = PUBLICATION;
   parts.connect_timeout = '5';
   return Object.entries(parts)
+    .filter((e): e is [string, string] => e[1] !== undefined)
     .map(([k, v]) => `${k}=${q(v)}`)
     .join(' ');
 }

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { PortKey } from '../config/schema.ts';
 import type { Secrets } from '../config/secrets.ts';
+import { CONTAINER_CA_DIR, CONTAINER_TLS_DIR, type TlsState } from '../config/tls.ts';
 
 export const SERVICES = ['rds', 'custom', 'postgrest', 'gateway'] as const;
 export type Service = (typeof SERVICES)[number];
@@ -47,6 +48,8 @@ export interface ServiceSpec<P = number> {
   cmd: string[];
   ports: PortSpec<P>[];
   volumes: { name: string; target: string }[];
+  /** Host directories mounted read-only (the project's CA, rds's certificate). */
+  binds: { source: string; target: string }[];
   /**
    * How readiness is known: the image's Docker HEALTHCHECK, an HTTP GET from the host, or (PostgREST,
    * which publishes nothing and has no shell) running steadily — the gateway's check covers it.
@@ -86,10 +89,22 @@ export interface StackParams<P> {
   ports: Record<PortKey, P>;
 }
 
+/** The project's TLS files (config/tls.ts): their host directory, and rds's certificate. */
+export interface StackTls {
+  dir: string;
+  /** SHA-256 of rds's certificate: rds refuses to serve another, and a new one re-creates it. */
+  serverFingerprint: string;
+}
+export const stackTls = (t: TlsState): StackTls => ({
+  dir: t.paths.dir,
+  serverFingerprint: t.serverFingerprint,
+});
+
 export function stackSpec<P extends number | string>(
   config: StackParams<P>,
   secrets: Secrets,
   images: StackImages,
+  tls: StackTls,
 ): Record<Service, ServiceSpec<P>> {
   const db = config.project;
   // rds and custom run the same entrypoint: a user, a password, the app database, one data volume.
@@ -98,20 +113,29 @@ export function stackSpec<P extends number | string>(
     user: string,
     password: string,
     cmd: string[],
+    more: Pick<ServiceSpec<P>, 'binds'> & { env?: Record<string, string> },
   ): ServiceSpec<P> => ({
     service,
     name: containerName(config.project, service),
     image: images[service],
-    env: { POSTGRES_USER: user, POSTGRES_PASSWORD: password, POSTGRES_DB: db },
+    env: { POSTGRES_USER: user, POSTGRES_PASSWORD: password, POSTGRES_DB: db, ...more.env },
     cmd,
     ports: [{ container: PG_PORT, host: config.ports[service] }],
     volumes: [{ name: volumeName(config.project, service), target: PGDATA_VOLUME_TARGET }],
+    binds: more.binds,
     ready: { kind: 'healthcheck' },
   });
+  // The project's CA: every client of rds in the stack verifies it (sslmode=verify-full).
+  const ca = { source: `${tls.dir}/ca`, target: CONTAINER_CA_DIR };
   return {
-    rds: postgres('rds', RDS_MASTER_USER, secrets.rdsMasterPassword, []),
+    rds: postgres('rds', RDS_MASTER_USER, secrets.rdsMasterPassword, [], {
+      binds: [{ source: `${tls.dir}/rds`, target: CONTAINER_TLS_DIR }, ca],
+      env: { PGAPP_TLS_CERT_SHA256: tls.serverFingerprint },
+    }),
     // pg_cron lives in the app database, so jobs run where the foreign tables and api are.
-    custom: postgres('custom', CUSTOM_SUPERUSER, secrets.customPassword, ['-c', `cron.database_name=${db}`]),
+    custom: postgres('custom', CUSTOM_SUPERUSER, secrets.customPassword, ['-c', `cron.database_name=${db}`], {
+      binds: [ca],
+    }),
     postgrest: {
       service: 'postgrest',
       name: containerName(config.project, 'postgrest'),
@@ -137,6 +161,7 @@ export function stackSpec<P extends number | string>(
       // Reached only through the gateway, inside the project network.
       ports: [],
       volumes: [],
+      binds: [],
       ready: { kind: 'running' },
     },
     // The API's one door (images/gateway): request limits, per-client fairness, clear errors.
@@ -154,6 +179,7 @@ export function stackSpec<P extends number | string>(
       cmd: [],
       ports: [{ container: GATEWAY_PORT, host: config.ports.postgrest }],
       volumes: [],
+      binds: [],
       ready: { kind: 'http', url: apiReadyUrl(config.ports.postgrest) },
     },
   };

@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import { type Config, type ReadsMode, type RemoteRds, SEED_SIZES } from '../config/schema.ts';
 import type { Secrets } from '../config/secrets.ts';
+import { rdsRootCert } from '../config/tls.ts';
 import { connectionConfig, type Target, withClient } from '../db/connect.ts';
 import { type ApplyResult, applySqlFiles, readSqlDir } from '../db/ledger.ts';
 import { SQL_DIR, workDir } from '../paths.ts';
@@ -76,7 +77,9 @@ export function sqlSettings(config: SettingsParams, secrets: Secrets): Record<st
     rds_host: config.remote?.host ?? 'rds',
     rds_port: String(config.remote?.port ?? PG_PORT),
     rds_dbname: config.remote?.database ?? config.project,
-    rds_sslmode: config.remote?.sslmode ?? 'require',
+    // Verified as clients verify RDS: the project's CA, or --rds-url's sslrootcert (copied beside it).
+    rds_sslmode: config.remote?.sslmode ?? 'verify-full',
+    rds_sslrootcert: rdsRootCert(config.remote) ?? 'none',
     authenticator_password: secrets.authenticatorPassword,
     cron_jobs: String(config.cronJobs),
     reads: String(config.reads),

@@ -13,15 +13,18 @@
  * postgres_fdw (it has no step that subscribes the replica).
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { StartedDockerComposeEnvironment } from 'testcontainers';
 import { processAlive } from '../config/lock.ts';
 import { DEFAULTS, resolveConfig, SEED_SIZES, type SeedSize } from '../config/schema.ts';
 import { newSecrets } from '../config/secrets.ts';
+import { ensureTls } from '../config/tls.ts';
 import { freePort } from '../docker/containers.ts';
 import { docker } from '../docker/engine.ts';
-import { PACKAGE_ROOT } from '../paths.ts';
+import { PACKAGE_ROOT, stateDir, workDir } from '../paths.ts';
 import { composeVars } from '../stack/compose.ts';
-import { LABELS } from '../stack/spec.ts';
+import { LABELS, stackTls } from '../stack/spec.ts';
 import { type StackAccess, stackAccess } from './access.ts';
 
 const PREFIX = 'pgapp_disposable_';
@@ -34,7 +37,7 @@ export interface DisposableStack extends StackAccess {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** Everything of one compose project, by its labels (containers, then volumes and networks). */
+/** Everything of one compose project: by its labels (containers, volumes, networks), and its TLS files. */
 export async function removeDisposable(project: string): Promise<number> {
   const by = (label: string) => ({ filters: { label: [`${label}=${project}`] } });
   const containers = await docker().listContainers({ all: true, ...by(COMPOSE_PROJECT) });
@@ -46,6 +49,7 @@ export async function removeDisposable(project: string): Promise<number> {
   for (const name of new Set(volumes.map((v) => v.Name)))
     await docker().getVolume(name).remove({ force: true });
   for (const n of await docker().listNetworks(by(COMPOSE_PROJECT))) await docker().getNetwork(n.Id).remove();
+  rmSync(stateDir(project), { recursive: true, force: true });
   return containers.length;
 }
 
@@ -60,6 +64,9 @@ export async function reapDisposableStacks(): Promise<string[]> {
     const p = v.Labels?.[LABELS.project] ?? '';
     if (p.startsWith(PREFIX)) projects.add(p);
   }
+  // Their TLS files (.pgapp/<project>/tls) too, also of stacks whose start never reached Docker.
+  const states = join(workDir(), '.pgapp');
+  for (const d of existsSync(states) ? readdirSync(states) : []) if (d.startsWith(PREFIX)) projects.add(d);
   const gone = [...projects].filter((p) => !processAlive(Number(p.slice(PREFIX.length).split('_')[0])));
   for (const p of gone) await removeDisposable(p);
   return gone;
@@ -88,6 +95,7 @@ export async function startDisposableStack(
           SEED_SIZES[opts.seed ?? 'small'],
           opts.cronJobs ?? DEFAULTS.cronJobs,
           secrets,
+          stackTls(ensureTls(project)),
         ),
       )
       // Images from the same build contexts as `pgapp dev`'s (cached layers: seconds).

@@ -20,6 +20,11 @@ export function renderSummary(r: DevResult): string {
     `  ${k('api')}${api}   ${chalk.dim('gateway → PostgREST')}`,
     `  ${k('custom')}${c.databases.custom}`,
     `  ${k('rds')}${c.databases.rds}`,
+    ...(c.ca
+      ? [
+          `  ${k('rds CA')}${c.ca} ${chalk.dim(config.remote ? "(--rds-url's sslrootcert)" : "(the project's own CA: sslmode=verify-full, as RDS clients verify Amazon's)")}`,
+        ]
+      : []),
     `  ${k('reads')}${
       r.reads.mode === 'replica'
         ? `replica ${chalk.dim('(local tables on custom, kept in sync from rds by logical replication; writes go to rds)')}`

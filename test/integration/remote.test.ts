@@ -3,10 +3,11 @@
  * on the Docker bridge gateway so this machine and the custom container both reach it).
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { issueServerCert, makeCa } from '../../src/config/tls.ts';
 import { docker } from '../../src/docker/engine.ts';
 import { SQL_DIR } from '../../src/paths.ts';
 import { LABELS } from '../../src/stack/spec.ts';
@@ -23,10 +24,32 @@ const GATEWAY = '172.17.0.1';
 type External = Throwaway;
 
 /** Somebody's Postgres on the bridge's gateway address (testcontainers, as the helpers' throwaways). */
-const startExternal = (image: string, env: Record<string, string>) => startPg(image, env, [], GATEWAY);
+const startExternal = (
+  image: string,
+  env: Record<string, string>,
+  binds: { source: string; target: string }[] = [],
+) => startPg(image, env, [], GATEWAY, binds);
+
+/**
+ * "Amazon's" CA for the external server: a bundle file (as AWS's global-bundle.pem), and a server
+ * certificate naming the address the stack reaches it at, mounted where the image's entrypoint takes it.
+ */
+function externalCa(home: string): { bundle: string; tlsDir: string } {
+  const ca = makeCa('external');
+  const dir = mkdtempSync(join(home, 'external-ca-'));
+  const tlsDir = join(dir, 'tls');
+  mkdirSync(tlsDir);
+  const server = issueServerCert(ca, { dns: [], ip: [GATEWAY] });
+  writeFileSync(join(tlsDir, 'server.crt'), server.cert);
+  writeFileSync(join(tlsDir, 'server.key'), server.key, { mode: 0o600 });
+  const bundle = join(dir, 'global-bundle.pem');
+  writeFileSync(bundle, `${makeCa('unrelated').cert}${ca.cert}`);
+  return { bundle, tlsDir };
+}
 
 describe.skipIf(!postgrest.available)(title, () => {
   const home = tempHome();
+  const externalTls = externalCa(home);
   const projects: string[] = [];
   let tls: External;
   let plain: External;
@@ -37,7 +60,7 @@ describe.skipIf(!postgrest.available)(title, () => {
   };
   const ports = async () => {
     const { ports: p, args } = await portFlags({ rds: false });
-    return { api: p.api, args };
+    return { api: p.api, custom: p.custom, args };
   };
   const url = (e: External, db: string, extra = '') =>
     `postgres://postgres:extpw@${GATEWAY}:${e.port}/${db}${extra}`;
@@ -52,7 +75,9 @@ describe.skipIf(!postgrest.available)(title, () => {
 
   beforeAll(async () => {
     // The RDS stand-in image as "somebody's RDS" (TLS forced, no superuser), and a plain Postgres without TLS.
-    tls = await startExternal(images.rds, { POSTGRES_PASSWORD: 'extpw', POSTGRES_DB: 'extdb' });
+    tls = await startExternal(images.rds, { POSTGRES_PASSWORD: 'extpw', POSTGRES_DB: 'extdb' }, [
+      { source: externalTls.tlsDir, target: '/etc/pgapp/tls' },
+    ]);
     plain = await startExternal(images.custom, { POSTGRES_PASSWORD: 'extpw', POSTGRES_DB: 'plaindb' });
   });
   afterAll(async () => {
@@ -150,6 +175,78 @@ describe.skipIf(!postgrest.available)(title, () => {
     const gone = await cli(['reset', '--yes', '--project', p], { home });
     expect(gone.code, gone.output).toBe(0);
     expect(await query(tlsDb('theirs'), slots)).toEqual([]);
+  });
+
+  it("with sslrootcert (the server's CA bundle): verify-full from this machine and from custom; another CA is refused, nothing made", async () => {
+    const p = project('verify');
+    const pp = await ports();
+    const r = await cli(
+      [
+        'dev',
+        '--project',
+        p,
+        '--rds-url',
+        url(tls, 'extdb', `?sslrootcert=${externalTls.bundle}`),
+        ...pp.args,
+      ],
+      {
+        home,
+      },
+    );
+    expect(r.code, r.output).toBe(0);
+    expect(r.output).toContain('sslmode=verify-full');
+    expect(r.output).toContain(`sslrootcert=${externalTls.bundle}`);
+    const secrets = JSON.parse(readFileSync(join(home, '.pgapp', p, 'secrets.json'), 'utf8'));
+    const [server] = await query<{ opts: string }>(
+      { host: '127.0.0.1', port: pp.custom, user: 'postgres', password: secrets.customPassword, database: p },
+      "SELECT array_to_string(srvoptions, ' ') AS opts FROM pg_foreign_server WHERE srvname = 'rds'",
+    );
+    const out = server?.opts ?? '';
+    expect(out).toContain('sslmode=verify-full');
+    expect(out).toContain('sslrootcert=/etc/pgapp/ca/remote.crt');
+    // The API reads and writes through that verified bridge.
+    const res = await fetch(`http://127.0.0.1:${pp.api}/contacts?limit=1`);
+    expect(res.status).toBe(200);
+
+    // A bundle without the server's CA: the connection is refused, with the way out, and nothing is made.
+    const wrong = join(home, 'wrong-bundle.pem');
+    writeFileSync(wrong, makeCa('wrong').cert);
+    const p2 = project('wrongca');
+    const bad = await cli(
+      [
+        'dev',
+        '--project',
+        p2,
+        '--rds-url',
+        url(tls, 'extdb', `?sslrootcert=${wrong}`),
+        ...(await ports()).args,
+      ],
+      {
+        home,
+      },
+    );
+    expect(bad.code, bad.output).toBe(1);
+    expect(bad.stderr).toMatch(/certificate/);
+    expect(bad.stderr).toContain('sslrootcert');
+    expect(
+      await docker().listContainers({ all: true, filters: { label: [`${LABELS.project}=${p2}`] } }),
+    ).toEqual([]);
+    // A file that is no bundle at all: said before anything is tried.
+    const notPem = await cli(
+      [
+        'dev',
+        '--project',
+        p2,
+        '--rds-url',
+        url(tls, 'extdb', `?sslrootcert=${join(home, 'nope.pem')}`),
+        ...(await ports()).args,
+      ],
+      {
+        home,
+      },
+    );
+    expect(notPem.code).toBe(1);
+    expect(notPem.stderr).toContain("Cannot read --rds-url's sslrootcert");
   });
 
   it('a database without crm, and no --seed-remote: says so, with the way out', async () => {

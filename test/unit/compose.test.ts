@@ -49,15 +49,22 @@ describe('compose.yaml', () => {
   });
 
   it('writes an env file with every variable the compose file requires', () => {
-    const env = composeEnv('p', { rds: 1, custom: 2, postgrest: 3 }, 1000, true, {
-      rdsMasterPassword: 'a',
-      customPassword: 'b',
-      bridgePassword: 'c',
-      authenticatorPassword: 'd',
-      jwtSecret: 'e',
-      replicatorPassword: 'f',
-      explainKey: 'g',
-    });
+    const env = composeEnv(
+      'p',
+      { rds: 1, custom: 2, postgrest: 3 },
+      1000,
+      true,
+      {
+        rdsMasterPassword: 'a',
+        customPassword: 'b',
+        bridgePassword: 'c',
+        authenticatorPassword: 'd',
+        jwtSecret: 'e',
+        replicatorPassword: 'f',
+        explainKey: 'g',
+      },
+      { dir: '/x/tls', serverFingerprint: 'ab' },
+    );
     const defined = new Set(
       env
         .split('\n')

@@ -15,6 +15,7 @@ const secrets = {
   explainKey: 'g',
 };
 const images = { rds: 'r', custom: 'c', postgrest: 'p', gateway: 'g' };
+const tls = { dir: '/x/tls', serverFingerprint: 'ab' };
 
 describe('jwt', () => {
   it('signs HS256 tokens PostgREST can verify', () => {
@@ -48,15 +49,27 @@ describe('jwt', () => {
 
 describe('stack spec', () => {
   it('binds every host port on 127.0.0.1 via the spec and names services as fixed', () => {
-    const spec = stackSpec(DEFAULTS, secrets, images);
+    const spec = stackSpec(DEFAULTS, secrets, images, tls);
     expect(Object.keys(spec)).toEqual(['rds', 'custom', 'postgrest', 'gateway']);
     expect(spec.postgrest.ports).toEqual([]); // only the gateway reaches it
     expect(spec.gateway.ports).toEqual([{ container: 3000, host: 3000 }]);
     expect(spec.postgrest.env.PGRST_DB_URI).toBe('postgres://authenticator:d@custom:5432/pgapp');
     expect(spec.custom.cmd).toEqual(['-c', 'cron.database_name=pgapp']);
   });
+  it("mounts the project's CA in rds and custom, rds's certificate (never the CA key) in rds only", () => {
+    const spec = stackSpec(DEFAULTS, secrets, images, tls);
+    expect(spec.rds.binds).toEqual([
+      { source: '/x/tls/rds', target: '/etc/pgapp/tls' },
+      { source: '/x/tls/ca', target: '/etc/pgapp/ca' },
+    ]);
+    expect(spec.custom.binds).toEqual([{ source: '/x/tls/ca', target: '/etc/pgapp/ca' }]);
+    expect(spec.rds.env.PGAPP_TLS_CERT_SHA256).toBe('ab');
+    // A rotated certificate re-creates rds.
+    const rotated = stackSpec(DEFAULTS, secrets, images, { ...tls, serverFingerprint: 'cd' }).rds;
+    expect(specHash(rotated, 'sha256:1')).not.toBe(specHash(spec.rds, 'sha256:1'));
+  });
   it('hash changes with the image ID and the spec, not with readiness probing', () => {
-    const spec = stackSpec(DEFAULTS, secrets, images).rds;
+    const spec = stackSpec(DEFAULTS, secrets, images, tls).rds;
     expect(specHash(spec, 'sha256:1')).toBe(specHash({ ...spec }, 'sha256:1'));
     expect(specHash(spec, 'sha256:1')).not.toBe(specHash(spec, 'sha256:2'));
     expect(specHash(spec, 'sha256:1')).not.toBe(

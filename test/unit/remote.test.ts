@@ -16,11 +16,24 @@ describe('--rds-url', () => {
         seed: false,
       },
     );
-    expect(validateRdsUrl('postgresql://u:p@10.1.2.3/db?sslmode=verify-full', false, true)).toMatchObject({
+    expect(
+      validateRdsUrl('postgresql://u:p@10.1.2.3/db?sslmode=verify-full&sslrootcert=/ca/rds.pem', false, true),
+    ).toMatchObject({
       port: 5432,
       sslmode: 'verify-full',
+      sslrootcert: '/ca/rds.pem',
       seed: true,
     });
+  });
+
+  it("verifies with sslrootcert (AWS's RDS bundle): verify-full by default, a relative path made absolute", () => {
+    const r = validateRdsUrl(
+      'postgres://u:p@db.example.com/db?sslrootcert=certs/global-bundle.pem',
+      false,
+      false,
+    );
+    expect(r.sslmode).toBe('verify-full');
+    expect(r.sslrootcert).toBe(`${process.cwd()}/certs/global-bundle.pem`);
   });
 
   it.each([
@@ -32,6 +45,8 @@ describe('--rds-url', () => {
     ['postgres://u:p@127.0.0.1:5432/db', /inside the custom container is the container itself/],
     ['postgres://u:p@h/db?sslmode=disable', /requires TLS/],
     ['postgres://u:p@h/db?sslmode=prefer', /Unsupported sslmode=prefer/],
+    ['postgres://u:p@h/db?sslmode=verify-full', /names no sslrootcert/],
+    ['postgres://u:p@h/db?sslrootcert=system', /sslrootcert=system is not supported/],
   ])('refuses %s', (url, message) => {
     expect(() => validateRdsUrl(url, false, false)).toThrow(message);
   });

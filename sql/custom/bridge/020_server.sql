@@ -1,17 +1,22 @@
 -- pgapp:repeatable (idempotent; re-applied when this file or the settings it reads change)
--- The postgres_fdw server pointing at rds (the stand-in by service name, or --rds-url), TLS required
--- unless explicitly relaxed, and the
+-- The postgres_fdw server pointing at rds (the stand-in by service name, or --rds-url), TLS verified
+-- (or at least required, unless explicitly relaxed), and the
 -- role that owns the foreign tables and the api views: its user mapping is the one the API uses.
 CREATE SCHEMA IF NOT EXISTS pgapp_private;
 REVOKE ALL ON SCHEMA pgapp_private FROM PUBLIC;
 
--- "OPTIONS (...)" for CREATE, or ADD/SET each option for ALTER, from a jsonb map.
+-- "OPTIONS (...)" for CREATE, or ADD/SET/DROP each option for ALTER, from a jsonb map (a null value:
+-- the option is not wanted).
 CREATE OR REPLACE FUNCTION pgapp_private.fdw_options(wanted jsonb, current text[], for_alter boolean)
 RETURNS text LANGUAGE sql IMMUTABLE SET search_path = pg_catalog AS $$
   SELECT 'OPTIONS (' || string_agg(
-           CASE WHEN NOT for_alter THEN '' WHEN EXISTS (SELECT 1 FROM unnest(current) o WHERE split_part(o, '=', 1) = key)
-                THEN 'SET ' ELSE 'ADD ' END || format('%I %L', key, value), ', ') || ')'
-  FROM jsonb_each_text(wanted)
+           CASE WHEN value IS NULL THEN format('DROP %I', key)
+                WHEN NOT for_alter THEN format('%I %L', key, value)
+                WHEN has THEN format('SET %I %L', key, value)
+                ELSE format('ADD %I %L', key, value) END, ', ') || ')'
+  FROM (SELECT key, value, EXISTS (SELECT 1 FROM unnest(current) o WHERE split_part(o, '=', 1) = key) AS has
+          FROM jsonb_each_text(wanted)) w
+  WHERE value IS NOT NULL OR (for_alter AND has)
 $$;
 
 DO $$
@@ -19,6 +24,9 @@ DECLARE
   server_opts jsonb := jsonb_build_object(
     'host', current_setting('pgapp.rds_host'), 'port', current_setting('pgapp.rds_port'),
     'dbname', current_setting('pgapp.rds_dbname'), 'sslmode', current_setting('pgapp.rds_sslmode'),
+    -- The CA rds's certificate is verified against (sslmode=verify-full): the project's own, or the
+    -- real RDS's bundle; none (libpq's default) only for a remote with sslmode=require.
+    'sslrootcert', nullif(current_setting('pgapp.rds_sslrootcert'), 'none'),
     -- 100 rows per round trip (the default) makes large scans slow; 1000 is a better trade-off.
     'fetch_size', '1000', 'async_capable', 'true',
     -- Moving a row over the bridge costs far more than the default 0.01 says: with a realistic
