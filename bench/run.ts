@@ -23,8 +23,9 @@ import { docker } from '../src/docker/engine.ts';
 import { PACKAGE_ROOT, SQL_DIR, workDir } from '../src/paths.ts';
 import { composeEnv } from '../src/stack/compose.ts';
 import { explainRequest } from '../src/stack/explain.ts';
+import { ensureParameterGroupFile } from '../src/stack/parameters.ts';
 import { fenceLag } from '../src/stack/replica.ts';
-import { apiReadyUrl, LABELS, stackTls } from '../src/stack/spec.ts';
+import { apiReadyUrl, LABELS, stackFiles } from '../src/stack/spec.ts';
 import { type TestStack, useStack } from '../src/testing/index.ts';
 
 const run = promisify(execFile);
@@ -564,6 +565,7 @@ async function composeStack(): Promise<(...args: string[]) => Promise<unknown>> 
         ),
       )
     : {};
+  ensureParameterGroupFile(name);
   writeFileSync(
     envFile,
     composeEnv(
@@ -572,7 +574,7 @@ async function composeStack(): Promise<(...args: string[]) => Promise<unknown>> 
       CONTACTS,
       true,
       secrets,
-      stackTls(ensureTls(name)),
+      stackFiles(name, ensureTls(name)),
     ),
     { mode: 0o600 },
   );

@@ -95,6 +95,14 @@ install_given_tls() {
   chmod 600 "$PGDATA/server.key"
 }
 
+# The image's parameter group file (rds: PGAPP_PARAMETER_GROUP), read after conf.d so that it wins;
+# a missing file is skipped. Older volumes get the line at their next start.
+include_parameter_group() {
+  [ -n "${PGAPP_PARAMETER_GROUP:-}" ] || return 0
+  grep -qF "include_if_exists = '$PGAPP_PARAMETER_GROUP'" "$PGDATA/postgresql.conf" \
+    || echo "include_if_exists = '$PGAPP_PARAMETER_GROUP'" >>"$PGDATA/postgresql.conf"
+}
+
 # A first start that died half-way leaves this marker: nothing of the user's is there yet, start over.
 if [ -e "$MARKER" ]; then
   log "a previous initialisation did not complete; starting it again"
@@ -121,6 +129,7 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     echo "password_encryption = 'scram-sha-256'"
     echo "include_dir = '/etc/pgapp/conf.d'"
   } >>"$PGDATA/postgresql.conf"
+  include_parameter_group
 
   if [ "${PGAPP_TLS:-off}" = on ]; then
     if install_given_tls; then
@@ -170,6 +179,7 @@ if ours; then
   # The image's authentication rules are the server's, on every start (an older volume gets them too),
   # and so is the certificate pgapp gives it (a rotated one replaces the volume's).
   install_auth_files
+  include_parameter_group
   if [ "${PGAPP_TLS:-off}" = on ]; then install_given_tls || true; fi
   # upgrade.d changed since this data directory last ran it (a newer image): apply it now.
   if [ -n "$(upgrade_sum)" ] && [ "$(upgrade_sum)" != "$(cat "$UPGRADE_SUM_FILE" 2>/dev/null)" ]; then

@@ -28,6 +28,7 @@ import {
 import { checkEngine } from '../docker/engine.ts';
 import { BASE_IMAGE, imageId } from '../docker/images.ts';
 import { InterruptedError, PgappError } from '../errors.ts';
+import { applyParameterGroup, ensureParameterGroupFile, restartContainer } from '../stack/parameters.ts';
 import {
   dropReplica,
   type ReplicaSync,
@@ -35,7 +36,14 @@ import {
   slotLeftHint,
   syncReplica,
 } from '../stack/replica.ts';
-import { networkName, SERVICES, type Service, type StackImages, stackSpec, stackTls } from '../stack/spec.ts';
+import {
+  networkName,
+  SERVICES,
+  type Service,
+  type StackImages,
+  stackFiles,
+  stackSpec,
+} from '../stack/spec.ts';
 import { applyPhase, type Phase } from '../stack/sql.ts';
 import { type Hop, verifyStack } from '../stack/verify.ts';
 import {
@@ -147,6 +155,7 @@ async function bringUp(config: Config, opts: DevOptions): Promise<DevResult> {
   // A real RDS's CA bundle is checked before anything changes; then the project's CA and rds's certificate.
   if (config.remote?.sslrootcert) installRemoteCa(config.project, config.remote.sslrootcert);
   const tls = ensureTls(config.project, { rotate: opts.rotateCa });
+  if (!config.remote) ensureParameterGroupFile(config.project);
 
   // The one question a run may need mid-way (building the base image) is asked before rendering starts.
   let baseAnswer = true;
@@ -188,7 +197,7 @@ async function bringUp(config: Config, opts: DevOptions): Promise<DevResult> {
       postgrest: imgs.postgrest.ref,
       gateway: imgs.gateway.ref,
     };
-    return stackSpec(c.config, c.secrets, refs, stackTls(c.tls));
+    return stackSpec(c.config, c.secrets, refs, stackFiles(c.config.project, c.tls));
   };
 
   const serviceTask = (service: Service) => ({
@@ -234,6 +243,30 @@ async function bringUp(config: Config, opts: DevOptions): Promise<DevResult> {
       }
     },
   });
+
+  /** The stand-in's parameter group: checked, applied, and rds rebooted for what needs it. */
+  const parameterGroupTask = {
+    title: 'rds: parameter group',
+    task: async (c: Ctx, task: { title: string; output: string }) => {
+      signal.throwIfAborted();
+      const id = c.ids.rds as string;
+      const n = Object.keys(c.config.rdsParameters).length;
+      const r = await applyParameterGroup(
+        c.config,
+        id,
+        connectionConfig('rds', c.config, c.secrets),
+        async () => {
+          task.output = 'rebooting rds for the parameters that need it (pending-reboot)';
+          await restartContainer(id);
+          await waitReady(id, specFor(c).rds, { timeoutMs: READY_TIMEOUT_MS, signal });
+        },
+      );
+      const what = n === 0 ? "RDS's defaults" : `${n} parameter${n === 1 ? '' : 's'}`;
+      task.title = `rds: parameter group (${what}${r.changed ? ', applied' : ''}${
+        r.rebooted.length ? `; rebooted for ${r.rebooted.join(', ')}` : ''
+      })`;
+    },
+  };
 
   const sqlTask = (phase: Phase, title: string) => ({
     title,
@@ -305,7 +338,7 @@ async function bringUp(config: Config, opts: DevOptions): Promise<DevResult> {
             task.title = `Network ${name}`;
           },
         },
-        config.remote ? remoteTask(config.remote) : serviceTask('rds'),
+        ...(config.remote ? [remoteTask(config.remote)] : [serviceTask('rds'), parameterGroupTask]),
         sqlTask(
           'seed',
           !config.remote

@@ -18,6 +18,7 @@ import { type ArchivedSnapshot, archiveStack, findArchive } from '../stack/archi
 import { composeEnv, composeYaml } from '../stack/compose.ts';
 import { type ConnectionDetails, connectionDetails, dotenv } from '../stack/connections.ts';
 import { type Explained, explainRequest } from '../stack/explain.ts';
+import { type ParameterGroupStatus, parameterGroupStatus, writeParameterGroup } from '../stack/parameters.ts';
 import { dropReplica, type ReplicaStatus, replicaStatus, slotLeftHint } from '../stack/replica.ts';
 import { checkSnapshotName } from '../stack/snapshot.ts';
 import {
@@ -28,7 +29,7 @@ import {
   RDS_MASTER_USER,
   SERVICES,
   type Service,
-  stackTls,
+  stackFiles,
 } from '../stack/spec.ts';
 import { apiUrl } from '../stack/verify.ts';
 import { renderTable } from '../ui/table.ts';
@@ -58,6 +59,8 @@ export interface StackStatus {
   connections?: ConnectionDetails;
   /** The colocated read path (reads: replica): the subscription and its lag; absent when custom is down. */
   replica?: ReplicaStatus | { error: string };
+  /** The stand-in's parameter group: what is not in force yet (pending-reboot); absent when rds is down. */
+  parameterGroup?: ParameterGroupStatus | { error: string };
 }
 
 export async function status(opts: GlobalOptions & { showSecrets?: boolean }): Promise<StackStatus> {
@@ -81,12 +84,14 @@ export async function status(opts: GlobalOptions & { showSecrets?: boolean }): P
   });
   const result: StackStatus = { project: config.project, services };
   const secrets = readSecrets(config.project);
-  if (secrets)
-    result.connections = connectionDetails(await liveConfig(opts), secrets, {
-      showSecrets: opts.showSecrets,
-    });
+  const live = await liveConfig(opts);
+  if (secrets) result.connections = connectionDetails(live, secrets, { showSecrets: opts.showSecrets });
+  if (secrets && !config.remote && services.find((s) => s.service === 'rds')?.state === 'running') {
+    result.parameterGroup = await parameterGroupStatus(live, connectionConfig('rds', live, secrets)).catch(
+      (err) => ({ error: errorMessage(err) }),
+    );
+  }
   if (secrets && services.find((s) => s.service === 'custom')?.state === 'running') {
-    const live = await liveConfig(opts);
     result.replica = await replicaStatus(live, secrets).catch((err) => ({ error: errorMessage(err) }));
   }
   return result;
@@ -122,8 +127,26 @@ export function renderStatus(s: StackStatus): string {
   const rows = s.services.map((x) => [x.service, x.state, x.health, x.ports.join(', ') || '-', x.image]);
   const color = (r: string[]) =>
     r[1] === 'running' ? chalk.green : r[1] === 'absent' ? chalk.dim : chalk.yellow;
-  const replica = renderReplica(s.replica);
-  return `${chalk.bold(`pgapp "${s.project}"`)}\n${renderTable(['SERVICE', 'STATE', 'HEALTH', 'PORTS', 'IMAGE'], rows, color)}${replica ? `\n${replica}` : ''}`;
+  const extra = [renderReplica(s.replica), renderParameterGroup(s.parameterGroup)].filter(Boolean);
+  return `${chalk.bold(`pgapp "${s.project}"`)}\n${renderTable(['SERVICE', 'STATE', 'HEALTH', 'PORTS', 'IMAGE'], rows, color)}${extra.map((l) => `\n${l}`).join('')}`;
+}
+
+function renderParameterGroup(p: StackStatus['parameterGroup']): string | undefined {
+  if (!p) return undefined;
+  const head = chalk.bold('rds params');
+  if ('error' in p) return `${head} ${chalk.yellow(`unknown: ${p.error}`)}`;
+  const n = Object.keys(p.parameters).length;
+  const group =
+    n === 0
+      ? "RDS's defaults"
+      : Object.entries(p.parameters)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(', ');
+  const todo = [
+    p.notApplied ? 'changed in pgapp.config.json, not applied yet' : '',
+    p.pendingReboot.length ? `pending-reboot: ${p.pendingReboot.join(', ')}` : '',
+  ].filter(Boolean);
+  return `${head} ${group}${todo.length ? chalk.yellow(` · ${todo.join(' · ')} — \`pgapp dev\` applies them`) : chalk.dim(' · in sync')}`;
 }
 
 export interface JobRow {
@@ -443,6 +466,7 @@ export function compose(): string {
 export function composeEnvFile(opts: GlobalOptions): string {
   const config = commandConfig(opts);
   const secrets = ensureSecrets(config.project);
+  writeParameterGroup(config);
   const file = join(workDir(), '.env');
   writeFileSync(
     file,
@@ -452,7 +476,7 @@ export function composeEnvFile(opts: GlobalOptions): string {
       SEED_SIZES[config.seed],
       config.cronJobs,
       secrets,
-      stackTls(ensureTls(config.project)),
+      stackFiles(config.project, ensureTls(config.project)),
     ),
     { mode: 0o600 },
   );

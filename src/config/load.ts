@@ -15,6 +15,7 @@ const FILE_KEYS = [
   'reads',
   'postgrestImage',
   'postgrestTarball',
+  'rds',
   'rdsUrl',
   'rdsInsecure',
   'seedRemote',
@@ -72,6 +73,17 @@ export function saveConfigFile(answers: RawConfig, path = configFile()): void {
   writeFileSync(path, `${JSON.stringify(next, null, 2)}\n`);
 }
 
+function jsonEnv(name: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new PgappError(
+      `${name} is not valid JSON: ${errorMessage(err)}`,
+      `For example: ${name}='{"work_mem":"8MB"}'.`,
+    );
+  }
+}
+
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RawConfig {
   return {
     project: env.PGAPP_PROJECT,
@@ -85,6 +97,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RawConfig {
     reads: env.PGAPP_READS,
     postgrestImage: env.PGAPP_POSTGREST_IMAGE,
     postgrestTarball: env.PGAPP_POSTGREST_TARBALL,
+    rds: env.PGAPP_RDS_PARAMETERS
+      ? { parameters: jsonEnv('PGAPP_RDS_PARAMETERS', env.PGAPP_RDS_PARAMETERS) }
+      : undefined,
     rdsUrl: env.PGAPP_RDS_URL,
     rdsInsecure: env.PGAPP_RDS_INSECURE,
     seedRemote: env.PGAPP_SEED_REMOTE,

@@ -3,6 +3,7 @@
  */
 import { resolve } from 'node:path';
 import { PgappError } from '../errors.ts';
+import { validateRdsSection } from './parameters.ts';
 
 export const SEED_SIZES = { small: 1_000, medium: 100_000, large: 1_000_000 } as const;
 export type SeedSize = keyof typeof SEED_SIZES;
@@ -32,6 +33,11 @@ export interface Config {
   postgrestTarball?: string;
   /** An existing Postgres or RDS to bridge to instead of starting the rds container. */
   remote?: RemoteRds;
+  /**
+   * The stand-in's DB parameter group (`"rds": {"parameters": {…}}` in pgapp.config.json), checked
+   * (config/parameters.ts); `dev` applies it, rebooting rds for what needs it.
+   */
+  rdsParameters: Record<string, string>;
 }
 
 /** A real rds: what --rds-url says, checked. */
@@ -143,6 +149,7 @@ export const DEFAULTS: Config = {
   cronJobs: true,
   reads: 'replica',
   postgrestImage: POSTGREST_IMAGE,
+  rdsParameters: {},
 };
 
 /** Allowed project names: valid, unquoted SQL identifiers that are also valid Docker names. */
@@ -236,6 +243,8 @@ export interface RawConfig {
   reads?: unknown;
   postgrestImage?: unknown;
   postgrestTarball?: unknown;
+  /** pgapp.config.json's `rds` section: `{ "parameters": { name: value } }`. */
+  rds?: unknown;
   rdsUrl?: unknown;
   rdsInsecure?: unknown;
   seedRemote?: unknown;
@@ -275,7 +284,14 @@ export function resolveConfig(...layers: RawConfig[]): Config {
     cronJobs: validateBoolean(merged.cronJobs, 'cronJobs'),
     reads: validateReads(merged.reads),
     postgrestImage: validateImage(merged.postgrestImage, 'postgrestImage'),
+    rdsParameters: validateRdsSection(merged.rds),
   };
+  if (config.rdsParameters['rds.logical_replication'] === '0' && config.reads === 'replica') {
+    throw new PgappError(
+      'rds.parameters: rds.logical_replication = 0 leaves nothing to feed the local replica (reads: replica)',
+      'Read through postgres_fdw instead (--reads fdw, or "reads": "fdw"), or keep rds.logical_replication = 1.',
+    );
+  }
   if (merged.postgrestTarball !== undefined && merged.postgrestTarball !== '') {
     if (typeof merged.postgrestTarball !== 'string') {
       throw new PgappError(
@@ -290,6 +306,12 @@ export function resolveConfig(...layers: RawConfig[]): Config {
       merged.rdsUrl,
       merged.rdsInsecure === undefined ? false : validateBoolean(merged.rdsInsecure, 'rdsInsecure'),
       merged.seedRemote === undefined ? false : validateBoolean(merged.seedRemote, 'seedRemote'),
+    );
+  }
+  if (config.remote && Object.keys(config.rdsParameters).length > 0) {
+    throw new PgappError(
+      'rds.parameters configure the RDS stand-in, but --rds-url bridges to a real server',
+      "Change a real RDS's settings in its own DB parameter group (AWS console or CLI), and drop \"rds\" from pgapp.config.json.",
     );
   }
   return config;

@@ -56,17 +56,23 @@ export interface TlsPaths {
   serverKey: string;
 }
 
+/** The directories containers mount, relative to the project's state directory. */
+export const TLS_MOUNTS = { ca: 'tls/ca', rds: 'tls/rds' } as const;
+
 export function tlsPaths(project: string): TlsPaths {
-  const dir = join(stateDir(project), 'tls');
+  const state = stateDir(project);
+  const dir = join(state, 'tls');
+  const caDir = join(state, TLS_MOUNTS.ca);
+  const rdsDir = join(state, TLS_MOUNTS.rds);
   return {
     dir,
     caKey: join(dir, 'ca.key'),
-    caDir: join(dir, 'ca'),
-    caCert: join(dir, 'ca', 'root.crt'),
-    remoteCa: join(dir, 'ca', 'remote.crt'),
-    rdsDir: join(dir, 'rds'),
-    serverCert: join(dir, 'rds', 'server.crt'),
-    serverKey: join(dir, 'rds', 'server.key'),
+    caDir,
+    caCert: join(caDir, 'root.crt'),
+    remoteCa: join(caDir, 'remote.crt'),
+    rdsDir,
+    serverCert: join(rdsDir, 'server.crt'),
+    serverKey: join(rdsDir, 'server.key'),
   };
 }
 

@@ -53,3 +53,29 @@ export async function lastLogLines(containerId: string, lines = 20): Promise<str
     return `(no logs: ${errorMessage(err)})`;
   }
 }
+
+/** Run a command in a running container (no TTY); its exit code and output. */
+export async function execIn(
+  containerId: string,
+  cmd: string[],
+  opts: { user?: string } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const exec = await docker()
+    .getContainer(containerId)
+    .exec({ Cmd: cmd, User: opts.user, AttachStdout: true, AttachStderr: true });
+  const stream = await exec.start({});
+  const chunks: Buffer[] = [];
+  await new Promise<void>((resolve, reject) => {
+    stream.on('data', (d: Buffer) => chunks.push(d));
+    stream.on('end', resolve);
+    stream.on('error', reject);
+  });
+  const frames = logFrames(Buffer.concat(chunks));
+  const text = (n: number) =>
+    frames
+      .filter((f) => f.stream === n)
+      .map((f) => f.data.toString('utf8'))
+      .join('');
+  const { ExitCode } = await exec.inspect();
+  return { code: ExitCode ?? 1, stdout: text(1), stderr: text(2) };
+}

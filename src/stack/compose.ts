@@ -7,7 +7,7 @@ import { DEFAULTS, PORT_KEYS, type PortKey } from '../config/schema.ts';
 import type { Secrets } from '../config/secrets.ts';
 import { CONTAINER_CA_FILE } from '../config/tls.ts';
 import { BASE_IMAGE } from '../docker/images.ts';
-import { type ServiceSpec, type StackTls, stackSpec } from './spec.ts';
+import { type ServiceSpec, type StackFiles, stackSpec } from './spec.ts';
 import { PHASES, sqlSettings } from './sql.ts';
 
 /** The env variables compose.yaml reads (`pgapp compose-env` writes them to .env). */
@@ -20,8 +20,8 @@ export const COMPOSE_ENV = {
   } as Record<PortKey, string>,
   seedContacts: 'PGAPP_SEED_CONTACTS',
   cronJobs: 'PGAPP_CRON_JOBS',
-  /** The project's TLS files (.pgapp/<project>/tls) and rds's certificate in it. */
-  tlsDir: 'PGAPP_TLS_DIR',
+  /** The project's state directory (.pgapp/<project>: TLS files, parameter group) and rds's certificate. */
+  stateDir: 'PGAPP_STATE_DIR',
   rdsCert: 'PGAPP_RDS_CERT_SHA256',
   secrets: {
     rdsMasterPassword: 'PGAPP_RDS_MASTER_PASSWORD',
@@ -75,8 +75,8 @@ export function composeModel(): { [k: string]: Yaml } {
     postgrest: orDefault('PGAPP_POSTGREST_IMAGE', DEFAULTS.postgrestImage),
     gateway: 'pgapp/gateway:compose',
   };
-  const tls = { dir: required(COMPOSE_ENV.tlsDir), serverFingerprint: required(COMPOSE_ENV.rdsCert) };
-  const spec = stackSpec({ project, ports }, secrets, images, tls);
+  const files = { stateDir: required(COMPOSE_ENV.stateDir), rdsCertSha256: required(COMPOSE_ENV.rdsCert) };
+  const spec = stackSpec({ project, ports }, secrets, images, files);
   const settings = sqlSettings(
     {
       project,
@@ -180,12 +180,12 @@ export function composeVars(
   seedContacts: number,
   cronJobs: boolean,
   secrets: Secrets,
-  tls: StackTls,
+  files: StackFiles,
 ): Record<string, string> {
   return {
     [COMPOSE_ENV.project]: project,
-    [COMPOSE_ENV.tlsDir]: tls.dir,
-    [COMPOSE_ENV.rdsCert]: tls.serverFingerprint,
+    [COMPOSE_ENV.stateDir]: files.stateDir,
+    [COMPOSE_ENV.rdsCert]: files.rdsCertSha256,
     ...Object.fromEntries(PORT_KEYS.map((k) => [COMPOSE_ENV.ports[k], String(ports[k])])),
     [COMPOSE_ENV.seedContacts]: String(seedContacts),
     [COMPOSE_ENV.cronJobs]: String(cronJobs),

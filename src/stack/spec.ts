@@ -5,7 +5,8 @@
 import { createHash } from 'node:crypto';
 import type { PortKey } from '../config/schema.ts';
 import type { Secrets } from '../config/secrets.ts';
-import { CONTAINER_CA_DIR, CONTAINER_TLS_DIR, type TlsState } from '../config/tls.ts';
+import { CONTAINER_CA_DIR, CONTAINER_TLS_DIR, TLS_MOUNTS, type TlsState } from '../config/tls.ts';
+import { stateDir } from '../paths.ts';
 
 export const SERVICES = ['rds', 'custom', 'postgrest', 'gateway'] as const;
 export type Service = (typeof SERVICES)[number];
@@ -89,22 +90,28 @@ export interface StackParams<P> {
   ports: Record<PortKey, P>;
 }
 
-/** The project's TLS files (config/tls.ts): their host directory, and rds's certificate. */
-export interface StackTls {
-  dir: string;
+/**
+ * The project's files its containers mount read-only, under its state directory (.pgapp/<project>):
+ * the CA and rds's certificate (config/tls.ts), rds's parameter group (stack/parameters.ts).
+ */
+export interface StackFiles {
+  stateDir: string;
   /** SHA-256 of rds's certificate: rds refuses to serve another, and a new one re-creates it. */
-  serverFingerprint: string;
+  rdsCertSha256: string;
 }
-export const stackTls = (t: TlsState): StackTls => ({
-  dir: t.paths.dir,
-  serverFingerprint: t.serverFingerprint,
+export const stackFiles = (project: string, tls: TlsState): StackFiles => ({
+  stateDir: stateDir(project),
+  rdsCertSha256: tls.serverFingerprint,
 });
+/** Where rds reads its parameter group: the host directory (under the state directory), and in the container. */
+export const PARAMETER_GROUP_MOUNT = 'rds-parameters';
+export const CONTAINER_PARAMETER_GROUP_DIR = '/etc/pgapp/parameter-group';
 
 export function stackSpec<P extends number | string>(
   config: StackParams<P>,
   secrets: Secrets,
   images: StackImages,
-  tls: StackTls,
+  files: StackFiles,
 ): Record<Service, ServiceSpec<P>> {
   const db = config.project;
   // rds and custom run the same entrypoint: a user, a password, the app database, one data volume.
@@ -126,11 +133,16 @@ export function stackSpec<P extends number | string>(
     ready: { kind: 'healthcheck' },
   });
   // The project's CA: every client of rds in the stack verifies it (sslmode=verify-full).
-  const ca = { source: `${tls.dir}/ca`, target: CONTAINER_CA_DIR };
+  const mount = (sub: string, target: string) => ({ source: `${files.stateDir}/${sub}`, target });
+  const ca = mount(TLS_MOUNTS.ca, CONTAINER_CA_DIR);
   return {
     rds: postgres('rds', RDS_MASTER_USER, secrets.rdsMasterPassword, [], {
-      binds: [{ source: `${tls.dir}/rds`, target: CONTAINER_TLS_DIR }, ca],
-      env: { PGAPP_TLS_CERT_SHA256: tls.serverFingerprint },
+      binds: [
+        mount(TLS_MOUNTS.rds, CONTAINER_TLS_DIR),
+        ca,
+        mount(PARAMETER_GROUP_MOUNT, CONTAINER_PARAMETER_GROUP_DIR),
+      ],
+      env: { PGAPP_TLS_CERT_SHA256: files.rdsCertSha256 },
     }),
     // pg_cron lives in the app database, so jobs run where the foreign tables and api are.
     custom: postgres('custom', CUSTOM_SUPERUSER, secrets.customPassword, ['-c', `cron.database_name=${db}`], {

@@ -24,7 +24,8 @@ import { freePort } from '../docker/containers.ts';
 import { docker } from '../docker/engine.ts';
 import { PACKAGE_ROOT, stateDir, workDir } from '../paths.ts';
 import { composeVars } from '../stack/compose.ts';
-import { LABELS, stackTls } from '../stack/spec.ts';
+import { ensureParameterGroupFile } from '../stack/parameters.ts';
+import { LABELS, stackFiles } from '../stack/spec.ts';
 import { type StackAccess, stackAccess } from './access.ts';
 
 const PREFIX = 'pgapp_disposable_';
@@ -81,6 +82,7 @@ export async function startDisposableStack(
   const secrets = newSecrets(); // in memory only: nothing of it outlives the stack
   const ports = { rds: await freePort(), custom: await freePort(), postgrest: await freePort() };
   const config = resolveConfig({ project, ports });
+  ensureParameterGroupFile(project);
   // Loaded on first use: importing testcontainers installs process signal handlers (signal-exit),
   // which pgapp/testing must not do to a program that only calls useStack().
   const { DockerComposeEnvironment, Wait } = await import('testcontainers');
@@ -95,7 +97,7 @@ export async function startDisposableStack(
           SEED_SIZES[opts.seed ?? 'small'],
           opts.cronJobs ?? DEFAULTS.cronJobs,
           secrets,
-          stackTls(ensureTls(project)),
+          stackFiles(project, ensureTls(project)),
         ),
       )
       // Images from the same build contexts as `pgapp dev`'s (cached layers: seconds).

@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { issueServerCert, makeCa } from '../../src/config/tls.ts';
-import { docker } from '../../src/docker/engine.ts';
+import { docker, execIn } from '../../src/docker/engine.ts';
 import { LABELS } from '../../src/stack/spec.ts';
 import {
   cli,
@@ -188,6 +188,91 @@ describe.skipIf(!postgrest.available)(title, () => {
     const r = await stack.dev();
     expect(r.code, r.output).toBe(0);
     expect(r.output).toContain('rds: ready (reused)');
+  });
+
+  it('the parameter group: refused values change nothing; dynamic ones apply, static ones reboot rds; status shows what is pending', async () => {
+    const configFile = join(home, 'pgapp.config.json');
+    const group = join(home, '.pgapp', project, 'rds-parameters', 'parameters.conf');
+    const setGroup = (parameters?: Record<string, unknown>) =>
+      writeFileSync(configFile, JSON.stringify(parameters ? { rds: { parameters } } : {}));
+    const plain = () => query({ ...stack.rds(), ssl: false }, 'SHOW work_mem');
+    const applied = readFileSync(group, 'utf8');
+    const before = await projectResources(project);
+    await expect(plain()).rejects.toThrow(/no encryption/); // rds.force_ssl = 1 by default, as on RDS 15
+    try {
+      for (const [parameters, message] of [
+        [{ work_mem: 'bogus' }, 'invalid value for parameter "work_mem": "bogus"'],
+        [{ max_connections: 5_000_000 }, 'outside the valid range for parameter "max_connections"'],
+        [{ no_such_setting: 1 }, 'unrecognized configuration parameter "no_such_setting"'],
+        [{ wal_level: 'minimal' }, 'wal_level cannot be changed in an RDS parameter group'],
+        [{ 'work_mem; DROP': '1' }, 'is not a parameter name'],
+        [{ shared_preload_libraries: 'plpython3' }, 'names plpython3, which RDS does not preload'],
+        [{ 'rds.force_ssl': 2 }, 'rds.force_ssl cannot be "2"'],
+      ] as const) {
+        setGroup(parameters);
+        const r = await stack.dev();
+        expect(r.code, r.output).toBe(1);
+        expect(r.stderr).toContain(message);
+      }
+      expect(readFileSync(group, 'utf8')).toBe(applied);
+      expect((await projectResources(project)).ids).toEqual(before.ids);
+
+      setGroup({
+        work_mem: '8MB',
+        'rds.force_ssl': 0,
+        shared_preload_libraries: 'pg_stat_statements,pg_cron',
+        'cron.database_name': project,
+      });
+      const pending = await cli(['status', '--json', '--project', project], { home });
+      expect(JSON.parse(pending.stdout).parameterGroup).toMatchObject({
+        notApplied: true,
+        pendingReboot: [],
+      });
+      const r = await stack.dev();
+      expect(r.code, r.output).toBe(0);
+      expect(r.output).toContain(
+        'rds: parameter group (4 parameters, applied; rebooted for shared_preload_libraries)',
+      );
+      expect(r.output).toContain('✔ rds → custom (logical replication)');
+      expect(await plain()).toEqual([{ work_mem: '8MB' }]); // rds.force_ssl = 0: plain text allowed
+      // What the group preloads, the master user may now use, as on RDS.
+      await query(stack.rds(), 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+      expect(await query(stack.rds(), 'SELECT count(*) > 0 AS ok FROM pg_stat_statements')).toEqual([
+        { ok: true },
+      ]);
+      await query(stack.rds(), 'CREATE EXTENSION IF NOT EXISTS pg_cron');
+      expect(
+        await query(stack.rds(), "SELECT cron.schedule('pgapp-test', '0 0 1 1 *', 'SELECT 1') > 0 AS ok"),
+      ).toEqual([{ ok: true }]);
+
+      // Applied but not rebooted (a file changed behind dev's back, reloaded): status says pending-reboot.
+      writeFileSync(group, readFileSync(group, 'utf8').replace('pg_stat_statements,pg_cron', 'pg_cron'));
+      const [rds] = await docker().listContainers({
+        filters: { label: [`${LABELS.project}=${project}`, `${LABELS.service}=rds`] },
+      });
+      await execIn(rds?.Id as string, ['sh', '-c', 'pg_ctl reload -D "$PGDATA"'], { user: 'postgres' });
+      await new Promise((r) => setTimeout(r, 1_000));
+      const st = await cli(['status', '--json', '--project', project], { home });
+      expect(JSON.parse(st.stdout).parameterGroup).toMatchObject({
+        notApplied: true,
+        pendingReboot: ['shared_preload_libraries'],
+      });
+      expect((await cli(['status', '--project', project], { home })).stdout).toContain(
+        'pending-reboot: shared_preload_libraries',
+      );
+    } finally {
+      await query(
+        stack.rds(),
+        'DROP EXTENSION IF EXISTS pg_cron; DROP EXTENSION IF EXISTS pg_stat_statements',
+      ).catch(() => {});
+      setGroup(undefined);
+    }
+    const back = await stack.dev();
+    expect(back.code, back.output).toBe(0);
+    expect(back.output).toMatch(
+      /rds: parameter group \(RDS's defaults, applied; rebooted for .*shared_preload_libraries/,
+    );
+    await expect(plain()).rejects.toThrow(/no encryption/);
   });
 
   it("applies the user's own SQL from sql/*/local, and names file and line when one fails", async () => {

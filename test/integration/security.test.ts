@@ -143,9 +143,14 @@ describe.skipIf(!postgrest.available)(title, () => {
     }
     expect(rdsRules.filter(([t]) => t?.startsWith('host')).map(([t, m]) => `${t} ${m}`)).toEqual([
       'host reject', // rdsadmin, from anywhere
-      'hostnossl reject',
-      'hostssl scram-sha-256',
+      'host scram-sha-256', // TLS forced by the parameter group's rds.force_ssl = 1 (the guard)
     ]);
+    // Plain text is refused with the right password, in stock Postgres's words; TLS gets in.
+    const master = loginAs(stack.rdsUrl, 'postgres', secrets.rdsMasterPassword);
+    await expect(query({ ...master, ssl: false }, 'SELECT 1')).rejects.toThrow(
+      /no pg_hba.conf entry .* no encryption/,
+    );
+    expect(await query(master, "SELECT current_setting('rds.force_ssl') AS v")).toEqual([{ v: '1' }]);
   });
 
   it('refuses tokens for roles PostgREST must not take: unknown, not granted, the login role', async () => {

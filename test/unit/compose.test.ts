@@ -63,7 +63,7 @@ describe('compose.yaml', () => {
         replicatorPassword: 'f',
         explainKey: 'g',
       },
-      { dir: '/x/tls', serverFingerprint: 'ab' },
+      { stateDir: '/x', rdsCertSha256: 'ab' },
     );
     const defined = new Set(
       env

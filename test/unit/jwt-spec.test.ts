@@ -15,7 +15,7 @@ const secrets = {
   explainKey: 'g',
 };
 const images = { rds: 'r', custom: 'c', postgrest: 'p', gateway: 'g' };
-const tls = { dir: '/x/tls', serverFingerprint: 'ab' };
+const tls = { stateDir: '/x', rdsCertSha256: 'ab' };
 
 describe('jwt', () => {
   it('signs HS256 tokens PostgREST can verify', () => {
@@ -61,11 +61,12 @@ describe('stack spec', () => {
     expect(spec.rds.binds).toEqual([
       { source: '/x/tls/rds', target: '/etc/pgapp/tls' },
       { source: '/x/tls/ca', target: '/etc/pgapp/ca' },
+      { source: '/x/rds-parameters', target: '/etc/pgapp/parameter-group' },
     ]);
     expect(spec.custom.binds).toEqual([{ source: '/x/tls/ca', target: '/etc/pgapp/ca' }]);
     expect(spec.rds.env.PGAPP_TLS_CERT_SHA256).toBe('ab');
     // A rotated certificate re-creates rds.
-    const rotated = stackSpec(DEFAULTS, secrets, images, { ...tls, serverFingerprint: 'cd' }).rds;
+    const rotated = stackSpec(DEFAULTS, secrets, images, { ...tls, rdsCertSha256: 'cd' }).rds;
     expect(specHash(rotated, 'sha256:1')).not.toBe(specHash(spec.rds, 'sha256:1'));
   });
   it('hash changes with the image ID and the spec, not with readiness probing', () => {

@@ -9,12 +9,20 @@
  * login out), nor creating an extension that is not in rds.extensions (pgextwlist creates those that
  * are, superuser-only ones included; whatever it passes on, not listed, is refused here with RDS's
  * reason). Loaded with shared_preload_libraries; superusers (rdsadmin, AWS's own) are not limited.
+ *
+ * It also defines the parameter group's rds.force_ssl (1, RDS's default from PostgreSQL 15): while it
+ * is 1, a TCP connection without TLS is refused whatever pg_hba.conf allows; 0 allows it. Dynamic, as
+ * on RDS (a reload applies it).
  */
 #include "postgres.h"
+
+#include <sys/socket.h>
 
 #include "catalog/pg_authid.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "libpq/auth.h"
+#include "libpq/libpq-be.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "tcop/utility.h"
@@ -27,6 +35,8 @@ PG_MODULE_MAGIC;
 void _PG_init(void);
 
 static ProcessUtility_hook_type prev_utility = NULL;
+static ClientAuthentication_hook_type prev_client_auth = NULL;
+static int	force_ssl = 1;
 static void after(Node *stmt);
 
 /* Predefined roles that reach the server's files, programs or every table (by OID: exact). */
@@ -286,9 +296,29 @@ after(Node *stmt)
 	}
 }
 
+/* rds.force_ssl = 1: plain-text TCP is refused, with the words stock Postgres uses for hostnossl. */
+static void
+pgapp_client_auth(Port *port, int status)
+{
+	if (prev_client_auth)
+		prev_client_auth(port, status);
+	if (status == STATUS_OK && force_ssl == 1 && !port->ssl_in_use &&
+		port->raddr.addr.ss_family != AF_UNIX)
+		ereport(FATAL,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("no pg_hba.conf entry for host \"%s\", user \"%s\", database \"%s\", no encryption",
+						port->remote_host, port->user_name, port->database_name),
+				 errhint("rds.force_ssl = 1 in the parameter group: connect with TLS (sslmode=require or stronger).")));
+}
+
 void
 _PG_init(void)
 {
+	DefineCustomIntVariable("rds.force_ssl",
+							"Refuse connections without TLS (1) or allow them (0).",
+							NULL, &force_ssl, 1, 0, 1, PGC_SIGHUP, 0, NULL, NULL, NULL);
 	prev_utility = ProcessUtility_hook;
 	ProcessUtility_hook = pgapp_utility;
+	prev_client_auth = ClientAuthentication_hook;
+	ClientAuthentication_hook = pgapp_client_auth;
 }
