@@ -311,7 +311,7 @@ export function resolveConfig(...layers: RawConfig[]): Config {
   if (config.remote && Object.keys(config.rdsParameters).length > 0) {
     throw new PgappError(
       'rds.parameters configure the RDS stand-in, but --rds-url bridges to a real server',
-      "Change a real RDS's settings in its own DB parameter group (AWS console or CLI), and drop \"rds\" from pgapp.config.json.",
+      'Change a real RDS\'s settings in its own DB parameter group (AWS console or CLI), and drop "rds" from pgapp.config.json.',
     );
   }
   return config;
