@@ -18,14 +18,15 @@ import { makeToken } from '../src/auth/jwt.ts';
 import { dev } from '../src/commands/dev.ts';
 import { ensureSecrets, readSecrets } from '../src/config/secrets.ts';
 import { ensureTls } from '../src/config/tls.ts';
-import { freePort, projectContainers, projectPorts } from '../src/docker/containers.ts';
+import { projectContainers, projectPorts } from '../src/docker/containers.ts';
 import { docker } from '../src/docker/engine.ts';
+import { freePort } from '../src/net/ports.ts';
 import { PACKAGE_ROOT, SQL_DIR, workDir } from '../src/paths.ts';
+import { apiReadyUrl, LABELS, stackFiles } from '../src/spec/stack.ts';
 import { composeEnv } from '../src/stack/compose.ts';
 import { explainRequest } from '../src/stack/explain.ts';
 import { ensureParameterGroupFile } from '../src/stack/parameters.ts';
 import { fenceLag } from '../src/stack/replica.ts';
-import { apiReadyUrl, LABELS, stackFiles } from '../src/stack/spec.ts';
 import { type TestStack, useStack } from '../src/testing/index.ts';
 
 const run = promisify(execFile);

@@ -15,8 +15,6 @@ import {
   jobs,
   logs,
   psql,
-  renderJobs,
-  renderStatus,
   reset,
   status,
   token,
@@ -33,6 +31,7 @@ import { InterruptedError, PgappError } from './errors.ts';
 import { renderError } from './ui/errors.ts';
 import { renderExplain } from './ui/explain.ts';
 import { renderSnapshots } from './ui/snapshot.ts';
+import { renderJobs, renderStatus } from './ui/status.ts';
 import { renderSummary } from './ui/summary.ts';
 
 const HELP = `pgapp — Postgres as an app: an RDS stand-in, a custom Postgres bridged by postgres_fdw, and PostgREST

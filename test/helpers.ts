@@ -9,7 +9,7 @@ import { GenericContainer, Wait } from 'testcontainers';
 import { expect } from 'vitest';
 import { makeToken } from '../src/auth/jwt.ts';
 import type { Secrets } from '../src/config/secrets.ts';
-import { freePort } from '../src/docker/containers.ts';
+import { freePort } from '../src/net/ports.ts';
 import { PACKAGE_ROOT } from '../src/paths.ts';
 import { fenceLag } from '../src/stack/replica.ts';
 

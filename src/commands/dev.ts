@@ -22,12 +22,20 @@ import {
   newCreated,
   projectVolumes,
   rollback,
-  sleep,
   waitReady,
 } from '../docker/containers.ts';
 import { checkEngine } from '../docker/engine.ts';
 import { BASE_IMAGE, imageId } from '../docker/images.ts';
 import { InterruptedError, PgappError } from '../errors.ts';
+import { sleep } from '../net/time.ts';
+import {
+  networkName,
+  SERVICES,
+  type Service,
+  type StackImages,
+  stackFiles,
+  stackSpec,
+} from '../spec/stack.ts';
 import { applyParameterGroup, ensureParameterGroupFile, restartContainer } from '../stack/parameters.ts';
 import {
   dropReplica,
@@ -36,14 +44,6 @@ import {
   slotLeftHint,
   syncReplica,
 } from '../stack/replica.ts';
-import {
-  networkName,
-  SERVICES,
-  type Service,
-  type StackImages,
-  stackFiles,
-  stackSpec,
-} from '../stack/spec.ts';
 import { applyPhase, type Phase } from '../stack/sql.ts';
 import { type Hop, verifyStack } from '../stack/verify.ts';
 import {

@@ -14,13 +14,6 @@ import { findContainer, projectContainers, removeProject, stopProject } from '..
 import { checkEngine, docker, logFrames } from '../docker/engine.ts';
 import { errorMessage, PgappError } from '../errors.ts';
 import { PACKAGE_ROOT, workDir } from '../paths.ts';
-import { type ArchivedSnapshot, archiveStack, findArchive } from '../stack/archive.ts';
-import { composeEnv, composeYaml } from '../stack/compose.ts';
-import { type ConnectionDetails, connectionDetails, dotenv } from '../stack/connections.ts';
-import { type Explained, explainRequest } from '../stack/explain.ts';
-import { type ParameterGroupStatus, parameterGroupStatus, writeParameterGroup } from '../stack/parameters.ts';
-import { dropReplica, type ReplicaStatus, replicaStatus, slotLeftHint } from '../stack/replica.ts';
-import { checkSnapshotName } from '../stack/snapshot.ts';
 import {
   API_ROLES,
   AUTHENTICATOR,
@@ -30,9 +23,15 @@ import {
   SERVICES,
   type Service,
   stackFiles,
-} from '../stack/spec.ts';
+} from '../spec/stack.ts';
+import { type ArchivedSnapshot, archiveStack, findArchive } from '../stack/archive.ts';
+import { composeEnv, composeYaml } from '../stack/compose.ts';
+import { type ConnectionDetails, connectionDetails, dotenv } from '../stack/connections.ts';
+import { type Explained, explainRequest } from '../stack/explain.ts';
+import { type ParameterGroupStatus, parameterGroupStatus, writeParameterGroup } from '../stack/parameters.ts';
+import { dropReplica, type ReplicaStatus, replicaStatus, slotLeftHint } from '../stack/replica.ts';
+import { checkSnapshotName } from '../stack/snapshot.ts';
 import { apiUrl } from '../stack/verify.ts';
-import { renderTable } from '../ui/table.ts';
 import {
   commandConfig,
   ensureOptions,
@@ -97,58 +96,6 @@ export async function status(opts: GlobalOptions & { showSecrets?: boolean }): P
   return result;
 }
 
-function renderReplica(r: StackStatus['replica']): string | undefined {
-  if (!r) return undefined;
-  if ('error' in r)
-    return `${chalk.bold('reads')}    ${chalk.yellow(`replication state unknown: ${r.error}`)}`;
-  if (r.subscription === 'missing' && !r.readsReplica)
-    return `${chalk.bold('reads')}    fdw ${chalk.dim('(no local replica: every read through postgres_fdw)')}`;
-  const kb = (b: number) => (b < 1024 ? `${b} B` : `${(b / 1024).toFixed(1)} kB`);
-  const parts = [
-    `${r.tablesReady}/${r.tables} tables copied`,
-    r.lastMessageAgoS === null
-      ? 'no message from rds yet'
-      : `last message from rds ${r.lastMessageAgoS.toFixed(1)} s ago`,
-    r.slotLagBytes === null
-      ? 'slot on rds missing'
-      : `rds holds ${kb(r.slotLagBytes)} of WAL not yet confirmed${r.slotActive ? '' : ' (slot inactive)'}`,
-  ];
-  const ok = r.subscription === 'streaming' && r.tablesReady === r.tables && r.slotLagBytes !== null;
-  const state = ok ? chalk.green(r.subscription) : chalk.yellow(r.subscription);
-  const hint = ok
-    ? ''
-    : chalk.yellow(
-        '\n         reads may be stale: `pgapp dev` repairs the subscription, `pgapp logs custom` says why',
-      );
-  return `${chalk.bold('reads')}    replica, subscription ${state} ${chalk.dim(`· ${parts.join(' · ')}`)}${hint}`;
-}
-
-export function renderStatus(s: StackStatus): string {
-  const rows = s.services.map((x) => [x.service, x.state, x.health, x.ports.join(', ') || '-', x.image]);
-  const color = (r: string[]) =>
-    r[1] === 'running' ? chalk.green : r[1] === 'absent' ? chalk.dim : chalk.yellow;
-  const extra = [renderReplica(s.replica), renderParameterGroup(s.parameterGroup)].filter(Boolean);
-  return `${chalk.bold(`pgapp "${s.project}"`)}\n${renderTable(['SERVICE', 'STATE', 'HEALTH', 'PORTS', 'IMAGE'], rows, color)}${extra.map((l) => `\n${l}`).join('')}`;
-}
-
-function renderParameterGroup(p: StackStatus['parameterGroup']): string | undefined {
-  if (!p) return undefined;
-  const head = chalk.bold('rds params');
-  if ('error' in p) return `${head} ${chalk.yellow(`unknown: ${p.error}`)}`;
-  const n = Object.keys(p.parameters).length;
-  const group =
-    n === 0
-      ? "RDS's defaults"
-      : Object.entries(p.parameters)
-          .map(([k, v]) => `${k}=${v}`)
-          .join(', ');
-  const todo = [
-    p.notApplied ? 'changed in pgapp.config.json, not applied yet' : '',
-    p.pendingReboot.length ? `pending-reboot: ${p.pendingReboot.join(', ')}` : '',
-  ].filter(Boolean);
-  return `${head} ${group}${todo.length ? chalk.yellow(` · ${todo.join(' · ')} — \`pgapp dev\` applies them`) : chalk.dim(' · in sync')}`;
-}
-
 export interface JobRow {
   jobname: string;
   schedule: string;
@@ -170,26 +117,6 @@ export async function jobs(opts: GlobalOptions): Promise<JobRow[]> {
     );
     return rows;
   });
-}
-
-export function renderJobs(rows: JobRow[]): string {
-  if (rows.length === 0) return 'No pg_cron jobs.';
-  const table = rows.map((j) => [
-    j.jobname,
-    j.schedule,
-    j.active ? 'yes' : 'no',
-    j.last_status ?? 'never ran',
-    j.last_start ? j.last_start.toISOString().replace('T', ' ').slice(0, 19) : '-',
-    String(j.failures),
-    (j.last_message ?? '').slice(0, 60),
-  ]);
-  const color = (r: string[]) =>
-    r[3] === 'failed' ? chalk.red : r[3] === 'succeeded' ? chalk.green : chalk.dim;
-  return renderTable(
-    ['JOB', 'SCHEDULE', 'ACTIVE', 'LAST RUN', 'AT (UTC)', 'FAILURES', 'MESSAGE'],
-    table,
-    color,
-  );
 }
 
 export async function down(opts: GlobalOptions): Promise<string[]> {

@@ -3,8 +3,8 @@
  * flags leave unset, and only on a TTY without --yes/CI. Every answer is validated like any input.
  */
 import { confirm, input, select } from '@inquirer/prompts';
-import { portFree } from '../docker/containers.ts';
 import { PgappError } from '../errors.ts';
+import { portFree } from '../net/ports.ts';
 import {
   DEFAULTS,
   PORT_KEYS,

@@ -3,7 +3,7 @@ import type { Config } from '../config/schema.ts';
 import type { Secrets } from '../config/secrets.ts';
 import { caPem, tlsPaths } from '../config/tls.ts';
 import { errorMessage, PgappError } from '../errors.ts';
-import { CUSTOM_SUPERUSER, RDS_MASTER_USER } from '../stack/spec.ts';
+import { CUSTOM_SUPERUSER, RDS_MASTER_USER } from '../spec/stack.ts';
 
 /**
  * pgapp's own clients read bigint (int8) as a number (counts, ids). Per client, never pg's global

@@ -6,7 +6,7 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
-import { LABELS, type Service } from '../stack/spec.ts';
+import { LABELS, type Service } from '../spec/stack.ts';
 import { docker } from './engine.ts';
 
 /** Copy `path` out of a (stopped) container into `file` (mode 0600). */

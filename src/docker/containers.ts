@@ -2,10 +2,11 @@
  * Containers, volumes and the network of a project, found by labels (never by guessing names).
  * A container whose spec hash (spec + image ID) matches is reused; one that differs is recreated.
  */
-import { createServer } from 'node:net';
 import type Docker from 'dockerode';
 import type { PortKey } from '../config/schema.ts';
 import { errorMessage, PgappError } from '../errors.ts';
+import { portFree } from '../net/ports.ts';
+import { sleep } from '../net/time.ts';
 import {
   GATEWAY_PORT,
   LABELS,
@@ -15,7 +16,7 @@ import {
   type Service,
   type ServiceSpec,
   specHash,
-} from '../stack/spec.ts';
+} from '../spec/stack.ts';
 import { docker, lastLogLines } from './engine.ts';
 
 export type Action = 'reused' | 'started' | 'created' | 'recreated';
@@ -111,27 +112,6 @@ export async function ensureVolume(
   created.volumes.push(name);
 }
 
-/** A port free on 127.0.0.1 right now (the kernel's choice). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen({ port: 0, host: '127.0.0.1' }, () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
-}
-
-/** Is a TCP port free on 127.0.0.1? */
-export function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen({ port, host: '127.0.0.1', exclusive: true }, () => srv.close(() => resolve(true)));
-  });
-}
-
 async function assertPortsFree(spec: ServiceSpec): Promise<void> {
   for (const p of spec.ports) {
     if (!(await portFree(p.host))) {
@@ -220,20 +200,6 @@ async function startContainer(id: string, spec: ServiceSpec): Promise<void> {
 export interface WaitOptions {
   timeoutMs: number;
   signal?: AbortSignal;
-}
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal?.reason);
-    };
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /** Wait until the service is ready (Docker healthcheck, HTTP 200 from the host, or running steadily); on failure show its logs. */

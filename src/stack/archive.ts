@@ -22,8 +22,8 @@ import { exportPath, importVolume } from '../docker/archive.ts';
 import { findContainer } from '../docker/containers.ts';
 import { errorMessage, PgappError } from '../errors.ts';
 import { stateDir } from '../paths.ts';
+import { PGDATA_VOLUME_TARGET, volumeName } from '../spec/stack.ts';
 import { checkSnapshotName } from './snapshot.ts';
-import { PGDATA_VOLUME_TARGET, volumeName } from './spec.ts';
 
 const SERVERS = ['rds', 'custom'] as const;
 

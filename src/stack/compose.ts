@@ -7,7 +7,7 @@ import { DEFAULTS, PORT_KEYS, type PortKey } from '../config/schema.ts';
 import type { Secrets } from '../config/secrets.ts';
 import { CONTAINER_CA_FILE } from '../config/tls.ts';
 import { BASE_IMAGE } from '../docker/images.ts';
-import { type ServiceSpec, type StackFiles, stackSpec } from './spec.ts';
+import { type ServiceSpec, type StackFiles, stackSpec } from '../spec/stack.ts';
 import { PHASES, sqlSettings } from './sql.ts';
 
 /** The env variables compose.yaml reads (`pgapp compose-env` writes them to .env). */

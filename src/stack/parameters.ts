@@ -14,7 +14,7 @@ import { withClient } from '../db/connect.ts';
 import { docker, execIn } from '../docker/engine.ts';
 import { PgappError } from '../errors.ts';
 import { stateDir } from '../paths.ts';
-import { PARAMETER_GROUP_MOUNT } from './spec.ts';
+import { PARAMETER_GROUP_MOUNT } from '../spec/stack.ts';
 
 export const parameterGroupFile = (project: string) =>
   join(stateDir(project), PARAMETER_GROUP_MOUNT, 'parameters.conf');

@@ -15,7 +15,7 @@ import type { Secrets } from '../config/secrets.ts';
 import { rdsRootCert } from '../config/tls.ts';
 import { connectionConfig, withClient } from '../db/connect.ts';
 import { errorMessage, PgappError } from '../errors.ts';
-import { PG_PORT, PUBLICATION, REPLICATOR_USER } from './spec.ts';
+import { PG_PORT, PUBLICATION, REPLICATOR_USER } from '../spec/stack.ts';
 
 interface Column {
   name: string;

@@ -17,10 +17,10 @@ import type pg from 'pg';
 import type { Config } from '../config/schema.ts';
 import type { Secrets } from '../config/secrets.ts';
 import { connect, connectionConfig, type Target } from '../db/connect.ts';
-import { sleep } from '../docker/containers.ts';
 import { errorMessage, PgappError } from '../errors.ts';
+import { sleep } from '../net/time.ts';
+import { apiReadyUrl, PUBLICATION } from '../spec/stack.ts';
 import { fenceLag, measureReplicaLag, slotName, subscriptionConninfo } from './replica.ts';
-import { apiReadyUrl, PUBLICATION } from './spec.ts';
 
 const PREFIX = 'pgapp_snapshot_';
 /** Where a snapshot is built before it replaces one of the same name. */

@@ -6,7 +6,7 @@ import { rdsRootCert } from '../config/tls.ts';
 import { connectionConfig, type Target, withClient } from '../db/connect.ts';
 import { type ApplyResult, applySqlFiles, readSqlDir } from '../db/ledger.ts';
 import { SQL_DIR, workDir } from '../paths.ts';
-import { BRIDGE_USER, PG_PORT, REPLICATOR_USER } from './spec.ts';
+import { BRIDGE_USER, PG_PORT, REPLICATOR_USER } from '../spec/stack.ts';
 
 export type Phase = 'seed' | 'bridge' | 'api' | 'app';
 

@@ -20,12 +20,12 @@ import { processAlive } from '../config/lock.ts';
 import { DEFAULTS, resolveConfig, SEED_SIZES, type SeedSize } from '../config/schema.ts';
 import { newSecrets } from '../config/secrets.ts';
 import { ensureTls } from '../config/tls.ts';
-import { freePort } from '../docker/containers.ts';
 import { docker } from '../docker/engine.ts';
+import { freePort } from '../net/ports.ts';
 import { PACKAGE_ROOT, stateDir, workDir } from '../paths.ts';
+import { LABELS, stackFiles } from '../spec/stack.ts';
 import { composeVars } from '../stack/compose.ts';
 import { ensureParameterGroupFile } from '../stack/parameters.ts';
-import { LABELS, stackFiles } from '../stack/spec.ts';
 import { type StackAccess, stackAccess } from './access.ts';
 
 const PREFIX = 'pgapp_disposable_';

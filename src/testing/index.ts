@@ -19,7 +19,8 @@ import { dev } from '../commands/dev.ts';
 import { down, reset } from '../commands/lifecycle.ts';
 import { lockProject } from '../config/lock.ts';
 import { DEFAULTS, type PortKey, type SeedSize } from '../config/schema.ts';
-import { freePort, projectPorts } from '../docker/containers.ts';
+import { projectPorts } from '../docker/containers.ts';
+import { freePort } from '../net/ports.ts';
 import { workDir } from '../paths.ts';
 import {
   listSnapshots,

@@ -12,7 +12,7 @@ import { makeToken } from '../../src/auth/jwt.ts';
 import { readSecrets, type Secrets } from '../../src/config/secrets.ts';
 import { docker } from '../../src/docker/engine.ts';
 import { workDir } from '../../src/paths.ts';
-import { LABELS } from '../../src/stack/spec.ts';
+import { LABELS } from '../../src/spec/stack.ts';
 import { type TestStack, useStack } from '../../src/testing/index.ts';
 import { apiClient, cli, postCompany, query, rdsFromUrl } from '../helpers.ts';
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { PACKAGE_ROOT } from '../../src/paths.ts';
-import { apiReadyUrl } from '../../src/stack/spec.ts';
+import { apiReadyUrl } from '../../src/spec/stack.ts';
 import { cli, portFlags, tempHome } from '../helpers.ts';
 
 const run = promisify(execFile);

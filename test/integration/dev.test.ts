@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { issueServerCert, makeCa } from '../../src/config/tls.ts';
 import { docker, execIn } from '../../src/docker/engine.ts';
-import { LABELS } from '../../src/stack/spec.ts';
+import { LABELS } from '../../src/spec/stack.ts';
 import {
   cli,
   portFlags,

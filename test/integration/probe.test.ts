@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { makeToken } from '../../src/auth/jwt.ts';
 import { readSecrets } from '../../src/config/secrets.ts';
 import { workDir } from '../../src/paths.ts';
-import { AUTHENTICATOR, BRIDGE_USER } from '../../src/stack/spec.ts';
+import { AUTHENTICATOR, BRIDGE_USER } from '../../src/spec/stack.ts';
 import { type TestStack, useStack } from '../../src/testing/index.ts';
 import {
   apiClient,

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { issueServerCert, makeCa } from '../../src/config/tls.ts';
 import { docker } from '../../src/docker/engine.ts';
 import { SQL_DIR } from '../../src/paths.ts';
-import { LABELS } from '../../src/stack/spec.ts';
+import { LABELS } from '../../src/spec/stack.ts';
 import { cli, freePorts, portFlags, query, startPg, type Throwaway, tempHome } from '../helpers.ts';
 
 const postgrest = inject('postgrest');

@@ -12,7 +12,7 @@ import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { makeToken } from '../../src/auth/jwt.ts';
 import type { Secrets } from '../../src/config/secrets.ts';
 import { PACKAGE_ROOT, workDir } from '../../src/paths.ts';
-import { BRIDGE_USER } from '../../src/stack/spec.ts';
+import { BRIDGE_USER } from '../../src/spec/stack.ts';
 import { type TestStack, useStack } from '../../src/testing/index.ts';
 import { cli, loginAs, query, rdsFromUrl } from '../helpers.ts';
 

@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PACKAGE_ROOT } from '../../src/paths.ts';
+import { SERVICES } from '../../src/spec/stack.ts';
 import { composeEnv, composeModel, composeYaml } from '../../src/stack/compose.ts';
-import { SERVICES } from '../../src/stack/spec.ts';
 import { PHASES } from '../../src/stack/sql.ts';
 
 describe('compose.yaml', () => {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { makeToken, parseDuration } from '../../src/auth/jwt.ts';
 import { DEFAULTS } from '../../src/config/schema.ts';
 import { generateSecret } from '../../src/config/secrets.ts';
-import { specHash, stackSpec } from '../../src/stack/spec.ts';
+import { specHash, stackSpec } from '../../src/spec/stack.ts';
 
 const secrets = {
   rdsMasterPassword: 'a',

@@ -1,0 +1,76 @@
+/** `pgapp status` and `pgapp jobs` for people (--json prints the same objects as they are). */
+import chalk from 'chalk';
+import type { JobRow, StackStatus } from '../commands/lifecycle.ts';
+import { renderTable } from './table.ts';
+
+function renderReplica(r: StackStatus['replica']): string | undefined {
+  if (!r) return undefined;
+  if ('error' in r)
+    return `${chalk.bold('reads')}    ${chalk.yellow(`replication state unknown: ${r.error}`)}`;
+  if (r.subscription === 'missing' && !r.readsReplica)
+    return `${chalk.bold('reads')}    fdw ${chalk.dim('(no local replica: every read through postgres_fdw)')}`;
+  const kb = (b: number) => (b < 1024 ? `${b} B` : `${(b / 1024).toFixed(1)} kB`);
+  const parts = [
+    `${r.tablesReady}/${r.tables} tables copied`,
+    r.lastMessageAgoS === null
+      ? 'no message from rds yet'
+      : `last message from rds ${r.lastMessageAgoS.toFixed(1)} s ago`,
+    r.slotLagBytes === null
+      ? 'slot on rds missing'
+      : `rds holds ${kb(r.slotLagBytes)} of WAL not yet confirmed${r.slotActive ? '' : ' (slot inactive)'}`,
+  ];
+  const ok = r.subscription === 'streaming' && r.tablesReady === r.tables && r.slotLagBytes !== null;
+  const state = ok ? chalk.green(r.subscription) : chalk.yellow(r.subscription);
+  const hint = ok
+    ? ''
+    : chalk.yellow(
+        '\n         reads may be stale: `pgapp dev` repairs the subscription, `pgapp logs custom` says why',
+      );
+  return `${chalk.bold('reads')}    replica, subscription ${state} ${chalk.dim(`· ${parts.join(' · ')}`)}${hint}`;
+}
+
+export function renderStatus(s: StackStatus): string {
+  const rows = s.services.map((x) => [x.service, x.state, x.health, x.ports.join(', ') || '-', x.image]);
+  const color = (r: string[]) =>
+    r[1] === 'running' ? chalk.green : r[1] === 'absent' ? chalk.dim : chalk.yellow;
+  const extra = [renderReplica(s.replica), renderParameterGroup(s.parameterGroup)].filter(Boolean);
+  return `${chalk.bold(`pgapp "${s.project}"`)}\n${renderTable(['SERVICE', 'STATE', 'HEALTH', 'PORTS', 'IMAGE'], rows, color)}${extra.map((l) => `\n${l}`).join('')}`;
+}
+
+function renderParameterGroup(p: StackStatus['parameterGroup']): string | undefined {
+  if (!p) return undefined;
+  const head = chalk.bold('rds params');
+  if ('error' in p) return `${head} ${chalk.yellow(`unknown: ${p.error}`)}`;
+  const n = Object.keys(p.parameters).length;
+  const group =
+    n === 0
+      ? "RDS's defaults"
+      : Object.entries(p.parameters)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(', ');
+  const todo = [
+    p.notApplied ? 'changed in pgapp.config.json, not applied yet' : '',
+    p.pendingReboot.length ? `pending-reboot: ${p.pendingReboot.join(', ')}` : '',
+  ].filter(Boolean);
+  return `${head} ${group}${todo.length ? chalk.yellow(` · ${todo.join(' · ')} — \`pgapp dev\` applies them`) : chalk.dim(' · in sync')}`;
+}
+
+export function renderJobs(rows: JobRow[]): string {
+  if (rows.length === 0) return 'No pg_cron jobs.';
+  const table = rows.map((j) => [
+    j.jobname,
+    j.schedule,
+    j.active ? 'yes' : 'no',
+    j.last_status ?? 'never ran',
+    j.last_start ? j.last_start.toISOString().replace('T', ' ').slice(0, 19) : '-',
+    String(j.failures),
+    (j.last_message ?? '').slice(0, 60),
+  ]);
+  const color = (r: string[]) =>
+    r[3] === 'failed' ? chalk.red : r[3] === 'succeeded' ? chalk.green : chalk.dim;
+  return renderTable(
+    ['JOB', 'SCHEDULE', 'ACTIVE', 'LAST RUN', 'AT (UTC)', 'FAILURES', 'MESSAGE'],
+    table,
+    color,
+  );
+}
