@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import chalk from 'chalk';
 import { dev } from './commands/dev.ts';
+import { genTypes } from './commands/gen.ts';
 import {
   compose,
   composeEnvFile,
@@ -56,6 +57,8 @@ Commands:
   token [--role R] [--claims JSON] [--exp 1h]   a JWT for the API (default: role web_user, sub "dev")
   explain PATH [--role R] [--claims JSON] [--json]   a request's plan on custom, its remote queries to rds
                       and the rows each fetched, with warnings where the bridge fetches far more than the answer
+  gen types [--out FILE]           TypeScript types of the api schema for @supabase/postgrest-js (Database);
+                      "typesOut" in pgapp.config.json makes dev keep a file fresh
   images [--no-postgrest]          build or fetch the images only
   compose             regenerate compose.yaml from the stack spec
   compose-env         write .env for \`docker compose\` (this project's ports and secrets, mode 0600)
@@ -103,6 +106,7 @@ const OPTIONS = {
   force: { type: 'boolean' },
   'show-secrets': { type: 'boolean' },
   'rotate-ca': { type: 'boolean' },
+  out: { type: 'string' },
   snapshot: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -241,6 +245,11 @@ async function main(argv: string[]): Promise<number> {
     case 'explain': {
       const e = await explain({ ...opts, path: rest[0], role: v.role, claims: v.claims });
       printed(v.json, e, renderExplain);
+      return 0;
+    }
+    case 'gen': {
+      const r = await genTypes({ ...opts, what: rest[0], out: v.out });
+      process.stdout.write('text' in r ? r.text : `${r.file}: ${r.changed ? 'written' : 'unchanged'}\n`);
       return 0;
     }
     case 'images':

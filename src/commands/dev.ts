@@ -45,6 +45,7 @@ import {
   syncReplica,
 } from '../stack/replica.ts';
 import { applyPhase, type Phase } from '../stack/sql.ts';
+import { writeTypes } from '../stack/typegen.ts';
 import { type Hop, verifyStack } from '../stack/verify.ts';
 import {
   devConfig,
@@ -268,6 +269,15 @@ async function bringUp(config: Config, opts: DevOptions): Promise<DevResult> {
     },
   };
 
+  /** "typesOut": the api schema's TypeScript types, kept fresh (written only when they change). */
+  const typesTask = (file: string) => ({
+    title: `Types → ${file}`,
+    task: async (c: Ctx, task: { title: string; output: string }) => {
+      const changed = await writeTypes(c.config, c.secrets, file, signal);
+      task.title = `Types → ${file} (${changed ? 'written' : 'unchanged'})`;
+    },
+  });
+
   const sqlTask = (phase: Phase, title: string) => ({
     title,
     task: async (c: Ctx, task: { title: string; output: string }) => {
@@ -377,6 +387,7 @@ async function bringUp(config: Config, opts: DevOptions): Promise<DevResult> {
         },
         sqlTask('api', 'API schema'),
         sqlTask('app', 'App layer'),
+        ...(config.typesOut ? [typesTask(config.typesOut)] : []),
         serviceTask('postgrest'),
         serviceTask('gateway'),
         {

@@ -16,6 +16,7 @@ const FILE_KEYS = [
   'postgrestImage',
   'postgrestTarball',
   'rds',
+  'typesOut',
   'rdsUrl',
   'rdsInsecure',
   'seedRemote',
@@ -100,6 +101,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RawConfig {
     rds: env.PGAPP_RDS_PARAMETERS
       ? { parameters: jsonEnv('PGAPP_RDS_PARAMETERS', env.PGAPP_RDS_PARAMETERS) }
       : undefined,
+    typesOut: env.PGAPP_TYPES_OUT,
     rdsUrl: env.PGAPP_RDS_URL,
     rdsInsecure: env.PGAPP_RDS_INSECURE,
     seedRemote: env.PGAPP_SEED_REMOTE,

@@ -31,6 +31,8 @@ export interface Config {
   postgrestImage: string;
   /** An official PostgREST release tarball to build the image from when it cannot be pulled. */
   postgrestTarball?: string;
+  /** A TypeScript file `dev` keeps holding the api schema's types (`pgapp gen types`). */
+  typesOut?: string;
   /** An existing Postgres or RDS to bridge to instead of starting the rds container. */
   remote?: RemoteRds;
   /**
@@ -245,6 +247,7 @@ export interface RawConfig {
   postgrestTarball?: unknown;
   /** pgapp.config.json's `rds` section: `{ "parameters": { name: value } }`. */
   rds?: unknown;
+  typesOut?: unknown;
   rdsUrl?: unknown;
   rdsInsecure?: unknown;
   seedRemote?: unknown;
@@ -300,6 +303,14 @@ export function resolveConfig(...layers: RawConfig[]): Config {
       );
     }
     config.postgrestTarball = merged.postgrestTarball;
+  }
+  if (merged.typesOut !== undefined && merged.typesOut !== '') {
+    if (typeof merged.typesOut !== 'string' || !/\.ts$/.test(merged.typesOut))
+      throw new PgappError(
+        `typesOut must be the path of a .ts file, not ${JSON.stringify(merged.typesOut)}`,
+        'For example: "typesOut": "src/database.types.ts".',
+      );
+    config.typesOut = merged.typesOut;
   }
   if (merged.rdsUrl !== undefined && merged.rdsUrl !== '') {
     config.remote = validateRdsUrl(

@@ -327,6 +327,30 @@ describe.skipIf(!postgrest.available)(title, () => {
       expect(again.output).toContain(`${svc}: ready (reused)`);
   });
 
+  it('"typesOut": dev keeps the api types fresh; a column user SQL adds is in them after the next dev', async () => {
+    const configFile = join(home, 'pgapp.config.json');
+    const types = join(home, 'src', 'database.types.ts');
+    writeFileSync(configFile, JSON.stringify({ typesOut: 'src/database.types.ts' }));
+    try {
+      const first = await stack.dev();
+      expect(first.code, first.output).toBe(0);
+      expect(first.output).toContain('Types → src/database.types.ts (written)');
+      expect(readFileSync(types, 'utf8')).toMatch(/hello: \{\s+Row: \{\s+greeting: string \| null\s+\}/);
+      writeFileSync(
+        join(home, 'sql', 'custom', 'local', '030_hello_answer.sql'),
+        "CREATE OR REPLACE VIEW api.hello AS SELECT 'hi'::text AS greeting, 42 AS answer;\n",
+      );
+      const next = await stack.dev();
+      expect(next.code, next.output).toBe(0);
+      expect(next.output).toContain('Types → src/database.types.ts (written)');
+      expect(readFileSync(types, 'utf8')).toMatch(/greeting: string \| null\s+answer: number \| null/);
+      const same = await stack.dev();
+      expect(same.output).toContain('Types → src/database.types.ts (unchanged)');
+    } finally {
+      writeFileSync(configFile, '{}');
+    }
+  });
+
   it('a seed that violates a constraint: the file, the constraint and the key, exit 1, nothing of it applied', async () => {
     const file = join(home, 'sql', 'rds', 'local', '020_dupe.sql');
     writeFileSync(
@@ -608,5 +632,6 @@ describe.skipIf(!postgrest.available)(title, () => {
 
     await cli(['reset', '--yes', '--project', other], { home });
     expect(await projectResources(other)).toMatchObject({ containers: 0, volumes: 0, networks: 0 });
-  });
+    // Fifteen runs of dev, thirteen of them from nothing: longer than one test's default budget.
+  }, 400_000);
 });

@@ -1,0 +1,81 @@
+/** The api schema's catalog as TypeScript (the Database shape @supabase/postgrest-js takes). */
+import { describe, expect, it } from 'vitest';
+import { type ApiCatalog, type CatalogColumn, renderDatabaseTypes } from '../../src/stack/typegen.ts';
+
+const t = (name: string, more: Partial<CatalogColumn['type']> = {}) => ({
+  name,
+  schema: 'pg_catalog',
+  kind: 'b',
+  ...more,
+});
+const col = (
+  name: string,
+  type: CatalogColumn['type'],
+  more: Partial<CatalogColumn> = {},
+): CatalogColumn => ({
+  name,
+  type,
+  notNull: false,
+  hasDefault: false,
+  canInsert: false,
+  canUpdate: false,
+  ...more,
+});
+
+const catalog: ApiCatalog = {
+  schema: 'api',
+  relations: [
+    {
+      name: 'notes',
+      kind: 'r',
+      columns: [
+        col('id', t('int8'), { notNull: true, hasDefault: true }),
+        col('body', t('text'), { notNull: true, canInsert: true, canUpdate: true }),
+        col('mood', { name: 'mood', schema: 'api', kind: 'e' }, { canInsert: true }),
+        col('tags', { ...t('_text'), element: t('text') }, { canInsert: true }),
+        col('level', { name: 'level', schema: 'crm', kind: 'e' }),
+        col('odd name', t('jsonb')),
+      ],
+    },
+    { name: 'report', kind: 'v', columns: [col('total', t('numeric'))] },
+  ],
+  functions: [
+    {
+      name: 'search',
+      args: [
+        { name: 'q', type: t('text'), hasDefault: false },
+        { name: 'max', type: t('int4'), hasDefault: true },
+      ],
+      returns: { name: 'notes', schema: 'api', kind: 'c', relation: 'notes' },
+      setof: true,
+      rows: 1000,
+    },
+    { name: 'ping', args: [], returns: t('void'), setof: false, rows: 0 },
+  ],
+  enums: [
+    { name: 'mood', schema: 'api', labels: ['happy', 'sad'] },
+    { name: 'level', schema: 'crm', labels: ['low', 'high'] },
+  ],
+};
+
+describe('renderDatabaseTypes', () => {
+  const text = renderDatabaseTypes(catalog, 'a test');
+
+  it('tables: Row with nullability; Insert only of writable columns, optional when nullable or defaulted', () => {
+    expect(text).toMatch(
+      /Tables: \{\s+notes: \{\s+Row: \{\s+id: number\s+body: string\s+mood: Database\["api"\]\['Enums'\]\["mood"\] \| null\s+tags: string\[\] \| null\s+level: "low" \| "high" \| null\s+"odd name": Json \| null\s+\}/,
+    );
+    expect(text).toMatch(/Insert: \{\s+body: string\s+mood\?: [^\n]+\s+tags\?: string\[\] \| null\s+\}/);
+    expect(text).toMatch(/Update: \{\s+body\?: string\s+\}/);
+  });
+
+  it('a view nobody may write has Row only; RPCs have Args (defaults optional) and Returns; api enums', () => {
+    expect(text).toMatch(/report: \{\s+Row: \{\s+total: number \| null\s+\}\s+Relationships: \[\]/);
+    expect(text).toMatch(
+      /search: \{\s+Args: \{\s+q: string\s+max\?: number\s+\}\s+Returns: Database\["api"\]\["Tables"\]\["notes"\]\['Row'\]\[\]/,
+    );
+    expect(text).toMatch(/ping: \{\s+Args: \{ \[_ in never\]: never \}\s+Returns: undefined/);
+    expect(text).toMatch(/Enums: \{\s+mood: "happy" \| "sad"\s+\}/);
+    expect(text).not.toMatch(/level: "low" \| "high"\n\s+\}\n\s+CompositeTypes/);
+  });
+});
