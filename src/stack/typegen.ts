@@ -30,6 +30,8 @@ export interface TypeRef {
   element?: TypeRef;
   /** A composite's relation (its row type), when that relation is in api. */
   relation?: string;
+  /** A domain's base type (e.g. text for api."text/html"). */
+  base?: string;
 }
 export interface CatalogRelation {
   name: string;
@@ -99,7 +101,7 @@ function tsType(t: TypeRef, catalog: ApiCatalog): string {
     return e ? e.labels.map((l) => JSON.stringify(l)).join(' | ') : 'string';
   }
   if (t.relation) return `${rowRef(catalog, t.relation)}`;
-  return SCALARS[t.name] ?? 'unknown';
+  return SCALARS[t.kind === 'd' && t.base ? t.base : t.name] ?? 'unknown';
 }
 
 function rowRef(catalog: ApiCatalog, relation: string): string {
@@ -241,6 +243,7 @@ export async function readApiCatalog(
 ): Promise<ApiCatalog> {
   const typeSql = (alias: string) => `json_build_object(
       'name', ${alias}.typname, 'schema', ${alias}n.nspname, 'kind', ${alias}.typtype,
+      'base', (SELECT bt.typname FROM pg_type bt WHERE bt.oid = ${alias}.typbasetype),
       'relation', (SELECT rc.relname FROM pg_class rc JOIN pg_namespace rn ON rn.oid = rc.relnamespace
                     WHERE rc.oid = ${alias}.typrelid AND rn.nspname = $1 AND rc.relkind IN ('r','p','f','v','m')),
       'element', (SELECT json_build_object('name', et.typname, 'schema', etn.nspname, 'kind', et.typtype)
@@ -275,11 +278,12 @@ export async function readApiCatalog(
   );
   const functions = await db.query<CatalogFunction>(
     `SELECT p.proname AS name, p.proretset AS setof, p.prorows::int AS rows,
+            -- proargtypes is an oidvector (zero-based): made one-based like proargnames and proargmodes.
             (SELECT coalesce(json_agg(json_build_object(
                       'name', coalesce(p.proargnames[i], ''), 'type', ${typeSql('at')},
                       'hasDefault', i > p.pronargs - p.pronargdefaults) ORDER BY i), '[]')
-               FROM generate_subscripts(coalesce(p.proallargtypes, p.proargtypes::oid[]), 1) i
-               JOIN pg_type at ON at.oid = (coalesce(p.proallargtypes, p.proargtypes::oid[]))[i]
+               FROM generate_subscripts(coalesce(p.proallargtypes, ARRAY(SELECT unnest(p.proargtypes::oid[]))), 1) i
+               JOIN pg_type at ON at.oid = (coalesce(p.proallargtypes, ARRAY(SELECT unnest(p.proargtypes::oid[]))))[i]
                JOIN pg_namespace atn ON atn.oid = at.typnamespace
               WHERE coalesce(p.proargmodes[i], 'i') IN ('i', 'b', 'v')) AS args,
             (SELECT json_agg(json_build_object('name', p.proargnames[i], 'type', ${typeSql('ct')}) ORDER BY i)
