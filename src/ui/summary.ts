@@ -18,6 +18,7 @@ export function renderSummary(r: DevResult): string {
     '',
     h('Services') + chalk.dim('  (host ports on 127.0.0.1 only)'),
     `  ${k('api')}${api}   ${chalk.dim('gateway → PostgREST')}`,
+    `  ${k('app')}${api}/rpc/app   ${chalk.dim('the CRM as a web page, drawn by SQL (open it in a browser)')}`,
     `  ${k('custom')}${c.databases.custom}`,
     `  ${k('rds')}${c.databases.rds}`,
     ...(c.ca

@@ -9,9 +9,9 @@
 -- private row reaches anyone else, anonymous callers included. A read is two index lookups.
 CREATE SCHEMA IF NOT EXISTS cache AUTHORIZATION api_owner;
 REVOKE ALL ON SCHEMA cache FROM PUBLIC;
-DROP VIEW IF EXISTS api.company_pipeline;
+DROP VIEW IF EXISTS api.company_pipeline, api.stage_pipeline;
 DROP MATERIALIZED VIEW IF EXISTS cache.company_pipeline, cache.company_contacts, cache.companies,
-  cache.pipeline_parts, cache.contact_parts, cache.company_totals, cache.private_parts;
+  cache.pipeline_parts, cache.contact_parts, cache.company_totals, cache.private_parts, cache.stage_totals;
 SET LOCAL ROLE api_owner;
 
 -- Per company: who may see it (scope '' = everyone, else its owner), and the totals of its shared
@@ -65,6 +65,12 @@ FROM (
 GROUP BY company_id, scope;
 CREATE UNIQUE INDEX private_parts_pk ON cache.private_parts (company_id, scope);
 
+-- Per deal stage and scope ('' = shared, else the owner): how many deals, and their amount.
+CREATE MATERIALIZED VIEW cache.stage_totals AS
+SELECT stage, coalesce(owner_id, '') AS scope, count(*) AS deals, coalesce(sum(amount), 0) AS amount
+FROM rds_crm.deals GROUP BY stage, coalesce(owner_id, '');
+CREATE UNIQUE INDEX stage_totals_pk ON cache.stage_totals (stage, scope);
+
 CREATE TABLE IF NOT EXISTS cache.refreshes (
   view_name    text PRIMARY KEY,
   refreshed_at timestamptz NOT NULL,
@@ -79,7 +85,7 @@ DECLARE
   v text;
   t0 timestamptz;
 BEGIN
-  FOREACH v IN ARRAY ARRAY['company_totals', 'private_parts'] LOOP
+  FOREACH v IN ARRAY ARRAY['company_totals', 'private_parts', 'stage_totals'] LOOP
     t0 := clock_timestamp();
     EXECUTE format('REFRESH MATERIALIZED VIEW CONCURRENTLY cache.%I', v);
     INSERT INTO cache.refreshes AS r VALUES (v, now(), (extract(epoch FROM clock_timestamp() - t0) * 1000)::int)
@@ -104,14 +110,26 @@ LEFT JOIN cache.private_parts p ON p.company_id = t.company_id AND p.scope = (SE
 WHERE t.scope = '' OR t.scope = (SELECT rds_bridge.current_user_id());
 COMMENT ON VIEW api.company_pipeline IS
   'Deal pipeline per company, cached on custom (refreshed every minute by pg_cron): shared rows and your own';
+-- The pipeline per stage, in the order deals move through it, the same way.
+CREATE VIEW api.stage_pipeline AS
+SELECT stage, sum(deals)::bigint AS deals, sum(amount) AS amount,
+       (SELECT min(refreshed_at) FROM cache.refreshes) AS cached_at
+FROM cache.stage_totals
+WHERE scope = '' OR scope = (SELECT rds_bridge.current_user_id())
+GROUP BY stage
+ORDER BY array_position(ARRAY['lead', 'qualified', 'proposal', 'negotiation', 'won', 'lost'], stage), stage;
+COMMENT ON VIEW api.stage_pipeline IS
+  'Deals and amount per stage, cached on custom (refreshed every minute by pg_cron): shared deals and your own';
 RESET ROLE;
 CREATE TRIGGER read_only INSTEAD OF INSERT OR UPDATE OR DELETE ON api.company_pipeline
   FOR EACH ROW EXECUTE FUNCTION pgapp_private.read_only_view();
+CREATE TRIGGER read_only INSTEAD OF INSERT OR UPDATE OR DELETE ON api.stage_pipeline
+  FOR EACH ROW EXECUTE FUNCTION pgapp_private.read_only_view();
 
 GRANT USAGE ON SCHEMA cache TO api_owner;
-GRANT SELECT ON api.company_pipeline TO web_anon, web_user;
+GRANT SELECT ON api.company_pipeline, api.stage_pipeline TO web_anon, web_user;
 
 -- Created WITH DATA just now.
-INSERT INTO cache.refreshes VALUES ('company_totals', now(), 0), ('private_parts', now(), 0);
+INSERT INTO cache.refreshes VALUES ('company_totals', now(), 0), ('private_parts', now(), 0), ('stage_totals', now(), 0);
 -- Every minute (pg_cron 1.4's finest): cron.schedule replaces a job of the same name.
 SELECT cron.schedule('pgapp-cache-refresh', '* * * * *', 'SELECT cache.refresh()');
