@@ -4,22 +4,17 @@
  */
 import { parseArgs } from 'node:util';
 import chalk from 'chalk';
+import { compose, composeEnvFile } from './commands/compose.ts';
 import { dev } from './commands/dev.ts';
+import { down } from './commands/down.ts';
+import { env } from './commands/env.ts';
+import { explain } from './commands/explain.ts';
 import { genTypes } from './commands/gen.ts';
-import {
-  compose,
-  composeEnvFile,
-  down,
-  env,
-  explain,
-  images,
-  jobs,
-  logs,
-  psql,
-  reset,
-  status,
-  token,
-} from './commands/lifecycle.ts';
+import { images } from './commands/images.ts';
+import { jobs } from './commands/jobs.ts';
+import { logs } from './commands/logs.ts';
+import { psql } from './commands/psql.ts';
+import { reset } from './commands/reset.ts';
 import {
   SNAPSHOT_ACTIONS,
   snapshotList,
@@ -27,6 +22,8 @@ import {
   snapshotRestore,
   snapshotSave,
 } from './commands/snapshot.ts';
+import { status } from './commands/status.ts';
+import { token } from './commands/token.ts';
 import type { RawConfig } from './config/schema.ts';
 import { InterruptedError, PgappError } from './errors.ts';
 import { renderError } from './ui/errors.ts';

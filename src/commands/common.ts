@@ -3,7 +3,7 @@ import { configFromEnv, loadConfig, readConfigFile, saveConfigFile, unsetFields 
 import { confirmPrompt, type PromptContext, promptConfig } from '../config/prompts.ts';
 import { type Config, type RawConfig, resolveConfig } from '../config/schema.ts';
 import { ensureSecrets, readSecrets, type Secrets } from '../config/secrets.ts';
-import { projectContainers, projectPorts } from '../docker/containers.ts';
+import { findContainer, projectContainers, projectPorts } from '../docker/containers.ts';
 import {
   type EnsuredImage,
   type EnsureOptions,
@@ -12,6 +12,7 @@ import {
   type Progress,
 } from '../docker/images.ts';
 import { PgappError } from '../errors.ts';
+import { SERVICES, type Service } from '../spec/stack.ts';
 
 export interface GlobalOptions {
   flags: RawConfig;
@@ -98,4 +99,20 @@ export async function ensureStackImages(
   if (!which.postgrest) return { custom, rds, gateway };
   const postgrest = await ensurePostgrestImage(config.postgrestImage, config.postgrestTarball, opts);
   return { custom, rds, postgrest, gateway };
+}
+/** A service named on the command line (logs, psql). */
+export function serviceArg(arg: string | undefined): Service {
+  if (!arg || !(SERVICES as readonly string[]).includes(arg)) {
+    throw new PgappError(
+      `Which service? Got ${JSON.stringify(arg ?? '')}`,
+      `Name one of: ${SERVICES.join(', ')} (e.g. \`pgapp logs rds\`).`,
+    );
+  }
+  return arg as Service;
+}
+
+export async function containerOf(project: string, service: Service): Promise<string> {
+  const c = await findContainer(project, service);
+  if (!c) throw new PgappError(`${service} of "${project}" does not exist`, 'Run `npm run dev` first.');
+  return c.Id;
 }

@@ -22,7 +22,7 @@ import {
 } from '../stack/snapshot.ts';
 import { ensureOptions, type GlobalOptions, isInteractive, liveConfig } from './common.ts';
 import { dev } from './dev.ts';
-import { removeStack } from './lifecycle.ts';
+import { removeStack } from './reset.ts';
 
 export const SNAPSHOT_ACTIONS = ['save', 'restore', 'list', 'rm'] as const;
 

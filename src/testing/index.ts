@@ -16,7 +16,8 @@
  */
 import { createHash } from 'node:crypto';
 import { dev } from '../commands/dev.ts';
-import { down, reset } from '../commands/lifecycle.ts';
+import { down } from '../commands/down.ts';
+import { reset } from '../commands/reset.ts';
 import { lockProject } from '../config/lock.ts';
 import { DEFAULTS, type PortKey, type SeedSize } from '../config/schema.ts';
 import { projectPorts } from '../docker/containers.ts';

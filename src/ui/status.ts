@@ -1,6 +1,7 @@
 /** `pgapp status` and `pgapp jobs` for people (--json prints the same objects as they are). */
 import chalk from 'chalk';
-import type { JobRow, StackStatus } from '../commands/lifecycle.ts';
+import type { JobRow } from '../commands/jobs.ts';
+import type { StackStatus } from '../commands/status.ts';
 import { renderTable } from './table.ts';
 
 function renderReplica(r: StackStatus['replica']): string | undefined {

@@ -1,0 +1,39 @@
+/** `pgapp compose` / `compose-env`: compose.yaml from the spec, and the .env it reads. */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SEED_SIZES } from '../config/schema.ts';
+import { ensureSecrets } from '../config/secrets.ts';
+import { ensureTls } from '../config/tls.ts';
+import { PACKAGE_ROOT, workDir } from '../paths.ts';
+import { stackFiles } from '../spec/stack.ts';
+import { composeEnv, composeYaml } from '../stack/compose.ts';
+import { writeParameterGroup } from '../stack/parameters.ts';
+import { commandConfig, type GlobalOptions } from './common.ts';
+
+/** Regenerate compose.yaml from the stack spec. */
+export function compose(): string {
+  const file = join(PACKAGE_ROOT, 'compose.yaml');
+  writeFileSync(file, composeYaml());
+  return file;
+}
+
+/** Write .env for compose.yaml from this project's config and (generated) secrets, mode 0600. */
+export function composeEnvFile(opts: GlobalOptions): string {
+  const config = commandConfig(opts);
+  const secrets = ensureSecrets(config.project);
+  writeParameterGroup(config);
+  const file = join(workDir(), '.env');
+  writeFileSync(
+    file,
+    composeEnv(
+      config.project,
+      config.ports,
+      SEED_SIZES[config.seed],
+      config.cronJobs,
+      secrets,
+      stackFiles(config.project, ensureTls(config.project)),
+    ),
+    { mode: 0o600 },
+  );
+  return file;
+}
