@@ -9,8 +9,10 @@ export class PgappError extends Error {
     readonly hint?: string,
     /** Supporting text shown under the message: log lines, a failing build step, SQL context. */
     readonly details?: string,
+    /** The error underneath (a pg or Docker error): kept for debugging, never shown as the message. */
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
     this.name = 'PgappError';
   }
 }

@@ -3,6 +3,7 @@ import type { Config } from '../config/schema.ts';
 import type { Secrets } from '../config/secrets.ts';
 import { caPem, tlsPaths } from '../config/tls.ts';
 import { errorMessage, PgappError } from '../errors.ts';
+import { retryUntil } from '../net/time.ts';
 import { CUSTOM_SUPERUSER, RDS_MASTER_USER } from '../spec/stack.ts';
 
 /**
@@ -106,25 +107,31 @@ function connectHint(err: unknown, hint?: string): string {
 
 /** Connect, retrying briefly while the server finishes starting. */
 export async function connect(cfg: pg.ClientConfig, timeoutMs = 15_000, hint?: string): Promise<pg.Client> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const client = new pg.Client({ types: PG_TYPES, ...cfg, connectionTimeoutMillis: 5_000 });
-    try {
-      await client.connect();
-      return client;
-    } catch (err) {
-      await client.end().catch(() => {});
-      const code = (err as { code?: string }).code;
-      const transient = code === '57P03' || code === 'ECONNREFUSED' || code === 'ECONNRESET';
-      if (!transient || Date.now() > deadline) {
-        throw new PgappError(
-          `Cannot connect to ${cfg.user}@${cfg.host}:${cfg.port}/${cfg.database}: ${errorMessage(err)}`,
-          connectHint(err, hint),
-        );
+  const failed = (err: unknown) =>
+    new PgappError(
+      `Cannot connect to ${cfg.user}@${cfg.host}:${cfg.port}/${cfg.database}: ${errorMessage(err)}`,
+      connectHint(err, hint),
+      undefined,
+      { cause: err },
+    );
+  let last: unknown;
+  return retryUntil(
+    async () => {
+      const client = new pg.Client({ types: PG_TYPES, ...cfg, connectionTimeoutMillis: 5_000 });
+      try {
+        await client.connect();
+        return client;
+      } catch (err) {
+        await client.end().catch(() => {});
+        const code = (err as { code?: string }).code;
+        // Still starting (or restarting): try again; anything else is the answer.
+        if (code !== '57P03' && code !== 'ECONNREFUSED' && code !== 'ECONNRESET') throw failed(err);
+        last = err;
+        return undefined;
       }
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
+    },
+    { timeoutMs, intervalMs: 250, timedOut: () => failed(last) },
+  );
 }
 
 /** Run fn with a connection; an abort ends the connection (the server rolls back what was open). */

@@ -14,3 +14,22 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
+
+/**
+ * Try `attempt` until it returns a value (not undefined), every `intervalMs`, for at most
+ * `timeoutMs`; then throw what `timedOut` makes (it sees the state the attempts left). An aborted
+ * signal ends the wait with its reason. An attempt that throws ends it with that error.
+ */
+export async function retryUntil<T>(
+  attempt: () => Promise<T | undefined>,
+  opts: { timeoutMs: number; intervalMs: number; signal?: AbortSignal; timedOut: () => Error },
+): Promise<T> {
+  const deadline = Date.now() + opts.timeoutMs;
+  for (;;) {
+    opts.signal?.throwIfAborted();
+    const got = await attempt();
+    if (got !== undefined) return got;
+    if (Date.now() >= deadline) throw opts.timedOut();
+    await sleep(opts.intervalMs, opts.signal);
+  }
+}

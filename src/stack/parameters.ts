@@ -13,6 +13,7 @@ import type { Config } from '../config/schema.ts';
 import { withClient } from '../db/connect.ts';
 import { docker, execIn } from '../docker/engine.ts';
 import { PgappError } from '../errors.ts';
+import { retryUntil } from '../net/time.ts';
 import { stateDir } from '../paths.ts';
 import { PARAMETER_GROUP_MOUNT } from '../spec/stack.ts';
 
@@ -141,8 +142,15 @@ export async function applyParameterGroup(
         'See `pgapp logs rds`.',
       );
     // The reload is a signal: wait until the server has read the file again.
-    for (let i = 0; i < 50 && (await confLoadTime(rds)) === before; i++)
-      await new Promise((r) => setTimeout(r, 100));
+    await retryUntil(async () => ((await confLoadTime(rds)) !== before ? true : undefined), {
+      timeoutMs: 5_000,
+      intervalMs: 100,
+      timedOut: () =>
+        new PgappError(
+          'rds did not read its parameter group again within 5 s of the reload',
+          'See `pgapp logs rds`.',
+        ),
+    });
   }
   const pending = await pendingReboot(rds);
   if (pending.length > 0) await reboot();

@@ -15,6 +15,7 @@ import type { Secrets } from '../config/secrets.ts';
 import { rdsRootCert } from '../config/tls.ts';
 import { connectionConfig, withClient } from '../db/connect.ts';
 import { errorMessage, PgappError } from '../errors.ts';
+import { retryUntil } from '../net/time.ts';
 import { PG_PORT, PUBLICATION, REPLICATOR_USER } from '../spec/stack.ts';
 
 interface Column {
@@ -378,29 +379,34 @@ async function waitSynced(
   signal: AbortSignal | undefined,
   timeoutMs: number,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    signal?.throwIfAborted();
-    const r = (
-      await db.query<{ ready: number; total: number; running: boolean; copying: string | null }>(
-        `SELECT count(*) FILTER (WHERE sr.srsubstate = 'r')::int AS ready, count(*)::int AS total,
+  let r: { ready: number; total: number; running: boolean; copying: string | null } | undefined;
+  await retryUntil(
+    async () => {
+      r = (
+        await db.query<{ ready: number; total: number; running: boolean; copying: string | null }>(
+          `SELECT count(*) FILTER (WHERE sr.srsubstate = 'r')::int AS ready, count(*)::int AS total,
                 EXISTS (SELECT 1 FROM pg_stat_subscription st WHERE st.subid = s.oid AND st.relid IS NULL AND st.pid IS NOT NULL) AS running,
                 string_agg(sr.srrelid::regclass::text, ', ') FILTER (WHERE sr.srsubstate <> 'r') AS copying
          FROM pg_subscription s LEFT JOIN pg_subscription_rel sr ON sr.srsubid = s.oid
          WHERE s.subname = $1 GROUP BY s.oid`,
-        [PUBLICATION],
-      )
-    ).rows[0];
-    if (r && r.total >= want && r.ready === r.total && r.running) return;
-    if (Date.now() > deadline) {
-      throw new PgappError(
-        `The replica on custom did not catch up with rds within ${Math.round(timeoutMs / 1000)} s (${r?.ready ?? 0} of ${want} tables copied${r?.copying ? `; waiting for ${r.copying}` : ''})`,
-        'See `pgapp logs custom` and `pgapp logs rds` for replication errors; `pgapp dev` resumes, `--reads fdw` reads without the replica.',
-      );
-    }
-    if (r) progress(`copying: ${r.ready} of ${want} tables ready${r.copying ? ` (${r.copying})` : ''}`);
-    await new Promise((res) => setTimeout(res, 100));
-  }
+          [PUBLICATION],
+        )
+      ).rows[0];
+      if (r && r.total >= want && r.ready === r.total && r.running) return true;
+      if (r) progress(`copying: ${r.ready} of ${want} tables ready${r.copying ? ` (${r.copying})` : ''}`);
+      return undefined;
+    },
+    {
+      timeoutMs,
+      intervalMs: 100,
+      signal,
+      timedOut: () =>
+        new PgappError(
+          `The replica on custom did not catch up with rds within ${Math.round(timeoutMs / 1000)} s (${r?.ready ?? 0} of ${want} tables copied${r?.copying ? `; waiting for ${r.copying}` : ''})`,
+          'See `pgapp logs custom` and `pgapp logs rds` for replication errors; `pgapp dev` resumes, `--reads fdw` reads without the replica.',
+        ),
+    },
+  );
 }
 
 export interface ReplicaStatus {
@@ -494,14 +500,21 @@ export async function fenceLag(rds: pg.Client, custom: pg.Client, timeoutMs = 10
       ?.n,
   );
   const t0 = performance.now();
-  for (;;) {
-    const got = (await custom.query('SELECT n FROM pgapp_bridge.replica_fence WHERE slot = 63')).rows[0]?.n;
-    if (got !== undefined && Number(got) >= n) return Math.round((performance.now() - t0) * 10) / 10;
-    if (performance.now() - t0 > timeoutMs)
-      throw new PgappError(
-        `A write on rds did not reach custom's replica within ${timeoutMs / 1000} s`,
-        'Replication is stopped or far behind: see `pgapp status` and `pgapp logs custom`.',
-      );
-    await new Promise((r) => setTimeout(r, 2));
-  }
+  return retryUntil(
+    async () => {
+      const got = (await custom.query('SELECT n FROM pgapp_bridge.replica_fence WHERE slot = 63')).rows[0]?.n;
+      return got !== undefined && Number(got) >= n
+        ? Math.round((performance.now() - t0) * 10) / 10
+        : undefined;
+    },
+    {
+      timeoutMs,
+      intervalMs: 2,
+      timedOut: () =>
+        new PgappError(
+          `A write on rds did not reach custom's replica within ${timeoutMs / 1000} s`,
+          'Replication is stopped or far behind: see `pgapp status` and `pgapp logs custom`.',
+        ),
+    },
+  );
 }

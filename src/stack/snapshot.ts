@@ -18,7 +18,7 @@ import type { Config } from '../config/schema.ts';
 import type { Secrets } from '../config/secrets.ts';
 import { connect, connectionConfig, type Target } from '../db/connect.ts';
 import { errorMessage, PgappError } from '../errors.ts';
-import { sleep } from '../net/time.ts';
+import { retryUntil } from '../net/time.ts';
 import { apiReadyUrl, PUBLICATION } from '../spec/stack.ts';
 import { fenceLag, measureReplicaLag, slotName, subscriptionConninfo } from './replica.ts';
 
@@ -222,22 +222,27 @@ async function subscriptionOf(custom: pg.Client): Promise<Subscription | undefin
 async function endSessions(c: pg.Client, db: string, where: string, params: unknown[] = []): Promise<void> {
   const sessions = `FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() AND ${where}`;
   await c.query(`SELECT pg_terminate_backend(pid) ${sessions}`, [db, ...params]);
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const left = (
-      await c.query<{ who: string | null }>(`SELECT string_agg(backend_type, ', ') AS who ${sessions}`, [
-        db,
-        ...params,
-      ])
-    ).rows[0]?.who;
-    if (!left) return;
-    if (Date.now() > deadline)
-      throw new PgappError(
-        `Sessions of ${db} did not end within 10 s (${left})`,
-        'See `pgapp logs custom` and `pgapp logs rds`; try again.',
-      );
-    await sleep(10);
-  }
+  let left: string | null | undefined;
+  await retryUntil(
+    async () => {
+      left = (
+        await c.query<{ who: string | null }>(`SELECT string_agg(backend_type, ', ') AS who ${sessions}`, [
+          db,
+          ...params,
+        ])
+      ).rows[0]?.who;
+      return left ? undefined : true;
+    },
+    {
+      timeoutMs: 10_000,
+      intervalMs: 10,
+      timedOut: () =>
+        new PgappError(
+          `Sessions of ${db} did not end within 10 s (${left})`,
+          'See `pgapp logs custom` and `pgapp logs rds`; try again.',
+        ),
+    },
+  );
 }
 
 /**
@@ -323,23 +328,29 @@ async function cronRestarter(custom: pg.Client): Promise<() => Promise<void>> {
 
 /** Re-open the app database and wait for PostgREST to have its connections back (its first try answers 503). */
 async function apiBack(config: Config, signal?: AbortSignal): Promise<void> {
-  const deadline = Date.now() + 15_000;
   let last = '';
-  while (Date.now() < deadline) {
-    signal?.throwIfAborted();
-    try {
-      const res = await fetch(apiReadyUrl(config.ports.postgrest), { signal: AbortSignal.timeout(2000) });
-      await res.arrayBuffer();
-      if (res.ok) return;
-      last = `HTTP ${res.status}`;
-    } catch (err) {
-      last = errorMessage(err);
-    }
-    await sleep(50, signal);
-  }
-  throw new PgappError(
-    `The API did not answer after the databases were swapped (${last})`,
-    'See `pgapp logs postgrest`; `pgapp dev` repairs the stack.',
+  await retryUntil(
+    async () => {
+      try {
+        const res = await fetch(apiReadyUrl(config.ports.postgrest), { signal: AbortSignal.timeout(2000) });
+        await res.arrayBuffer();
+        if (res.ok) return true;
+        last = `HTTP ${res.status}`;
+      } catch (err) {
+        last = errorMessage(err);
+      }
+      return undefined;
+    },
+    {
+      timeoutMs: 15_000,
+      intervalMs: 50,
+      signal,
+      timedOut: () =>
+        new PgappError(
+          `The API did not answer after the databases were swapped (${last})`,
+          'See `pgapp logs postgrest`; `pgapp dev` repairs the stack.',
+        ),
+    },
   );
 }
 
