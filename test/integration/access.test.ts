@@ -119,6 +119,7 @@ describe.skipIf(!postgrest.available)(title, () => {
       'company_pipeline:SELECT',
       'contacts:SELECT',
       'deals:SELECT',
+      'stage_pipeline:SELECT',
     ]);
     // Writes: whole rows may be read and deleted; INSERT and UPDATE name their columns (ids,
     // owners and creation times come from the server).
@@ -130,6 +131,7 @@ describe.skipIf(!postgrest.available)(title, () => {
       `contacts:${rw}`,
       `deals:${rw}`,
       'jobs:SELECT',
+      'stage_pipeline:SELECT',
     ]);
     const writable = await query<{ t: string; cols: string }>(
       { connectionString: stack.customUrl },
