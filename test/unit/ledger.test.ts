@@ -11,6 +11,7 @@ describe('SQL ledger (pure parts)', () => {
       'rds/030_crm_constraints.sql',
       'rds/050_owner.sql',
       'rds/060_limits.sql',
+      'rds/070_recent_activities.sql',
     ]);
     expect(readSqlDir(SQL_DIR, 'no-such-dir')).toEqual([]);
   });
