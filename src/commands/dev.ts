@@ -21,6 +21,7 @@ import {
   keep,
   newCreated,
   projectVolumes,
+  restartContainer,
   rollback,
   waitReady,
 } from '../docker/containers.ts';
@@ -36,7 +37,7 @@ import {
   stackFiles,
   stackSpec,
 } from '../spec/stack.ts';
-import { applyParameterGroup, ensureParameterGroupFile, restartContainer } from '../stack/parameters.ts';
+import { applyParameterGroup, ensureParameterGroupFile } from '../stack/parameters.ts';
 import {
   dropReplica,
   type ReplicaSync,

@@ -85,15 +85,21 @@ export function libraryList(value: string): string[] {
     .filter((l) => l !== '');
 }
 
+/** A JSON object, or the error that says what it should be. */
+function objectOr(value: unknown, what: string, example: string): Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw new PgappError(`${what} must be an object`, `For example: ${example}.`);
+  return value as Record<string, unknown>;
+}
+
 /** pgapp.config.json's `rds` section → the checked parameter group (names lower-cased). */
 export function validateRdsSection(section: unknown): Record<string, string> {
   if (section === undefined) return {};
-  if (section === null || typeof section !== 'object' || Array.isArray(section))
-    throw new PgappError(
-      '"rds" in pgapp.config.json must be an object',
-      'For example: {"rds": {"parameters": {"work_mem": "8MB"}}}.',
-    );
-  const { parameters, ...rest } = section as { parameters?: unknown };
+  const { parameters, ...rest } = objectOr(
+    section,
+    '"rds" in pgapp.config.json',
+    '{"rds": {"parameters": {"work_mem": "8MB"}}}',
+  );
   if (Object.keys(rest).length > 0)
     throw new PgappError(`Unknown key(s) in "rds": ${Object.keys(rest).join(', ')}`, 'Allowed: parameters.');
   return validateRdsParameters(parameters);
@@ -101,13 +107,13 @@ export function validateRdsSection(section: unknown): Record<string, string> {
 
 export function validateRdsParameters(parameters: unknown): Record<string, string> {
   if (parameters === undefined) return {};
-  if (parameters === null || typeof parameters !== 'object' || Array.isArray(parameters))
-    throw new PgappError(
-      'rds.parameters must be an object of name: value',
-      'For example: {"work_mem": "8MB", "rds.force_ssl": 1}.',
-    );
+  const group = objectOr(
+    parameters,
+    'rds.parameters (name: value)',
+    '{"work_mem": "8MB", "rds.force_ssl": 1}',
+  );
   const out: Record<string, string> = {};
-  for (const [raw, v] of Object.entries(parameters)) {
+  for (const [raw, v] of Object.entries(group)) {
     const name = raw.trim().toLowerCase();
     if (!NAME_RE.test(name))
       refuse(

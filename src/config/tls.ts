@@ -15,10 +15,11 @@
  * bind mount sees the new ones.
  */
 import { createPrivateKey, generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import forge from 'node-forge';
 import { errorMessage, PgappError } from '../errors.ts';
+import { writeInPlace } from '../files.ts';
 import { stateDir } from '../paths.ts';
 import type { RemoteRds } from './schema.ts';
 
@@ -165,14 +166,6 @@ export function issueServerCert(
     { cert: caCert, key: forge.pki.privateKeyFromPem(ca.key) as forge.pki.rsa.PrivateKey },
   );
   return { cert: forge.pki.certificateToPem(cert), key: k.pem };
-}
-
-/** Write a file in place: a temporary beside it, then a rename (bind mounts see the new file). */
-function writeInPlace(file: string, content: string, mode: number): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, content, { mode });
-  chmodSync(tmp, mode);
-  renameSync(tmp, file);
 }
 
 function readPem(file: string, what: string, project: string): string {

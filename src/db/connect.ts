@@ -22,8 +22,10 @@ export type Target = 'rds' | 'custom';
 /** The CA file that verifies rds from this machine: the project's own, or --rds-url's sslrootcert. */
 export function rdsCaFile(config: Config): string | undefined {
   if (config.remote) return config.remote.sslrootcert;
-  return tlsPaths(config.project).caCert;
+  return ownCa(config);
 }
+/** The project's own CA (config/tls.ts), which signed the stand-in's certificate. */
+const ownCa = (config: Config) => tlsPaths(config.project).caCert;
 
 /** Connection settings from the host (ports on 127.0.0.1). rds demands TLS, as RDS does. */
 export function connectionConfig(target: Target, config: Config, secrets: Secrets): pg.ClientConfig {
@@ -43,7 +45,7 @@ export function connectionConfig(target: Target, config: Config, secrets: Secret
   const c = ownServer(target, config, secrets);
   // sslmode=verify-full: the project's CA signed rds's certificate, which names 127.0.0.1.
   return target === 'rds'
-    ? { ...c, ssl: { ca: caPem(tlsPaths(config.project).caCert, config.project), rejectUnauthorized: true } }
+    ? { ...c, ssl: { ca: caPem(ownCa(config), config.project), rejectUnauthorized: true } }
     : c;
 }
 
@@ -79,9 +81,7 @@ export function connectionUrl(target: Target, config: Config, secrets: Secrets):
   }
   const c = ownServer(target, config, secrets);
   const url = `postgres://${c.user}:${encodeURIComponent(String(c.password))}@127.0.0.1:${c.port}/${c.database}`;
-  return target === 'rds'
-    ? `${url}?sslmode=verify-full&sslrootcert=${uriValue(tlsPaths(config.project).caCert)}`
-    : url;
+  return target === 'rds' ? `${url}?sslmode=verify-full&sslrootcert=${uriValue(ownCa(config))}` : url;
 }
 
 function connectHint(err: unknown, hint?: string): string {

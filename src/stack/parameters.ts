@@ -5,14 +5,15 @@
  * at /etc/pgapp/parameter-group), dynamic parameters take effect at once (a reload), and parameters
  * that need a restart are "pending-reboot" until `dev` reboots rds.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { parameterGroupConf, RDS_PARAMETERS } from '../config/parameters.ts';
 import type { Config } from '../config/schema.ts';
 import { withClient } from '../db/connect.ts';
-import { docker, execIn } from '../docker/engine.ts';
+import { execIn } from '../docker/engine.ts';
 import { PgappError } from '../errors.ts';
+import { writeInPlace } from '../files.ts';
 import { retryUntil } from '../net/time.ts';
 import { stateDir } from '../paths.ts';
 import { PARAMETER_GROUP_MOUNT } from '../spec/stack.ts';
@@ -23,9 +24,7 @@ export const parameterGroupFile = (project: string) =>
 function writeGroup(project: string, text: string): void {
   const file = parameterGroupFile(project);
   mkdirSync(join(stateDir(project), PARAMETER_GROUP_MOUNT), { recursive: true, mode: 0o755 });
-  // In place (a bind mount sees the new file): a temporary beside it, then a rename.
-  writeFileSync(`${file}.tmp`, text, { mode: 0o644 });
-  renameSync(`${file}.tmp`, file);
+  writeInPlace(file, text);
 }
 
 const appliedGroup = (project: string) => {
@@ -177,9 +176,4 @@ export async function parameterGroupStatus(
     notApplied: appliedGroup(config.project) !== parameterGroupConf(config.project, config.rdsParameters),
     pendingReboot: await pendingReboot(rds),
   };
-}
-
-/** Reboot rds (the engine's restart: a fast shutdown, then the same container). */
-export async function restartContainer(id: string): Promise<void> {
-  await docker().getContainer(id).restart({ t: 10 });
 }

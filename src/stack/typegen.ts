@@ -5,12 +5,13 @@
  * column; RPC functions with Args and Returns; computed relationships (a function of one api row
  * returning api rows) as embeddable functions; enums.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type pg from 'pg';
 import type { Config } from '../config/schema.ts';
 import type { Secrets } from '../config/secrets.ts';
 import { connectionConfig, withClient } from '../db/connect.ts';
+import { writeInPlace } from '../files.ts';
 import { workDir } from '../paths.ts';
 
 export interface CatalogColumn {
@@ -332,7 +333,6 @@ export async function writeTypes(
   const path = resolve(workDir(), file);
   if (existsSync(path) && readFileSync(path, 'utf8') === text) return false;
   mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(`${path}.tmp`, text);
-  renameSync(`${path}.tmp`, path);
+  writeInPlace(path, text);
   return true;
 }

@@ -10,7 +10,7 @@ import { PACKAGE_ROOT } from '../../src/paths.ts';
 
 /** Bottom to top. A folder of src/ (or a file at its root) and everything in it. */
 const LAYERS = [
-  ['errors.ts', 'paths.ts'],
+  ['errors.ts', 'paths.ts', 'files.ts'],
   ['net', 'auth'],
   ['config'],
   ['spec'],
