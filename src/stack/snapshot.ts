@@ -278,7 +278,7 @@ async function holdWriters(s: Servers, db: string, keep: number[]): Promise<() =
       await endSessions(
         c,
         db,
-        `pid <> ALL($2::int[]) AND backend_type NOT IN ('walsender', 'logical replication worker', 'autovacuum worker')`,
+        `pid <> ALL($2::int[]) AND backend_type NOT IN ('walsender', 'autovacuum worker') AND NOT ${REPLICATION_WORKER}`,
         [keep],
       );
     });
@@ -290,25 +290,34 @@ async function holdWriters(s: Servers, db: string, keep: number[]): Promise<() =
 }
 
 /**
+ * The subscription's workers on custom: 'logical replication worker' up to PostgreSQL 16, 'logical
+ * replication apply worker' (and tablesync, parallel apply) from 17.
+ */
+const REPLICATION_WORKER = "backend_type LIKE 'logical replication %worker'";
+
+/**
  * Pause the subscription and end both ends of it at once: disabled, it is not started again; its
  * slot on rds keeps its place.
  */
 async function pauseSubscription(s: Servers, custom: pg.Client, db: string): Promise<void> {
   await custom.query(`ALTER SUBSCRIPTION ${PUBLICATION} DISABLE`);
-  await onBoth(s, (c) => endSessions(c, db, "backend_type IN ('walsender', 'logical replication worker')"));
+  await onBoth(s, (c) => endSessions(c, db, `(backend_type = 'walsender' OR ${REPLICATION_WORKER})`));
 }
 
 /**
- * pg_cron's scheduler is a session of the app database too, and pg_cron 1.4 never comes back once
- * ended: custom's image carries pgapp_cron to start it again. Checked before anything is ended, so
- * an older image stops the snapshot with nothing changed. Returns what starts it again, if it ran.
+ * pg_cron's scheduler is a session of the app database too. pg_cron 1.4 (PostgreSQL 15's, Debian
+ * bookworm) never comes back once ended: custom's image carries pgapp_cron to start it again. Checked
+ * before anything is ended, so an older image stops the snapshot with nothing changed. pg_cron 1.5 and
+ * later (17's 1.6) end with an error, and the postmaster starts them again within a second: starting
+ * one here too would run every job twice. Returns what starts it again, if that is needed.
  */
 async function cronRestarter(custom: pg.Client): Promise<() => Promise<void>> {
-  const running = Number(
-    (await custom.query("SELECT count(*) AS n FROM pg_stat_activity WHERE backend_type = 'pg_cron launcher'"))
-      .rows[0]?.n,
+  const { rows } = await custom.query(
+    `SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_cron launcher') AS n,
+            (SELECT extversion FROM pg_extension WHERE extname = 'pg_cron') AS v`,
   );
-  if (!running) return async () => {};
+  const restartsItself = !/^1\.[0-4](\.|$)/.test(String(rows[0]?.v));
+  if (!Number(rows[0]?.n) || restartsItself) return async () => {};
   try {
     await custom.query(
       "CREATE OR REPLACE FUNCTION pg_temp.start_cron() RETURNS int LANGUAGE c AS 'pgapp_cron', 'pgapp_start_cron'",
