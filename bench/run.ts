@@ -16,9 +16,10 @@ import autocannon from 'autocannon';
 import pg from 'pg';
 import { makeToken } from '../src/auth/jwt.ts';
 import { dev } from '../src/commands/dev.ts';
+import { DEFAULTS, validatePostgres } from '../src/config/schema.ts';
 import { ensureSecrets, readSecrets } from '../src/config/secrets.ts';
 import { ensureTls } from '../src/config/tls.ts';
-import { projectContainers, projectPorts } from '../src/docker/containers.ts';
+import { dataPgMajor, projectContainers, projectPorts } from '../src/docker/containers.ts';
 import { docker } from '../src/docker/engine.ts';
 import { freePort } from '../src/net/ports.ts';
 import { PACKAGE_ROOT, SQL_DIR, workDir } from '../src/paths.ts';
@@ -569,14 +570,16 @@ async function composeStack(): Promise<(...args: string[]) => Promise<unknown>> 
   ensureParameterGroupFile(name);
   writeFileSync(
     envFile,
-    composeEnv(
-      name,
-      { rds, custom, postgrest: api, ...ports },
-      CONTACTS,
-      true,
+    composeEnv({
+      project: name,
+      ports: { rds, custom, postgrest: api, ...ports },
+      // Its data's version when it has data (an older bench stack), else the default.
+      postgres: validatePostgres((await dataPgMajor(name)) ?? DEFAULTS.postgres),
+      seedContacts: CONTACTS,
+      cronJobs: true,
       secrets,
-      stackFiles(name, ensureTls(name)),
-    ),
+      files: stackFiles(name, ensureTls(name)),
+    }),
     { mode: 0o600 },
   );
   const compose = (...args: string[]) =>

@@ -63,6 +63,8 @@ Commands:
 Options (also from env PGAPP_* and pgapp.config.json):
   --project NAME                   project name: letters, digits, _ (default pgapp)   PGAPP_PROJECT
   --rds-port, --custom-port, --postgrest-port N  host ports on 127.0.0.1
+  --postgres 15|17                 PostgreSQL major version of rds and custom (default 17, as new RDS
+                                   instances; a project with data keeps its own)        PGAPP_POSTGRES
   --seed small|medium|large        1k, 100k or 1M contacts (default small)            PGAPP_SEED
   --cron-jobs / --no-cron-jobs     the sample pg_cron jobs (default on)               PGAPP_CRON_JOBS
   --reads replica|fdw              API reads from local tables kept in sync by logical replication
@@ -83,6 +85,7 @@ const OPTIONS = {
   'rds-port': { type: 'string' },
   'custom-port': { type: 'string' },
   'postgrest-port': { type: 'string' },
+  postgres: { type: 'string' },
   seed: { type: 'string' },
   'cron-jobs': { type: 'boolean' },
   'no-cron-jobs': { type: 'boolean' },
@@ -177,6 +180,7 @@ async function main(argv: string[]): Promise<number> {
       custom: v['custom-port'],
       postgrest: v['postgrest-port'],
     },
+    postgres: v.postgres,
     seed: v.seed,
     cronJobs: v['no-cron-jobs'] ? false : v['cron-jobs'],
     reads: v.reads,
@@ -263,7 +267,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'compose-env':
       process.stdout.write(
-        `${chalk.green('✔')} wrote ${composeEnvFile(opts)} (mode 0600): now \`docker compose up --wait\`\n`,
+        `${chalk.green('✔')} wrote ${await composeEnvFile(opts)} (mode 0600): now \`docker compose up --wait\`\n`,
       );
       return 0;
     default:

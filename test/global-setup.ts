@@ -3,7 +3,7 @@
  * every later run), and tell the tests whether the PostgREST image is here.
  */
 import type { TestProject } from 'vitest/node';
-import { POSTGREST_IMAGE } from '../src/config/schema.ts';
+import { DEFAULTS, POSTGREST_IMAGE } from '../src/config/schema.ts';
 import { checkEngine } from '../src/docker/engine.ts';
 import { ensurePgImage, imageId } from '../src/docker/images.ts';
 import { useStack } from '../src/testing/index.ts';
@@ -21,8 +21,8 @@ export default async function setup(project: TestProject) {
     progress: (l: string) => process.env.PGAPP_TEST_VERBOSE && console.log(l),
     confirm: async () => true,
   };
-  const custom = await ensurePgImage('postgres', opts);
-  const rds = await ensurePgImage('rds', opts);
+  const custom = await ensurePgImage('postgres', DEFAULTS.postgres, opts);
+  const rds = await ensurePgImage('rds', DEFAULTS.postgres, opts);
   project.provide('images', { custom: custom.ref, rds: rds.ref });
   const available = Boolean(await imageId(POSTGREST_IMAGE));
   const reason = available

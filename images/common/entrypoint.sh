@@ -8,7 +8,8 @@
 # Extra server settings: arguments (`-c key=value`) or *.conf files mounted in /etc/pgapp/conf.d.
 set -Eeuo pipefail
 
-PGBIN=/usr/lib/postgresql/15/bin
+# The image names its PostgreSQL major version (ENV PG_MAJOR in images/{postgres,rds}/Dockerfile).
+PGBIN="/usr/lib/postgresql/${PG_MAJOR:?the image must set PG_MAJOR}/bin"
 # The volume is /var/lib/postgresql/data; the cluster lives one level down so that the marker of an
 # unfinished initialisation can sit beside it, outside the directory initdb needs empty.
 export PGDATA="${PGDATA:-/var/lib/postgresql/data/pgdata}"
@@ -170,10 +171,18 @@ SQL
   log "initialisation complete"
 fi
 
-# A cluster of this image's major version, made by this entrypoint. Anything else (another server's
-# volume, say) is left untouched: postgres below refuses it with its own message.
+# Data of another major version: PostgreSQL cannot read it, and nothing here converts it. Said
+# plainly, with the way forward, and the volume left untouched.
+data_major="$(cat "$PGDATA/PG_VERSION" 2>/dev/null || true)"
+if [ -n "$data_major" ] && [ "$data_major" != "$PG_MAJOR" ]; then
+  echo "pgapp-entrypoint: this data directory holds PostgreSQL $data_major data, but this image runs PostgreSQL $PG_MAJOR." >&2
+  echo "pgapp-entrypoint: a major version upgrade needs a dump and restore, as on RDS: keep PostgreSQL $data_major (pgapp: --postgres $data_major; compose: PGAPP_POSTGRES=$data_major), or dump the data, remove the volume and restore into $PG_MAJOR. Nothing was changed." >&2
+  exit 1
+fi
+
+# A cluster of this image's major version, made by this entrypoint. Anything else is left untouched.
 ours() {
-  [ "$(cat "$PGDATA/PG_VERSION" 2>/dev/null)" = "$(basename "$(dirname "$PGBIN")")" ] && [ -f "$PGDATA/postgresql.conf" ]
+  [ "$data_major" = "$PG_MAJOR" ] && [ -f "$PGDATA/postgresql.conf" ]
 }
 if ours; then
   # The image's authentication rules are the server's, on every start (an older volume gets them too),

@@ -1,9 +1,9 @@
 /** What the commands share: interactivity, the project's config and secrets, image ensuring. */
-import { configFromEnv, loadConfig, readConfigFile, saveConfigFile, unsetFields } from '../config/load.ts';
+import { configFromEnv, readConfigFile, saveConfigFile, unsetFields } from '../config/load.ts';
 import { confirmPrompt, type PromptContext, promptConfig } from '../config/prompts.ts';
-import { type Config, type RawConfig, resolveConfig } from '../config/schema.ts';
+import { type Config, type RawConfig, resolveConfig, validatePostgres } from '../config/schema.ts';
 import { ensureSecrets, readSecrets, type Secrets } from '../config/secrets.ts';
-import { findContainer, projectContainers, projectPorts } from '../docker/containers.ts';
+import { dataPgMajor, findContainer, projectContainers, projectPorts } from '../docker/containers.ts';
 import {
   type EnsuredImage,
   type EnsureOptions,
@@ -29,25 +29,69 @@ export function isInteractive(yes: boolean): boolean {
   return Boolean(process.stdin.isTTY && process.stdout.isTTY && !yes && !process.env.CI);
 }
 
+/** The layers a command's config comes from: flags alone when hermetic. */
+const configLayers = (opts: GlobalOptions): RawConfig[] =>
+  opts.hermetic ? [opts.flags] : [readConfigFile(), configFromEnv(), opts.flags];
+
+/**
+ * The PostgreSQL major version, settled against the project's data: a project with data keeps its
+ * version unless one is asked for (flag, env, file, prompt); asking for another one than the data's
+ * stops with nothing changed, as a major upgrade needs a dump and restore (the image could not read it).
+ */
+export async function settlePostgres(config: Config, asked: boolean): Promise<Config> {
+  const data = await dataMajor(config.project);
+  if (data === undefined || data === config.postgres) return config;
+  if (!asked) return { ...config, postgres: validatePostgres(data) };
+  throw new PgappError(
+    `Project "${config.project}" holds PostgreSQL ${data} data, but PostgreSQL ${config.postgres} was asked for`,
+    [
+      `A server cannot read another major version's data: going from ${data} to ${config.postgres} needs a dump and restore, as on RDS. Nothing was changed. Either:`,
+      `  - keep ${data}: drop the version you gave (the project keeps its own), or say --postgres ${data} ("postgres": ${data} in pgapp.config.json);`,
+      `  - start over on ${config.postgres} (deletes the data; seed and sql/ are applied again): pgapp reset --project ${config.project}, then pgapp dev --postgres ${config.postgres};`,
+      `  - or carry data over: pg_dump what you need from the ${data} stack (\`pgapp env\` prints its URLs), reset, \`pgapp dev --postgres ${config.postgres}\`, then restore it with psql or pg_restore.`,
+    ].join('\n'),
+  );
+}
+
+/** dataPgMajor, or undefined when no engine answers (no data to keep then; images check it too). */
+const dataMajor = (project: string) => dataPgMajor(project).catch(() => undefined);
+
+/** Whether the command was asked for a PostgreSQL version (by a flag, env, or the config file). */
+export const postgresAsked = (opts: GlobalOptions): boolean =>
+  configLayers(opts).some((l) => l.postgres !== undefined);
+
 /** Config for `dev`: the layers, then prompts for what they leave unset (saved for next time). */
 export async function devConfig(opts: GlobalOptions, ctx?: PromptContext): Promise<Config> {
-  if (opts.hermetic) return resolveConfig(opts.flags);
-  const layers = [readConfigFile(), configFromEnv(), opts.flags];
+  const layers = configLayers(opts);
   const base = resolveConfig(...layers); // validates the layers before anything is asked
-  if (!isInteractive(opts.yes) && !ctx) return base;
+  const asked = postgresAsked(opts);
+  if (opts.hermetic || (!isInteractive(opts.yes) && !ctx)) return settlePostgres(base, asked);
   const unset = unsetFields(layers);
-  if (!unset.project && unset.ports.size === 0 && !unset.seed && !unset.cronJobs && !unset.reads) return base;
+  if (
+    ![unset.project, unset.postgres, unset.seed, unset.cronJobs, unset.reads].some(Boolean) &&
+    unset.ports.size === 0
+  )
+    return settlePostgres(base, asked);
   const own = new Set<number>();
   for (const c of await projectContainers(base.project).catch(() => []))
     for (const p of c.Ports) if (p.PublicPort) own.add(p.PublicPort);
-  const answers = await promptConfig(unset, { ...base }, ctx, own);
-  const config = resolveConfig(...layers, answers);
+  const answers = await promptConfig(unset, { ...base }, ctx, own, dataMajor);
+  const config = await settlePostgres(
+    resolveConfig(...layers, answers),
+    asked || answers.postgres !== undefined,
+  );
   saveConfigFile(answers);
   return config;
 }
 
+/** Config without prompts; the PostgreSQL version is the configured one (see settledConfig). */
 export function commandConfig(opts: GlobalOptions): Config {
-  return opts.hermetic ? resolveConfig(opts.flags) : loadConfig(opts.flags);
+  return resolveConfig(...configLayers(opts));
+}
+
+/** Config with the PostgreSQL version settled against the project's data (settlePostgres). */
+export async function settledConfig(opts: GlobalOptions): Promise<Config> {
+  return settlePostgres(commandConfig(opts), postgresAsked(opts));
 }
 
 /** The config with the host ports the project's containers really publish (for connecting to them). */
@@ -93,9 +137,9 @@ export async function ensureStackImages(
   opts: EnsureOptions,
   which = { postgrest: true },
 ): Promise<Partial<StackImagesEnsured>> {
-  const custom = await ensurePgImage('postgres', opts);
-  const rds = await ensurePgImage('rds', opts);
-  const gateway = await ensurePgImage('gateway', opts);
+  const custom = await ensurePgImage('postgres', config.postgres, opts);
+  const rds = await ensurePgImage('rds', config.postgres, opts);
+  const gateway = await ensurePgImage('gateway', config.postgres, opts);
   if (!which.postgrest) return { custom, rds, gateway };
   const postgrest = await ensurePostgrestImage(config.postgrestImage, config.postgrestTarball, opts);
   return { custom, rds, postgrest, gateway };

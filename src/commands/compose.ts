@@ -8,7 +8,7 @@ import { PACKAGE_ROOT, workDir } from '../paths.ts';
 import { stackFiles } from '../spec/stack.ts';
 import { composeEnv, composeYaml } from '../stack/compose.ts';
 import { writeParameterGroup } from '../stack/parameters.ts';
-import { commandConfig, type GlobalOptions } from './common.ts';
+import { type GlobalOptions, settledConfig } from './common.ts';
 
 /** Regenerate compose.yaml from the stack spec. */
 export function compose(): string {
@@ -18,21 +18,22 @@ export function compose(): string {
 }
 
 /** Write .env for compose.yaml from this project's config and (generated) secrets, mode 0600. */
-export function composeEnvFile(opts: GlobalOptions): string {
-  const config = commandConfig(opts);
+export async function composeEnvFile(opts: GlobalOptions): Promise<string> {
+  const config = await settledConfig(opts);
   const secrets = ensureSecrets(config.project);
   writeParameterGroup(config);
   const file = join(workDir(), '.env');
   writeFileSync(
     file,
-    composeEnv(
-      config.project,
-      config.ports,
-      SEED_SIZES[config.seed],
-      config.cronJobs,
+    composeEnv({
+      project: config.project,
+      ports: config.ports,
+      postgres: config.postgres,
+      seedContacts: SEED_SIZES[config.seed],
+      cronJobs: config.cronJobs,
       secrets,
-      stackFiles(config.project, ensureTls(config.project)),
-    ),
+      files: stackFiles(config.project, ensureTls(config.project)),
+    }),
     { mode: 0o600 },
   );
   return file;

@@ -26,7 +26,7 @@ import {
   waitReady,
 } from '../docker/containers.ts';
 import { checkEngine } from '../docker/engine.ts';
-import { BASE_IMAGE, imageId } from '../docker/images.ts';
+import { baseImage, DEBIAN_SUITE, GATEWAY_SUITE, imageId } from '../docker/images.ts';
 import { InterruptedError, PgappError } from '../errors.ts';
 import { sleep } from '../net/time.ts';
 import {
@@ -161,9 +161,12 @@ async function bringUp(config: Config, opts: DevOptions): Promise<DevResult> {
 
   // The one question a run may need mid-way (building the base image) is asked before rendering starts.
   let baseAnswer = true;
-  if (isInteractive(opts.yes) && !(await imageId(BASE_IMAGE))) {
+  const bases = [...new Set([baseImage(DEBIAN_SUITE[config.postgres]), baseImage(GATEWAY_SUITE)])];
+  const missing = [];
+  for (const ref of bases) if (!(await imageId(ref))) missing.push(ref);
+  if (isInteractive(opts.yes) && missing.length > 0) {
     baseAnswer = await confirmPrompt(
-      `${BASE_IMAGE} is not here. If it cannot be pulled, build it with debootstrap from a Debian mirror?`,
+      `${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} not here. If ${missing.length > 1 ? 'they' : 'it'} cannot be pulled, build ${missing.length > 1 ? 'them' : 'it'} with debootstrap from a Debian mirror?`,
       opts.prompt,
     );
   }
@@ -207,7 +210,8 @@ async function bringUp(config: Config, opts: DevOptions): Promise<DevResult> {
     task: async (c: Ctx, task: { title: string; output: string }) => {
       signal.throwIfAborted();
       const spec = specFor(c)[service];
-      for (const v of spec.volumes) await ensureVolume(c.config.project, service, v.name, c.created);
+      for (const v of spec.volumes)
+        await ensureVolume(c.config.project, service, v.name, c.config.postgres, c.created);
       const image = (c.images as StackImagesEnsured)[service];
       const { id, action } = await ensureContainer(c.config.project, spec, image.id, c.created);
       c.ids[service] = id;
@@ -337,7 +341,7 @@ async function bringUp(config: Config, opts: DevOptions): Promise<DevResult> {
             eo.confirm = async () => baseAnswer;
             c.images = await ensureStackImages(c.config, eo);
             signal.throwIfAborted();
-            task.title = `Images: ${SERVICES.map((k) => `${k} ${(c.images as StackImagesEnsured)[k].source}`).join(', ')}`;
+            task.title = `Images (PostgreSQL ${c.config.postgres}): ${SERVICES.map((k) => `${k} ${(c.images as StackImagesEnsured)[k].source}`).join(', ')}`;
           },
           rendererOptions: { outputBar: 8 },
         },

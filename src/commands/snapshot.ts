@@ -4,7 +4,7 @@
  */
 import { lockProject } from '../config/lock.ts';
 import { confirmPrompt } from '../config/prompts.ts';
-import type { Config } from '../config/schema.ts';
+import { type Config, validatePostgres } from '../config/schema.ts';
 import { readSecrets, type Secrets } from '../config/secrets.ts';
 import { findContainer } from '../docker/containers.ts';
 import { checkEngine } from '../docker/engine.ts';
@@ -20,7 +20,7 @@ import {
   type SnapshotRow,
   saveSnapshot,
 } from '../stack/snapshot.ts';
-import { ensureOptions, type GlobalOptions, isInteractive, liveConfig } from './common.ts';
+import { ensureOptions, type GlobalOptions, isInteractive, liveConfig, postgresAsked } from './common.ts';
 import { dev } from './dev.ts';
 import { removeStack } from './reset.ts';
 
@@ -115,15 +115,21 @@ export function snapshotRestore(opts: SnapshotOptions & { name?: string }): Prom
         throw new PgappError('Not restored', 'Nothing was changed.');
     }
     checkArchive(config.project, name);
+    // Its data's PostgreSQL version comes back with it; another one asked for is refused first.
+    if (postgresAsked(opts) && config.postgres !== saved.postgres)
+      throw new PgappError(
+        `Snapshot "${name}" holds PostgreSQL ${saved.postgres} data, but PostgreSQL ${config.postgres} was asked for`,
+        `Nothing was changed. Restore it without a version (it comes back on ${saved.postgres}); a major upgrade needs a dump and restore.`,
+      );
     const t0 = performance.now();
     // The servers' images make the volumes (a container that is never started); dev then uses them.
     const ensure = ensureOptions(true, () => {});
     const images = {
-      rds: (await ensurePgImage('rds', ensure)).ref,
-      custom: (await ensurePgImage('postgres', ensure)).ref,
+      rds: (await ensurePgImage('rds', validatePostgres(saved.postgres), ensure)).ref,
+      custom: (await ensurePgImage('postgres', validatePostgres(saved.postgres), ensure)).ref,
     };
     await removeStack(opts, config.project);
-    await restoreArchive(config.project, name, images);
+    await restoreArchive(config.project, name, images, saved.postgres);
     // On the ports it had (a stack made with --*-port flags keeps them).
     const up2 = await dev({ ...opts, flags: { ...opts.flags, ports: config.ports } });
     return {

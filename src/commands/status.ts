@@ -1,7 +1,7 @@
 /** `pgapp status`: the stack's containers, how to reach it, the replica and rds's parameter group. */
 import { readSecrets } from '../config/secrets.ts';
 import { connectionConfig } from '../db/connect.ts';
-import { projectContainers } from '../docker/containers.ts';
+import { dataPgMajor, projectContainers } from '../docker/containers.ts';
 import { checkEngine } from '../docker/engine.ts';
 import { errorMessage } from '../errors.ts';
 import { LABELS, SERVICES } from '../spec/stack.ts';
@@ -21,6 +21,8 @@ export interface ServiceStatus {
 
 export interface StackStatus {
   project: string;
+  /** The PostgreSQL major version of the project's data (rds and custom); absent before the first `dev`. */
+  postgres?: number;
   services: ServiceStatus[];
   /** How tools reach it (passwords as **** unless `showSecrets`); absent before the first `dev`. */
   connections?: ConnectionDetails;
@@ -49,7 +51,11 @@ export async function status(opts: GlobalOptions & { showSecrets?: boolean }): P
       image: c.Image,
     };
   });
-  const result: StackStatus = { project: config.project, services };
+  const result: StackStatus = {
+    project: config.project,
+    postgres: await dataPgMajor(config.project),
+    services,
+  };
   const secrets = readSecrets(config.project);
   const live = await liveConfig(opts);
   if (secrets) result.connections = connectionDetails(live, secrets, { showSecrets: opts.showSecrets });

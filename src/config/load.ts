@@ -5,11 +5,12 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { errorMessage, PgappError } from '../errors.ts';
 import { configFile } from '../paths.ts';
-import { type Config, PORT_KEYS, type RawConfig, resolveConfig } from './schema.ts';
+import { PORT_KEYS, type RawConfig } from './schema.ts';
 
 const FILE_KEYS = [
   'project',
   'ports',
+  'postgres',
   'seed',
   'cronJobs',
   'reads',
@@ -93,6 +94,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RawConfig {
       custom: env.PGAPP_CUSTOM_PORT,
       postgrest: env.PGAPP_POSTGREST_PORT,
     },
+    postgres: env.PGAPP_POSTGRES,
     seed: env.PGAPP_SEED,
     cronJobs: env.PGAPP_CRON_JOBS,
     reads: env.PGAPP_READS,
@@ -112,6 +114,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RawConfig {
 export function unsetFields(layers: RawConfig[]): {
   project: boolean;
   ports: Set<string>;
+  postgres: boolean;
   seed: boolean;
   cronJobs: boolean;
   reads: boolean;
@@ -121,13 +124,9 @@ export function unsetFields(layers: RawConfig[]): {
   return {
     project: !has('project'),
     ports,
+    postgres: !has('postgres'),
     seed: !has('seed'),
     cronJobs: !has('cronJobs'),
     reads: !has('reads'),
   };
-}
-
-/** Config without prompts: what every command but an interactive `dev` uses. */
-export function loadConfig(flags: RawConfig = {}): Config {
-  return resolveConfig(readConfigFile(), configFromEnv(), flags);
 }

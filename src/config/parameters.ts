@@ -20,7 +20,7 @@ export const RDS_PARAMETERS: Record<string, { values: string[]; default: string;
 };
 
 /**
- * Libraries an RDS for PostgreSQL 15 parameter group may preload (the allowed values of its
+ * Libraries an RDS for PostgreSQL parameter group (15 and 17 alike) may preload (the allowed values of its
  * shared_preload_libraries, as the RDS console offers them), and which of them the stand-in ships.
  */
 export const RDS_PRELOADABLE = [
@@ -144,7 +144,7 @@ export function validateRdsParameters(parameters: unknown): Record<string, strin
           refuse(
             name,
             `names ${lib}, which RDS does not preload`,
-            `RDS for PostgreSQL 15 preloads: ${RDS_PRELOADABLE.join(', ')}.`,
+            `RDS for PostgreSQL preloads: ${RDS_PRELOADABLE.join(', ')}.`,
           );
         if (!STANDIN_PRELOADABLE.includes(lib))
           refuse(

@@ -5,8 +5,11 @@
 import { confirm, input, select } from '@inquirer/prompts';
 import { PgappError } from '../errors.ts';
 import { portFree } from '../net/ports.ts';
+import type { unsetFields } from './load.ts';
 import {
   DEFAULTS,
+  PG_MAJORS,
+  type PgMajor,
   PORT_KEYS,
   type PortKey,
   type RawConfig,
@@ -53,11 +56,18 @@ export async function nextFreePort(
   throw new PgappError(`No free port from ${start} up`, 'Free a port and try again.');
 }
 
+export type Unset = ReturnType<typeof unsetFields>;
+
+/**
+ * `dataMajor`: the PostgreSQL version of a project's data, if it has some. Such a project keeps its
+ * version, so the question is asked only of a project without data.
+ */
 export async function promptConfig(
-  unset: { project: boolean; ports: Set<string>; seed: boolean; cronJobs: boolean; reads: boolean },
+  unset: Unset,
   known: RawConfig,
   ctx: PromptContext = {},
   ownPorts: Set<number> = new Set(),
+  dataMajor: (project: string) => Promise<number | undefined> = async () => undefined,
 ): Promise<RawConfig> {
   const answers: RawConfig = {};
   if (unset.project) {
@@ -66,6 +76,22 @@ export async function promptConfig(
         message: 'Project name',
         default: DEFAULTS.project,
         validate: (v) => asMessage(() => validateProject(v)),
+      },
+      ctx,
+    );
+  }
+  const project = String(answers.project ?? known.project ?? DEFAULTS.project);
+  if (unset.postgres && (await dataMajor(project)) === undefined) {
+    answers.postgres = await select<PgMajor>(
+      {
+        message: 'PostgreSQL version (rds and custom, as RDS offers it)',
+        default: DEFAULTS.postgres,
+        choices: [...PG_MAJORS]
+          .sort((a, b) => b - a)
+          .map((v) => ({
+            value: v,
+            name: v === DEFAULTS.postgres ? `${v} — RDS's default for new instances` : String(v),
+          })),
       },
       ctx,
     );

@@ -16,6 +16,13 @@ export type SeedSize = keyof typeof SEED_SIZES;
 export const READS_MODES = ['replica', 'fdw'] as const;
 export type ReadsMode = (typeof READS_MODES)[number];
 
+/**
+ * PostgreSQL major versions, for both servers, as RDS offers them: new RDS instances default to 17.
+ * Debian ships 15 (bookworm) and 17 (trixie), each with pg_cron, plpython3 and pgextwlist.
+ */
+export const PG_MAJORS = [15, 17] as const;
+export type PgMajor = (typeof PG_MAJORS)[number];
+
 export const PORT_KEYS = ['rds', 'custom', 'postgrest'] as const;
 export type PortKey = (typeof PORT_KEYS)[number];
 
@@ -24,6 +31,8 @@ export interface Config {
   project: string;
   /** Host ports, bound on 127.0.0.1 only. */
   ports: Record<PortKey, number>;
+  /** PostgreSQL major version of rds and custom. A project with data keeps its own (commands/common.ts). */
+  postgres: PgMajor;
   seed: SeedSize;
   cronJobs: boolean;
   reads: ReadsMode;
@@ -147,6 +156,7 @@ export const POSTGREST_IMAGE = 'postgrest/postgrest:v12.2.3';
 export const DEFAULTS: Config = {
   project: 'pgapp',
   ports: { rds: 5433, custom: 5434, postgrest: 3000 },
+  postgres: 17,
   seed: 'small',
   cronJobs: true,
   reads: 'replica',
@@ -208,6 +218,17 @@ export function validateHttpPort(value: unknown, name: string): number {
   return port;
 }
 
+export function validatePostgres(value: unknown): PgMajor {
+  const n = typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : value;
+  if (!(PG_MAJORS as readonly unknown[]).includes(n)) {
+    throw new PgappError(
+      `Invalid PostgreSQL version ${JSON.stringify(value)}`,
+      `Use one of ${PG_MAJORS.join(' or ')} (major versions, as RDS offers them; ${DEFAULTS.postgres} is the default).`,
+    );
+  }
+  return n as PgMajor;
+}
+
 export function validateReads(value: unknown): ReadsMode {
   if (typeof value !== 'string' || !(READS_MODES as readonly string[]).includes(value)) {
     throw new PgappError(
@@ -240,6 +261,7 @@ export function validateImage(value: unknown, name: string): string {
 export interface RawConfig {
   project?: unknown;
   ports?: Partial<Record<PortKey, unknown>>;
+  postgres?: unknown;
   seed?: unknown;
   cronJobs?: unknown;
   reads?: unknown;
@@ -283,6 +305,7 @@ export function resolveConfig(...layers: RawConfig[]): Config {
   const config: Config = {
     project: validateProject(merged.project),
     ports,
+    postgres: validatePostgres(merged.postgres),
     seed: validateSeed(merged.seed),
     cronJobs: validateBoolean(merged.cronJobs, 'cronJobs'),
     reads: validateReads(merged.reads),

@@ -23,6 +23,8 @@ export async function importVolume(opts: {
   project: string;
   service: Service;
   image: string;
+  /** The PostgreSQL major version of the data (the volume's label). */
+  pgMajor: number;
   volume: string;
   /** Where the volume is mounted (the directory exportPath copied). */
   target: string;
@@ -30,7 +32,11 @@ export async function importVolume(opts: {
 }): Promise<void> {
   await docker().createVolume({
     Name: opts.volume,
-    Labels: { [LABELS.project]: opts.project, [LABELS.service]: opts.service },
+    Labels: {
+      [LABELS.project]: opts.project,
+      [LABELS.service]: opts.service,
+      [LABELS.postgres]: String(opts.pgMajor),
+    },
   });
   const c = await docker().createContainer({
     Image: opts.image,

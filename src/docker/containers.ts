@@ -79,6 +79,18 @@ export async function projectPorts(project: string): Promise<Partial<Record<Port
   return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined));
 }
 
+/**
+ * The PostgreSQL major version of the project's data: its rds and custom volumes say (a volume from
+ * before versions were offered holds 15); undefined when it has none.
+ */
+export async function dataPgMajor(project: string): Promise<number | undefined> {
+  const { Volumes } = await docker().listVolumes({ filters: { label: [`${LABELS.project}=${project}`] } });
+  const data = (Volumes ?? []).filter((v) => ['rds', 'custom'].includes(v.Labels?.[LABELS.service] ?? ''));
+  if (data.length === 0) return undefined;
+  const majors = data.map((v) => Number(v.Labels?.[LABELS.postgres] ?? 15));
+  return Math.max(...majors);
+}
+
 export async function projectVolumes(project: string): Promise<string[]> {
   const { Volumes } = await docker().listVolumes({ filters: { label: [`${LABELS.project}=${project}`] } });
   return (Volumes ?? []).map((v) => v.Name);
@@ -93,10 +105,12 @@ export async function ensureNetwork(project: string, created: Created): Promise<
   return name;
 }
 
+/** A data volume, labelled with the PostgreSQL major version whose data it will hold. */
 export async function ensureVolume(
   project: string,
   service: Service,
   name: string,
+  pgMajor: number,
   created: Created,
 ): Promise<void> {
   try {
@@ -107,7 +121,7 @@ export async function ensureVolume(
   }
   await docker().createVolume({
     Name: name,
-    Labels: { [LABELS.project]: project, [LABELS.service]: service },
+    Labels: { [LABELS.project]: project, [LABELS.service]: service, [LABELS.postgres]: String(pgMajor) },
   });
   created.volumes.push(name);
 }

@@ -8,8 +8,10 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
+import type { PgMajor } from '../config/schema.ts';
 import { errorMessage, PgappError } from '../errors.ts';
 import { IMAGES_DIR } from '../paths.ts';
+import { LABELS } from '../spec/stack.ts';
 import { docker } from './engine.ts';
 
 export type Progress = (line: string) => void;
@@ -150,7 +152,12 @@ function listFiles(dir: string): string[] {
 
 // --- base image --------------------------------------------------------------------------------
 
-export const BASE_IMAGE = 'debian:bookworm-slim';
+export type DebianSuite = 'bookworm' | 'trixie';
+/** The Debian release each PostgreSQL major version comes from, with its pg_cron, plpython3 and pgextwlist. */
+export const DEBIAN_SUITE: Record<PgMajor, DebianSuite> = { 15: 'bookworm', 17: 'trixie' };
+/** The gateway (Debian's Node.js) runs on bookworm whatever the PostgreSQL version. */
+export const GATEWAY_SUITE: DebianSuite = 'bookworm';
+export const baseImage = (suite: DebianSuite) => `debian:${suite}-slim`;
 export const DEBIAN_MIRROR = process.env.PGAPP_DEBIAN_MIRROR ?? 'http://deb.debian.org/debian';
 
 export interface EnsureOptions {
@@ -159,8 +166,12 @@ export interface EnsureOptions {
   confirm: (question: string) => Promise<boolean>;
 }
 
-/** The base image of both Postgres images: local → pull → debootstrap from a Debian mirror. */
-export async function ensureBaseImage(opts: EnsureOptions, ref = BASE_IMAGE): Promise<EnsuredImage> {
+/** A base image of the project's images: local → pull → debootstrap of `suite` from a Debian mirror. */
+export async function ensureBaseImage(
+  opts: EnsureOptions,
+  suite: DebianSuite,
+  ref = baseImage(suite),
+): Promise<EnsuredImage> {
   const local = await imageId(ref);
   if (local) return { ref, id: local, source: 'local' };
   opts.progress(`pulling ${ref}`);
@@ -186,7 +197,7 @@ export async function ensureBaseImage(opts: EnsureOptions, ref = BASE_IMAGE): Pr
 
   const dir = mkdtempSync(join(tmpdir(), 'pgapp-rootfs-'));
   try {
-    await run('debootstrap', ['--variant=minbase', 'bookworm', dir, DEBIAN_MIRROR], opts.progress);
+    await run('debootstrap', ['--variant=minbase', suite, dir, DEBIAN_MIRROR], opts.progress);
     opts.progress(`importing the root filesystem as ${ref}`);
     const tar = spawn('tar', ['-C', dir, '-c', '.'], { stdio: ['ignore', 'pipe', 'inherit'] });
     const [repo, tag] = splitRef(ref);
@@ -255,27 +266,39 @@ function contextFiles(kind: PgImage): string[] {
   return listFiles(IMAGES_DIR).filter((f) => f.startsWith('common/') || f.startsWith(`${kind}/`));
 }
 
-/** Tag from the content of the build context and the base image, so a change means a new image. */
-export function pgImageTag(kind: PgImage, baseId: string): string {
-  const h = createHash('sha256').update(baseId);
+/** The build arguments of an image: its base, and for the Postgres servers their major version. */
+function buildArgs(kind: PgImage, pgMajor: PgMajor): Record<string, string> {
+  if (kind === 'gateway') return { BASE_IMAGE: baseImage(GATEWAY_SUITE) };
+  return { BASE_IMAGE: baseImage(DEBIAN_SUITE[pgMajor]), PG_MAJOR: String(pgMajor) };
+}
+
+/**
+ * Tag from the content of the build context, the base image and the build arguments, so a change
+ * means a new image: pgapp/rds:pg17-<hash>, pgapp/gateway:<hash>.
+ */
+export function pgImageTag(kind: PgImage, baseId: string, pgMajor: PgMajor): string {
+  const args = buildArgs(kind, pgMajor);
+  const h = createHash('sha256').update(baseId).update(JSON.stringify(args));
   for (const f of contextFiles(kind)) {
     h.update(f)
       .update('\0')
       .update(readFileSync(join(IMAGES_DIR, f)))
       .update('\0');
   }
-  return `pgapp/${kind}:${h.digest('hex').slice(0, 12)}`;
+  return `pgapp/${kind}:${'PG_MAJOR' in args ? `pg${pgMajor}-` : ''}${h.digest('hex').slice(0, 12)}`;
 }
 
 /** The custom Postgres, the RDS stand-in or the gateway: local (same content tag) → build. Not published, never pulled. */
 export async function ensurePgImage(
   kind: PgImage,
-  opts: EnsureOptions & { base?: string },
+  pgMajor: PgMajor,
+  opts: EnsureOptions,
 ): Promise<EnsuredImage> {
-  const baseRef = opts.base ?? BASE_IMAGE;
+  const suite = kind === 'gateway' ? GATEWAY_SUITE : DEBIAN_SUITE[pgMajor];
+  const baseRef = baseImage(suite);
   // Fast path: when the base is present, the content tag says whether a build is needed.
-  const baseId = (await imageId(baseRef)) ?? (await ensureBaseImage(opts, baseRef)).id;
-  const tag = pgImageTag(kind, baseId);
+  const baseId = (await imageId(baseRef)) ?? (await ensureBaseImage(opts, suite)).id;
+  const tag = pgImageTag(kind, baseId, pgMajor);
   const local = await imageId(tag);
   if (local) return { ref: tag, id: local, source: 'local' };
   const id = await buildImage(
@@ -284,8 +307,8 @@ export async function ensurePgImage(
       context: IMAGES_DIR,
       dockerfile: `${kind}/Dockerfile`,
       files: contextFiles(kind),
-      buildArgs: { BASE_IMAGE: baseRef },
-      labels: { 'pgapp.image': kind },
+      buildArgs: buildArgs(kind, pgMajor),
+      labels: { 'pgapp.image': kind, ...(kind === 'gateway' ? {} : { [LABELS.postgres]: String(pgMajor) }) },
     },
     opts.progress,
   );

@@ -15,6 +15,8 @@ export const LABELS = {
   project: 'pgapp.project',
   service: 'pgapp.service',
   specHash: 'pgapp.spec-hash',
+  /** The PostgreSQL major version of a Postgres image, and of the data in a volume. */
+  postgres: 'pgapp.postgres',
 } as const;
 
 /** Users and database names inside the stack. */

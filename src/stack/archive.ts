@@ -19,7 +19,7 @@ import {
 import { join } from 'node:path';
 import { secretsFile } from '../config/secrets.ts';
 import { exportPath, importVolume } from '../docker/archive.ts';
-import { findContainer } from '../docker/containers.ts';
+import { dataPgMajor, findContainer } from '../docker/containers.ts';
 import { errorMessage, PgappError } from '../errors.ts';
 import { stateDir } from '../paths.ts';
 import { PGDATA_VOLUME_TARGET, volumeName } from '../spec/stack.ts';
@@ -31,6 +31,8 @@ export interface ArchivedSnapshot {
   name: string;
   project: string;
   takenAt: string;
+  /** The PostgreSQL major version of its data. */
+  postgres: number;
   bytes: number;
 }
 
@@ -39,6 +41,8 @@ interface ArchiveMeta {
   project: string;
   name: string;
   takenAt: string;
+  /** The PostgreSQL major version of the data (absent: saved before versions were offered, so 15). */
+  postgres?: number;
 }
 
 export const archiveDir = (project: string, name: string) => join(stateDir(project), 'snapshots', name);
@@ -54,6 +58,7 @@ function readMeta(dir: string): ArchiveMeta | undefined {
 
 /** Save the (stopped) stack's data directories and secrets as archived snapshot `name`. */
 export async function archiveStack(project: string, name: string): Promise<ArchivedSnapshot> {
+  const postgres = (await dataPgMajor(project)) ?? 15;
   checkSnapshotName(name);
   const dir = archiveDir(project, name);
   if (existsSync(dir))
@@ -72,10 +77,16 @@ export async function archiveStack(project: string, name: string): Promise<Archi
       await exportPath(c.Id, PGDATA_VOLUME_TARGET, join(partial, `${service}.tar.gz`));
     }
     writeFileSync(join(partial, 'secrets.json'), readFileSync(secretsFile(project)), { mode: 0o600 });
-    const meta: ArchiveMeta = { pgapp: 'snapshot-archive', project, name, takenAt: new Date().toISOString() };
+    const meta: ArchiveMeta = {
+      pgapp: 'snapshot-archive',
+      project,
+      name,
+      takenAt: new Date().toISOString(),
+      postgres,
+    };
     writeFileSync(join(partial, 'meta.json'), `${JSON.stringify(meta, null, 2)}\n`, { mode: 0o600 });
     renameSync(partial, dir); // whole, or not there
-    return { name, project, takenAt: meta.takenAt, bytes: dirBytes(dir) };
+    return { name, project, takenAt: meta.takenAt, postgres, bytes: dirBytes(dir) };
   } catch (err) {
     rmSync(partial, { recursive: true, force: true });
     throw new PgappError(
@@ -97,7 +108,15 @@ export function listArchives(project: string): ArchivedSnapshot[] {
     .flatMap((n) => {
       const meta = readMeta(join(root, n));
       return meta
-        ? [{ name: n, project: meta.project, takenAt: meta.takenAt, bytes: dirBytes(join(root, n)) }]
+        ? [
+            {
+              name: n,
+              project: meta.project,
+              takenAt: meta.takenAt,
+              postgres: meta.postgres ?? 15,
+              bytes: dirBytes(join(root, n)),
+            },
+          ]
         : [];
     })
     .sort((a, b) => a.name.localeCompare(b.name));
@@ -131,6 +150,7 @@ export async function restoreArchive(
   project: string,
   name: string,
   images: { rds: string; custom: string },
+  pgMajor: number,
 ): Promise<{ secretsChanged: boolean }> {
   const dir = archiveDir(project, name);
   const meta = readMeta(dir);
@@ -144,6 +164,7 @@ export async function restoreArchive(
       project,
       service,
       image: images[service],
+      pgMajor,
       volume: volumeName(project, service),
       target: PGDATA_VOLUME_TARGET,
       file: join(dir, `${service}.tar.gz`),

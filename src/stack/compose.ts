@@ -3,16 +3,19 @@
  * healthchecks, ports on 127.0.0.1, volumes and SQL as `pgapp dev`, with `${VAR:-default}`
  * placeholders where dev has values. A test fails when the committed file is stale.
  */
-import { DEFAULTS, PORT_KEYS, type PortKey } from '../config/schema.ts';
+import { DEFAULTS, type PgMajor, PORT_KEYS, type PortKey } from '../config/schema.ts';
 import type { Secrets } from '../config/secrets.ts';
 import { CONTAINER_CA_FILE } from '../config/tls.ts';
-import { BASE_IMAGE } from '../docker/images.ts';
-import { type ServiceSpec, type StackFiles, stackSpec } from '../spec/stack.ts';
+import { baseImage, DEBIAN_SUITE, GATEWAY_SUITE } from '../docker/images.ts';
+import { LABELS, type ServiceSpec, type StackFiles, stackSpec } from '../spec/stack.ts';
 import { PHASES, sqlSettings } from './sql.ts';
 
 /** The env variables compose.yaml reads (`pgapp compose-env` writes them to .env). */
 export const COMPOSE_ENV = {
   project: 'PGAPP_PROJECT',
+  /** The PostgreSQL major version, and the Debian base image it comes from (images/common/check-base.sh). */
+  postgres: 'PGAPP_POSTGRES',
+  pgBaseImage: 'PGAPP_PG_BASE_IMAGE',
   ports: {
     rds: 'PGAPP_RDS_PORT',
     custom: 'PGAPP_CUSTOM_PORT',
@@ -69,9 +72,10 @@ export function composeModel(): { [k: string]: Yaml } {
   const secrets = Object.fromEntries(
     Object.entries(COMPOSE_ENV.secrets).map(([k, v]) => [k, required(v)]),
   ) as unknown as Secrets;
+  const postgres = orDefault(COMPOSE_ENV.postgres, DEFAULTS.postgres);
   const images = {
-    rds: 'pgapp/rds:compose',
-    custom: 'pgapp/postgres:compose',
+    rds: `pgapp/rds:compose-pg${postgres}`,
+    custom: `pgapp/postgres:compose-pg${postgres}`,
     postgrest: orDefault('PGAPP_POSTGREST_IMAGE', DEFAULTS.postgrestImage),
     gateway: 'pgapp/gateway:compose',
   };
@@ -87,10 +91,16 @@ export function composeModel(): { [k: string]: Yaml } {
     },
     secrets,
   );
-  const build = (kind: 'postgres' | 'rds' | 'gateway') => ({
+  const build = (kind: 'postgres' | 'rds' | 'gateway'): { [k: string]: Yaml } => ({
     context: './images',
     dockerfile: `${kind}/Dockerfile`,
-    args: { BASE_IMAGE: orDefault('PGAPP_BASE_IMAGE', BASE_IMAGE) },
+    args:
+      kind === 'gateway'
+        ? { BASE_IMAGE: orDefault('PGAPP_BASE_IMAGE', baseImage(GATEWAY_SUITE)) }
+        : {
+            BASE_IMAGE: orDefault(COMPOSE_ENV.pgBaseImage, baseImage(DEBIAN_SUITE[DEFAULTS.postgres])),
+            PG_MAJOR: postgres,
+          },
   });
   const service = (s: ServiceSpec<string>): { [k: string]: Yaml } => ({
     image: s.image,
@@ -155,7 +165,7 @@ export function composeModel(): { [k: string]: Yaml } {
         // The same volume names as `pgapp dev`: one project's data, whichever tool starts it.
         {
           name: spec[svc].volumes[0]?.name as string,
-          labels: { 'pgapp.project': project, 'pgapp.service': svc },
+          labels: { [LABELS.project]: project, [LABELS.service]: svc, [LABELS.postgres]: postgres },
         },
       ]),
     ),
@@ -173,17 +183,24 @@ export function composeYaml(): string {
   ].join('\n');
 }
 
+/** What compose.yaml's variables say for one project. */
+export interface ComposeParams {
+  project: string;
+  ports: Record<PortKey, number>;
+  postgres: PgMajor;
+  seedContacts: number;
+  cronJobs: boolean;
+  secrets: Secrets;
+  files: StackFiles;
+}
+
 /** The variables compose.yaml reads, for one project. */
-export function composeVars(
-  project: string,
-  ports: Record<PortKey, number>,
-  seedContacts: number,
-  cronJobs: boolean,
-  secrets: Secrets,
-  files: StackFiles,
-): Record<string, string> {
+export function composeVars(p: ComposeParams): Record<string, string> {
+  const { project, ports, seedContacts, cronJobs, secrets, files } = p;
   return {
     [COMPOSE_ENV.project]: project,
+    [COMPOSE_ENV.postgres]: String(p.postgres),
+    [COMPOSE_ENV.pgBaseImage]: baseImage(DEBIAN_SUITE[p.postgres]),
     [COMPOSE_ENV.stateDir]: files.stateDir,
     [COMPOSE_ENV.rdsCert]: files.rdsCertSha256,
     ...Object.fromEntries(PORT_KEYS.map((k) => [COMPOSE_ENV.ports[k], String(ports[k])])),
@@ -199,7 +216,7 @@ export function composeVars(
 }
 
 /** The same as the .env file compose.yaml reads. */
-export function composeEnv(...args: Parameters<typeof composeVars>): string {
-  const lines = Object.entries(composeVars(...args)).map(([k, v]) => `${k}=${v}`);
+export function composeEnv(p: ComposeParams): string {
+  const lines = Object.entries(composeVars(p)).map(([k, v]) => `${k}=${v}`);
   return `# pgapp compose environment (secrets: keep private; git-ignored)\n${lines.join('\n')}\n`;
 }

@@ -17,7 +17,7 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StartedDockerComposeEnvironment } from 'testcontainers';
 import { processAlive } from '../config/lock.ts';
-import { DEFAULTS, resolveConfig, SEED_SIZES, type SeedSize } from '../config/schema.ts';
+import { DEFAULTS, type PgMajor, resolveConfig, SEED_SIZES, type SeedSize } from '../config/schema.ts';
 import { newSecrets } from '../config/secrets.ts';
 import { ensureTls } from '../config/tls.ts';
 import { docker } from '../docker/engine.ts';
@@ -75,13 +75,13 @@ export async function reapDisposableStacks(): Promise<string[]> {
 
 /** A fresh stack from compose.yaml, removed by stop() (or by the next start, if this process dies). */
 export async function startDisposableStack(
-  opts: { seed?: SeedSize; cronJobs?: boolean; startupTimeoutMs?: number } = {},
+  opts: { seed?: SeedSize; cronJobs?: boolean; postgres?: PgMajor; startupTimeoutMs?: number } = {},
 ): Promise<DisposableStack> {
   await reapDisposableStacks();
   const project = `${PREFIX}${process.pid}_${randomBytes(3).toString('hex')}`;
   const secrets = newSecrets(); // in memory only: nothing of it outlives the stack
   const ports = { rds: await freePort(), custom: await freePort(), postgrest: await freePort() };
-  const config = resolveConfig({ project, ports });
+  const config = resolveConfig({ project, ports, postgres: opts.postgres });
   ensureParameterGroupFile(project);
   // Loaded on first use: importing testcontainers installs process signal handlers (signal-exit),
   // which pgapp/testing must not do to a program that only calls useStack().
@@ -91,14 +91,15 @@ export async function startDisposableStack(
     started = await new DockerComposeEnvironment(PACKAGE_ROOT, 'compose.yaml')
       .withProjectName(project)
       .withEnvironment(
-        composeVars(
+        composeVars({
           project,
           ports,
-          SEED_SIZES[opts.seed ?? 'small'],
-          opts.cronJobs ?? DEFAULTS.cronJobs,
+          postgres: config.postgres,
+          seedContacts: SEED_SIZES[opts.seed ?? 'small'],
+          cronJobs: opts.cronJobs ?? DEFAULTS.cronJobs,
           secrets,
-          stackFiles(project, ensureTls(project)),
-        ),
+          files: stackFiles(project, ensureTls(project)),
+        }),
       )
       // Images from the same build contexts as `pgapp dev`'s (cached layers: seconds).
       .withBuild()

@@ -19,7 +19,7 @@ import { dev } from '../commands/dev.ts';
 import { down } from '../commands/down.ts';
 import { reset } from '../commands/reset.ts';
 import { lockProject } from '../config/lock.ts';
-import { DEFAULTS, type PortKey, type SeedSize } from '../config/schema.ts';
+import { DEFAULTS, type PgMajor, type PortKey, type SeedSize } from '../config/schema.ts';
 import { projectPorts } from '../docker/containers.ts';
 import { freePort } from '../net/ports.ts';
 import { workDir } from '../paths.ts';
@@ -68,6 +68,8 @@ export interface UseStackOptions {
   project?: string;
   seed?: SeedSize;
   cronJobs?: boolean;
+  /** PostgreSQL major version of a new stack (default 17); a stack with data keeps its own unless given. */
+  postgres?: PgMajor;
   /** Aborting it stops a stack being made and removes what that call created. */
   signal?: AbortSignal;
 }
@@ -100,7 +102,13 @@ async function upUnderLock(project: string, opts: UseStackOptions): Promise<Test
   // Hermetic: this call's options and PGAPP_TEST_* only. The caller's pgapp.config.json and PGAPP_*
   // environment (an --rds-url to a real database, say) never reach a test stack.
   const result = await dev({
-    flags: { project, ports, seed: opts.seed ?? 'small', cronJobs: opts.cronJobs ?? DEFAULTS.cronJobs },
+    flags: {
+      project,
+      ports,
+      postgres: opts.postgres,
+      seed: opts.seed ?? 'small',
+      cronJobs: opts.cronJobs ?? DEFAULTS.cronJobs,
+    },
     yes: true,
     hermetic: true,
     renderer: 'silent',

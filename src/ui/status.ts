@@ -35,7 +35,7 @@ export function renderStatus(s: StackStatus): string {
   const color = (r: string[]) =>
     r[1] === 'running' ? chalk.green : r[1] === 'absent' ? chalk.dim : chalk.yellow;
   const extra = [renderReplica(s.replica), renderParameterGroup(s.parameterGroup)].filter(Boolean);
-  return `${chalk.bold(`pgapp "${s.project}"`)}\n${renderTable(['SERVICE', 'STATE', 'HEALTH', 'PORTS', 'IMAGE'], rows, color)}${extra.map((l) => `\n${l}`).join('')}`;
+  return `${chalk.bold(`pgapp "${s.project}"`)}${s.postgres ? chalk.dim(` · PostgreSQL ${s.postgres}`) : ''}\n${renderTable(['SERVICE', 'STATE', 'HEALTH', 'PORTS', 'IMAGE'], rows, color)}${extra.map((l) => `\n${l}`).join('')}`;
 }
 
 function renderParameterGroup(p: StackStatus['parameterGroup']): string | undefined {

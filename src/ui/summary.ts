@@ -14,7 +14,10 @@ export function renderSummary(r: DevResult): string {
   const warnings = Object.values(r.sql).flatMap((p) => p.changed);
   const lines = [
     '',
-    chalk.green.bold(`✔ pgapp "${config.project}" is up`) + chalk.dim(` in ${(r.ms / 1000).toFixed(1)} s`),
+    chalk.green.bold(`✔ pgapp "${config.project}" is up`) +
+      chalk.dim(
+        ` in ${(r.ms / 1000).toFixed(1)} s · PostgreSQL ${config.postgres}${config.remote ? ' (custom)' : ''}`,
+      ),
     '',
     h('Services') + chalk.dim('  (host ports on 127.0.0.1 only)'),
     `  ${k('api')}${api}   ${chalk.dim('gateway → PostgREST')}`,

@@ -22,7 +22,9 @@ describe('image ensure', () => {
 
   it('a missing base image that cannot be pulled, and no debootstrap build: says how to get one', async () => {
     const ref = 'pgapp-test/base-missing:v0';
-    const declined = await ensureBaseImage({ ...opts, confirm: async () => false }, ref).catch((e) => e);
+    const declined = await ensureBaseImage({ ...opts, confirm: async () => false }, 'bookworm', ref).catch(
+      (e) => e,
+    );
     expect(declined).toBeInstanceOf(PgappError);
     expect(declined.message).toBe(`The base image ${ref} is missing`);
     expect(declined.hint).toMatch(/docker save`\/`docker load`/);
@@ -30,7 +32,7 @@ describe('image ensure', () => {
     const path = process.env.PATH;
     process.env.PATH = '/nonexistent'; // no debootstrap to build it with
     try {
-      const none = await ensureBaseImage(opts, ref).catch((e) => e);
+      const none = await ensureBaseImage(opts, 'bookworm', ref).catch((e) => e);
       expect(none).toBeInstanceOf(PgappError);
       expect(none.message).toMatch(new RegExp(`The base image ${ref} is missing and cannot be pulled \\(`));
       expect(none.hint).toMatch(/apt-get install debootstrap/);

@@ -49,12 +49,13 @@ describe('compose.yaml', () => {
   });
 
   it('writes an env file with every variable the compose file requires', () => {
-    const env = composeEnv(
-      'p',
-      { rds: 1, custom: 2, postgrest: 3 },
-      1000,
-      true,
-      {
+    const env = composeEnv({
+      project: 'p',
+      ports: { rds: 1, custom: 2, postgrest: 3 },
+      postgres: 17,
+      seedContacts: 1000,
+      cronJobs: true,
+      secrets: {
         rdsMasterPassword: 'a',
         customPassword: 'b',
         bridgePassword: 'c',
@@ -63,8 +64,8 @@ describe('compose.yaml', () => {
         replicatorPassword: 'f',
         explainKey: 'g',
       },
-      { stateDir: '/x', rdsCertSha256: 'ab' },
-    );
+      files: { stateDir: '/x', rdsCertSha256: 'ab' },
+    });
     const defined = new Set(
       env
         .split('\n')

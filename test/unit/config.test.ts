@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readConfigFile, unsetFields } from '../../src/config/load.ts';
+import { configFromEnv, readConfigFile, unsetFields } from '../../src/config/load.ts';
 import { DEFAULTS, resolveConfig, validateProject } from '../../src/config/schema.ts';
 import { PgappError } from '../../src/errors.ts';
 
@@ -40,6 +40,25 @@ describe('config', () => {
 
   it('rejects two services on one port', () => {
     expect(() => resolveConfig({ ports: { rds: 7000, custom: 7000 } })).toThrow(/both 7000/);
+  });
+
+  it('takes PostgreSQL 15 or 17 (default 17) from a file, env or flag, and nothing else', () => {
+    expect(resolveConfig().postgres).toBe(17);
+    expect(resolveConfig({ postgres: 15 }).postgres).toBe(15);
+    expect(resolveConfig(configFromEnv({ PGAPP_POSTGRES: '15' })).postgres).toBe(15);
+    expect(resolveConfig({ postgres: 15 }, { postgres: '17' }).postgres).toBe(17);
+    for (const bad of [16, '16', '17.2', 'latest', 'pg17', '']) {
+      let err: PgappError | undefined;
+      try {
+        resolveConfig({ postgres: bad });
+      } catch (e) {
+        err = e as PgappError;
+      }
+      expect(err?.message, String(bad)).toBe(`Invalid PostgreSQL version ${JSON.stringify(bad)}`);
+      expect(err?.hint).toMatch(/Use one of 15 or 17 .*17 is the default/);
+    }
+    expect(unsetFields([{}, { postgres: '15' }]).postgres).toBe(false);
+    expect(unsetFields([{}]).postgres).toBe(true);
   });
 
   it('rejects an unknown seed size, naming the allowed ones', () => {

@@ -72,6 +72,8 @@ describe('dev prompts', () => {
     try {
       await t.answer(/Project name/, 'Bad Name\r');
       await t.answer(/Invalid project name "Bad Name"/, '\x15my_app\r'); // Ctrl-U clears the line
+      // A project without data is asked its PostgreSQL version: 17 (RDS's default) first, then 15.
+      await t.answer(/PostgreSQL version .*17 — RDS's default/s, '\x1b[B\r'); // arrow down: 15
       // The default offered is a free one: 5433 is taken.
       await t.answer(/rds \(the RDS stand-in\) host port \(5433 is taken\)/, '\r');
       await t.answer(/custom Postgres host port/, '80\r');
@@ -81,6 +83,7 @@ describe('dev prompts', () => {
       await t.answer(/Where does the API read/, '\x1b[B\r'); // arrow down: fdw
       const config = await pending;
       expect(config.project).toBe('my_app');
+      expect(config.postgres).toBe(15);
       expect(config.ports.rds).not.toBe(5433);
       expect(config.ports).toMatchObject({ custom: customPort, postgrest: 3900 });
       expect(config.seed).toBe('medium');
@@ -89,6 +92,7 @@ describe('dev prompts', () => {
       const file = JSON.parse(readFileSync(join(home, 'pgapp.config.json'), 'utf8'));
       expect(file).toEqual({
         project: 'my_app',
+        postgres: 15,
         ports: { rds: config.ports.rds, custom: customPort },
         seed: 'medium',
         cronJobs: false,
