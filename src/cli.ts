@@ -24,6 +24,14 @@ import {
 } from './commands/snapshot.ts';
 import { status } from './commands/status.ts';
 import { token } from './commands/token.ts';
+import {
+  COMMANDS,
+  type Command,
+  configFromFlags,
+  misplacedFlags,
+  optionsHelp,
+  parseArgsOptions,
+} from './config/options.ts';
 import type { RawConfig } from './config/schema.ts';
 import { InterruptedError, PgappError } from './errors.ts';
 import { renderError } from './ui/errors.ts';
@@ -60,56 +68,9 @@ Commands:
   compose             regenerate compose.yaml from the stack spec
   compose-env         write .env for \`docker compose\` (this project's ports and secrets, mode 0600)
 
-Options (also from env PGAPP_* and pgapp.config.json):
-  --project NAME                   project name: letters, digits, _ (default pgapp)   PGAPP_PROJECT
-  --rds-port, --custom-port, --postgrest-port N  host ports on 127.0.0.1
-  --postgres 15|17                 PostgreSQL major version of rds and custom (default 17, as new RDS
-                                   instances; a project with data keeps its own)        PGAPP_POSTGRES
-  --seed small|medium|large        1k, 100k or 1M contacts (default small)            PGAPP_SEED
-  --cron-jobs / --no-cron-jobs     the sample pg_cron jobs (default on)               PGAPP_CRON_JOBS
-  --reads replica|fdw              API reads from local tables kept in sync by logical replication
-                                   (default replica), or all through postgres_fdw          PGAPP_READS
-  --postgrest-image REF            default postgrest/postgrest:v12.2.3                PGAPP_POSTGREST_IMAGE
-  --postgrest-tarball FILE         build PostgREST from an official release tarball   PGAPP_POSTGREST_TARBALL
-  --rds-url URL                    bridge to an existing Postgres/RDS instead of the rds container   PGAPP_RDS_URL
-                                   (TLS required; nothing written there but the bridge's views and ledger;
-                                   add sslrootcert=/path/global-bundle.pem, AWS's RDS CA bundle, to verify it)
-  --seed-remote                    create and seed crm on that database too (off by default)
-  --rds-insecure                   allow sslmode=prefer/disable in --rds-url (a server without TLS)
-  -y, --yes                        never ask (also when CI is set or stdin is not a terminal)
-  -h, --help
+Options (a flag wins over its env variable, which wins over pgapp.config.json; [commands] that take it):
+${optionsHelp()}
 `;
-
-const OPTIONS = {
-  project: { type: 'string' },
-  'rds-port': { type: 'string' },
-  'custom-port': { type: 'string' },
-  'postgrest-port': { type: 'string' },
-  postgres: { type: 'string' },
-  seed: { type: 'string' },
-  'cron-jobs': { type: 'boolean' },
-  'no-cron-jobs': { type: 'boolean' },
-  reads: { type: 'string' },
-  'postgrest-image': { type: 'string' },
-  'postgrest-tarball': { type: 'string' },
-  'rds-url': { type: 'string' },
-  'rds-insecure': { type: 'boolean' },
-  'seed-remote': { type: 'boolean' },
-  'no-postgrest': { type: 'boolean' },
-  yes: { type: 'boolean', short: 'y' },
-  json: { type: 'boolean' },
-  follow: { type: 'boolean', short: 'f' },
-  tail: { type: 'string' },
-  role: { type: 'string' },
-  claims: { type: 'string' },
-  exp: { type: 'string' },
-  force: { type: 'boolean' },
-  'show-secrets': { type: 'boolean' },
-  'rotate-ca': { type: 'boolean' },
-  out: { type: 'string' },
-  snapshot: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
 
 /**
  * Ctrl-C (or SIGTERM) for a command that cleans up after itself: the first aborts the signal (the
@@ -158,7 +119,7 @@ function printed<T>(json: boolean | undefined, value: T, render: (v: T) => strin
 
 function parse(argv: string[]) {
   try {
-    return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    return parseArgs({ args: argv, options: parseArgsOptions(), allowPositionals: true, strict: true });
   } catch (err) {
     const msg =
       err instanceof Error ? err.message.replace(/\. To specify a positional argument.*$/s, '') : String(err);
@@ -167,41 +128,32 @@ function parse(argv: string[]) {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const { values: v, positionals } = parse(argv);
+  const { values, positionals } = parse(argv);
+  // Typed by the table (config/options.ts): a string option is a string, a boolean one a boolean.
+  const str = (k: string) => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
+  const on = (k: string) => values[k] === true;
   const [command, ...rest] = positionals;
-  if (v.help || !command) {
+  if (on('help') || !command) {
     process.stdout.write(HELP);
-    return command || v.help ? 0 : 1;
+    return command || on('help') ? 0 : 1;
   }
-  const flags: RawConfig = {
-    project: v.project,
-    ports: {
-      rds: v['rds-port'],
-      custom: v['custom-port'],
-      postgrest: v['postgrest-port'],
-    },
-    postgres: v.postgres,
-    seed: v.seed,
-    cronJobs: v['no-cron-jobs'] ? false : v['cron-jobs'],
-    reads: v.reads,
-    postgrestImage: v['postgrest-image'],
-    postgrestTarball: v['postgrest-tarball'],
-    rdsUrl: v['rds-url'],
-    rdsInsecure: v['rds-insecure'],
-    seedRemote: v['seed-remote'],
-  };
-  const opts = { flags, yes: Boolean(v.yes) };
+  if ((COMMANDS as readonly string[]).includes(command)) {
+    const misplaced = misplacedFlags(command as Command, Object.keys(values));
+    if (misplaced) throw new PgappError(misplaced, `Run \`pgapp --help\` for which command takes what.`);
+  }
+  const flags: RawConfig = configFromFlags(values);
+  const opts = { flags, yes: on('yes') };
   switch (command) {
     case 'dev': {
       const result = await interruptible('Interrupted: rolling back what this run created…', (signal) =>
-        dev({ ...opts, signal, rotateCa: v['rotate-ca'] }),
+        dev({ ...opts, signal, rotateCa: on('rotate-ca') }),
       );
       process.stdout.write(`${renderSummary(result)}\n`);
       return 0;
     }
     case 'status': {
-      const s = await status({ ...opts, showSecrets: v['show-secrets'] });
-      printed(v.json, s, renderStatus);
+      const s = await status({ ...opts, showSecrets: on('show-secrets') });
+      printed(on('json'), s, renderStatus);
       return 0;
     }
     case 'down': {
@@ -214,7 +166,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'reset': {
-      const r = await reset({ ...opts, snapshot: v.snapshot });
+      const r = await reset({ ...opts, snapshot: str('snapshot') });
       const saved = r?.snapshot
         ? `${chalk.green('✔')} saved snapshot "${r.snapshot.name}" first (${(r.snapshot.bytes / 1024 / 1024).toFixed(1)} MB in .pgapp/): \`npm run pgapp -- snapshot restore ${r.snapshot.name}\` brings it back\n`
         : '';
@@ -229,37 +181,39 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(await env(opts));
       return 0;
     case 'snapshot':
-      return snapshotCommand(rest, opts, v);
+      return snapshotCommand(rest, opts, { json: on('json'), force: on('force') });
     case 'logs':
       await logs({
         ...opts,
         service: rest[0],
-        follow: Boolean(v.follow),
-        tail: v.tail ? Number(v.tail) : undefined,
+        follow: on('follow'),
+        tail: str('tail') ? Number(str('tail')) : undefined,
       });
       return 0;
     case 'psql':
       return psql({ ...opts, service: rest[0], args: rest.slice(1) });
     case 'token':
-      process.stdout.write(`${await token({ ...opts, role: v.role, claims: v.claims, exp: v.exp })}\n`);
+      process.stdout.write(
+        `${await token({ ...opts, role: str('role'), claims: str('claims'), exp: str('exp') })}\n`,
+      );
       return 0;
     case 'explain': {
-      const e = await explain({ ...opts, path: rest[0], role: v.role, claims: v.claims });
-      printed(v.json, e, renderExplain);
+      const e = await explain({ ...opts, path: rest[0], role: str('role'), claims: str('claims') });
+      printed(on('json'), e, renderExplain);
       return 0;
     }
     case 'gen': {
-      const r = await genTypes({ ...opts, what: rest[0], out: v.out });
+      const r = await genTypes({ ...opts, what: rest[0], out: str('out') });
       process.stdout.write('text' in r ? r.text : `${r.file}: ${r.changed ? 'written' : 'unchanged'}\n`);
       return 0;
     }
     case 'images':
-      for (const line of await images({ ...opts, postgrest: !v['no-postgrest'] }))
+      for (const line of await images({ ...opts, postgrest: !on('no-postgrest') }))
         process.stdout.write(`${line}\n`);
       return 0;
     case 'jobs': {
       const rows = await jobs(opts);
-      printed(v.json, rows, renderJobs);
+      printed(on('json'), rows, renderJobs);
       return 0;
     }
     case 'compose':

@@ -5,6 +5,7 @@
  */
 import { Listr, PRESET_TIMER } from 'listr2';
 import { lockProject } from '../config/lock.ts';
+import { envOnly } from '../config/options.ts';
 import type { PromptContext } from '../config/prompts.ts';
 import { confirmPrompt } from '../config/prompts.ts';
 import type { Config, RemoteRds } from '../config/schema.ts';
@@ -86,7 +87,7 @@ interface Ctx {
   tls: TlsState;
 }
 
-const READY_TIMEOUT_MS = Number(process.env.PGAPP_READY_TIMEOUT_MS ?? 120_000);
+const READY_TIMEOUT_MS = Number(envOnly('PGAPP_READY_TIMEOUT_MS') ?? 120_000);
 
 /**
  * Data volumes of this project exist, but this directory holds no secrets for it: they were made
@@ -113,7 +114,7 @@ async function refuseForeignProject(project: string): Promise<void> {
  * interrupted, 60 s at most. Unset, this does nothing.
  */
 async function holdIfAsked(title: string, signal: AbortSignal, task: { output: string }): Promise<void> {
-  if (process.env.PGAPP_TEST_HOLD !== title) return;
+  if (envOnly('PGAPP_TEST_HOLD') !== title) return;
   task.output = 'held half-way by PGAPP_TEST_HOLD: waiting for Ctrl-C';
   await sleep(60_000, signal);
 }

@@ -5,23 +5,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { errorMessage, PgappError } from '../errors.ts';
 import { configFile } from '../paths.ts';
+import { configFromEnvVars, FILE_KEYS } from './options.ts';
 import { PORT_KEYS, type RawConfig } from './schema.ts';
-
-const FILE_KEYS = [
-  'project',
-  'ports',
-  'postgres',
-  'seed',
-  'cronJobs',
-  'reads',
-  'postgrestImage',
-  'postgrestTarball',
-  'rds',
-  'typesOut',
-  'rdsUrl',
-  'rdsInsecure',
-  'seedRemote',
-];
 
 export function readConfigFile(path = configFile()): RawConfig {
   let text: string;
@@ -87,27 +72,7 @@ function jsonEnv(name: string, text: string): unknown {
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RawConfig {
-  return {
-    project: env.PGAPP_PROJECT,
-    ports: {
-      rds: env.PGAPP_RDS_PORT,
-      custom: env.PGAPP_CUSTOM_PORT,
-      postgrest: env.PGAPP_POSTGREST_PORT,
-    },
-    postgres: env.PGAPP_POSTGRES,
-    seed: env.PGAPP_SEED,
-    cronJobs: env.PGAPP_CRON_JOBS,
-    reads: env.PGAPP_READS,
-    postgrestImage: env.PGAPP_POSTGREST_IMAGE,
-    postgrestTarball: env.PGAPP_POSTGREST_TARBALL,
-    rds: env.PGAPP_RDS_PARAMETERS
-      ? { parameters: jsonEnv('PGAPP_RDS_PARAMETERS', env.PGAPP_RDS_PARAMETERS) }
-      : undefined,
-    typesOut: env.PGAPP_TYPES_OUT,
-    rdsUrl: env.PGAPP_RDS_URL,
-    rdsInsecure: env.PGAPP_RDS_INSECURE,
-    seedRemote: env.PGAPP_SEED_REMOTE,
-  };
+  return configFromEnvVars(env, jsonEnv);
 }
 
 /** Which fields the file, env and flags leave to the defaults (the ones a prompt may ask for). */

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
+import { envOnly } from '../config/options.ts';
 import type { PgMajor } from '../config/schema.ts';
 import { errorMessage, PgappError } from '../errors.ts';
 import { IMAGES_DIR } from '../paths.ts';
@@ -158,7 +159,7 @@ export const DEBIAN_SUITE: Record<PgMajor, DebianSuite> = { 15: 'bookworm', 17: 
 /** The gateway (Debian's Node.js) runs on bookworm whatever the PostgreSQL version. */
 export const GATEWAY_SUITE: DebianSuite = 'bookworm';
 export const baseImage = (suite: DebianSuite) => `debian:${suite}-slim`;
-export const DEBIAN_MIRROR = process.env.PGAPP_DEBIAN_MIRROR ?? 'http://deb.debian.org/debian';
+export const DEBIAN_MIRROR = envOnly('PGAPP_DEBIAN_MIRROR') ?? 'http://deb.debian.org/debian';
 
 export interface EnsureOptions {
   progress: Progress;

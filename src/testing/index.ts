@@ -19,6 +19,7 @@ import { dev } from '../commands/dev.ts';
 import { down } from '../commands/down.ts';
 import { reset } from '../commands/reset.ts';
 import { lockProject } from '../config/lock.ts';
+import { envOnly } from '../config/options.ts';
 import { DEFAULTS, type PgMajor, type PortKey, type SeedSize } from '../config/schema.ts';
 import { projectPorts } from '../docker/containers.ts';
 import { freePort } from '../net/ports.ts';
@@ -80,7 +81,7 @@ export function defaultTestProject(dir = workDir()): string {
 }
 
 export async function useStack(opts: UseStackOptions = {}): Promise<TestStack> {
-  const project = opts.project ?? process.env.PGAPP_TEST_PROJECT ?? defaultTestProject();
+  const project = opts.project ?? envOnly('PGAPP_TEST_PROJECT') ?? defaultTestProject();
   // Ports and stack under the project's lock: callers at the same time (parallel workers, one
   // process per test file) wait for the first, then find its stack and ports and reuse them.
   const lock = await lockProject(project, { signal: opts.signal });

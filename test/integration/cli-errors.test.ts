@@ -22,6 +22,13 @@ describe('CLI errors (no stack needed)', () => {
     [['dev', '--frobnicate'], /Unknown option '--frobnicate'/, /pgapp --help/],
     [['launch'], /Unknown command "launch"/, /pgapp --help/],
     [['logs', 'nginx'], /Which service\? Got "nginx"/, /rds, custom, postgrest/],
+    [['dev', '--postgres', '16'], /Invalid PostgreSQL version "16"/, /15 or 17/],
+    [
+      ['status', '--tail', '5'],
+      /`status` does not take --tail \(its own options: --json, --show-secrets\)/,
+      /pgapp --help/,
+    ],
+    [['compose', '--project', 'x'], /`compose` does not take --project/, /pgapp --help/],
   ])('%j', async (args, message, hint) => {
     const r = await cli(args, { home: tempHome() });
     expect(r.code).toBe(1);
