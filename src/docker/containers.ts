@@ -1,6 +1,8 @@
 /**
  * Containers, volumes and the network of a project, found by labels (never by guessing names).
  * A container whose spec hash (spec + image ID) matches is reused; one that differs is recreated.
+ * The decisions (ensure*, rollback) take the engine's client as their last argument (the real one
+ * by default), so their unit tests pass a fake.
  */
 import type Docker from 'dockerode';
 import type { PortKey } from '../config/schema.ts';
@@ -17,7 +19,7 @@ import {
   type ServiceSpec,
   specHash,
 } from '../spec/stack.ts';
-import { docker, lastLogLines } from './engine.ts';
+import { type DockerClient, docker, lastLogLines } from './engine.ts';
 
 export type Action = 'reused' | 'started' | 'created' | 'recreated';
 
@@ -46,8 +48,9 @@ const projectFilter = (project: string, service?: Service) => ({
 export async function findContainer(
   project: string,
   service: Service,
+  client: DockerClient = docker(),
 ): Promise<Docker.ContainerInfo | undefined> {
-  const list = await docker().listContainers({ all: true, filters: projectFilter(project, service) });
+  const list = await client.listContainers({ all: true, filters: projectFilter(project, service) });
   return list[0];
 }
 
@@ -96,11 +99,15 @@ export async function projectVolumes(project: string): Promise<string[]> {
   return (Volumes ?? []).map((v) => v.Name);
 }
 
-export async function ensureNetwork(project: string, created: Created): Promise<string> {
+export async function ensureNetwork(
+  project: string,
+  created: Created,
+  client: DockerClient = docker(),
+): Promise<string> {
   const name = networkName(project);
-  const found = await docker().listNetworks({ filters: { label: [`${LABELS.project}=${project}`] } });
+  const found = await client.listNetworks({ filters: { label: [`${LABELS.project}=${project}`] } });
   if (found.some((n) => n.Name === name)) return name;
-  await docker().createNetwork({ Name: name, Driver: 'bridge', Labels: { [LABELS.project]: project } });
+  await client.createNetwork({ Name: name, Driver: 'bridge', Labels: { [LABELS.project]: project } });
   created.networks.push(name);
   return name;
 }
@@ -112,14 +119,15 @@ export async function ensureVolume(
   name: string,
   pgMajor: number,
   created: Created,
+  client: DockerClient = docker(),
 ): Promise<void> {
   try {
-    await docker().getVolume(name).inspect();
+    await client.getVolume(name).inspect();
     return;
   } catch (err) {
     if ((err as { statusCode?: number }).statusCode !== 404) throw err;
   }
-  await docker().createVolume({
+  await client.createVolume({
     Name: name,
     Labels: { [LABELS.project]: project, [LABELS.service]: service, [LABELS.postgres]: String(pgMajor) },
   });
@@ -146,23 +154,24 @@ export async function ensureContainer(
   spec: ServiceSpec,
   imageId: string,
   created: Created,
+  client: DockerClient = docker(),
 ): Promise<{ id: string; action: Action }> {
   const hash = specHash(spec, imageId);
-  const existing = await findContainer(project, spec.service);
+  const existing = await findContainer(project, spec.service, client);
   let action: Action = 'created';
   if (existing) {
     if (existing.Labels[LABELS.specHash] === hash) {
       if (existing.State === 'running') return { id: existing.Id, action: 'reused' };
       await assertPortsFree(spec);
-      await startContainer(existing.Id, spec);
+      await startContainer(existing.Id, spec, client);
       return { id: existing.Id, action: 'started' };
     }
-    await docker().getContainer(existing.Id).remove({ force: true });
+    await client.getContainer(existing.Id).remove({ force: true });
     action = 'recreated';
   }
   await assertPortsFree(spec);
   const net = networkName(project);
-  const container = await docker().createContainer({
+  const container = await client.createContainer({
     name: spec.name,
     Image: spec.image,
     Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
@@ -188,13 +197,13 @@ export async function ensureContainer(
     NetworkingConfig: { EndpointsConfig: { [net]: { Aliases: [spec.service] } } },
   });
   created.containers.push(container.id);
-  await startContainer(container.id, spec);
+  await startContainer(container.id, spec, client);
   return { id: container.id, action };
 }
 
-async function startContainer(id: string, spec: ServiceSpec): Promise<void> {
+async function startContainer(id: string, spec: ServiceSpec, client: DockerClient): Promise<void> {
   try {
-    await docker().getContainer(id).start();
+    await client.getContainer(id).start();
   } catch (err) {
     const msg = errorMessage(err);
     if (/port is already allocated|address already in use/i.test(msg)) {
@@ -281,7 +290,11 @@ export function failureHint(service: string, logs: string): string {
 }
 
 /** Remove what a run created (newest first), all of it or only what was not kept; never throws. */
-export async function rollback(created: Created, opts: { all: boolean }): Promise<string[]> {
+export async function rollback(
+  created: Created,
+  opts: { all: boolean },
+  client: DockerClient = docker(),
+): Promise<string[]> {
   const removed: string[] = [];
   const drop = (name: string) => opts.all || !created.kept.has(name);
   const attempt = async (label: string, fn: () => Promise<unknown>) => {
@@ -291,13 +304,13 @@ export async function rollback(created: Created, opts: { all: boolean }): Promis
     } catch {}
   };
   for (const id of [...created.containers].reverse().filter(drop)) {
-    await attempt(`container ${id.slice(0, 12)}`, () => docker().getContainer(id).remove({ force: true }));
+    await attempt(`container ${id.slice(0, 12)}`, () => client.getContainer(id).remove({ force: true }));
   }
   for (const name of [...created.volumes].reverse().filter(drop)) {
-    await attempt(`volume ${name}`, () => docker().getVolume(name).remove());
+    await attempt(`volume ${name}`, () => client.getVolume(name).remove());
   }
   for (const name of [...created.networks].reverse().filter(drop)) {
-    await attempt(`network ${name}`, () => docker().getNetwork(name).remove());
+    await attempt(`network ${name}`, () => client.getNetwork(name).remove());
   }
   return removed;
 }

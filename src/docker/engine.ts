@@ -3,6 +3,24 @@ import { errorMessage, PgappError } from '../errors.ts';
 
 let client: Docker | undefined;
 
+/**
+ * What the container, volume and network decisions (docker/containers.ts) need of an engine: the
+ * Docker client, passed in, or a fake of it in their unit tests (as testcontainers passes its
+ * ContainerRuntimeClient).
+ */
+export type DockerClient = Pick<
+  Docker,
+  | 'listContainers'
+  | 'createContainer'
+  | 'getContainer'
+  | 'listVolumes'
+  | 'createVolume'
+  | 'getVolume'
+  | 'listNetworks'
+  | 'createNetwork'
+  | 'getNetwork'
+>;
+
 /** The Docker client (DOCKER_HOST or the local socket, as dockerode decides). */
 export function docker(): Docker {
   client ??= new Docker();
