@@ -5,7 +5,8 @@
 import type { TestProject } from 'vitest/node';
 import { DEFAULTS, POSTGREST_IMAGE } from '../src/config/schema.ts';
 import { checkEngine } from '../src/docker/engine.ts';
-import { ensurePgImage, imageId } from '../src/docker/images.ts';
+import { imageId } from '../src/docker/images.ts';
+import { ensurePgImage } from '../src/docker/pg-images.ts';
 import { useStack } from '../src/testing/index.ts';
 
 declare module 'vitest' {

@@ -4,13 +4,9 @@ import { confirmPrompt, type PromptContext, promptConfig } from '../config/promp
 import { type Config, type RawConfig, resolveConfig, validatePostgres } from '../config/schema.ts';
 import { ensureSecrets, readSecrets, type Secrets } from '../config/secrets.ts';
 import { dataPgMajor, findContainer, projectContainers, projectPorts } from '../docker/containers.ts';
-import {
-  type EnsuredImage,
-  type EnsureOptions,
-  ensurePgImage,
-  ensurePostgrestImage,
-  type Progress,
-} from '../docker/images.ts';
+import type { EnsuredImage, EnsureOptions, Progress } from '../docker/images.ts';
+import { ensurePgImage } from '../docker/pg-images.ts';
+import { ensurePostgrestImage } from '../docker/postgrest-image.ts';
 import { PgappError } from '../errors.ts';
 import { SERVICES, type Service } from '../spec/stack.ts';
 

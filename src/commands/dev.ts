@@ -13,6 +13,7 @@ import type { Secrets } from '../config/secrets.ts';
 import { readSecrets, secretsFile } from '../config/secrets.ts';
 import { ensureTls, installRemoteCa, type TlsState } from '../config/tls.ts';
 import { connectionConfig, withClient } from '../db/connect.ts';
+import { baseImage, DEBIAN_SUITE, GATEWAY_SUITE } from '../docker/base-image.ts';
 import {
   type Action,
   type Created,
@@ -27,7 +28,7 @@ import {
   waitReady,
 } from '../docker/containers.ts';
 import { checkEngine } from '../docker/engine.ts';
-import { baseImage, DEBIAN_SUITE, GATEWAY_SUITE, imageId } from '../docker/images.ts';
+import { imageId } from '../docker/images.ts';
 import { InterruptedError, PgappError } from '../errors.ts';
 import { sleep } from '../net/time.ts';
 import {

@@ -8,7 +8,7 @@ import { type Config, validatePostgres } from '../config/schema.ts';
 import { readSecrets, type Secrets } from '../config/secrets.ts';
 import { findContainer } from '../docker/containers.ts';
 import { checkEngine } from '../docker/engine.ts';
-import { ensurePgImage } from '../docker/images.ts';
+import { ensurePgImage } from '../docker/pg-images.ts';
 import { PgappError } from '../errors.ts';
 import { checkArchive, findArchive, listArchives, removeArchive, restoreArchive } from '../stack/archive.ts';
 import {

@@ -6,7 +6,7 @@
 import { DEFAULTS, type PgMajor, PORT_KEYS, type PortKey } from '../config/schema.ts';
 import type { Secrets } from '../config/secrets.ts';
 import { CONTAINER_CA_FILE } from '../config/tls.ts';
-import { baseImage, DEBIAN_SUITE, GATEWAY_SUITE } from '../docker/images.ts';
+import { baseImage, DEBIAN_SUITE, GATEWAY_SUITE } from '../docker/base-image.ts';
 import { LABELS, type ServiceSpec, type StackFiles, stackSpec } from '../spec/stack.ts';
 import { PHASES, sqlSettings } from './sql.ts';
 

@@ -3,7 +3,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildImage, ensureBaseImage, ensurePostgrestImage, imageId } from '../../src/docker/images.ts';
+import { ensureBaseImage } from '../../src/docker/base-image.ts';
+import { buildImage, imageId } from '../../src/docker/images.ts';
+import { ensurePostgrestImage } from '../../src/docker/postgrest-image.ts';
 import { PgappError } from '../../src/errors.ts';
 
 const opts = { progress: () => {}, confirm: async () => true };

@@ -1,0 +1,88 @@
+/**
+ * The project's own images, built from images/<kind>: tagged by the content of their build context,
+ * base image and build arguments, so a change means a new image. Never pulled: local → build.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { PgMajor } from '../config/schema.ts';
+import { PgappError } from '../errors.ts';
+import { IMAGES_DIR } from '../paths.ts';
+import { LABELS } from '../spec/stack.ts';
+import { baseImage, DEBIAN_SUITE, ensureBaseImage, GATEWAY_SUITE } from './base-image.ts';
+import {
+  buildImage,
+  type EnsuredImage,
+  type EnsureOptions,
+  type ImageSource,
+  listFiles,
+  localSource,
+  obtainImage,
+} from './images.ts';
+
+/** The project's own images, each built from images/<kind>: the two Postgres servers and the API gateway. */
+export type PgImage = 'postgres' | 'rds' | 'gateway';
+
+/** Files that make up an image's build context: images/common and images/<kind>. */
+function contextFiles(kind: PgImage): string[] {
+  return listFiles(IMAGES_DIR).filter((f) => f.startsWith('common/') || f.startsWith(`${kind}/`));
+}
+
+/** The build arguments of an image: its base, and for the Postgres servers their major version. */
+function buildArgs(kind: PgImage, pgMajor: PgMajor): Record<string, string> {
+  if (kind === 'gateway') return { BASE_IMAGE: baseImage(GATEWAY_SUITE) };
+  return { BASE_IMAGE: baseImage(DEBIAN_SUITE[pgMajor]), PG_MAJOR: String(pgMajor) };
+}
+
+/**
+ * Tag from the content of the build context, the base image and the build arguments, so a change
+ * means a new image: pgapp/rds:pg17-<hash>, pgapp/gateway:<hash>.
+ */
+export function pgImageTag(kind: PgImage, baseId: string, pgMajor: PgMajor): string {
+  const args = buildArgs(kind, pgMajor);
+  const h = createHash('sha256').update(baseId).update(JSON.stringify(args));
+  for (const f of contextFiles(kind)) {
+    h.update(f)
+      .update('\0')
+      .update(readFileSync(join(IMAGES_DIR, f)))
+      .update('\0');
+  }
+  return `pgapp/${kind}:${'PG_MAJOR' in args ? `pg${pgMajor}-` : ''}${h.digest('hex').slice(0, 12)}`;
+}
+
+/** The custom Postgres, the RDS stand-in or the gateway: local (same content tag) → build. Not published, never pulled. */
+export async function ensurePgImage(
+  kind: PgImage,
+  pgMajor: PgMajor,
+  opts: EnsureOptions,
+): Promise<EnsuredImage> {
+  const suite = kind === 'gateway' ? GATEWAY_SUITE : DEBIAN_SUITE[pgMajor];
+  const baseId = (await ensureBaseImage(opts, suite)).id;
+  const tag = pgImageTag(kind, baseId, pgMajor);
+  const build: ImageSource = {
+    source: 'built',
+    get: async () => {
+      await buildImage(
+        {
+          tag,
+          context: IMAGES_DIR,
+          dockerfile: `${kind}/Dockerfile`,
+          files: contextFiles(kind),
+          buildArgs: buildArgs(kind, pgMajor),
+          labels: {
+            'pgapp.image': kind,
+            ...(kind === 'gateway' ? {} : { [LABELS.postgres]: String(pgMajor) }),
+          },
+        },
+        opts.progress,
+      );
+      return true;
+    },
+  };
+  return obtainImage(
+    tag,
+    [localSource(tag), build],
+    () =>
+      new PgappError(`Building ${tag} reported success but the image is missing`, 'Run the command again.'),
+  );
+}
