@@ -7,6 +7,7 @@ import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { DEFAULTS } from '../../src/config/schema.ts';
 import { issueServerCert, makeCa } from '../../src/config/tls.ts';
 import { docker, execIn } from '../../src/docker/engine.ts';
 import { LABELS } from '../../src/spec/stack.ts';
@@ -574,7 +575,12 @@ describe.skipIf(!postgrest.available)(title, () => {
     expect(r.stderr).toMatch(
       /rds (exited \(code [1-9]\d*\)|keeps crashing \(restarted \d+ time\(s\)\)) instead of becoming ready/,
     );
-    expect(r.stderr).toMatch(/│ postgres: could not access the server configuration file/);
+    // The image's entrypoint names the mismatch (a data directory of PostgreSQL 9) before postgres runs.
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `│ pgapp-entrypoint: this data directory holds PostgreSQL 9 data, but this image runs PostgreSQL ${DEFAULTS.postgres}`,
+      ),
+    );
     expect(r.stderr).toMatch(/pgapp logs rds/);
     // The run's own container is gone; the volume it found is the user's, and stays.
     expect(await projectResources(other)).toMatchObject({ containers: 0 });
