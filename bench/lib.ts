@@ -1,0 +1,249 @@
+/** What the benchmarks share: the bench stack's name and size, load generation, timing, the CLI and compose as a user runs them. */
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import autocannon from 'autocannon';
+import pg from 'pg';
+import { makeToken } from '../src/auth/jwt.ts';
+import { DEFAULTS, validatePostgres } from '../src/config/schema.ts';
+import { ensureSecrets } from '../src/config/secrets.ts';
+import { ensureTls } from '../src/config/tls.ts';
+import { withClient } from '../src/db/connect.ts';
+import { dataPgMajor, projectContainers, projectPorts } from '../src/docker/containers.ts';
+import { docker } from '../src/docker/engine.ts';
+import { freePort } from '../src/net/ports.ts';
+import { PACKAGE_ROOT, workDir } from '../src/paths.ts';
+import { apiReadyUrl, LABELS, stackFiles } from '../src/spec/stack.ts';
+import { composeEnv } from '../src/stack/compose.ts';
+import { ensureParameterGroupFile } from '../src/stack/parameters.ts';
+import { fenceLag } from '../src/stack/replica.ts';
+import type { TestStack } from '../src/testing/index.ts';
+export const run = promisify(execFile);
+// The bench's own clients read bigint as numbers, as pgapp's do (per client there; globally here, its own process).
+pg.types.setTypeParser(20, (v) => Number(v));
+export const PROJECT = process.env.PGAPP_BENCH_PROJECT ?? 'pgapp_bench';
+export const CONTACTS = 100_000;
+export const SECONDS = Number(process.env.PGAPP_BENCH_SECONDS ?? 8);
+
+/** A client of a stack URL, as printed (rds verifies the server against the project's CA), for `fn`. */
+export function withDb<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  return withClient({ connectionString: url }, fn);
+}
+
+/**
+ * `connections` clients for `seconds`, each a client of its own to the gateway (its own token and
+ * `sub`: the gateway shares PostgREST out per client). Reads as web_anon (the database ignores a
+ * web_anon sub); writes as web_user `bench-w-<n>`, the owner of company `own[n]`.
+ */
+export interface LoadOptions {
+  method?: 'GET' | 'POST' | 'PATCH';
+  headers?: Record<string, string>;
+  body?: (n: number) => unknown;
+  connections?: number;
+  seconds?: number;
+}
+export async function load(
+  url: string,
+  path: (client: number) => string,
+  jwtSecret: string,
+  opts: LoadOptions = {},
+): Promise<autocannon.Result> {
+  const connections = opts.connections ?? 20;
+  const write = opts.method && opts.method !== 'GET';
+  const tokens = Array.from({ length: connections }, (_, i) =>
+    write
+      ? makeToken(jwtSecret, { role: 'web_user', claims: { sub: `bench-w-${i}` } })
+      : makeToken(jwtSecret, { role: 'web_anon', claims: { sub: `bench-${i}` } }),
+  );
+  let next = 0;
+  let sent = 0;
+  return autocannon({
+    url,
+    connections,
+    duration: opts.seconds ?? SECONDS,
+    requests: [
+      {
+        method: opts.method ?? 'GET',
+        setupRequest: (req, context) => {
+          const c = context as { client?: number };
+          c.client ??= next++ % connections;
+          return {
+            ...req,
+            path: path(c.client),
+            headers: {
+              ...opts.headers,
+              Authorization: `Bearer ${tokens[c.client]}`,
+              ...(opts.body ? { 'Content-Type': 'application/json' } : {}),
+            },
+            ...(opts.body ? { body: JSON.stringify(opts.body(++sent)) } : {}),
+          };
+        },
+      },
+    ],
+  });
+}
+
+/** PostgREST's own address on the project network, when this host reaches it (Linux), for a baseline. */
+export async function postgrestDirect(project: string): Promise<string | undefined> {
+  const info = await docker().getContainer(`${project}-postgrest`).inspect();
+  const ip = Object.values(info.NetworkSettings.Networks ?? {})[0]?.IPAddress;
+  if (!ip) return undefined;
+  const ok = await fetch(`http://${ip}:3000/`, { signal: AbortSignal.timeout(1000) }).then(
+    (r) => r.ok,
+    () => false,
+  );
+  return ok ? `http://${ip}:3000` : undefined;
+}
+
+/** A write on rds, timed until the replica has it: samples while `running()` holds. */
+export async function sampleLag(stack: TestStack, running: () => boolean): Promise<number[]> {
+  const rds = new pg.Client({
+    connectionString: stack.rdsUrl.replace('sslmode=require', 'sslmode=no-verify'),
+  });
+  const custom = new pg.Client({ connectionString: stack.customUrl });
+  await rds.connect();
+  await custom.connect();
+  const lags: number[] = [];
+  try {
+    while (running()) {
+      lags.push(await fenceLag(rds, custom));
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    await rds.end();
+    await custom.end();
+  }
+  return lags;
+}
+
+/** The images the project's containers run, by service. */
+export async function publishedImages(
+  project: string,
+): Promise<Record<'rds' | 'custom' | 'postgrest' | 'gateway', string>> {
+  const out = {} as Record<'rds' | 'custom' | 'postgrest' | 'gateway', string>;
+  for (const c of await projectContainers(project)) out[c.Labels[LABELS.service] as 'rds'] = c.Image;
+  return out;
+}
+
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+export async function timeIt(fn: () => Promise<unknown>): Promise<number> {
+  const t = performance.now();
+  await fn();
+  return performance.now() - t;
+}
+export const cliArgs = async (stack: TestStack) => {
+  const p = await projectPorts(stack.project);
+  return [
+    '--project',
+    stack.project,
+    '--seed',
+    'medium',
+    '--rds-port',
+    `${p.rds}`,
+    '--custom-port',
+    `${p.custom}`,
+    '--postgrest-port',
+    `${p.postgrest}`,
+  ];
+};
+/** `npm run dev` as a user runs it (node + tsx + the CLI), to ready. */
+export const devCli = async (args: string[]) => {
+  const tsx = join(PACKAGE_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+  await run(process.execPath, [tsx, join(PACKAGE_ROOT, 'src', 'cli.ts'), 'dev', ...args], {
+    env: { ...process.env, CI: 'true' },
+  });
+};
+export const pgappCli = async (args: string[]) => {
+  const tsx = join(PACKAGE_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+  await run(process.execPath, [tsx, join(PACKAGE_ROOT, 'src', 'cli.ts'), ...args], {
+    env: { ...process.env, CI: 'true' },
+  });
+};
+
+/** The same stack under docker compose (project <bench>_compose): the baseline of warm start and restart. */
+export async function composeStack(): Promise<(...args: string[]) => Promise<unknown>> {
+  const name = `${PROJECT}_compose`;
+  const [rds, custom, api] = await Promise.all([freePort(), freePort(), freePort()]);
+  const envFile = join(workDir(), '.pgapp', `${name}.env`);
+  const secrets = ensureSecrets(name);
+  // Its ports are kept once chosen (they are in its containers' config); its secrets may have grown.
+  const ports = existsSync(envFile)
+    ? Object.fromEntries(
+        [...readFileSync(envFile, 'utf8').matchAll(/^PGAPP_(RDS|CUSTOM|POSTGREST)_PORT=(\d+)$/gm)].map(
+          (m) => [(m[1] as string).toLowerCase(), Number(m[2])],
+        ),
+      )
+    : {};
+  ensureParameterGroupFile(name);
+  writeFileSync(
+    envFile,
+    composeEnv({
+      project: name,
+      ports: { rds, custom, postgrest: api, ...ports },
+      // Its data's version when it has data (an older bench stack), else the default.
+      postgres: validatePostgres((await dataPgMajor(name)) ?? DEFAULTS.postgres),
+      seedContacts: CONTACTS,
+      cronJobs: true,
+      secrets,
+      files: stackFiles(name, ensureTls(name)),
+    }),
+    { mode: 0o600 },
+  );
+  const compose = (...args: string[]) =>
+    run('docker', ['compose', '-f', join(PACKAGE_ROOT, 'compose.yaml'), '--env-file', envFile, ...args], {
+      cwd: PACKAGE_ROOT,
+      maxBuffer: 1 << 24,
+    });
+  await compose('up', '-d', '--wait');
+  return compose;
+}
+
+/** Time from `docker run` to healthy (or to PostgREST answering 200) of one container: a phase's floor. */
+export async function floor(
+  image: string,
+  env: Record<string, string>,
+  opts: { network?: string; readyUrlPort?: number } = {},
+) {
+  const port = opts.readyUrlPort ? await freePort() : undefined;
+  const t = performance.now();
+  const c = await docker().createContainer({
+    Image: image,
+    Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+    Labels: { 'pgapp.bench': 'floor' },
+    HostConfig: {
+      NetworkMode: opts.network,
+      ...(port ? { PortBindings: { '3000/tcp': [{ HostIp: '127.0.0.1', HostPort: String(port) }] } } : {}),
+    },
+    ...(port ? { ExposedPorts: { '3000/tcp': {} } } : {}),
+  });
+  try {
+    await c.start();
+    for (;;) {
+      if (port) {
+        if ((await fetch(apiReadyUrl(port)).catch(() => undefined))?.ok) break;
+      } else if ((await c.inspect()).State.Health?.Status === 'healthy') break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return performance.now() - t;
+  } finally {
+    await c.remove({ force: true, v: true });
+  }
+}
+
+// Order matters on a small machine: idle memory first, the heaviest (seed) last, a pause between.
+/** Page views of `view` for SECONDS by `workers` concurrent visitors: each one's time, in ms. */
+export async function pageViews(view: () => Promise<void>, workers = 4): Promise<number[]> {
+  const until = Date.now() + SECONDS * 1000;
+  const times: number[] = [];
+  await Promise.all(
+    Array.from({ length: workers }, async () => {
+      while (Date.now() < until) {
+        const t0 = performance.now();
+        await view();
+        times.push(performance.now() - t0);
+      }
+    }),
+  );
+  return times.sort((a, b) => a - b);
+}
