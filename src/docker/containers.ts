@@ -276,6 +276,15 @@ export async function waitReady(id: string, spec: ServiceSpec, opts: WaitOptions
 /** A hint from what a failed service logged: a full disk and an unwritable volume are named. */
 export function failureHint(service: string, logs: string): string {
   const more = `Its last log lines are above; \`pgapp logs ${service}\` shows more.`;
+  const other = /this data directory holds PostgreSQL (\d+) data, but this image runs PostgreSQL (\d+)/.exec(
+    logs,
+  );
+  if (other)
+    return (
+      `Its volume holds PostgreSQL ${other[1]} data, which PostgreSQL ${other[2]} cannot read: a major version ` +
+      `change needs a dump and restore. Run it on ${other[1]} (\`--postgres ${other[1]}\`), or start over with ` +
+      `\`pgapp reset\` (deletes its data). ${more}`
+    );
   if (/No space left on device|could not extend file|disk quota exceeded/i.test(logs))
     return (
       'The disk holding its volume is full. Free space (see `docker system df`; `docker system prune` ' +

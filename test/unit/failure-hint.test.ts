@@ -10,6 +10,10 @@ describe('failureHint: the cause a failed service logged, named', () => {
       /cannot write its data volume/,
     ],
     ['could not open file "postmaster.pid": Permission denied', /cannot write its data volume/],
+    [
+      'pgapp-entrypoint: this data directory holds PostgreSQL 15 data, but this image runs PostgreSQL 17.',
+      /holds PostgreSQL 15 data, which PostgreSQL 17 cannot read: .*dump and restore. Run it on 15 \(`--postgres 15`\)/,
+    ],
   ])('%s', (logs, hint) => {
     expect(failureHint('rds', logs)).toMatch(hint);
     expect(failureHint('rds', logs)).toContain('`pgapp logs rds`');
