@@ -73,7 +73,11 @@ describe.skipIf(!postgrest.available)(title, () => {
       privileges.every((p) => p.table.startsWith('crm.') || p.table === 'pgapp_bridge.replica_fence'),
     ).toBe(true);
     // The master user cannot hand out REPLICATION directly, only through rds_replication (as on RDS).
+    // (PostgreSQL 16 and later would let it: it has REPLICATION itself and CREATEROLE; the guard refuses.)
     await expect(query(rds(), 'ALTER ROLE pgapp_bridge REPLICATION')).rejects.toThrow(/must be superuser/);
+    await expect(query(rds(), 'CREATE ROLE pgapp_replication_probe REPLICATION')).rejects.toThrow(
+      /must be superuser/,
+    );
     const [{ level } = { level: '' }] = await query<{ level: string }>(
       rds(),
       `SELECT current_setting('rds.logical_replication') AS level`,

@@ -8,7 +8,8 @@
  * it, nor a non-superuser setting *_preload_libraries on a role or database (which can lock every
  * login out), nor creating an extension that is not in rds.extensions (pgextwlist creates those that
  * are, superuser-only ones included; whatever it passes on, not listed, is refused here with RDS's
- * reason). Loaded with shared_preload_libraries; superusers (rdsadmin, AWS's own) are not limited.
+ * reason), nor setting the REPLICATION attribute (a role replicates through rds_replication; 16 and
+ * later let a CREATEROLE role that has REPLICATION hand it out). Loaded with shared_preload_libraries; superusers (rdsadmin, AWS's own) are not limited.
  *
  * It also defines the parameter group's rds.force_ssl (1, RDS's default from PostgreSQL 15): while it
  * is 1, a TCP connection without TLS is refused whatever pg_hba.conf allows; 0 allows it. Dynamic, as
@@ -105,6 +106,31 @@ check_role_list(List *roles)
 	}
 }
 
+/*
+ * CREATE ROLE x IN ROLE pg_execute_server_program, and CREATE/ALTER ROLE x [NO]REPLICATION: on RDS a
+ * role replicates through membership in rds_replication, never the attribute. (PostgreSQL 16 and
+ * later let a CREATEROLE role that has REPLICATION itself, as the master user does here, hand it out.)
+ */
+static void
+check_role_options(List *options)
+{
+	ListCell   *lc;
+
+	foreach(lc, options)
+	{
+		DefElem    *d = (DefElem *) lfirst(lc);
+
+		if (strcmp(d->defname, "addroleto") == 0)
+			check_role_list((List *) d->arg);
+		else if (strcmp(d->defname, "isreplication") == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("must be superuser to alter replication roles or change replication attribute"),
+					 errdetail("On Amazon RDS a role replicates through membership in rds_replication, not the REPLICATION attribute."),
+					 errhint("GRANT rds_replication TO the role.")));
+	}
+}
+
 static void
 check_setting(VariableSetStmt *set)
 {
@@ -154,8 +180,6 @@ check_extension(const char *name)
 static void
 guard(Node *stmt)
 {
-	ListCell   *lc;
-
 	switch (nodeTag(stmt))
 	{
 		case T_GrantRoleStmt:
@@ -163,14 +187,7 @@ guard(Node *stmt)
 				check_role_list(((GrantRoleStmt *) stmt)->granted_roles);
 			break;
 		case T_CreateRoleStmt:
-			/* CREATE ROLE x IN ROLE pg_execute_server_program */
-			foreach(lc, ((CreateRoleStmt *) stmt)->options)
-			{
-				DefElem    *d = (DefElem *) lfirst(lc);
-
-				if (strcmp(d->defname, "addroleto") == 0)
-					check_role_list((List *) d->arg);
-			}
+			check_role_options(((CreateRoleStmt *) stmt)->options);
 			break;
 		case T_AlterRoleStmt:
 			{
@@ -179,6 +196,7 @@ guard(Node *stmt)
 
 				if (r && r->roletype == ROLESPEC_CSTRING && reserved_role(r->rolename))
 					refuse_role("alter", r->rolename);
+				check_role_options(((AlterRoleStmt *) stmt)->options);
 				break;
 			}
 		case T_AlterRoleSetStmt:
