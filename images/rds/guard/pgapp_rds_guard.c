@@ -107,12 +107,13 @@ check_role_list(List *roles)
 }
 
 /*
- * CREATE ROLE x IN ROLE pg_execute_server_program, and CREATE/ALTER ROLE x [NO]REPLICATION: on RDS a
- * role replicates through membership in rds_replication, never the attribute. (PostgreSQL 16 and
- * later let a CREATEROLE role that has REPLICATION itself, as the master user does here, hand it out.)
+ * CREATE ROLE x IN ROLE pg_execute_server_program, CREATE ROLE x REPLICATION and ALTER ROLE x
+ * [NO]REPLICATION (`altering`: as PostgreSQL 15 does, even restating it): on RDS a role replicates
+ * through membership in rds_replication, never the attribute. (PostgreSQL 16 and later let a
+ * CREATEROLE role that has REPLICATION itself, as the master user does here, hand it out.)
  */
 static void
-check_role_options(List *options)
+check_role_options(List *options, bool altering)
 {
 	ListCell   *lc;
 
@@ -122,7 +123,7 @@ check_role_options(List *options)
 
 		if (strcmp(d->defname, "addroleto") == 0)
 			check_role_list((List *) d->arg);
-		else if (strcmp(d->defname, "isreplication") == 0)
+		else if (strcmp(d->defname, "isreplication") == 0 && (altering || boolVal(d->arg)))
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("must be superuser to alter replication roles or change replication attribute"),
@@ -187,7 +188,7 @@ guard(Node *stmt)
 				check_role_list(((GrantRoleStmt *) stmt)->granted_roles);
 			break;
 		case T_CreateRoleStmt:
-			check_role_options(((CreateRoleStmt *) stmt)->options);
+			check_role_options(((CreateRoleStmt *) stmt)->options, false);
 			break;
 		case T_AlterRoleStmt:
 			{
@@ -196,7 +197,7 @@ guard(Node *stmt)
 
 				if (r && r->roletype == ROLESPEC_CSTRING && reserved_role(r->rolename))
 					refuse_role("alter", r->rolename);
-				check_role_options(((AlterRoleStmt *) stmt)->options);
+				check_role_options(((AlterRoleStmt *) stmt)->options, true);
 				break;
 			}
 		case T_AlterRoleSetStmt:
