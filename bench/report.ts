@@ -26,7 +26,12 @@ export function report(r: Row) {
 /** BENCHMARKS.md from this run's rows and notes (`names`: the cases run, for the reproduce line). */
 export async function writeBenchmarks(
   names: string[],
-  { PROJECT, CONTACTS, SECONDS }: { PROJECT: string; CONTACTS: number; SECONDS: number },
+  {
+    PROJECT,
+    CONTACTS,
+    SECONDS,
+    postgres,
+  }: { PROJECT: string; CONTACTS: number; SECONDS: number; postgres: number | undefined },
 ): Promise<void> {
   const table = [
     '| benchmark | measured | baseline (same run) | ratio | target | verdict |',
@@ -38,7 +43,7 @@ export async function writeBenchmarks(
   const md = [
     '# Benchmarks',
     '',
-    `Reproduce: \`npm run bench\` (or \`npm run bench -- ${names.join(' ')}\`). Stack: project \`${PROJECT}\`, medium seed`,
+    `Reproduce: \`npm run bench\` (or \`npm run bench -- ${names.join(' ')}\`). Stack: project \`${PROJECT}\` on PostgreSQL ${postgres ?? '?'}, medium seed`,
     `(${CONTACTS.toLocaleString('en')} contacts), images and containers as \`npm run dev\` makes them; load from autocannon,`,
     `20 connections for ${SECONDS} s per measurement, on 127.0.0.1. Machine: ${cpus().length} cores.`,
     'Only the ratios are comparable between runs: the absolute numbers move with the machine.',

@@ -10,6 +10,7 @@
  * They run on a stack of their own (project pgapp_bench, 100k contacts), created on first use and
  * reused after. Load goes to 127.0.0.1 only, bounded in time and connections.
  */
+import { dataPgMajor } from '../src/docker/containers.ts';
 import { useStack } from '../src/testing/index.ts';
 import { benchAppPage, benchCache } from './cases/app.ts';
 import { benchFetchSize, benchPushdown } from './cases/bridge.ts';
@@ -44,7 +45,7 @@ async function main() {
     await ALL[n](stack);
     await new Promise((r) => setTimeout(r, 5000)); // let autovacuum, checkpoints and Docker settle
   }
-  await writeBenchmarks(names, { PROJECT, CONTACTS, SECONDS });
+  await writeBenchmarks(names, { PROJECT, CONTACTS, SECONDS, postgres: await dataPgMajor(PROJECT) });
   console.log('\nwrote BENCHMARKS.md');
 }
 

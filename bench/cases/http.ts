@@ -241,7 +241,7 @@ export async function benchHttp(stack: TestStack) {
     'the baseline). Writes always go to rds: through postgres_fdw for replica and FDW, locally for the baseline,',
     "so their ratio is the bridge's price, not a target. `rds: … rows, … queries` is from PostgREST's own plan",
     '(`pgapp explain`) of one request. Over FDW, a to-one or to-many embed is a `LEFT JOIN LATERAL` postgres_fdw',
-    '(PG15) does not push down: the planner picks a parameterized remote scan of the embedded table once per outer',
+    '(PostgreSQL 15 and 17 alike) does not push down: the planner picks a parameterized remote scan of the embedded table once per outer',
     'row (N+1: 101 remote queries for a page of 100 with its companies, 11 for 10 companies with their contacts),',
     'or, when the table is small, fetches it whole; there is no plan setting that ships the join. Pages, keys,',
     'counts and non-key filters push down (one remote query, no more rows than the answer). The replica answers',
