@@ -17,6 +17,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { PgappError } from '../errors.ts';
+import { retryUntil } from '../net/time.ts';
 import { stateDir } from '../paths.ts';
 
 /**
@@ -56,7 +57,6 @@ export async function lockProject(
   const dir = stateDir(project);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = join(dir, 'dev.lock');
-  const deadline = Date.now() + (opts.timeoutMs ?? 15 * 60_000);
   const release = () => {
     const n = (held.get(file) ?? 1) - 1;
     if (n > 0) return void held.set(file, n);
@@ -71,44 +71,51 @@ export async function lockProject(
     return { release };
   }
   let told = false;
-  for (;;) {
-    opts.signal?.throwIfAborted();
-    try {
-      const fd = openSync(file, 'wx', 0o600);
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      held.set(file, 1);
-      return { release };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    let holder = Number.NaN;
-    let age = 0;
-    try {
-      holder = Number(readFileSync(file, 'utf8'));
-      age = Date.now() - statSync(file).mtimeMs;
-    } catch {
-      continue; // released meanwhile: try again at once
-    }
-    const owned = Number.isInteger(holder) && holder > 0;
-    // Gone: its process no longer runs, or it never got to write its pid (killed in between).
-    if ((owned && !processAlive(holder)) || (!owned && age > 5_000)) {
-      // Left by a process that is gone: move it aside (one process wins the rename) and try again.
+  let holder = Number.NaN;
+  /** One try: the lock, or undefined while a live process holds it (a lock left by a gone one is cleared, and tried again at once). */
+  const take = (): ProjectLock | undefined => {
+    for (;;) {
       try {
-        renameSync(file, `${file}.${process.pid}.stale`);
-        unlinkSync(`${file}.${process.pid}.stale`);
-      } catch {}
-      continue;
+        const fd = openSync(file, 'wx', 0o600);
+        writeSync(fd, String(process.pid));
+        closeSync(fd);
+        held.set(file, 1);
+        return { release };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      let age = 0;
+      try {
+        holder = Number(readFileSync(file, 'utf8'));
+        age = Date.now() - statSync(file).mtimeMs;
+      } catch {
+        continue; // released meanwhile: try again at once
+      }
+      const owned = Number.isInteger(holder) && holder > 0;
+      // Gone: its process no longer runs, or it never got to write its pid (killed in between).
+      if ((owned && !processAlive(holder)) || (!owned && age > 5_000)) {
+        // Left by a process that is gone: move it aside (one process wins the rename) and try again.
+        try {
+          renameSync(file, `${file}.${process.pid}.stale`);
+          unlinkSync(`${file}.${process.pid}.stale`);
+        } catch {}
+        continue;
+      }
+      if (!told && Number.isInteger(holder)) {
+        opts.onWait?.(holder);
+        told = true;
+      }
+      return undefined;
     }
-    if (!told && Number.isInteger(holder)) {
-      opts.onWait?.(holder);
-      told = true;
-    }
-    if (Date.now() > deadline)
-      throw new PgappError(
+  };
+  return retryUntil(async () => take(), {
+    timeoutMs: opts.timeoutMs ?? 15 * 60_000,
+    intervalMs: 200,
+    signal: opts.signal,
+    timedOut: () =>
+      new PgappError(
         `Another pgapp (pid ${holder}) has been bringing up project "${project}" for too long`,
         `Wait for it, or stop it; if no such process runs, remove ${file}.`,
-      );
-    await new Promise((r) => setTimeout(r, 200));
-  }
+      ),
+  });
 }

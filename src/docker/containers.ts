@@ -8,7 +8,7 @@ import type Docker from 'dockerode';
 import type { PortKey } from '../config/schema.ts';
 import { errorMessage, PgappError } from '../errors.ts';
 import { portFree } from '../net/ports.ts';
-import { sleep } from '../net/time.ts';
+import { retryUntil } from '../net/time.ts';
 import {
   GATEWAY_PORT,
   LABELS,
@@ -227,49 +227,57 @@ export interface WaitOptions {
 
 /** Wait until the service is ready (Docker healthcheck, HTTP 200 from the host, or running steadily); on failure show its logs. */
 export async function waitReady(id: string, spec: ServiceSpec, opts: WaitOptions): Promise<void> {
-  const deadline = Date.now() + opts.timeoutMs;
   let last = '';
   let restarts: number | undefined;
-  while (Date.now() < deadline) {
-    opts.signal?.throwIfAborted();
+  const failed = async (message: string) => {
+    const logs = await lastLogLines(id);
+    return new PgappError(message, failureHint(spec.service, logs), logs);
+  };
+  /** One look: true once ready, false when it will not be (unhealthy), undefined to look again. */
+  const look = async (): Promise<boolean | undefined> => {
     const info = await docker().getContainer(id).inspect();
     restarts ??= info.RestartCount;
     // The restart policy brings a crashed server back: a restart while waiting is a crash loop.
     const crashLoop = info.RestartCount > restarts || info.State.Restarting;
     if (!info.State.Running || crashLoop) {
-      const logs = await lastLogLines(id);
-      throw new PgappError(
+      throw await failed(
         crashLoop
           ? `${spec.service} keeps crashing (restarted ${info.RestartCount - restarts || 1} time(s)) instead of becoming ready`
           : `${spec.service} exited (code ${info.State.ExitCode}) instead of becoming ready`,
-        failureHint(spec.service, logs),
-        logs,
       );
     }
     if (spec.ready.kind === 'healthcheck') {
       last = info.State.Health?.Status ?? 'no healthcheck';
-      if (last === 'healthy') return;
-      if (last === 'unhealthy') break;
+      if (last === 'healthy') return true;
+      if (last === 'unhealthy') return false;
     } else if (spec.ready.kind === 'running') {
       // Up for a moment without a restart: a configuration it cannot run with has exited by then.
       last = 'starting';
-      if (Date.now() - Date.parse(info.State.StartedAt) > 500) return;
+      if (Date.now() - Date.parse(info.State.StartedAt) > 500) return true;
     } else {
       try {
         const res = await fetch(spec.ready.url, { signal: AbortSignal.timeout(1000) });
-        if (res.ok) return;
+        if (res.ok) return true;
         last = `HTTP ${res.status}`;
       } catch (err) {
         last = errorMessage(err);
       }
     }
-    await sleep(200, opts.signal);
-  }
-  const logs = await lastLogLines(id);
-  throw new PgappError(
+    return undefined;
+  };
+  const timedOut = new Error('not ready in time');
+  const ready = await retryUntil(look, {
+    timeoutMs: opts.timeoutMs,
+    intervalMs: 200,
+    signal: opts.signal,
+    timedOut: () => timedOut,
+  }).catch((err) => {
+    if (err === timedOut) return false;
+    throw err;
+  });
+  if (ready) return;
+  throw await failed(
     `${spec.service} did not become ready within ${Math.round(opts.timeoutMs / 1000)} s (last state: ${last})`,
-    failureHint(spec.service, logs),
-    logs,
   );
 }
 

@@ -1,6 +1,6 @@
 /** The project lock (src/config/lock.ts): exclusive across processes, re-entrant within one, stale locks taken over. */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -37,6 +37,21 @@ describe('project lock', () => {
         new RegExp(`Another pgapp \\(pid ${other.pid}\\)`),
       );
       expect(waited).toEqual([other.pid]);
+      // Aborting stops the wait at once, with the signal's reason, not at the timeout.
+      const abort = new AbortController();
+      const t0 = Date.now();
+      setTimeout(() => abort.abort(new Error('stopped by the caller')), 100);
+      await expect(lockProject('p2', { timeoutMs: 10_000, signal: abort.signal })).rejects.toThrow(
+        'stopped by the caller',
+      );
+      expect(Date.now() - t0).toBeLessThan(5_000);
+      // Released by its holder meanwhile: the waiter gets it.
+      const waiting = lockProject('p2', { timeoutMs: 10_000 });
+      setTimeout(() => writeFileSync(file('p2'), ''), 300); // (an empty lock younger than 5 s is held)
+      setTimeout(() => rmSync(file('p2')), 500);
+      const got = await waiting;
+      expect(readFileSync(file('p2'), 'utf8')).toBe(String(process.pid));
+      got.release();
     } finally {
       other.kill();
     }
