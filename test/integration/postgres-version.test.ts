@@ -108,6 +108,35 @@ describe.skipIf(!postgrest.available)(title, () => {
     expect(r.code, r.output).toBe(0);
     expect(Math.floor((await serverVersion(stack.rds())) / 10000)).toBe(OTHER);
   }, 180_000);
+
+  it(`a snapshot a reset saved comes back on ${OTHER}; asked onto ${DEFAULTS.postgres}, it is refused with nothing changed`, async () => {
+    // On the ports it had (nothing runs after the reset to tell them).
+    const p = ['--project', stack.project, ...stack.args];
+    const reset = await cli(['reset', '--yes', '--snapshot', 'v15', ...p], { home: stack.home });
+    expect(reset.code, reset.output).toBe(0);
+    expect(await dataPgMajor(stack.project)).toBeUndefined();
+    const refused = await cli(
+      ['snapshot', 'restore', 'v15', '--yes', '--postgres', String(DEFAULTS.postgres), ...p],
+      {
+        home: stack.home,
+      },
+    );
+    expect(refused.code).toBe(1);
+    expect(refused.output).toContain(
+      `Snapshot "v15" holds PostgreSQL ${OTHER} data, but PostgreSQL ${DEFAULTS.postgres} was asked for`,
+    );
+    expect(refused.output).toContain('Nothing was changed');
+    expect(await dataPgMajor(stack.project)).toBeUndefined();
+    const restored = await cli(['snapshot', 'restore', 'v15', '--yes', ...p], { home: stack.home });
+    expect(restored.code, restored.output).toBe(0);
+    expect(await dataPgMajor(stack.project)).toBe(OTHER);
+    expect(Math.floor((await serverVersion(stack.custom())) / 10000)).toBe(OTHER);
+    const [row] = await query<{ n: string }>(
+      stack.rds(),
+      `SELECT count(*) AS n FROM crm.companies WHERE name = 'Fifteen Co'`,
+    );
+    expect(Number(row?.n)).toBe(1);
+  }, 240_000);
 });
 
 describe.skipIf(!postgrest.available)(
