@@ -11,10 +11,10 @@ import type { Config } from '../config/schema.ts';
 import type { Secrets } from '../config/secrets.ts';
 import { readSecrets, secretsFile } from '../config/secrets.ts';
 import { ensureTls, installRemoteCa } from '../config/tls.ts';
-import { baseImage, DEBIAN_SUITE, GATEWAY_SUITE } from '../docker/base-image.ts';
 import { type Action, newCreated, projectVolumes, rollback } from '../docker/containers.ts';
 import { checkEngine } from '../docker/engine.ts';
 import { imageId } from '../docker/images.ts';
+import { stackBaseImages } from '../docker/pg-images.ts';
 import { InterruptedError, PgappError } from '../errors.ts';
 import type { Service } from '../spec/stack.ts';
 import { ensureParameterGroupFile } from '../stack/parameters.ts';
@@ -105,9 +105,8 @@ async function bringUp(config: Config, opts: DevOptions): Promise<DevResult> {
 
   // The one question a run may need mid-way (building the base image) is asked before rendering starts.
   let baseAnswer = true;
-  const bases = [...new Set([baseImage(DEBIAN_SUITE[config.postgres]), baseImage(GATEWAY_SUITE)])];
   const missing = [];
-  for (const ref of bases) if (!(await imageId(ref))) missing.push(ref);
+  for (const ref of stackBaseImages(config.postgres)) if (!(await imageId(ref))) missing.push(ref);
   if (isInteractive(opts.yes) && missing.length > 0) {
     baseAnswer = await confirmPrompt(
       `${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} not here. If ${missing.length > 1 ? 'they' : 'it'} cannot be pulled, build ${missing.length > 1 ? 'them' : 'it'} with debootstrap from a Debian mirror?`,

@@ -9,7 +9,7 @@ import type { PgMajor } from '../config/schema.ts';
 import { PgappError } from '../errors.ts';
 import { IMAGES_DIR } from '../paths.ts';
 import { LABELS } from '../spec/stack.ts';
-import { baseImage, DEBIAN_SUITE, ensureBaseImage, GATEWAY_SUITE } from './base-image.ts';
+import { baseImage, DEBIAN_SUITE, type DebianSuite, ensureBaseImage, GATEWAY_SUITE } from './base-image.ts';
 import {
   buildImage,
   type EnsuredImage,
@@ -28,10 +28,22 @@ function contextFiles(kind: PgImage): string[] {
   return listFiles(IMAGES_DIR).filter((f) => f.startsWith('common/') || f.startsWith(`${kind}/`));
 }
 
+/** The Debian release an image builds FROM: the gateway's is fixed, the Postgres servers' follows their major version. */
+const suiteOf = (kind: PgImage, pgMajor: PgMajor): DebianSuite =>
+  kind === 'gateway' ? GATEWAY_SUITE : DEBIAN_SUITE[pgMajor];
+
+/** The base image an image builds FROM. */
+export const baseOf = (kind: PgImage, pgMajor: PgMajor): string => baseImage(suiteOf(kind, pgMajor));
+
+/** The base images a stack of PostgreSQL `pgMajor` builds from. */
+export const stackBaseImages = (pgMajor: PgMajor): string[] => [
+  ...new Set((['postgres', 'rds', 'gateway'] as const).map((k) => baseOf(k, pgMajor))),
+];
+
 /** The build arguments of an image: its base, and for the Postgres servers their major version. */
 function buildArgs(kind: PgImage, pgMajor: PgMajor): Record<string, string> {
-  if (kind === 'gateway') return { BASE_IMAGE: baseImage(GATEWAY_SUITE) };
-  return { BASE_IMAGE: baseImage(DEBIAN_SUITE[pgMajor]), PG_MAJOR: String(pgMajor) };
+  const base = { BASE_IMAGE: baseOf(kind, pgMajor) };
+  return kind === 'gateway' ? base : { ...base, PG_MAJOR: String(pgMajor) };
 }
 
 /**
@@ -56,8 +68,7 @@ export async function ensurePgImage(
   pgMajor: PgMajor,
   opts: EnsureOptions,
 ): Promise<EnsuredImage> {
-  const suite = kind === 'gateway' ? GATEWAY_SUITE : DEBIAN_SUITE[pgMajor];
-  const baseId = (await ensureBaseImage(opts, suite)).id;
+  const baseId = (await ensureBaseImage(opts, suiteOf(kind, pgMajor))).id;
   const tag = pgImageTag(kind, baseId, pgMajor);
   const build: ImageSource = {
     source: 'built',

@@ -6,7 +6,7 @@
 import { DEFAULTS, type PgMajor, PORT_KEYS, type PortKey } from '../config/schema.ts';
 import type { Secrets } from '../config/secrets.ts';
 import { CONTAINER_CA_FILE } from '../config/tls.ts';
-import { baseImage, DEBIAN_SUITE, GATEWAY_SUITE } from '../docker/base-image.ts';
+import { baseOf } from '../docker/pg-images.ts';
 import { LABELS, type ServiceSpec, type StackFiles, stackSpec } from '../spec/stack.ts';
 import { PHASES, sqlSettings } from './sql.ts';
 
@@ -96,9 +96,9 @@ export function composeModel(): { [k: string]: Yaml } {
     dockerfile: `${kind}/Dockerfile`,
     args:
       kind === 'gateway'
-        ? { BASE_IMAGE: orDefault('PGAPP_BASE_IMAGE', baseImage(GATEWAY_SUITE)) }
+        ? { BASE_IMAGE: orDefault('PGAPP_BASE_IMAGE', baseOf('gateway', DEFAULTS.postgres)) }
         : {
-            BASE_IMAGE: orDefault(COMPOSE_ENV.pgBaseImage, baseImage(DEBIAN_SUITE[DEFAULTS.postgres])),
+            BASE_IMAGE: orDefault(COMPOSE_ENV.pgBaseImage, baseOf(kind, DEFAULTS.postgres)),
             PG_MAJOR: postgres,
           },
   });
@@ -200,7 +200,7 @@ export function composeVars(p: ComposeParams): Record<string, string> {
   return {
     [COMPOSE_ENV.project]: project,
     [COMPOSE_ENV.postgres]: String(p.postgres),
-    [COMPOSE_ENV.pgBaseImage]: baseImage(DEBIAN_SUITE[p.postgres]),
+    [COMPOSE_ENV.pgBaseImage]: baseOf('rds', p.postgres),
     [COMPOSE_ENV.stateDir]: files.stateDir,
     [COMPOSE_ENV.rdsCert]: files.rdsCertSha256,
     ...Object.fromEntries(PORT_KEYS.map((k) => [COMPOSE_ENV.ports[k], String(ports[k])])),
