@@ -6,14 +6,14 @@ import { promisify } from 'node:util';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { makeToken } from '../src/auth/jwt.ts';
-import { DEFAULTS, validatePostgres } from '../src/config/schema.ts';
+import { DEFAULTS, resolveConfig, SEED_SIZES } from '../src/config/schema.ts';
 import { ensureSecrets } from '../src/config/secrets.ts';
 import { ensureTls } from '../src/config/tls.ts';
 import { withClient } from '../src/db/connect.ts';
 import { dataPgMajor, projectContainers, projectPorts } from '../src/docker/containers.ts';
 import { docker } from '../src/docker/engine.ts';
 import { freePort } from '../src/net/ports.ts';
-import { PACKAGE_ROOT, workDir } from '../src/paths.ts';
+import { PACKAGE_ROOT, projectSqlRoot, workDir } from '../src/paths.ts';
 import { apiReadyUrl, LABELS, stackFiles } from '../src/spec/stack.ts';
 import { composeEnv } from '../src/stack/compose.ts';
 import { ensureParameterGroupFile } from '../src/stack/parameters.ts';
@@ -23,7 +23,8 @@ export const run = promisify(execFile);
 // The bench's own clients read bigint as numbers, as pgapp's do (per client there; globally here, its own process).
 pg.types.setTypeParser(20, (v) => Number(v));
 export const PROJECT = process.env.PGAPP_BENCH_PROJECT ?? 'pgapp_bench';
-export const CONTACTS = 100_000;
+export const SEED = 'medium' as const;
+export const CONTACTS = SEED_SIZES[SEED];
 export const SECONDS = Number(process.env.PGAPP_BENCH_SECONDS ?? 8);
 
 /** A client of a stack URL, as printed (rds verifies the server against the project's CA), for `fn`. */
@@ -179,14 +180,16 @@ export async function composeStack(): Promise<(...args: string[]) => Promise<unk
   writeFileSync(
     envFile,
     composeEnv({
-      project: name,
-      ports: { rds, custom, postgrest: api, ...ports },
-      // Its data's version when it has data (an older bench stack), else the default.
-      postgres: validatePostgres((await dataPgMajor(name)) ?? DEFAULTS.postgres),
-      seedContacts: CONTACTS,
-      cronJobs: true,
+      config: resolveConfig({
+        project: name,
+        ports: { rds, custom, postgrest: api, ...ports },
+        // Its data's version when it has data (an older bench stack), else the default.
+        postgres: (await dataPgMajor(name)) ?? DEFAULTS.postgres,
+        seed: SEED,
+      }),
       secrets,
       files: stackFiles(name, ensureTls(name)),
+      projectRoot: projectSqlRoot().root,
     }),
     { mode: 0o600 },
   );

@@ -2,7 +2,8 @@
 -- The stand-in, reads: replica only. The role custom's subscription logs in as, made the RDS way:
 -- the master user creates it and grants rds_replication (images/rds/upgrade.d/20-replication.sql;
 -- the guard gives members the REPLICATION attribute stock PostgreSQL checks). Not a superuser:
--- SELECT on crm's tables (the initial copy) and the fence, nothing else.
+-- SELECT on the bridged tables (the initial copy) and the fence, nothing else — granted by
+-- pgapp_bridge.prepare() (rds-bridge/010_bridge.sql) on every `dev`.
 DO $$
 DECLARE
   r text := current_setting('pgapp.replicator_user');
@@ -21,8 +22,5 @@ BEGIN
   END IF;
   EXECUTE format('GRANT rds_replication TO %I', r);
   EXECUTE format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), r);
-  EXECUTE format('GRANT USAGE ON SCHEMA crm TO %I', r);
-  EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA crm TO %I', r);
-  EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA crm GRANT SELECT ON TABLES TO %I', r);
   EXECUTE format('REVOKE CREATE ON SCHEMA public FROM %I', r);
 END $$;

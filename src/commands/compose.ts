@@ -1,10 +1,9 @@
 /** `pgapp compose` / `compose-env`: compose.yaml from the spec, and the .env it reads. */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SEED_SIZES } from '../config/schema.ts';
 import { ensureSecrets } from '../config/secrets.ts';
 import { ensureTls } from '../config/tls.ts';
-import { PACKAGE_ROOT, workDir } from '../paths.ts';
+import { PACKAGE_ROOT, projectSqlRoot, workDir } from '../paths.ts';
 import { stackFiles } from '../spec/stack.ts';
 import { composeEnv, composeYaml } from '../stack/compose.ts';
 import { writeParameterGroup } from '../stack/parameters.ts';
@@ -26,13 +25,10 @@ export async function composeEnvFile(opts: GlobalOptions): Promise<string> {
   writeFileSync(
     file,
     composeEnv({
-      project: config.project,
-      ports: config.ports,
-      postgres: config.postgres,
-      seedContacts: SEED_SIZES[config.seed],
-      cronJobs: config.cronJobs,
+      config,
       secrets,
       files: stackFiles(config.project, ensureTls(config.project)),
+      projectRoot: projectSqlRoot().root,
     }),
     { mode: 0o600 },
   );

@@ -18,6 +18,7 @@ import {
   waitReady,
 } from '../docker/containers.ts';
 import { checkEngine } from '../docker/engine.ts';
+import { PgappError } from '../errors.ts';
 import { sleep } from '../net/time.ts';
 import {
   networkName,
@@ -27,15 +28,10 @@ import {
   stackFiles,
   stackSpec,
 } from '../spec/stack.ts';
+import { type ApiTable, apiTables } from '../stack/api.ts';
 import { applyParameterGroup } from '../stack/parameters.ts';
-import {
-  dropReplica,
-  type ReplicaSync,
-  replicaUnsupported,
-  slotLeftHint,
-  syncReplica,
-} from '../stack/replica.ts';
-import { applyPhase, type Phase } from '../stack/sql.ts';
+import { dropReplica, type ReplicaSync, slotLeftHint, syncReplica } from '../stack/replica.ts';
+import { applyPhase, type Phase, type PhaseResult } from '../stack/sql.ts';
 import { writeTypes } from '../stack/typegen.ts';
 import { type Hop, verifyStack } from '../stack/verify.ts';
 import { ensureOptions, ensureStackImages, type StackImagesEnsured } from './common.ts';
@@ -49,6 +45,10 @@ export interface Ctx {
   ids: Partial<Record<Service, string>>;
   actions: Partial<Record<Service, Action>>;
   sql: Record<Phase, { applied: string[]; changed: string[] }>;
+  /** The schemas rds mirrors, as its prepare() settled them. */
+  schemas?: string[];
+  /** What each table became in the api (read-only ones and your own views carry a note). */
+  api?: ApiTable[];
   hops: Hop[];
   phases: Record<string, number>;
   reads: Reads;
@@ -57,6 +57,12 @@ export interface Ctx {
 
 /** Where the API reads, and why when it is not what was asked (a remote that cannot publish). */
 export type Reads = { mode: Config['reads']; sync?: ReplicaSync; fallback?: string };
+
+/** What pgapp_bridge.prepare() settled on rds (sql/rds-bridge/010_bridge.sql). */
+export interface Prepared {
+  schemas: string[];
+  replica: { ok: boolean; why?: string; unpublishable?: string[] };
+}
 
 export type TaskDef = {
   title: string;
@@ -125,16 +131,6 @@ export function devPhases(config: Config, signal: AbortSignal, baseAnswer: boole
         3_000, // a server that is not ours: no waiting for it to start
       );
       task.title = `rds: remote ${r.host}:${r.port}/${r.database} (PostgreSQL ${version}, sslmode=${r.sslmode})`;
-      if (c.config.reads === 'replica') {
-        // Never half-configured: a server that cannot publish gets FDW reads, and says why.
-        const why = await replicaUnsupported(c.config, c.secrets);
-        if (why) {
-          c.config = { ...c.config, reads: 'fdw' };
-          const fallback = `reads: fdw — the remote cannot feed a local replica: ${why}`;
-          c.reads = { mode: 'fdw', fallback };
-          task.output = fallback;
-        }
-      }
     },
   });
 
@@ -171,7 +167,12 @@ export function devPhases(config: Config, signal: AbortSignal, baseAnswer: boole
     },
   });
 
-  const sqlTask = (phase: Phase, title: string) => ({
+  /** A phase's SQL files and steps; `after` reads what the steps returned and may say more. */
+  const sqlTask = (
+    phase: Phase,
+    title: string,
+    after?: (c: Ctx, r: PhaseResult, task: { title: string; output: string }) => Promise<string | undefined>,
+  ) => ({
     title,
     task: async (c: Ctx, task: { title: string; output: string }) => {
       signal.throwIfAborted();
@@ -191,10 +192,55 @@ export function devPhases(config: Config, signal: AbortSignal, baseAnswer: boole
       const parts = [
         r.applied.length ? `${r.applied.length} applied` : 'nothing to apply',
         r.changed.length ? `${r.changed.length} changed since applied` : '',
+        await after?.(c, r, task),
       ];
       task.title = `${title}: ${parts.filter(Boolean).join(', ')}`;
     },
   });
+
+  /**
+   * rds settled which schemas it mirrors and whether it can feed a replica. Never half-configured: a
+   * real RDS that cannot publish gets FDW reads, and says why.
+   */
+  const afterSeed = async (c: Ctx, r: PhaseResult, task: { output: string }) => {
+    const p = r.steps['pgapp_bridge.prepare'] as Prepared;
+    c.schemas = p.schemas;
+    if (c.config.reads === 'replica' && !p.replica.ok) {
+      const why = p.replica.why ?? 'it cannot publish';
+      if (!c.config.remote)
+        throw new PgappError(`rds cannot feed the replica: ${why}`, 'See `pgapp logs rds`.');
+      c.config = { ...c.config, reads: 'fdw' };
+      c.reads = { mode: 'fdw', fallback: `reads: fdw — the remote cannot feed a local replica: ${why}` };
+      task.output = c.reads.fallback as string;
+    }
+    return p.schemas.length ? `schemas ${p.schemas.join(', ')}` : 'no schema with tables yet';
+  };
+
+  /** rds's tables as foreign tables: how many, and what changed. */
+  const afterBridge = async (_c: Ctx, r: PhaseResult) => {
+    const t = r.steps['pgapp_private.sync_foreign_tables'] as {
+      tables: number;
+      made: string[];
+      changed: string[];
+      gone: string[];
+    };
+    const changes = [
+      t.made.length ? `${t.made.length} new` : '',
+      t.changed.length ? `${t.changed.length} columns changed` : '',
+      t.gone.length ? `${t.gone.length} gone` : '',
+    ].filter(Boolean);
+    return `${t.tables} foreign table${t.tables === 1 ? '' : 's'}${changes.length ? ` (${changes.join(', ')})` : ''}`;
+  };
+
+  /** The API: how many endpoints, and what is read-only, not published or left to you. */
+  const afterApi = async (c: Ctx, r: PhaseResult, task: { output: string }) => {
+    const sync = r.steps['pgapp_private.sync_api'] as { changed: boolean; notes?: string[] };
+    c.api = await apiTables(c.config, c.secrets, signal);
+    const notes = [...(sync.notes ?? []), ...c.api.filter((t) => t.note).map((t) => `${t.rel}: ${t.note}`)];
+    if (notes.length) task.output = notes.join('\n');
+    const published = c.api.filter((t) => t.apiName);
+    return `${published.length} endpoint${published.length === 1 ? '' : 's'}${sync.changed ? '' : ' (unchanged)'}`;
+  };
 
   return [
     {
@@ -229,13 +275,14 @@ export function devPhases(config: Config, signal: AbortSignal, baseAnswer: boole
     sqlTask(
       'seed',
       !config.remote
-        ? 'Seed rds (crm)'
+        ? 'rds: migrations, seed, bridge'
         : config.remote.seed
-          ? 'Seed remote rds (crm) + bridge views'
-          : 'Remote rds: bridge views only (no seed)',
+          ? 'Remote rds: migrations, seed, bridge'
+          : 'Remote rds: bridge only (no migrations, no seed)',
+      afterSeed,
     ),
     serviceTask('custom'),
-    sqlTask('bridge', 'Bridge custom → rds (postgres_fdw)'),
+    sqlTask('bridge', 'Bridge custom → rds (postgres_fdw)', afterBridge),
     {
       title: 'Replica custom ← rds',
       task: async (c, task) => {
@@ -262,7 +309,7 @@ export function devPhases(config: Config, signal: AbortSignal, baseAnswer: boole
         task.title = `Replica custom ← rds (logical replication): ${sync.tables} tables, subscription ${sync.subscription}${changes.length ? `, ${changes.join(', ')}` : ''}`;
       },
     },
-    sqlTask('api', 'API schema'),
+    sqlTask('api', 'API schema', afterApi),
     sqlTask('app', 'App layer'),
     ...(config.typesOut ? [typesTask(config.typesOut)] : []),
     serviceTask('postgrest'),

@@ -16,9 +16,12 @@ import { checkEngine } from '../docker/engine.ts';
 import { imageId } from '../docker/images.ts';
 import { stackBaseImages } from '../docker/pg-images.ts';
 import { InterruptedError, PgappError } from '../errors.ts';
+import { projectSqlRoot } from '../paths.ts';
 import type { Service } from '../spec/stack.ts';
+import type { ApiTable } from '../stack/api.ts';
 import { ensureParameterGroupFile } from '../stack/parameters.ts';
 import type { Phase } from '../stack/sql.ts';
+import { refuseEarlierFolders } from '../stack/sql.ts';
 import type { Hop } from '../stack/verify.ts';
 import {
   devConfig,
@@ -41,6 +44,11 @@ export interface DevResult {
   ms: number;
   /** Milliseconds per phase, by the phase's first title. */
   phases: Record<string, number>;
+  /** The rds schemas the stack mirrors, and what each of their tables became in the api. */
+  schemas: string[];
+  api: ApiTable[];
+  /** Whether the project's SQL is pgapp's example (no db/ of its own yet). */
+  example: boolean;
 }
 
 /**
@@ -96,6 +104,7 @@ export async function dev(opts: DevOptions): Promise<DevResult> {
 
 async function bringUp(config: Config, opts: DevOptions): Promise<DevResult> {
   const started = performance.now(); // time the stack, not the questions
+  refuseEarlierFolders();
   await refuseForeignProject(config.project);
   const secrets = ensureSecrets(config.project);
   // A real RDS's CA bundle is checked before anything changes; then the project's CA and rds's certificate.
@@ -183,5 +192,8 @@ async function bringUp(config: Config, opts: DevOptions): Promise<DevResult> {
     phases: ctx.phases,
     reads: ctx.reads,
     ms: Math.round(performance.now() - started),
+    schemas: ctx.schemas ?? [],
+    api: ctx.api ?? [],
+    example: projectSqlRoot().example,
   };
 }

@@ -173,7 +173,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     config: 'seedRemote',
     env: 'PGAPP_SEED_REMOTE',
     file: 'seedRemote',
-    help: 'create and seed crm on that database too (off by default)',
+    help: "run the project's rds migrations and seed (db/rds) on that database too (off by default)",
     commands: 'stack',
   },
   {
@@ -183,6 +183,57 @@ export const OPTIONS: readonly OptionSpec[] = [
     env: 'PGAPP_RDS_INSECURE',
     file: 'rdsInsecure',
     help: 'allow sslmode=disable in --rds-url (a server without TLS)',
+    commands: 'stack',
+  },
+  {
+    flag: 'schemas',
+    type: 'string',
+    value: 'A,B',
+    config: 'schemas',
+    env: 'PGAPP_SCHEMAS',
+    file: 'schemas',
+    help:
+      'the rds schemas to mirror, in order (file: a list); default: every schema of rds that holds tables, ' +
+      "listed by `dev` (the demo's crm, yours, or --rds-url's)",
+    commands: 'stack',
+  },
+  {
+    flag: 'extensions',
+    type: 'string',
+    value: 'A,B',
+    config: 'extensions',
+    env: 'PGAPP_EXTENSIONS',
+    file: 'extensions',
+    help:
+      'PostgreSQL extensions the schema uses (file: a list, e.g. ["vector", "postgis"]): their Debian packages ' +
+      'go into both images; rds gets those RDS offers',
+    commands: 'stack',
+  },
+  {
+    type: 'string',
+    config: 'access',
+    env: 'PGAPP_ACCESS',
+    file: 'access',
+    help:
+      'what the API lets web_anon and web_user do with a table that has no owner column: "read" (default: both ' +
+      'read), "write" (web_user also writes every row) or "none" (not published)',
+    commands: 'stack',
+  },
+  {
+    type: 'string',
+    config: 'ownerColumn',
+    env: 'PGAPP_OWNER_COLUMN',
+    file: 'ownerColumn',
+    help: 'the column that makes a table per-user ("access": "owner": rows stamped and filtered by the token\'s sub; default owner_id)',
+    commands: 'stack',
+  },
+  {
+    type: 'string',
+    config: 'tables',
+    env: 'PGAPP_TABLES',
+    file: 'tables',
+    envJson: (tables) => tables,
+    help: 'per table: "tables": {"public.events": {"access": "none"}, "kb.labels": {"name": "kb_labels"}} (env: as JSON)',
     commands: 'stack',
   },
   {

@@ -5,8 +5,29 @@ import { resolve } from 'node:path';
 import { PgappError } from '../errors.ts';
 import { validateRdsSection } from './parameters.ts';
 
+/**
+ * The seed's size: the rows a seed file makes (pgapp.seed_rows; the example's contacts). A project's
+ * own seed (db/rds/seed) reads it, or ignores it.
+ */
 export const SEED_SIZES = { small: 1_000, medium: 100_000, large: 1_000_000 } as const;
 export type SeedSize = keyof typeof SEED_SIZES;
+
+/**
+ * What the API lets its roles do with a table (sql/custom/api/050_api.sql): `owner` — per-user rows
+ * (needs the owner column); `read` — web_anon and web_user read; `write` — both read, web_user writes
+ * every row; `none` — not published.
+ */
+export const ACCESS_LEVELS = ['owner', 'read', 'write', 'none'] as const;
+export type Access = (typeof ACCESS_LEVELS)[number];
+/** The access of a table without the owner column, unless "tables" says otherwise. */
+export type DefaultAccess = Exclude<Access, 'owner'>;
+
+/** One table's settings ("tables": {"<schema>.<table>": {…}} in pgapp.config.json). */
+export interface TableSettings {
+  access?: Access;
+  /** Its endpoint: api.<name> (default: the table's name, or <schema>_<table> when two schemas share it). */
+  name?: string;
+}
 
 /**
  * Where the API reads: `replica` — local tables on custom kept in sync from rds by logical
@@ -45,6 +66,22 @@ export interface Config {
   /** An existing Postgres or RDS to bridge to instead of starting the rds container. */
   remote?: RemoteRds;
   /**
+   * The rds schemas to mirror (foreign tables, replica, API), in order (the first keeps a table name
+   * two of them share); undefined: every schema of rds that holds tables (pgapp_bridge.resolve_schemas).
+   */
+  schemas?: string[];
+  /** Access of the tables without the owner column. */
+  access: DefaultAccess;
+  /** The column that makes a table per-user ("access": "owner"). */
+  ownerColumn: string;
+  /** Per-table settings, by "<schema>.<table>". */
+  tables: Record<string, TableSettings>;
+  /**
+   * PostgreSQL extensions the schema uses (pgvector's `vector`, `postgis`, …): their Debian packages
+   * go into both images (docker/extensions.ts). Those RDS does not offer stay off rds.
+   */
+  extensions: string[];
+  /**
    * The stand-in's DB parameter group (`"rds": {"parameters": {…}}` in pgapp.config.json), checked
    * (config/parameters.ts); `dev` applies it, rebooting rds for what needs it.
    */
@@ -65,7 +102,7 @@ export interface RemoteRds {
    * global-bundle.pem. With it, sslmode defaults to verify-full.
    */
   sslrootcert?: string;
-  /** Create and seed crm there (--seed-remote); off by default. */
+  /** Run the project's migrations and seed there too (--seed-remote); off by default. */
   seed: boolean;
 }
 
@@ -162,6 +199,10 @@ export const DEFAULTS: Config = {
   reads: 'replica',
   postgrestImage: POSTGREST_IMAGE,
   rdsParameters: {},
+  access: 'read',
+  ownerColumn: 'owner_id',
+  tables: {},
+  extensions: [],
 };
 
 /** Allowed project names: valid, unquoted SQL identifiers that are also valid Docker names. */
@@ -239,6 +280,88 @@ export function validateReads(value: unknown): ReadsMode {
   return value as ReadsMode;
 }
 
+/** A PostgreSQL identifier as written unquoted, or any name when `quoted` (a table's, say). */
+const IDENT = /^[a-z_][a-z0-9_$]{0,62}$/;
+
+/** "schemas": a list (or a comma-separated string, from a flag or env) of rds schema names. */
+export function validateSchemas(value: unknown): string[] | undefined {
+  if (value === undefined || value === '' || value === '*') return undefined;
+  const list = typeof value === 'string' ? value.split(',').map((s) => s.trim()) : value;
+  if (
+    !Array.isArray(list) ||
+    list.length === 0 ||
+    !list.every((s) => typeof s === 'string' && s !== '' && s.length <= 63 && !s.includes(','))
+  )
+    throw new PgappError(
+      `Invalid schemas ${JSON.stringify(value)}`,
+      'Name rds schemas as a list ("schemas": ["public", "billing"]) or comma-separated (--schemas public,billing); leave it unset to bridge every schema that holds tables.',
+    );
+  if (new Set(list).size !== list.length)
+    throw new PgappError(`schemas names a schema twice: ${list.join(', ')}`, 'Name each once.');
+  return list as string[];
+}
+
+export function validateAccess(value: unknown, name: string, allowOwner: boolean): Access {
+  const allowed = ACCESS_LEVELS.filter((a) => allowOwner || a !== 'owner');
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value))
+    throw new PgappError(
+      `Invalid ${name} ${JSON.stringify(value)}`,
+      `Use one of ${allowed.join(', ')}${allowOwner ? '' : ' ("owner" is what a table with the owner column gets by itself)'}.`,
+    );
+  return value as Access;
+}
+
+/** "tables": {"<schema>.<table>": {"access": …, "name": …}}. Whether each exists is rds's to say (plan_api). */
+export function validateTables(value: unknown): Record<string, TableSettings> {
+  if (value === undefined || value === '') return {};
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw new PgappError(
+      '"tables" must be an object',
+      'For example: "tables": {"public.events": {"access": "none"}, "kb.labels": {"name": "kb_labels"}}.',
+    );
+  const out: Record<string, TableSettings> = {};
+  for (const [rel, v] of Object.entries(value)) {
+    if (!/^[^.]+\.[^.]+$/.test(rel))
+      throw new PgappError(
+        `"tables" names ${JSON.stringify(rel)}`,
+        'Name a table as "<schema>.<table>", e.g. "public.events".',
+      );
+    if (v === null || typeof v !== 'object' || Array.isArray(v))
+      throw new PgappError(`"tables"."${rel}" must be an object`, 'For example: {"access": "write"}.');
+    const unknown = Object.keys(v).filter((k) => k !== 'access' && k !== 'name');
+    if (unknown.length > 0)
+      throw new PgappError(
+        `"tables"."${rel}" has unknown key(s): ${unknown.join(', ')}`,
+        'A table takes "access" and "name".',
+      );
+    const t = v as { access?: unknown; name?: unknown };
+    const settings: TableSettings = {};
+    if (t.access !== undefined) settings.access = validateAccess(t.access, `access of ${rel}`, true);
+    if (t.name !== undefined) {
+      if (typeof t.name !== 'string' || !IDENT.test(t.name))
+        throw new PgappError(
+          `Invalid endpoint name ${JSON.stringify(t.name)} for ${rel}`,
+          'Use lower-case letters, digits and underscores (at most 63), starting with a letter or _.',
+        );
+      settings.name = t.name;
+    }
+    out[rel] = settings;
+  }
+  return out;
+}
+
+/** Extension names (as CREATE EXTENSION takes them): a list, or comma-separated. */
+export function validateExtensions(value: unknown): string[] {
+  if (value === undefined || value === '') return [];
+  const list = typeof value === 'string' ? value.split(',').map((s) => s.trim()) : value;
+  if (!Array.isArray(list) || !list.every((s) => typeof s === 'string' && /^[a-z0-9_-]{1,63}$/.test(s)))
+    throw new PgappError(
+      `Invalid extensions ${JSON.stringify(value)}`,
+      'Name PostgreSQL extensions as CREATE EXTENSION does: "extensions": ["vector", "postgis"].',
+    );
+  return [...new Set(list as string[])];
+}
+
 export function validateBoolean(value: unknown, name: string): boolean {
   if (typeof value === 'boolean') return value;
   if (typeof value === 'string' && /^(true|false|yes|no|on|off|1|0)$/i.test(value)) {
@@ -273,6 +396,11 @@ export interface RawConfig {
   rdsUrl?: unknown;
   rdsInsecure?: unknown;
   seedRemote?: unknown;
+  schemas?: unknown;
+  access?: unknown;
+  ownerColumn?: unknown;
+  tables?: unknown;
+  extensions?: unknown;
 }
 
 /** Merge layers (later wins) over the defaults and validate every field. */
@@ -311,7 +439,13 @@ export function resolveConfig(...layers: RawConfig[]): Config {
     reads: validateReads(merged.reads),
     postgrestImage: validateImage(merged.postgrestImage, 'postgrestImage'),
     rdsParameters: validateRdsSection(merged.rds),
+    access: validateAccess(merged.access, 'access', false) as DefaultAccess,
+    ownerColumn: validateOwnerColumn(merged.ownerColumn),
+    tables: validateTables(merged.tables),
+    extensions: validateExtensions(merged.extensions),
   };
+  const schemas = validateSchemas(merged.schemas);
+  if (schemas) config.schemas = schemas;
   if (config.rdsParameters['rds.logical_replication'] === '0' && config.reads === 'replica') {
     throw new PgappError(
       'rds.parameters: rds.logical_replication = 0 leaves nothing to feed the local replica (reads: replica)',
@@ -349,6 +483,15 @@ export function resolveConfig(...layers: RawConfig[]): Config {
     );
   }
   return config;
+}
+
+function validateOwnerColumn(value: unknown): string {
+  if (typeof value !== 'string' || !IDENT.test(value))
+    throw new PgappError(
+      `Invalid ownerColumn ${JSON.stringify(value)}`,
+      "Name the column that holds a row's owner (default owner_id): lower-case letters, digits and _.",
+    );
+  return value;
 }
 
 function stripUndefined(o: object): object {

@@ -23,10 +23,10 @@ export const LABELS = {
 export const RDS_MASTER_USER = 'postgres';
 export const CUSTOM_SUPERUSER = 'postgres';
 export const BRIDGE_USER = 'pgapp_bridge';
-/** The role custom's subscription logs in as on the stand-in (reads: replica): rds_replication, SELECT on crm. */
+/** The role custom's subscription logs in as on the stand-in (reads: replica): rds_replication, SELECT on the bridged tables. */
 export const REPLICATOR_USER = 'pgapp_replicator';
 /** The publication on rds and the subscription on custom (reads: replica). */
-export const PUBLICATION = 'pgapp_crm';
+export const PUBLICATION = 'pgapp';
 export const AUTHENTICATOR = 'authenticator';
 /** The roles sql/custom/api grants to the authenticator: PostgREST's anonymous and signed-in roles. */
 export const API_ROLES = ['web_anon', 'web_user'];

@@ -3,12 +3,12 @@
  * healthchecks, ports on 127.0.0.1, volumes and SQL as `pgapp dev`, with `${VAR:-default}`
  * placeholders where dev has values. A test fails when the committed file is stale.
  */
-import { DEFAULTS, type PgMajor, PORT_KEYS, type PortKey } from '../config/schema.ts';
+import { type Config, DEFAULTS, PORT_KEYS, type PortKey, SEED_SIZES } from '../config/schema.ts';
 import type { Secrets } from '../config/secrets.ts';
 import { CONTAINER_CA_FILE } from '../config/tls.ts';
 import { baseOf } from '../docker/pg-images.ts';
 import { LABELS, type ServiceSpec, type StackFiles, stackSpec } from '../spec/stack.ts';
-import { PHASES, sqlSettings } from './sql.ts';
+import { PHASES, settingsParams, sqlSettings } from './sql.ts';
 
 /** The env variables compose.yaml reads (`pgapp compose-env` writes them to .env). */
 export const COMPOSE_ENV = {
@@ -21,8 +21,15 @@ export const COMPOSE_ENV = {
     custom: 'PGAPP_CUSTOM_PORT',
     postgrest: 'PGAPP_POSTGREST_PORT',
   } as Record<PortKey, string>,
-  seedContacts: 'PGAPP_SEED_CONTACTS',
+  seed: 'PGAPP_SEED',
+  seedRows: 'PGAPP_SEED_ROWS',
   cronJobs: 'PGAPP_CRON_JOBS',
+  schemas: 'PGAPP_SCHEMAS',
+  access: 'PGAPP_ACCESS',
+  ownerColumn: 'PGAPP_OWNER_COLUMN',
+  tables: 'PGAPP_TABLES',
+  /** The directory holding the project's db/ (yours, or the example's): mounted for setup. */
+  projectRoot: 'PGAPP_PROJECT_ROOT',
   /** The project's state directory (.pgapp/<project>: TLS files, parameter group) and rds's certificate. */
   stateDir: 'PGAPP_STATE_DIR',
   rdsCert: 'PGAPP_RDS_CERT_SHA256',
@@ -84,10 +91,15 @@ export function composeModel(): { [k: string]: Yaml } {
   const settings = sqlSettings(
     {
       project,
-      seedContacts: orDefault(COMPOSE_ENV.seedContacts, 1000),
+      seed: orDefault(COMPOSE_ENV.seed, DEFAULTS.seed),
+      seedRows: orDefault(COMPOSE_ENV.seedRows, SEED_SIZES[DEFAULTS.seed]),
       cronJobs: orDefault(COMPOSE_ENV.cronJobs, DEFAULTS.cronJobs),
       // The colocated read path is set up by `pgapp dev` (src/stack/replica.ts): compose reads over FDW.
       reads: 'fdw',
+      schemas: orDefault(COMPOSE_ENV.schemas, '*'),
+      access: orDefault(COMPOSE_ENV.access, DEFAULTS.access),
+      ownerColumn: orDefault(COMPOSE_ENV.ownerColumn, DEFAULTS.ownerColumn),
+      tables: orDefault(COMPOSE_ENV.tables, '{}'),
     },
     secrets,
   );
@@ -131,15 +143,23 @@ export function composeModel(): { [k: string]: Yaml } {
     services: {
       rds: { build: build('rds'), ...service(spec.rds) },
       custom: { build: build('postgres'), ...service(spec.custom) },
-      // One-shot: the same sql/ files through the same ledger as `pgapp dev` (sql/apply.sh).
+      // One-shot: the same SQL files and steps, through the same ledger, as `pgapp dev` (sql/apply.sh):
+      // pgapp's own from ./sql, the project's db/ (yours, or the example's) from PGAPP_PROJECT_ROOT.
       setup: {
         build: build('postgres'),
         image: spec.custom.image,
         entrypoint: ['bash', '/sql/apply.sh'],
-        volumes: ['./sql:/sql:ro', ...spec.custom.binds.map((b) => `${b.source}:${b.target}:ro`)],
+        volumes: [
+          './sql:/sql:ro',
+          `${orDefault(COMPOSE_ENV.projectRoot, './examples/crm')}/db:/db:ro`,
+          ...spec.custom.binds.map((b) => `${b.source}:${b.target}:ro`),
+        ],
         environment: {
           PGAPP_PHASES: Object.values(PHASES)
-            .flatMap((p) => p.dirs.filter((d) => !d.replica).map((d) => `${p.target}:${d.dir}`))
+            .flatMap((p) => [
+              ...p.dirs.map((d) => `${p.target}:${d.dir}`),
+              ...p.steps.map((fn) => `${p.target}:call:${fn}`),
+            ])
             .join(' '),
           ...target('rds'),
           ...target('custom'),
@@ -185,27 +205,32 @@ export function composeYaml(): string {
 
 /** What compose.yaml's variables say for one project. */
 export interface ComposeParams {
-  project: string;
-  ports: Record<PortKey, number>;
-  postgres: PgMajor;
-  seedContacts: number;
-  cronJobs: boolean;
+  config: Config;
   secrets: Secrets;
   files: StackFiles;
+  /** The directory holding the project's db/ (paths.projectSqlRoot). */
+  projectRoot: string;
 }
 
 /** The variables compose.yaml reads, for one project. */
 export function composeVars(p: ComposeParams): Record<string, string> {
-  const { project, ports, seedContacts, cronJobs, secrets, files } = p;
+  const { config, secrets, files } = p;
+  const settings = settingsParams(config);
   return {
-    [COMPOSE_ENV.project]: project,
-    [COMPOSE_ENV.postgres]: String(p.postgres),
-    [COMPOSE_ENV.pgBaseImage]: baseOf('rds', p.postgres),
+    [COMPOSE_ENV.project]: config.project,
+    [COMPOSE_ENV.postgres]: String(config.postgres),
+    [COMPOSE_ENV.pgBaseImage]: baseOf('rds', config.postgres),
     [COMPOSE_ENV.stateDir]: files.stateDir,
     [COMPOSE_ENV.rdsCert]: files.rdsCertSha256,
-    ...Object.fromEntries(PORT_KEYS.map((k) => [COMPOSE_ENV.ports[k], String(ports[k])])),
-    [COMPOSE_ENV.seedContacts]: String(seedContacts),
-    [COMPOSE_ENV.cronJobs]: String(cronJobs),
+    [COMPOSE_ENV.projectRoot]: p.projectRoot,
+    ...Object.fromEntries(PORT_KEYS.map((k) => [COMPOSE_ENV.ports[k], String(config.ports[k])])),
+    [COMPOSE_ENV.seed]: settings.seed,
+    [COMPOSE_ENV.seedRows]: String(settings.seedRows),
+    [COMPOSE_ENV.cronJobs]: String(settings.cronJobs),
+    [COMPOSE_ENV.schemas]: settings.schemas,
+    [COMPOSE_ENV.access]: settings.access,
+    [COMPOSE_ENV.ownerColumn]: settings.ownerColumn,
+    [COMPOSE_ENV.tables]: JSON.stringify(config.tables),
     ...Object.fromEntries(
       (Object.keys(COMPOSE_ENV.secrets) as (keyof Secrets)[]).map((k) => [
         COMPOSE_ENV.secrets[k],

@@ -1,12 +1,12 @@
 /**
- * The colocated read path (reads: replica): rds publishes crm's tables (sql/rds-replica), custom
- * subscribes into local tables with the same columns, keys and indexes (schema `crm` on custom, as
- * logical replication matches tables by name), and the api views read them (sql/custom/api).
+ * The colocated read path (reads: replica): rds publishes the bridged schemas' tables (publication
+ * pgapp, sql/rds-bridge), custom subscribes into local tables of the same schema and name (logical
+ * replication matches tables by name), and the api views read them (sql/custom/api/050_api.sql).
  *
- * Logical replication carries rows, not DDL: each `dev` compares the published tables with the local
- * ones and brings custom up to date — a new table is created and copied (REFRESH PUBLICATION), a new
- * column is added and the data copied again (the subscription is re-made: rows replicated before
- * the column existed hold no value for it), new keys and indexes are added.
+ * Logical replication carries rows, not DDL: each `dev` brings the local tables in line with rds's
+ * catalog (pgapp_private.sync_replica_tables, sql/custom/bridge/050_replica_tables.sql) and then the
+ * subscription, here — a new table is copied (REFRESH PUBLICATION), a new column means copying again
+ * (the subscription is re-made: rows replicated before the column existed hold no value for it).
  */
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
@@ -14,27 +14,21 @@ import type { Config } from '../config/schema.ts';
 import type { Secrets } from '../config/secrets.ts';
 import { rdsRootCert } from '../config/tls.ts';
 import { connectionConfig, withClient } from '../db/connect.ts';
-import { errorMessage, PgappError } from '../errors.ts';
+import { PgappError } from '../errors.ts';
 import { retryUntil } from '../net/time.ts';
 import { PG_PORT, PUBLICATION, REPLICATOR_USER } from '../spec/stack.ts';
+import { callStep } from './sql.ts';
 
-interface Column {
-  name: string;
-  type: string;
-  notnull: boolean;
-}
-interface Definition {
-  name: string;
-  def: string;
-  /** A foreign key's referenced table. */
-  ref?: string;
-}
-/** One published table, as rds defines it (names schema-qualified). */
-export interface PublishedTable {
-  rel: string;
-  columns: Column[];
-  constraints: Definition[];
-  indexes: Definition[];
+/** What pgapp_private.sync_replica_tables() did (sql/custom/bridge/050_replica_tables.sql). */
+interface ReplicaTables {
+  /** Every local table the subscription fills (the fence included), schema-qualified. */
+  tables: string[];
+  /** rds tables whose local copy this run made. */
+  made: string[];
+  /** Columns added locally by this run (`schema.table.column`). */
+  columns: string[];
+  /** Indexes that could not be copied, and why. */
+  skipped: string[];
 }
 
 export interface ReplicaSync {
@@ -57,26 +51,6 @@ export function slotName(config: Config, secrets: Secrets): string {
 }
 
 const q = (s: string) => `'${s.replace(/'/g, "''")}'`;
-const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;
-
-/** What rds publishes, with the definitions custom needs (search_path pg_catalog: qualified names). */
-const CATALOG_SQL = `
-SELECT c.oid::regclass::text AS rel,
-  (SELECT json_agg(json_build_object('name', a.attname, 'type', format_type(a.atttypid, a.atttypmod),
-                                     'notnull', a.attnotnull) ORDER BY a.attnum)
-     FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns,
-  (SELECT coalesce(json_agg(json_build_object('name', co.conname, 'def', pg_get_constraintdef(co.oid),
-                                              'ref', nullif(co.confrelid, 0)::regclass::text)
-                            ORDER BY co.contype = 'f', co.conname), '[]')
-     FROM pg_constraint co WHERE co.conrelid = c.oid AND co.contype IN ('p', 'u', 'f')) AS constraints,
-  (SELECT coalesce(json_agg(json_build_object('name', ic.relname, 'def', pg_get_indexdef(i.indexrelid))), '[]')
-     FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
-    WHERE i.indrelid = c.oid AND NOT EXISTS (SELECT 1 FROM pg_constraint co WHERE co.conindid = i.indexrelid)) AS indexes
-FROM pg_publication_tables pt
-JOIN pg_namespace n ON n.nspname = pt.schemaname
-JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename
-WHERE pt.pubname = $1
-ORDER BY 1`;
 
 /** libpq connection string custom's subscription uses to reach rds, from inside the network. */
 export function subscriptionConninfo(config: Config, secrets: Secrets): string {
@@ -108,50 +82,6 @@ export function subscriptionConninfo(config: Config, secrets: Secrets): string {
     .join(' ');
 }
 
-/**
- * A real rds (--rds-url) may not publish: why not, in words with the setting to change, or
- * undefined when it can. The stand-in always can (its parameter group sets it).
- */
-export async function replicaUnsupported(config: Config, secrets: Secrets): Promise<string | undefined> {
-  if (!config.remote) return undefined;
-  const user = config.remote.user;
-  return withClient(connectionConfig('rds', config, secrets), async (db) => {
-    const r = await db.query<{
-      wal_level: string;
-      can_replicate: boolean;
-      owns_all: boolean;
-      published: boolean;
-    }>(
-      `SELECT current_setting('wal_level') AS wal_level,
-              (SELECT rolreplication FROM pg_roles WHERE rolname = current_user)
-                OR coalesce((SELECT pg_has_role(current_user, 'rds_replication', 'MEMBER')
-                             FROM pg_roles WHERE rolname = 'rds_replication'), false) AS can_replicate,
-              NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.relnamespace = to_regnamespace('crm')
-                          AND c.relkind IN ('r', 'p') AND NOT pg_has_role(current_user, c.relowner, 'USAGE')) AS owns_all,
-              EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1) AS published`,
-      [PUBLICATION],
-    );
-    const s = r.rows[0];
-    if (!s) return 'cannot read its settings';
-    if (s.wal_level !== 'logical')
-      return `it does not publish logical replication (wal_level = ${s.wal_level}): set rds.logical_replication = 1 in its DB parameter group and reboot it`;
-    if (!s.can_replicate)
-      return `${user} may not replicate: as the master user, GRANT rds_replication TO ${ident(user)}`;
-    if (!s.owns_all && !s.published)
-      return `${user} does not own every crm table, so it cannot publish them: as their owner, CREATE PUBLICATION ${PUBLICATION} FOR TABLE <crm's tables>, pgapp_bridge.replica_fence`;
-    return undefined;
-  });
-}
-
-async function publishedTables(config: Config, secrets: Secrets): Promise<PublishedTable[]> {
-  return withClient(connectionConfig('rds', config, secrets), async (db) => {
-    // Tables added to crm since (user SQL) join the publication.
-    await db.query('SELECT pgapp_bridge.publish_crm()');
-    await db.query('SET search_path = pg_catalog');
-    return (await db.query<PublishedTable>(CATALOG_SQL, [PUBLICATION])).rows;
-  });
-}
-
 /** Bring custom's local tables and subscription in line with what rds publishes; wait for the copy. */
 export async function syncReplica(
   config: Config,
@@ -160,12 +90,14 @@ export async function syncReplica(
   signal?: AbortSignal,
   timeoutMs = 120_000,
 ): Promise<ReplicaSync> {
-  const tables = await publishedTables(config, secrets);
-  if (tables.length === 0)
-    throw new PgappError(
-      `rds publishes no tables in ${PUBLICATION}`,
-      'Run `pgapp dev` again; see `pgapp logs rds`.',
-    );
+  const local = (await callStep(
+    'custom',
+    'pgapp_private.sync_replica_tables',
+    config,
+    secrets,
+    signal,
+  )) as ReplicaTables;
+  for (const line of local.skipped) progress(`not copied: ${line}`);
   return withClient(
     connectionConfig('custom', config, secrets),
     async (db) => {
@@ -180,7 +112,7 @@ export async function syncReplica(
       ).rows[0];
       const slot = slotName(config, secrets);
       const slotLost = sub ? !(await slotExists(config, secrets, sub.slot ?? slot)) : false;
-      const { created, columns } = await applyDefinitions(db, tables);
+      const { made: created, columns } = local;
       // Rows replicated before a column existed hold nothing for it: copy everything again.
       const remake = !sub || slotLost || columns.length > 0 || sub.unfinished;
       const conninfo = subscriptionConninfo(config, secrets);
@@ -202,21 +134,30 @@ export async function syncReplica(
           `CREATE SUBSCRIPTION ${PUBLICATION} CONNECTION ${q(conninfo)} PUBLICATION ${PUBLICATION} WITH (slot_name = ${q(slot)}, enabled = false)`,
         );
         progress('copying the published tables');
-        await db.query(`TRUNCATE ${tables.map((t) => t.rel).join(', ')}`);
+        await db.query(`TRUNCATE ${local.tables.join(', ')}`);
         await db.query(`ALTER SUBSCRIPTION ${PUBLICATION} ENABLE`);
         how = 'created';
       } else {
         if (sub?.conninfo !== conninfo)
           await db.query(`ALTER SUBSCRIPTION ${PUBLICATION} CONNECTION ${q(conninfo)}`);
         await db.query(`ALTER SUBSCRIPTION ${PUBLICATION} ENABLE`);
-        if (created.length > 0) {
-          progress(`copying ${created.join(', ')}`);
+        // New tables to copy, or tables no longer published to let go of.
+        const known = Number(
+          (
+            await db.query<{ n: number }>(
+              'SELECT count(*)::int AS n FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid WHERE s.subname = $1',
+              [PUBLICATION],
+            )
+          ).rows[0]?.n,
+        );
+        if (created.length > 0 || known !== local.tables.length) {
+          if (created.length > 0) progress(`copying ${created.join(', ')}`);
           await db.query(`ALTER SUBSCRIPTION ${PUBLICATION} REFRESH PUBLICATION`);
           how = 'refreshed';
         }
       }
-      await waitSynced(db, tables.length, progress, signal, timeoutMs);
-      return { tables: tables.length, created, columns, subscription: how };
+      await waitSynced(db, local.tables.length, progress, signal, timeoutMs);
+      return { tables: local.tables.length - 1, created, columns, subscription: how };
     },
     signal,
   );
@@ -227,105 +168,6 @@ async function slotExists(config: Config, secrets: Secrets, slot: string): Promi
     const r = await db.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [slot]);
     return (r.rowCount ?? 0) > 0;
   });
-}
-
-/** Local tables, columns, keys and indexes for what rds publishes (only ever added). */
-async function applyDefinitions(
-  db: pg.Client,
-  tables: PublishedTable[],
-): Promise<{ created: string[]; columns: string[] }> {
-  const created: string[] = [];
-  const columns: string[] = [];
-  const local = new Set(tables.map((t) => t.rel));
-  await db.query('BEGIN');
-  try {
-    await db.query('SET LOCAL search_path = pg_catalog');
-    const schemas = [...new Set(tables.map((t) => t.rel.split('.')[0] as string))];
-    for (const s of schemas) {
-      await db.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
-      await db.query(`REVOKE ALL ON SCHEMA ${s} FROM PUBLIC`);
-      await db.query(`GRANT USAGE ON SCHEMA ${s} TO api_owner`);
-    }
-    const exists = async (sql: string, ...args: unknown[]) => ((await db.query(sql, args)).rowCount ?? 0) > 0;
-    for (const t of tables) {
-      if (!(await exists('SELECT 1 FROM pg_class WHERE oid = to_regclass($1)', t.rel))) {
-        const cols = t.columns.map((c) => `${ident(c.name)} ${c.type}${c.notnull ? ' NOT NULL' : ''}`);
-        await db.query(`CREATE TABLE ${t.rel} (${cols.join(', ')})`);
-        created.push(t.rel);
-      } else {
-        const local = (
-          await db.query<{ name: string; notnull: boolean; type: string }>(
-            `SELECT attname AS name, attnotnull AS notnull, format_type(atttypid, atttypmod) AS type FROM pg_attribute
-             WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped`,
-            [t.rel],
-          )
-        ).rows;
-        const have = new Map(local.map((r) => [r.name, r.notnull]));
-        for (const c of t.columns) {
-          const mine = local.find((l) => l.name === c.name);
-          if (mine && mine.type !== c.type)
-            throw new PgappError(
-              `${t.rel}.${c.name} is ${c.type} on rds but ${mine.type} in custom's replica: logical replication does not change column types`,
-              'Read through postgres_fdw meanwhile (`npm run dev -- --reads fdw`); `npm run reset` then `npm run dev` ' +
-                "rebuild the replica (a reset also deletes the stand-in's data: keep your seed in sql/rds/local).",
-            );
-        }
-        for (const c of t.columns.filter((c) => !have.has(c.name))) {
-          await db.query(`ALTER TABLE ${t.rel} ADD COLUMN ${ident(c.name)} ${c.type}`);
-          columns.push(`${t.rel}.${c.name}`);
-        }
-        // A column rds dropped: rows arrive without it, so it must accept NULL.
-        const gone = [...have].filter(
-          ([name, notnull]) => notnull && !t.columns.some((c) => c.name === name),
-        );
-        for (const [name] of gone)
-          await db.query(`ALTER TABLE ${t.rel} ALTER COLUMN ${ident(name)} DROP NOT NULL`);
-      }
-      await db.query(`GRANT SELECT ON ${t.rel} TO api_owner`);
-    }
-    // Keys, then indexes, then foreign keys (to tables that are here): by name, once.
-    const defs = [
-      ...tables.flatMap((t) =>
-        t.constraints.filter((c) => !c.ref).map((c) => ({ t, ...c, kind: 'constraint' })),
-      ),
-      ...tables.flatMap((t) => t.indexes.map((i) => ({ t, ...i, kind: 'index' }))),
-      ...tables.flatMap((t) =>
-        t.constraints.filter((c) => c.ref && local.has(c.ref)).map((c) => ({ t, ...c, kind: 'constraint' })),
-      ),
-    ];
-    for (const d of defs) {
-      if (d.kind === 'constraint') {
-        if (
-          !(await exists(
-            'SELECT 1 FROM pg_constraint WHERE conrelid = $1::regclass AND conname = $2',
-            d.t.rel,
-            d.name,
-          ))
-        )
-          await db.query(`ALTER TABLE ${d.t.rel} ADD CONSTRAINT ${ident(d.name)} ${d.def}`);
-      } else {
-        const schema = d.t.rel.split('.')[0] as string;
-        if (
-          !(await exists(
-            'SELECT 1 FROM pg_class WHERE relnamespace = $1::regnamespace AND relname = $2',
-            schema,
-            d.name,
-          ))
-        )
-          await db.query(d.def);
-      }
-    }
-    await db.query('COMMIT');
-  } catch (err) {
-    await db.query('ROLLBACK').catch(() => {});
-    if (err instanceof PgappError) throw err;
-    throw new PgappError(
-      `Could not create the local replica tables on custom: ${errorMessage(err)}`,
-      'A crm table on rds has a definition custom cannot copy (see the message); fix it in sql/rds/local, or use --reads fdw.',
-      undefined,
-    );
-  }
-  return { created, columns };
 }
 
 /** Drop the subscription (and its slot on rds, unless that is already gone). */
@@ -429,8 +271,8 @@ export async function replicaStatus(config: Config, secrets: Secrets): Promise<R
     readsReplica =
       (
         await db.query<{ r: boolean }>(
-          `SELECT EXISTS (SELECT 1 FROM pg_rewrite r JOIN pg_depend d ON d.objid = r.oid
-                        WHERE r.ev_class = to_regclass('api.contacts') AND d.refobjid = to_regclass('crm.contacts')) AS r`,
+          `SELECT to_regclass('pgapp_private.api_tables') IS NOT NULL
+                  AND EXISTS (SELECT 1 FROM pgapp_private.api_tables WHERE reads = 'replica') AS r`,
         )
       ).rows[0]?.r === true;
     return (

@@ -17,12 +17,12 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StartedDockerComposeEnvironment } from 'testcontainers';
 import { processAlive } from '../config/lock.ts';
-import { DEFAULTS, type PgMajor, resolveConfig, SEED_SIZES, type SeedSize } from '../config/schema.ts';
+import { type PgMajor, resolveConfig, type SeedSize } from '../config/schema.ts';
 import { newSecrets } from '../config/secrets.ts';
 import { ensureTls } from '../config/tls.ts';
 import { docker } from '../docker/engine.ts';
 import { freePort } from '../net/ports.ts';
-import { PACKAGE_ROOT, stateDir, workDir } from '../paths.ts';
+import { PACKAGE_ROOT, projectSqlRoot, stateDir, workDir } from '../paths.ts';
 import { LABELS, stackFiles } from '../spec/stack.ts';
 import { composeVars } from '../stack/compose.ts';
 import { ensureParameterGroupFile } from '../stack/parameters.ts';
@@ -81,7 +81,13 @@ export async function startDisposableStack(
   const project = `${PREFIX}${process.pid}_${randomBytes(3).toString('hex')}`;
   const secrets = newSecrets(); // in memory only: nothing of it outlives the stack
   const ports = { rds: await freePort(), custom: await freePort(), postgrest: await freePort() };
-  const config = resolveConfig({ project, ports, postgres: opts.postgres });
+  const config = resolveConfig({
+    project,
+    ports,
+    postgres: opts.postgres,
+    seed: opts.seed,
+    cronJobs: opts.cronJobs,
+  });
   ensureParameterGroupFile(project);
   // Loaded on first use: importing testcontainers installs process signal handlers (signal-exit),
   // which pgapp/testing must not do to a program that only calls useStack().
@@ -92,13 +98,10 @@ export async function startDisposableStack(
       .withProjectName(project)
       .withEnvironment(
         composeVars({
-          project,
-          ports,
-          postgres: config.postgres,
-          seedContacts: SEED_SIZES[opts.seed ?? 'small'],
-          cronJobs: opts.cronJobs ?? DEFAULTS.cronJobs,
+          config,
           secrets,
           files: stackFiles(project, ensureTls(project)),
+          projectRoot: projectSqlRoot().root,
         }),
       )
       // Images from the same build contexts as `pgapp dev`'s (cached layers: seconds).

@@ -4,6 +4,50 @@ import type { DevResult } from '../commands/dev.ts';
 import { secretsFile } from '../config/secrets.ts';
 import { connectionDetails } from '../stack/connections.ts';
 
+const shell = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** The API: which rds schemas it mirrors, its endpoints, and what is read-only or left to you. */
+function apiLines(r: DevResult, h: (s: string) => string, k: (s: string) => string): string[] {
+  const published = r.api.filter((t) => t.apiName);
+  const schemas = r.schemas.length ? r.schemas.join(', ') : 'none yet';
+  const lines = [
+    h('API') +
+      chalk.dim(
+        `  (rds schema${r.schemas.length === 1 ? '' : 's'} ${schemas}${r.example ? ': the example app — `pgapp init` starts your own' : ''})`,
+      ),
+  ];
+  if (published.length === 0)
+    lines.push(
+      `  ${chalk.dim(r.config.remote ? 'no tables in the bridged schemas yet' : 'no tables yet: add SQL to db/rds/migrations, then `pgapp dev`')}`,
+    );
+  const shown = published.slice(0, 8);
+  for (const t of shown)
+    lines.push(
+      `  ${k(`/${t.apiName}`)}${t.access}${t.writable.length ? '' : chalk.dim(' (read-only)')}${chalk.dim(` ← ${t.rel}, ${t.reads}`)}`,
+    );
+  if (published.length > shown.length)
+    lines.push(chalk.dim(`  … ${published.length - shown.length} more: \`npm run status\``));
+  for (const t of r.api.filter((x) => x.note)) lines.push(chalk.yellow(`  ! ${t.rel}: ${t.note}`));
+  return lines;
+}
+
+/** Requests to try: the ones `verify` just made, which work as printed. */
+function tryIt(r: DevResult, api: string, h: (s: string) => string): string[] {
+  const lines: string[] = [];
+  for (const hop of r.hops) {
+    if (!hop.request || hop.skipped) continue;
+    if (hop.request.method === 'GET')
+      lines.push(`  curl ${shell(`${api}${decodeURIComponent(hop.request.path)}`)}`);
+    else
+      lines.push(
+        `  curl -X POST ${shell(`${api}${decodeURIComponent(hop.request.path)}`)} -H "Authorization: Bearer $PGAPP_TOKEN" \\`,
+        `       -H 'Content-Type: application/json' -H 'Prefer: return=representation' \\`,
+        `       -d ${shell(JSON.stringify(hop.request.body))}`,
+      );
+  }
+  return lines.length ? [h('Try it'), ...lines, ''] : [];
+}
+
 export function renderSummary(r: DevResult): string {
   const { config, secrets } = r;
   const c = connectionDetails(config, secrets, { showSecrets: true });
@@ -21,7 +65,11 @@ export function renderSummary(r: DevResult): string {
     '',
     h('Services') + chalk.dim('  (host ports on 127.0.0.1 only)'),
     `  ${k('api')}${api}   ${chalk.dim('gateway → PostgREST')}`,
-    `  ${k('app')}${api}/rpc/app   ${chalk.dim('the CRM as a web page, drawn by SQL (open it in a browser)')}`,
+    ...(r.example
+      ? [
+          `  ${k('app')}${api}/rpc/app   ${chalk.dim('the CRM as a web page, drawn by SQL (open it in a browser)')}`,
+        ]
+      : []),
     `  ${k('custom')}${c.databases.custom}`,
     `  ${k('rds')}${c.databases.rds}`,
     ...(c.ca
@@ -36,19 +84,15 @@ export function renderSummary(r: DevResult): string {
     }`,
     ...(r.reads.fallback ? [chalk.yellow(`  ! ${r.reads.fallback}`)] : []),
     '',
+    ...apiLines(r, h, k),
+    '',
     h('Every hop, proven just now'),
     ...r.hops.map(
       (hop) =>
-        `  ${chalk.green('✔')} ${hop.hop.padEnd(32)} ${chalk.bold(`${hop.ms} ms`.padStart(9))}  ${chalk.dim(hop.detail)}`,
+        `  ${hop.skipped ? chalk.yellow('–') : chalk.green('✔')} ${hop.hop.padEnd(32)} ${chalk.bold((hop.skipped ? '' : `${hop.ms} ms`).padStart(9))}  ${chalk.dim(hop.detail)}`,
     ),
     '',
-    h('Try it'),
-    `  curl '${api}/contacts?select=id,first_name,last_name,company(name)&limit=3'`,
-    `  curl '${api}/companies?select=name,deals(title,stage,amount)&limit=2'`,
-    `  curl -X POST '${api}/companies' -H "Authorization: Bearer $PGAPP_TOKEN" \\`,
-    `       -H 'Content-Type: application/json' -H 'Prefer: return=representation' \\`,
-    `       -d '{"name":"New Co","domain":"new.example.com","industry":"software","employees":5}'`,
-    '',
+    ...tryIt(r, api, h),
     h('Tokens') + chalk.dim('  (24 h; more with `npm run token -- --role web_user --exp 7d`)'),
     `  ${k('web_anon')}${anon}`,
     `  ${k('web_user')}${user}`,

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { resolveConfig } from '../../src/config/schema.ts';
 import { PACKAGE_ROOT } from '../../src/paths.ts';
 import { SERVICES } from '../../src/spec/stack.ts';
 import { composeEnv, composeModel, composeYaml } from '../../src/stack/compose.ts';
@@ -30,31 +31,35 @@ describe('compose.yaml', () => {
     });
   });
 
-  it('runs the SQL phases of dev, in the same order, through sql/apply.sh (reads over FDW: no replica)', () => {
-    const order = Object.values(PHASES).flatMap((p) =>
-      p.dirs.filter((d) => !d.replica).map((d) => `${p.target}:${d.dir}`),
-    );
+  it("runs dev's SQL phases and steps, in the same order, through sql/apply.sh (reads over FDW: no replica)", () => {
+    const order = Object.values(PHASES).flatMap((p) => [
+      ...p.dirs.map((d) => `${p.target}:${d.dir}`),
+      ...p.steps.map((fn) => `${p.target}:call:${fn}`),
+    ]);
     expect(order).toEqual([
-      'rds:rds',
       'rds:rds-standin',
-      'rds:rds/local',
+      'rds:db/rds/migrations',
+      'rds:db/rds/seed',
       'rds:rds-bridge',
+      'rds:call:pgapp_bridge.prepare',
       'custom:custom/bridge',
+      'custom:call:pgapp_private.sync_types',
+      'custom:call:pgapp_private.sync_foreign_tables',
       'custom:custom/api',
+      'custom:call:pgapp_private.sync_api',
       'custom:custom/app',
-      'custom:custom/local',
+      'custom:db/custom',
     ]);
     expect(composeYaml()).toContain(`PGAPP_PHASES: "${order.join(' ')}"`);
     expect(composeYaml()).toContain('"/sql/apply.sh"');
+    // The project's db/ (yours, or the example's) is mounted where apply.sh reads db/… from.
+    expect(composeYaml()).toContain(`"\${PGAPP_PROJECT_ROOT:-./examples/crm}/db:/db:ro"`);
   });
 
   it('writes an env file with every variable the compose file requires', () => {
     const env = composeEnv({
-      project: 'p',
-      ports: { rds: 1, custom: 2, postgrest: 3 },
-      postgres: 17,
-      seedContacts: 1000,
-      cronJobs: true,
+      config: resolveConfig({ project: 'p', ports: { rds: 1024, custom: 1025, postgrest: 1026 } }),
+      projectRoot: '/somewhere',
       secrets: {
         rdsMasterPassword: 'a',
         customPassword: 'b',

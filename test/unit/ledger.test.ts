@@ -1,17 +1,24 @@
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { lineOf, readSqlDir, sqlFileError } from '../../src/db/ledger.ts';
-import { SQL_DIR } from '../../src/paths.ts';
+import { EXAMPLES_DIR, SQL_DIR } from '../../src/paths.ts';
 
 describe('SQL ledger (pure parts)', () => {
-  it('reads files in name order, named relative to sql/', () => {
-    const files = readSqlDir(SQL_DIR, 'rds');
-    expect(files.map((f) => f.name)).toEqual([
-      'rds/010_crm_schema.sql',
-      'rds/020_crm_seed.sql',
-      'rds/030_crm_constraints.sql',
-      'rds/050_owner.sql',
-      'rds/060_limits.sql',
-      'rds/070_recent_activities.sql',
+  it("reads files in name order, named relative to their root (the project's as db/…)", () => {
+    expect(readSqlDir(SQL_DIR, 'custom/bridge').map((f) => f.name)).toEqual([
+      'custom/bridge/010_extensions.sql',
+      'custom/bridge/020_server.sql',
+      'custom/bridge/030_catalog.sql',
+      'custom/bridge/040_foreign_tables.sql',
+      'custom/bridge/050_replica_tables.sql',
+      'custom/bridge/060_owner.sql',
+    ]);
+    expect(readSqlDir(join(EXAMPLES_DIR, 'crm'), 'db/rds/migrations').map((f) => f.name)).toEqual([
+      'db/rds/migrations/010_crm_schema.sql',
+      'db/rds/migrations/020_crm_constraints.sql',
+      'db/rds/migrations/030_owner.sql',
+      'db/rds/migrations/040_limits.sql',
+      'db/rds/migrations/050_recent_activities.sql',
     ]);
     expect(readSqlDir(SQL_DIR, 'no-such-dir')).toEqual([]);
   });

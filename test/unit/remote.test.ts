@@ -56,19 +56,18 @@ describe('--rds-url', () => {
     expect(resolveConfig({ rdsUrl: 'postgres://u:p@h/db', seedRemote: 'true' }).remote?.seed).toBe(true);
   });
 
-  it('on a remote, runs only the bridge views unless seeding is asked; never the stand-in role', () => {
+  it("on a remote, runs only pgapp_bridge unless the project's migrations and seed are asked for; never the stand-in role", () => {
     const remote = validateRdsUrl('postgres://u:p@h/db', false, false);
-    expect(phaseDirs('seed', undefined, 'fdw').map((d) => d.dir)).toEqual([
-      'rds',
+    expect(phaseDirs('seed', undefined).map((d) => d.dir)).toEqual([
       'rds-standin',
-      'rds/local',
+      'db/rds/migrations',
+      'db/rds/seed',
       'rds-bridge',
     ]);
-    expect(phaseDirs('seed', undefined, 'replica').map((d) => d.dir)).toContain('rds-replica');
-    expect(phaseDirs('seed', remote, 'fdw').map((d) => d.dir)).toEqual(['rds-bridge']);
-    expect(phaseDirs('seed', { ...remote, seed: true }, 'fdw').map((d) => d.dir)).toEqual([
-      'rds',
-      'rds/local',
+    expect(phaseDirs('seed', remote).map((d) => d.dir)).toEqual(['rds-bridge']);
+    expect(phaseDirs('seed', { ...remote, seed: true }).map((d) => d.dir)).toEqual([
+      'db/rds/migrations',
+      'db/rds/seed',
       'rds-bridge',
     ]);
   });

@@ -1,5 +1,5 @@
 -- pgapp:repeatable (idempotent; re-applied when this file or the settings it reads change)
--- reads: replica — the api views read the local replica (schema crm, kept in sync from rds by logical
+-- reads: replica — the api views read the local replica (the tables rds publishes, kept in sync by logical
 -- replication, src/stack/replica.ts); every write still goes to rds, through postgres_fdw, in the
 -- same request, and returns the row rds wrote.
 --
@@ -16,11 +16,17 @@ CREATE UNLOGGED TABLE IF NOT EXISTS rds_replica.waits (sub text PRIMARY KEY, slo
 ALTER TABLE rds_replica.waits OWNER TO api_owner;
 REVOKE ALL ON rds_replica.waits FROM PUBLIC;
 
--- INSTEAD OF INSERT/UPDATE/DELETE on an api view: the same write on rds_crm.<view> (the owner
--- trigger there still stamps and checks ownership, for the token's user), then the fence.
+-- INSTEAD OF INSERT/UPDATE/DELETE on an api view over a replica table: the same write on the table's
+-- foreign table (the owner trigger there still stamps and checks ownership, for the token's user),
+-- then the fence. Attached by sync_api (050_api.sql) with TG_ARGV[0] = {"target": the foreign table,
+-- "key": its primary key's columns, "assigned": the columns rds fills (left out of an INSERT, so
+-- postgres_fdw sends DEFAULT)}.
 CREATE OR REPLACE FUNCTION rds_replica.write_through() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
+  spec jsonb := TG_ARGV[0]::jsonb;
+  target regclass := (spec ->> 'target')::regclass;
+  by_key text := (SELECT string_agg(format('t.%I = ($2).%I', k, k), ' AND ') FROM jsonb_array_elements_text(spec -> 'key') k);
   cols text;
   vals text;
   result jsonb;
@@ -30,8 +36,9 @@ DECLARE
 BEGIN
   IF TG_OP = 'INSERT' THEN
     SELECT string_agg(quote_ident(k), ', '), string_agg(format('($1).%I', k), ', ')
-      INTO cols, vals FROM jsonb_object_keys(to_jsonb(NEW)) k;
-    EXECUTE format('INSERT INTO rds_crm.%I AS t (%s) VALUES (%s) RETURNING to_jsonb(t.*)', TG_TABLE_NAME, cols, vals)
+      INTO cols, vals FROM jsonb_object_keys(to_jsonb(NEW)) k
+     WHERE NOT (spec -> 'assigned') ? k;
+    EXECUTE format('INSERT INTO %s AS t (%s) VALUES (%s) RETURNING to_jsonb(t.*)', target, cols, vals)
       INTO result USING NEW;
   ELSIF TG_OP = 'UPDATE' THEN
     -- Only the columns the request changed: another client's write that has not reached the replica
@@ -41,11 +48,11 @@ BEGIN
     IF cols IS NULL THEN
       RETURN NEW;
     END IF;
-    EXECUTE format('UPDATE rds_crm.%I AS t SET %s WHERE t.id = $2 RETURNING to_jsonb(t.*)', TG_TABLE_NAME, cols)
-      INTO result USING NEW, OLD.id;
+    EXECUTE format('UPDATE %s AS t SET %s WHERE %s RETURNING to_jsonb(t.*)', target, cols, by_key)
+      INTO result USING NEW, OLD;
   ELSE
-    EXECUTE format('DELETE FROM rds_crm.%I AS t WHERE t.id = $1 RETURNING to_jsonb(t.*)', TG_TABLE_NAME)
-      INTO result USING OLD.id;
+    EXECUTE format('DELETE FROM %s AS t WHERE %s RETURNING to_jsonb(t.*)', target, by_key)
+      INTO result USING OLD, OLD;
   END IF;
   IF result IS NULL THEN
     RETURN NULL; -- not written (not the caller's row, or gone from rds): not counted, as with RLS
@@ -101,31 +108,3 @@ ALTER FUNCTION rds_replica.write_through() OWNER TO api_owner;
 ALTER FUNCTION rds_replica.await_writes() OWNER TO api_owner;
 GRANT USAGE ON SCHEMA rds_replica TO web_anon, web_user;
 GRANT EXECUTE ON FUNCTION rds_replica.await_writes() TO web_anon, web_user;
-
--- The triggers, and the views' defaults a trigger needs (an INSTEAD OF view fills none itself):
--- the foreign tables' (ids from rds's sequences, created_at now()). FDW reads: neither.
-DO $$
-DECLARE
-  t text;
-  d record;
-BEGIN
-  FOREACH t IN ARRAY ARRAY['companies', 'contacts', 'deals', 'activities'] LOOP
-    EXECUTE format('DROP TRIGGER IF EXISTS write_through ON api.%I', t);
-    FOR d IN SELECT a.attname, pg_get_expr(ad.adbin, ad.adrelid) AS expr
-             FROM pg_attribute a JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
-             WHERE a.attrelid = format('rds_crm.%I', t)::regclass
-               AND EXISTS (SELECT 1 FROM pg_attribute v WHERE v.attrelid = format('api.%I', t)::regclass
-                           AND v.attname = a.attname AND NOT v.attisdropped)
-    LOOP
-      IF current_setting('pgapp.reads') = 'replica' THEN
-        EXECUTE format('ALTER VIEW api.%I ALTER COLUMN %I SET DEFAULT %s', t, d.attname, d.expr);
-      ELSE
-        EXECUTE format('ALTER VIEW api.%I ALTER COLUMN %I DROP DEFAULT', t, d.attname);
-      END IF;
-    END LOOP;
-    IF current_setting('pgapp.reads') = 'replica' THEN
-      EXECUTE format('CREATE TRIGGER write_through INSTEAD OF INSERT OR UPDATE OR DELETE ON api.%I
-                      FOR EACH ROW EXECUTE FUNCTION rds_replica.write_through()', t);
-    END IF;
-  END LOOP;
-END $$;

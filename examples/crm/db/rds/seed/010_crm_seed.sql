@@ -1,5 +1,7 @@
--- Deterministic, realistic-looking data generated server-side (1M contacts in seconds).
--- Size: pgapp.seed_contacts (small 1k, medium 100k, large 1M); companies = contacts / 10,
+-- The example's data: deterministic, realistic-looking, generated server-side (1M contacts in seconds).
+-- A seed runs once, after the migrations, on the stand-in only (never on --rds-url without
+-- --seed-remote); `pgapp reset` runs it again on a fresh rds. Its size: pgapp.seed_rows, set by
+-- --seed small|medium|large (1k, 100k, 1M) = the contacts; companies = contacts / 10,
 -- deals = contacts / 4, activities = contacts. Explicit ids, then the identity sequences are moved on.
 CREATE TEMP TABLE seed_words AS
 SELECT
@@ -15,7 +17,7 @@ SELECT
   ARRAY['CEO','CTO','VP Sales','Engineer','Buyer','Analyst','Head of Ops','Product Manager'] AS titles,
   ARRAY['lead','qualified','proposal','negotiation','won','lost'] AS stages,
   ARRAY['call','email','meeting','note'] AS kinds,
-  greatest(current_setting('pgapp.seed_contacts')::bigint, 10) AS n;
+  greatest(current_setting('pgapp.seed_rows')::bigint, 10) AS n;
 
 INSERT INTO crm.companies (id, name, domain, industry, employees, created_at)
 SELECT i,
@@ -59,3 +61,4 @@ SELECT setval(pg_get_serial_sequence('crm.companies', 'id'), n / 10),
        setval(pg_get_serial_sequence('crm.activities', 'id'), n)
 FROM seed_words;
 DROP TABLE seed_words;
+ANALYZE crm.companies, crm.contacts, crm.deals, crm.activities;

@@ -1,5 +1,5 @@
--- The source data of a tiny CRM, owned by the RDS master user (as on RDS).
--- Keys and indexes that the seed would slow down are added after it (030_crm_constraints.sql).
+-- pgapp's example app: a tiny CRM, owned by the RDS master user (as on RDS). Your own app's tables go
+-- in files like this one, in db/rds/migrations: each runs once, in name order, as the master user.
 CREATE SCHEMA crm;
 
 CREATE TABLE crm.companies (
