@@ -158,7 +158,12 @@ SELECT jsonb_build_object(
         LEFT JOIN pg_class rc ON rc.oid = co.confrelid
         LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
         WHERE co.conrelid = rel.oid AND co.contype IN ('p', 'u', 'f')), '[]'),
-      'indexes', coalesce((SELECT jsonb_agg(jsonb_build_object('name', ic.relname, 'def', pg_get_indexdef(i.indexrelid)) ORDER BY ic.relname)
+      'indexes', coalesce((SELECT jsonb_agg(jsonb_build_object(
+          'name', ic.relname, 'def', pg_get_indexdef(i.indexrelid), 'unique', i.indisunique,
+          -- Its columns, when it has no expression (NULL otherwise).
+          'columns', CASE WHEN NOT 0 = ANY (i.indkey::int2[]) AND i.indpred IS NULL THEN
+                       (SELECT jsonb_agg(a.attname ORDER BY k.ord) FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+                          JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum) END) ORDER BY ic.relname)
         FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
         WHERE i.indrelid = rel.oid AND NOT EXISTS (SELECT 1 FROM pg_constraint co WHERE co.conindid = i.indexrelid)), '[]'),
       'rows', (SELECT CASE WHEN c.reltuples < 0 THEN NULL ELSE c.reltuples::bigint END FROM pg_class c WHERE c.oid = rel.oid))

@@ -9,6 +9,7 @@ import { ensurePgImage } from '../docker/pg-images.ts';
 import { ensurePostgrestImage } from '../docker/postgrest-image.ts';
 import { PgappError } from '../errors.ts';
 import { SERVICES, type Service } from '../spec/stack.ts';
+import { projectExtensions } from '../stack/sql.ts';
 
 export interface GlobalOptions {
   flags: RawConfig;
@@ -133,8 +134,9 @@ export async function ensureStackImages(
   opts: EnsureOptions,
   which = { postgrest: true },
 ): Promise<Partial<StackImagesEnsured>> {
-  const custom = await ensurePgImage('postgres', config.postgres, opts);
-  const rds = await ensurePgImage('rds', config.postgres, opts);
+  const extensions = projectExtensions(config);
+  const custom = await ensurePgImage('postgres', config.postgres, opts, extensions);
+  const rds = await ensurePgImage('rds', config.postgres, opts, extensions);
   const gateway = await ensurePgImage('gateway', config.postgres, opts);
   if (!which.postgrest) return { custom, rds, gateway };
   const postgrest = await ensurePostgrestImage(config.postgrestImage, config.postgrestTarball, opts);

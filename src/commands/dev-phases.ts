@@ -235,7 +235,9 @@ export function devPhases(config: Config, signal: AbortSignal, baseAnswer: boole
   /** The API: how many endpoints, and what is read-only, not published or left to you. */
   const afterApi = async (c: Ctx, r: PhaseResult, task: { output: string }) => {
     const sync = r.steps['pgapp_private.sync_api'] as { changed: boolean; notes?: string[] };
+    const before = c.api;
     c.api = await apiTables(c.config, c.secrets, signal);
+    if (before && !sync.changed) return undefined; // the app phase's second look: nothing new
     const notes = [...(sync.notes ?? []), ...c.api.filter((t) => t.note).map((t) => `${t.rel}: ${t.note}`)];
     if (notes.length) task.output = notes.join('\n');
     const published = c.api.filter((t) => t.apiName);
@@ -310,7 +312,7 @@ export function devPhases(config: Config, signal: AbortSignal, baseAnswer: boole
       },
     },
     sqlTask('api', 'API schema', afterApi),
-    sqlTask('app', 'App layer'),
+    sqlTask('app', 'App layer', afterApi),
     ...(config.typesOut ? [typesTask(config.typesOut)] : []),
     serviceTask('postgrest'),
     serviceTask('gateway'),

@@ -2,6 +2,7 @@
  * pgapp snapshot save|restore|list|rm: snapshots kept in the stack's servers (fast, while it runs),
  * and those `reset` saved to .pgapp/ before removing the stack (restoring one replaces the stack).
  */
+
 import { lockProject } from '../config/lock.ts';
 import { confirmPrompt } from '../config/prompts.ts';
 import { type Config, validatePostgres } from '../config/schema.ts';
@@ -20,6 +21,7 @@ import {
   type SnapshotRow,
   saveSnapshot,
 } from '../stack/snapshot.ts';
+import { projectExtensions } from '../stack/sql.ts';
 import { ensureOptions, type GlobalOptions, isInteractive, liveConfig, postgresAsked } from './common.ts';
 import { dev } from './dev.ts';
 import { removeStack } from './reset.ts';
@@ -124,9 +126,10 @@ export function snapshotRestore(opts: SnapshotOptions & { name?: string }): Prom
     const t0 = performance.now();
     // The servers' images make the volumes (a container that is never started); dev then uses them.
     const ensure = ensureOptions(true, () => {});
+    const extensions = projectExtensions(config);
     const images = {
-      rds: (await ensurePgImage('rds', validatePostgres(saved.postgres), ensure)).ref,
-      custom: (await ensurePgImage('postgres', validatePostgres(saved.postgres), ensure)).ref,
+      rds: (await ensurePgImage('rds', validatePostgres(saved.postgres), ensure, extensions)).ref,
+      custom: (await ensurePgImage('postgres', validatePostgres(saved.postgres), ensure, extensions)).ref,
     };
     await removeStack(opts, config.project);
     await restoreArchive(config.project, name, images, saved.postgres);

@@ -23,13 +23,19 @@ export interface ApiTable {
   embeds: string[];
   /** Why it is read-only, not published, or left to you. */
   note: string | null;
+  /** Whether pgapp made its endpoint (false: api.<apiName> is the project's own view). */
+  made: boolean;
+  /** Column sets no two rows share: its primary key, unique constraints and indexes. */
+  uniques: string[][];
+  /** Columns with a default custom evaluates (a client may leave them out). */
+  defaults: string[];
 }
 
 /** The api's tables, on an open connection to custom (empty before the first `dev`). */
 export async function readApiTables(db: pg.ClientBase): Promise<ApiTable[]> {
   const r = await db
     .query<ApiTable>(
-      `SELECT rel, api_name AS "apiName", access, reads, coalesce(key, '{}') AS key, writable, embeds, note
+      `SELECT rel, api_name AS "apiName", access, reads, coalesce(key, '{}') AS key, writable, embeds, note, made, uniques, defaults
      FROM pgapp_private.api_tables WHERE to_regclass('pgapp_private.api_tables') IS NOT NULL ORDER BY rel`,
     )
     .catch((err: { code?: string }) => {

@@ -6,9 +6,10 @@
 import { type Config, DEFAULTS, PORT_KEYS, type PortKey, SEED_SIZES } from '../config/schema.ts';
 import type { Secrets } from '../config/secrets.ts';
 import { CONTAINER_CA_FILE } from '../config/tls.ts';
+import { extensionPackages } from '../docker/extensions.ts';
 import { baseOf } from '../docker/pg-images.ts';
 import { LABELS, type ServiceSpec, type StackFiles, stackSpec } from '../spec/stack.ts';
-import { PHASES, settingsParams, sqlSettings } from './sql.ts';
+import { PHASES, projectExtensions, settingsParams, sqlSettings } from './sql.ts';
 
 /** The env variables compose.yaml reads (`pgapp compose-env` writes them to .env). */
 export const COMPOSE_ENV = {
@@ -30,6 +31,8 @@ export const COMPOSE_ENV = {
   tables: 'PGAPP_TABLES',
   /** The directory holding the project's db/ (yours, or the example's): mounted for setup. */
   projectRoot: 'PGAPP_PROJECT_ROOT',
+  /** The extension packages each Postgres image adds (docker/extensions.ts). */
+  packages: { rds: 'PGAPP_RDS_PACKAGES', postgres: 'PGAPP_CUSTOM_PACKAGES' },
   /** The project's state directory (.pgapp/<project>: TLS files, parameter group) and rds's certificate. */
   stateDir: 'PGAPP_STATE_DIR',
   rdsCert: 'PGAPP_RDS_CERT_SHA256',
@@ -112,6 +115,7 @@ export function composeModel(): { [k: string]: Yaml } {
         : {
             BASE_IMAGE: orDefault(COMPOSE_ENV.pgBaseImage, baseOf(kind, DEFAULTS.postgres)),
             PG_MAJOR: postgres,
+            EXTENSION_PACKAGES: orDefault(COMPOSE_ENV.packages[kind], ''),
           },
   });
   const service = (s: ServiceSpec<string>): { [k: string]: Yaml } => ({
@@ -216,6 +220,7 @@ export interface ComposeParams {
 export function composeVars(p: ComposeParams): Record<string, string> {
   const { config, secrets, files } = p;
   const settings = settingsParams(config);
+  const packages = extensionPackages(projectExtensions(config), config.postgres);
   return {
     [COMPOSE_ENV.project]: config.project,
     [COMPOSE_ENV.postgres]: String(config.postgres),
@@ -231,6 +236,8 @@ export function composeVars(p: ComposeParams): Record<string, string> {
     [COMPOSE_ENV.access]: settings.access,
     [COMPOSE_ENV.ownerColumn]: settings.ownerColumn,
     [COMPOSE_ENV.tables]: JSON.stringify(config.tables),
+    [COMPOSE_ENV.packages.rds]: packages.rds.join(' '),
+    [COMPOSE_ENV.packages.postgres]: packages.custom.join(' '),
     ...Object.fromEntries(
       (Object.keys(COMPOSE_ENV.secrets) as (keyof Secrets)[]).map((k) => [
         COMPOSE_ENV.secrets[k],

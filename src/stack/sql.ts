@@ -14,6 +14,7 @@ import type { Secrets } from '../config/secrets.ts';
 import { rdsRootCert } from '../config/tls.ts';
 import { connectionConfig, type Target, withClient } from '../db/connect.ts';
 import { type ApplyResult, applySqlFiles, readSqlDir, sqlFileError } from '../db/ledger.ts';
+import { extensionsCreatedIn } from '../docker/extensions.ts';
 import { PgappError } from '../errors.ts';
 import { PACKAGE_ROOT, projectSqlRoot, SQL_DIR, workDir } from '../paths.ts';
 import { BRIDGE_USER, PG_PORT, REPLICATOR_USER } from '../spec/stack.ts';
@@ -58,7 +59,13 @@ export const PHASES: Record<Phase, { target: Target; dirs: PhaseDir[]; steps: st
     // Where a table becomes an endpoint (sql/custom/api/050_api.sql).
     steps: ['pgapp_private.sync_api'],
   },
-  app: { target: 'custom', dirs: [{ dir: 'custom/app' }, { dir: 'db/custom', project: true }], steps: [] },
+  app: {
+    target: 'custom',
+    dirs: [{ dir: 'custom/app' }, { dir: 'db/custom', project: true }],
+    // Again after the project's own SQL, which may have replaced a generated view (then it is theirs)
+    // or dropped what pgapp made on top of one. Nothing changed: a hash compared.
+    steps: ['pgapp_private.sync_api'],
+  },
 };
 
 /** What the SQL settings are made from: a Config, or compose.yaml's placeholders. */
@@ -148,6 +155,17 @@ export function refuseEarlierFolders(): void {
 export function phaseFiles(phase: Phase, remote: RemoteRds | undefined) {
   const project = projectSqlRoot().root;
   return phaseDirs(phase, remote).flatMap((d) => readSqlDir(d.project ? project : SQL_DIR, d.dir));
+}
+
+/**
+ * The extensions the project needs in its images: "extensions" in pgapp.config.json, and those its
+ * rds SQL creates (CREATE EXTENSION in db/rds): a schema that says what it needs gets it.
+ */
+export function projectExtensions(config: Config): string[] {
+  const created = phaseFiles('seed', undefined)
+    .filter((f) => f.name.startsWith('db/'))
+    .flatMap((f) => extensionsCreatedIn(f.sql));
+  return [...new Set([...config.extensions, ...created])].sort();
 }
 
 export interface PhaseResult extends ApplyResult {

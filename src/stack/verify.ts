@@ -85,7 +85,7 @@ interface Probe {
 }
 
 function probeOf(tables: ApiTable[]): Probe {
-  const t = tables.find((x) => x.apiName && x.key.length > 0);
+  const t = tables.find((x) => x.apiName && x.made && x.key.length > 0);
   if (!t) {
     const q = 'SELECT count(*)::int AS n, min(slot)::text AS first FROM pgapp_bridge.replica_fence';
     return { label: 'pgapp_bridge.replica_fence', rds: q, custom: q.replace('pgapp_bridge.', 'rds_bridge.') };
@@ -191,6 +191,33 @@ function sameRowText(a: string, b: string): boolean {
 }
 
 /**
+ * A new row from an existing one: a key column custom fills (a uuid's gen_random_uuid()) left out for
+ * its default to make a new one, and in every unique key the copy would repeat, one text value
+ * marked. A key it cannot make new (numbers only): undefined. A key holding the owner column cannot
+ * repeat (the copy has another owner).
+ */
+export function newRow(
+  t: Pick<ApiTable, 'key' | 'uniques' | 'access' | 'defaults'>,
+  sample: Record<string, unknown>,
+  ownerColumn: string,
+): Record<string, unknown> | undefined {
+  const row = { ...sample };
+  for (const k of t.key) if (t.defaults.includes(k)) delete row[k];
+  const mark = `pgapp-verify-${Date.now().toString(36)}-`;
+  for (const cols of t.uniques) {
+    if (t.access === 'owner' && cols.includes(ownerColumn)) continue;
+    if (!cols.every((c) => c in row)) continue; // a column left out (a default, or rds's) makes it new
+    const text = cols.find(
+      (c) => typeof row[c] === 'string' && !(row[c] as string).startsWith('pgapp-verify-'),
+    );
+    if (cols.some((c) => typeof row[c] === 'string' && (row[c] as string).startsWith(mark))) continue;
+    if (!text) return undefined;
+    row[text] = `${mark}${row[text]}`;
+  }
+  return row;
+}
+
+/**
  * POST a copy of an existing row of a table the API writes (its writable columns), as user
  * `pgapp-verify`; read it back at once; remove it on rds. Rows are data: a table whose constraints
  * refuse the copy (a unique column, say) is passed over for the next. A refusal of the privileges or a
@@ -208,7 +235,7 @@ async function verifyWrite(
     expiresIn: 300,
     claims: { sub: 'pgapp-verify' },
   });
-  const writable = tables.filter((t) => t.apiName && t.writable.length > 0 && t.key.length > 0);
+  const writable = tables.filter((t) => t.apiName && t.made && t.writable.length > 0 && t.key.length > 0);
   const reasons: string[] = [];
   for (const t of writable.slice(0, 3)) {
     const cols = t.writable.map(ident).join(', ');
@@ -218,12 +245,15 @@ async function verifyWrite(
         `SELECT to_jsonb(x) AS row FROM (SELECT ${cols} FROM ${qualified(t.rel)} ${shared} ORDER BY ${t.key.map(ident).join(', ')} LIMIT 1) x`,
       )
     ).rows[0]?.row;
-    if (!sample) {
-      reasons.push(`${t.rel}: no row to copy`);
+    const body = sample && newRow(t, sample, config.ownerColumn);
+    if (!body) {
+      reasons.push(
+        sample ? `${t.rel}: a copy of a row would repeat a unique key` : `${t.rel}: no row to copy`,
+      );
       continue;
     }
     const [post, ms] = await timed(() =>
-      http('POST', `${base}/${encodeURIComponent(t.apiName as string)}`, token, sample),
+      http('POST', `${base}/${encodeURIComponent(t.apiName as string)}`, token, body),
     );
     if (post.status === 401 || post.status === 403 || post.status >= 500) {
       fail(
@@ -250,7 +280,7 @@ async function verifyWrite(
           hop: 'PostgREST POST → rds',
           ms,
           detail: `a row written to ${t.rel}, then removed`,
-          request: { method: 'POST', path: `/${encodeURIComponent(t.apiName as string)}`, body: sample },
+          request: { method: 'POST', path: `/${encodeURIComponent(t.apiName as string)}`, body },
         },
       ];
       // The writer's next request sees the write, wherever the API reads from.

@@ -7,7 +7,7 @@ import { connectionDetails } from '../stack/connections.ts';
 const shell = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** The API: which rds schemas it mirrors, its endpoints, and what is read-only or left to you. */
-function apiLines(r: DevResult, h: (s: string) => string, k: (s: string) => string): string[] {
+function apiLines(r: DevResult, h: (s: string) => string): string[] {
   const published = r.api.filter((t) => t.apiName);
   const schemas = r.schemas.length ? r.schemas.join(', ') : 'none yet';
   const lines = [
@@ -21,13 +21,14 @@ function apiLines(r: DevResult, h: (s: string) => string, k: (s: string) => stri
       `  ${chalk.dim(r.config.remote ? 'no tables in the bridged schemas yet' : 'no tables yet: add SQL to db/rds/migrations, then `pgapp dev`')}`,
     );
   const shown = published.slice(0, 8);
+  const width = Math.max(11, ...shown.map((t) => (t.apiName as string).length + 2));
   for (const t of shown)
     lines.push(
-      `  ${k(`/${t.apiName}`)}${t.access}${t.writable.length ? '' : chalk.dim(' (read-only)')}${chalk.dim(` ← ${t.rel}, ${t.reads}`)}`,
+      `  ${chalk.dim(`/${t.apiName}`.padEnd(width))}${t.made ? t.access : 'your own view'}${t.made && !t.writable.length ? chalk.dim(' (read-only)') : ''}${chalk.dim(` ← ${t.rel}${t.made ? `, ${t.reads}` : ''}`)}`,
     );
   if (published.length > shown.length)
     lines.push(chalk.dim(`  … ${published.length - shown.length} more: \`npm run status\``));
-  for (const t of r.api.filter((x) => x.note)) lines.push(chalk.yellow(`  ! ${t.rel}: ${t.note}`));
+  for (const t of r.api.filter((x) => x.note && x.made)) lines.push(chalk.yellow(`  ! ${t.rel}: ${t.note}`));
   return lines;
 }
 
@@ -84,7 +85,7 @@ export function renderSummary(r: DevResult): string {
     }`,
     ...(r.reads.fallback ? [chalk.yellow(`  ! ${r.reads.fallback}`)] : []),
     '',
-    ...apiLines(r, h, k),
+    ...apiLines(r, h),
     '',
     h('Every hop, proven just now'),
     ...r.hops.map(

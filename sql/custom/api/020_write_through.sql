@@ -1,9 +1,23 @@
--- pgapp:repeatable (idempotent; re-applied when this file or the settings it reads change)
--- reads: replica — the api views read the local replica (the tables rds publishes, kept in sync by logical
--- replication, src/stack/replica.ts); every write still goes to rds, through postgres_fdw, in the
--- same request, and returns the row rds wrote.
+-- pgapp:repeatable (idempotent; re-applied when this file changes)
+-- Every API write, in both read modes: an INSTEAD OF trigger on each writable api view (attached by
+-- sync_api, 050_api.sql) applies the table's rules and makes the same write on its foreign table, in
+-- the same request, returning the row rds wrote. No row trigger sits on a foreign table: postgres_fdw
+-- would then send every column of an UPDATE, and the ones rds fills (declared generated) as DEFAULT —
+-- a new id. So an UPDATE sends exactly the columns the request changed, and an INSERT leaves out the
+-- columns rds fills (postgres_fdw sends DEFAULT for them).
 --
--- Read-your-writes: the write also bumps a fence counter on rds (pgapp_bridge.replica_fence, one of
+-- Per-user rows ("access": "owner", custom/bridge/060_owner.sql's rules), for API requests only — an
+-- API role, or a request's token inside a SECURITY DEFINER function; the developer's own sessions
+-- (superuser, api_owner, pg_cron) are not restricted:
+--   INSERT  the owner column := the JWT's `sub`; no `sub`, no write
+--   UPDATE  only your own rows (others are skipped, as RLS would); the owner cannot change
+--   DELETE  only your own rows
+--   any     a reference — each of rds's foreign keys to another owner table — must name a row you
+--           can see: a shared one (no owner) or your own. Someone else's private row answers exactly
+--           as a row that does not exist, and since nobody else can point at your private rows,
+--           deleting one of them (and what rds cascades from it) never touches another user's rows.
+--
+-- reads: replica — read-your-writes: the write also bumps a fence counter on rds (pgapp_bridge.replica_fence, one of
 -- 64 slots by the caller's user id) in the same rds transaction, and records the value it reached.
 -- On the caller's next request PostgREST's pre-request function (rds_replica.await_writes, the
 -- postgrest service's PGRST_DB_PRE_REQUEST) waits until the replicated fence has reached it: rds
@@ -16,29 +30,60 @@ CREATE UNLOGGED TABLE IF NOT EXISTS rds_replica.waits (sub text PRIMARY KEY, slo
 ALTER TABLE rds_replica.waits OWNER TO api_owner;
 REVOKE ALL ON rds_replica.waits FROM PUBLIC;
 
--- INSTEAD OF INSERT/UPDATE/DELETE on an api view over a replica table: the same write on the table's
--- foreign table (the owner trigger there still stamps and checks ownership, for the token's user),
--- then the fence. Attached by sync_api (050_api.sql) with TG_ARGV[0] = {"target": the foreign table,
--- "key": its primary key's columns, "assigned": the columns rds fills (left out of an INSERT, so
--- postgres_fdw sends DEFAULT)}.
+-- The trigger. TG_ARGV[0]: {"target": the foreign table, "key": its primary key's columns,
+-- "assigned": the columns rds fills, "fence": whether the view reads the replica, "owner": {"column",
+-- "type"} or null, "refs": [{"columns": [...] (here), "noun": what one row is called, and
+-- rds_bridge.row_visible's "target", "refColumns", "types", "owner", "ownerType"}]}.
 CREATE OR REPLACE FUNCTION rds_replica.write_through() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   spec jsonb := TG_ARGV[0]::jsonb;
   target regclass := (spec ->> 'target')::regclass;
   by_key text := (SELECT string_agg(format('t.%I = ($2).%I', k, k), ' AND ') FROM jsonb_array_elements_text(spec -> 'key') k);
-  cols text;
-  vals text;
-  result jsonb;
+  owner_col text := spec -> 'owner' ->> 'column';
+  claims json := nullif(current_setting('request.jwt.claims', true), '')::json;
+  api_request boolean := current_user IN ('web_user', 'web_anon') OR coalesce(claims ->> 'role', '') IN ('web_user', 'web_anon');
   me text := rds_bridge.current_user_id();
+  ref jsonb;
+  vals text[];
+  cols text;
+  vals_sql text;
+  result jsonb;
   fence_slot integer;
   fence_n bigint;
 BEGIN
+  IF owner_col IS NOT NULL AND api_request THEN
+    IF me IS NULL THEN
+      RAISE EXCEPTION 'this token carries no user id'
+        USING ERRCODE = '42501', HINT = 'Writes need a web_user JWT with a "sub" claim (the user id), e.g. `pgapp token --claims ''{"sub":"alice"}''`.';
+    END IF;
+    -- As the column's type prints it (a uuid in lower case), so the comparison is the type's.
+    IF TG_OP <> 'INSERT' AND (to_jsonb(OLD) -> owner_col = 'null' OR to_jsonb(OLD) -> owner_col IS DISTINCT FROM
+                              to_jsonb(jsonb_populate_record(OLD, jsonb_build_object(owner_col, me))) -> owner_col) THEN
+      RETURN NULL; -- not yours (or shared): skipped, not an error (like row-level security)
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+      NEW := jsonb_populate_record(NEW, jsonb_build_object(owner_col, me));
+      FOR ref IN SELECT jsonb_array_elements(spec -> 'refs') LOOP
+        vals := ARRAY(SELECT to_jsonb(NEW) ->> c FROM jsonb_array_elements_text(ref -> 'columns') c);
+        -- A reference left empty, or unchanged by an update, needs no look.
+        CONTINUE WHEN array_position(vals, NULL) IS NOT NULL
+          OR (TG_OP = 'UPDATE' AND vals IS NOT DISTINCT FROM ARRAY(SELECT to_jsonb(OLD) ->> c FROM jsonb_array_elements_text(ref -> 'columns') c));
+        IF NOT rds_bridge.row_visible(ref, vals) THEN
+          RAISE EXCEPTION '% % does not exist', ref ->> 'noun', array_to_string(vals, ', ')
+            USING ERRCODE = '23503',
+                  DETAIL = format('%s must name a %s you can see: a shared one or your own.',
+                                  (SELECT string_agg(c, ', ') FROM jsonb_array_elements_text(ref -> 'columns') c), ref ->> 'noun');
+        END IF;
+      END LOOP;
+    END IF;
+  END IF;
+
   IF TG_OP = 'INSERT' THEN
     SELECT string_agg(quote_ident(k), ', '), string_agg(format('($1).%I', k), ', ')
-      INTO cols, vals FROM jsonb_object_keys(to_jsonb(NEW)) k
+      INTO cols, vals_sql FROM jsonb_object_keys(to_jsonb(NEW)) k
      WHERE NOT (spec -> 'assigned') ? k;
-    EXECUTE format('INSERT INTO %s AS t (%s) VALUES (%s) RETURNING to_jsonb(t.*)', target, cols, vals)
+    EXECUTE format('INSERT INTO %s AS t (%s) VALUES (%s) RETURNING to_jsonb(t.*)', target, cols, vals_sql)
       INTO result USING NEW;
   ELSIF TG_OP = 'UPDATE' THEN
     -- Only the columns the request changed: another client's write that has not reached the replica
@@ -55,10 +100,12 @@ BEGIN
       INTO result USING OLD, OLD;
   END IF;
   IF result IS NULL THEN
-    RETURN NULL; -- not written (not the caller's row, or gone from rds): not counted, as with RLS
+    RETURN NULL; -- gone from rds meanwhile: not counted, as with RLS
   END IF;
-  -- Once per transaction (and per caller): the fence, in the same rds transaction as the write.
-  IF me IS NOT NULL AND current_setting('rds_replica.fenced', true) IS DISTINCT FROM txid_current()::text THEN
+  -- Read-your-writes over the replica: once per transaction (and per caller), the fence, in the same
+  -- rds transaction as the write.
+  IF (spec ->> 'fence')::boolean AND me IS NOT NULL
+     AND current_setting('rds_replica.fenced', true) IS DISTINCT FROM txid_current()::text THEN
     fence_slot := abs(hashtext(me)) % 64;
     UPDATE rds_bridge.replica_fence SET n = n + 1 WHERE slot = fence_slot RETURNING n INTO fence_n;
     INSERT INTO rds_replica.waits (sub, slot, n) VALUES (me, fence_slot, fence_n)

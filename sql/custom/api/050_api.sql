@@ -12,16 +12,16 @@
 --               table with the owner column ("ownerColumn", default owner_id) and "access" (default
 --               "read") for the others:
 --                 owner  anyone reads shared rows (no owner), web_user also its own; writes its own
---                        rows only, the owner stamped from the token (custom/bridge/060_owner.sql)
+--                        rows only, the owner stamped from the token (020_write_through.sql)
 --                 read   web_anon and web_user read; nobody writes
 --                 write  web_anon and web_user read; web_user writes every row
 --                 none   not published
 --               A table without a primary key is read-only whatever its access says.
 --   writes      the columns a client may write: not those rds fills (identity, serial, generated,
 --               a default that reads the clock or calls your functions) nor the owner column — naming
---               one is a 403. Over the foreign table a write is PostgreSQL's own (an auto-updatable
---               view); over the replica an INSTEAD OF trigger writes through to rds and keeps
---               read-your-writes (020_write_through.sql). Defaults work as on rds.
+--               one is a 403. An INSTEAD OF trigger applies the owner rules and writes through to rds
+--               (and, over the replica, keeps read-your-writes: 020_write_through.sql). Defaults
+--               work as on rds.
 --   embedding   computed relationships from rds's foreign keys (040_relationships.sql)
 --
 -- Your own view wins: a view api.<name> that pgapp did not make (or one you replaced — DROP VIEW and
@@ -36,8 +36,14 @@ CREATE TABLE IF NOT EXISTS pgapp_private.api_tables (
   key       text[],
   writable  text[],             -- the columns a client may write (empty: read-only)
   embeds    text[],             -- its to-one relationships' names
-  note      text                -- why it is read-only, not published, or left to you
+  note      text,               -- why it is read-only, not published, or left to you
+  made      boolean NOT NULL DEFAULT true, -- false: api.<api_name> is your own view
+  uniques   jsonb NOT NULL DEFAULT '[]',   -- its primary key, unique constraints and indexes: [[columns]]
+  defaults  text[] NOT NULL DEFAULT '{}'   -- the writable columns with a default (a client may leave them out)
 );
+ALTER TABLE pgapp_private.api_tables ADD COLUMN IF NOT EXISTS defaults text[] NOT NULL DEFAULT '{}';
+ALTER TABLE pgapp_private.api_tables ADD COLUMN IF NOT EXISTS made boolean NOT NULL DEFAULT true;
+ALTER TABLE pgapp_private.api_tables ADD COLUMN IF NOT EXISTS uniques jsonb NOT NULL DEFAULT '[]';
 REVOKE ALL ON pgapp_private.api_tables FROM PUBLIC;
 -- This file changed (a newer pgapp): whatever it made is made again.
 DELETE FROM pgapp_private.sync_state WHERE step = 'api';
@@ -97,11 +103,11 @@ BEGIN
         USING HINT = format('Name it in pgapp.config.json: "tables": {"%s": {"name": "…"}}.', t.rel);
     END IF;
     taken := taken || vname;
-    key := CASE WHEN jsonb_array_length(coalesce(t.def -> 'key', '[]')) > 0 THEN t.def -> 'key' END;
+    key := CASE WHEN jsonb_typeof(t.def -> 'key') = 'array' AND jsonb_array_length(t.def -> 'key') > 0 THEN t.def -> 'key' END;
     note := CASE WHEN access IN ('write', 'owner') AND key IS NULL THEN 'read-only: no primary key' END;
     published := reads = 'replica' AND (t.def ->> 'published')::boolean;
     plan := plan || jsonb_build_object(
-      'rel', t.rel, 'name', vname, 'access', access, 't', t.def, 'key', key, 'note', note,
+      'rel', t.rel, 'name', vname, 'access', access, 't', t.def, 'key', coalesce(key, '[]'), 'note', note,
       'reads', CASE WHEN published THEN 'replica' ELSE 'fdw' END,
       'source', CASE WHEN published THEN pgapp_private.replica_table(t.def) ELSE pgapp_private.foreign_table(t.def) END,
       'owner', CASE WHEN access = 'owner' THEN owner END,
@@ -133,10 +139,10 @@ BEGIN
                      CASE WHEN p -> 'owner' ->> 'type' = 'uuid' THEN '::uuid' ELSE '' END);
   END IF;
   s := s || format(E';\nALTER VIEW %s OWNER TO api_owner', v);
-  -- An INSTEAD OF trigger fills no defaults itself: over the replica the view carries the defaults
-  -- custom can evaluate (rds fills the others). Over a foreign table its own defaults apply.
+  -- Writes go through an INSTEAD OF trigger, which fills no defaults itself: the view carries the
+  -- defaults custom can evaluate (rds fills the others).
   FOR c IN SELECT jsonb_array_elements(p -> 't' -> 'columns') LOOP
-    s := s || CASE WHEN p ->> 'reads' = 'replica' AND c ->> 'defaultOn' = 'custom'
+    s := s || CASE WHEN jsonb_array_length(p -> 'writable') > 0 AND c ->> 'defaultOn' = 'custom'
                    THEN format(E';\nALTER VIEW %s ALTER COLUMN %I SET DEFAULT %s', v, c ->> 'name', c ->> 'expr')
                    ELSE format(E';\nALTER VIEW %s ALTER COLUMN %I DROP DEFAULT', v, c ->> 'name') END;
     s := s || format(E';\nCOMMENT ON COLUMN %s.%I IS %L', v, c ->> 'name', c ->> 'comment');
@@ -161,21 +167,15 @@ DECLARE
   out jsonb := '[]';
   spec jsonb;
   r record;
-  ft text;
 BEGIN
-  FOR p IN SELECT x FROM jsonb_array_elements(plan) x WHERE views ? (x ->> 'rel') LOOP
-    ft := pgapp_private.foreign_table(p -> 't');
-    -- Writes over the replica go through to rds.
-    IF p ->> 'reads' = 'replica' AND jsonb_array_length(p -> 'writable') > 0 THEN
-      spec := jsonb_build_object('target', ft, 'key', p -> 'key', 'assigned', p -> 'assigned');
-      out := out || jsonb_build_object('object', format('trigger write_through ON api.%I', p ->> 'name'), 'kind', 'trigger',
-        'tables', jsonb_build_array(p ->> 'rel'),
-        'ddl', format('CREATE TRIGGER write_through INSTEAD OF INSERT OR UPDATE OR DELETE ON api.%I FOR EACH ROW EXECUTE FUNCTION rds_replica.write_through(%L)',
-                      p ->> 'name', spec::text));
-    END IF;
-    -- Owner rules on the foreign table, with a reference check for each foreign key to another owner table.
-    IF p ->> 'access' = 'owner' THEN
-      spec := jsonb_build_object('owner', p -> 'owner' ->> 'name', 'ownerType', p -> 'owner' ->> 'type', 'refs', (
+  FOR p IN SELECT x FROM jsonb_array_elements(plan) x WHERE views ? (x ->> 'rel') AND jsonb_array_length(x -> 'writable') > 0 LOOP
+    -- Every write goes to rds through the trigger (020_write_through.sql), with the owner rules and a
+    -- reference check for each foreign key to another owner table.
+    spec := jsonb_build_object(
+      'target', pgapp_private.foreign_table(p -> 't'), 'key', p -> 'key', 'assigned', p -> 'assigned',
+      'fence', p ->> 'reads' = 'replica',
+      'owner', CASE WHEN p ->> 'access' = 'owner' THEN jsonb_build_object('column', p -> 'owner' ->> 'name', 'type', p -> 'owner' ->> 'type') END,
+      'refs', CASE WHEN p ->> 'access' <> 'owner' THEN '[]'::jsonb ELSE (
         SELECT coalesce(jsonb_agg(jsonb_build_object(
                  'columns', k -> 'columns',
                  'noun', CASE WHEN jsonb_array_length(k -> 'columns') = 1 AND k -> 'columns' ->> 0 ~ '.._id$'
@@ -188,12 +188,11 @@ BEGIN
                  'ownerType', q -> 'owner' ->> 'type') ORDER BY k ->> 'name'), '[]')
         FROM jsonb_array_elements(p -> 't' -> 'constraints') k
         JOIN jsonb_array_elements(plan) q ON q ->> 'rel' = format('%s.%s', k ->> 'refSchema', k ->> 'refTable')
-        WHERE k ->> 'kind' = 'f' AND q ->> 'access' = 'owner'));
-      out := out || jsonb_build_object('object', format('trigger enforce_owner ON %s', ft), 'kind', 'trigger',
-        'tables', jsonb_build_array(p ->> 'rel'),
-        'ddl', format('CREATE TRIGGER enforce_owner BEFORE INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION rds_bridge.enforce_owner(%L)',
-                      ft, spec::text));
-    END IF;
+        WHERE k ->> 'kind' = 'f' AND q ->> 'access' = 'owner') END);
+    out := out || jsonb_build_object('object', format('trigger write_through ON api.%I', p ->> 'name'), 'kind', 'trigger',
+      'tables', jsonb_build_array(p ->> 'rel'),
+      'ddl', format('CREATE TRIGGER write_through INSTEAD OF INSERT OR UPDATE OR DELETE ON api.%I FOR EACH ROW EXECUTE FUNCTION rds_replica.write_through(%L)',
+                    p ->> 'name', spec::text));
   END LOOP;
   FOR r IN SELECT * FROM pgapp_private.plan_relationships(
              (SELECT coalesce(jsonb_agg(x), '[]') FROM jsonb_array_elements(plan) x WHERE views ? (x ->> 'rel'))) LOOP
@@ -302,9 +301,9 @@ BEGIN
   END LOOP;
 
   DELETE FROM pgapp_private.api_tables;
-  INSERT INTO pgapp_private.api_tables (rel, api_name, access, reads, key, writable, embeds, note)
+  INSERT INTO pgapp_private.api_tables (rel, api_name, access, reads, key, writable, embeds, note, made, uniques, defaults)
   SELECT x ->> 'rel',
-         CASE WHEN views ? (x ->> 'rel') THEN x ->> 'name' END,
+         CASE WHEN views ? (x ->> 'rel') OR x ->> 'rel' = ANY (yours) THEN x ->> 'name' END,
          x ->> 'access',
          x ->> 'reads',
          ARRAY(SELECT jsonb_array_elements_text(x -> 'key')),
@@ -312,7 +311,13 @@ BEGIN
          ARRAY(SELECT e2 ->> 'name' FROM jsonb_array_elements(extras) e2
                WHERE (e2 ->> 'to_one')::boolean AND e2 ->> 'source' = x ->> 'name' ORDER BY e2 ->> 'name'),
          CASE WHEN x ->> 'rel' = ANY (yours) THEN format('api.%s is your own view: pgapp leaves it alone', x ->> 'name')
-              ELSE x ->> 'note' END
+              ELSE x ->> 'note' END,
+         NOT (x ->> 'rel' = ANY (yours)),
+         (SELECT coalesce(jsonb_agg(u.cols), '[]') FROM (
+            SELECT k -> 'columns' AS cols FROM jsonb_array_elements(x -> 't' -> 'constraints') k WHERE k ->> 'kind' IN ('p', 'u')
+            UNION SELECT i -> 'columns' FROM jsonb_array_elements(x -> 't' -> 'indexes') i
+             WHERE (i ->> 'unique')::boolean AND jsonb_typeof(i -> 'columns') = 'array') u),
+         ARRAY(SELECT c ->> 'name' FROM jsonb_array_elements(x -> 't' -> 'columns') c WHERE c ->> 'defaultOn' = 'custom')
   FROM jsonb_array_elements(plan) x;
 
   INSERT INTO pgapp_private.sync_state AS s (step, hash) VALUES ('api', hash)
@@ -323,10 +328,9 @@ END $$;
 REVOKE ALL ON FUNCTION pgapp_private.plan_api(), pgapp_private.view_sql(jsonb), pgapp_private.api_extras(jsonb, jsonb),
   pgapp_private.sync_api(), pgapp_private.reserved_api_names() FROM PUBLIC;
 
--- What the API roles may call besides the views: the current user (views' filter), the owner
--- trigger's visibility check (web_user writes) and the pre-request (020_write_through.sql).
+-- What the API roles may call besides the views: the current user (the views' filter; the pre-request
+-- is granted in 020_write_through.sql).
 COMMENT ON SCHEMA api IS 'pgapp: the tables of rds''s bridged schemas, served through postgres_fdw or its local replica';
 GRANT USAGE ON SCHEMA api TO web_anon, web_user;
 GRANT USAGE ON SCHEMA rds_bridge TO web_anon, web_user;
 GRANT EXECUTE ON FUNCTION rds_bridge.current_user_id() TO web_anon, web_user;
-GRANT EXECUTE ON FUNCTION rds_bridge.row_visible(jsonb, text[]) TO web_user;
