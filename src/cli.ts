@@ -11,6 +11,7 @@ import { env } from './commands/env.ts';
 import { explain } from './commands/explain.ts';
 import { genTypes } from './commands/gen.ts';
 import { images } from './commands/images.ts';
+import { init } from './commands/init.ts';
 import { jobs } from './commands/jobs.ts';
 import { logs } from './commands/logs.ts';
 import { psql } from './commands/psql.ts';
@@ -36,6 +37,7 @@ import type { RawConfig } from './config/schema.ts';
 import { InterruptedError, PgappError } from './errors.ts';
 import { renderError } from './ui/errors.ts';
 import { renderExplain } from './ui/explain.ts';
+import { renderInit } from './ui/init.ts';
 import { renderSnapshots } from './ui/snapshot.ts';
 import { renderJobs, renderStatus } from './ui/status.ts';
 import { renderSummary } from './ui/summary.ts';
@@ -45,6 +47,8 @@ const HELP = `pgapp — Postgres as an app: an RDS stand-in, a custom Postgres b
 Usage: pgapp <command> [options]        (npm run <command> -- [options])
 
 Commands:
+  init [--example crm]  a project of your own here: pgapp.config.json and db/ (rds/migrations, rds/seed,
+                      custom) for your SQL, empty or from an example; asks on a terminal
   dev [--rotate-ca]   build images, start rds → seed → custom → bridge → replica → api → postgrest, verify, print a summary
                       (--rotate-ca: a new project CA and rds certificate; clients then need the new root.crt)
   status [--json [--show-secrets]]  the stack's containers, the replica's subscription and lag, and
@@ -52,8 +56,9 @@ Commands:
                       --show-secrets), reads mode
   env                 the same for an app, as dotenv with secrets: \`pgapp env > .env.local\`
   down                stop the stack, keep its data
-  reset [--yes] [--snapshot NAME]  remove the stack's containers, data and CA (asks first, and offers
-                      to save a snapshot first that \`snapshot restore NAME\` brings back)
+  reset [--yes] [--snapshot NAME] [--drop-remote]  remove the stack's containers, data and CA (asks
+                      first, and offers to save a snapshot first that \`snapshot restore NAME\` brings back);
+                      with --rds-url, --drop-remote also removes what pgapp made on that database
   snapshot save|restore|rm NAME [--force]   both databases (rds's data, custom's tables, cache and
                       cron jobs) saved or put back at once, in well under a second; \`snapshot list\`
   logs <service> [-f] [--tail N]   logs of rds, custom or postgrest
@@ -144,6 +149,11 @@ async function main(argv: string[]): Promise<number> {
   const flags: RawConfig = configFromFlags(values);
   const opts = { flags, yes: on('yes') };
   switch (command) {
+    case 'init': {
+      const r = await init({ ...opts, example: str('example') });
+      process.stdout.write(`${renderInit(r)}\n`);
+      return 0;
+    }
     case 'dev': {
       const result = await interruptible('Interrupted: rolling back what this run created…', (signal) =>
         dev({ ...opts, signal, rotateCa: on('rotate-ca') }),
@@ -166,13 +176,13 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'reset': {
-      const r = await reset({ ...opts, snapshot: str('snapshot') });
+      const r = await reset({ ...opts, snapshot: str('snapshot'), dropRemote: on('drop-remote') });
       const saved = r?.snapshot
         ? `${chalk.green('✔')} saved snapshot "${r.snapshot.name}" first (${(r.snapshot.bytes / 1024 / 1024).toFixed(1)} MB in .pgapp/): \`npm run pgapp -- snapshot restore ${r.snapshot.name}\` brings it back\n`
         : '';
       process.stdout.write(
         r
-          ? `${saved}${chalk.green('✔')} removed ${r.containers} containers, ${r.volumes} volumes, ${r.networks} networks\n${r.note ? chalk.yellow(`! ${r.note}\n`) : ''}`
+          ? `${saved}${chalk.green('✔')} removed ${r.containers} containers, ${r.volumes} volumes, ${r.networks} networks\n${r.droppedRemote ? `${chalk.green('✔')} dropped on the remote rds: ${r.droppedRemote.join(', ') || 'nothing (none there)'}\n` : ''}${r.note ? chalk.yellow(`! ${r.note}\n`) : ''}`
           : 'Nothing removed.\n',
       );
       return 0;

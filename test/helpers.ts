@@ -11,6 +11,7 @@ import { makeToken } from '../src/auth/jwt.ts';
 import type { Secrets } from '../src/config/secrets.ts';
 import { freePort } from '../src/net/ports.ts';
 import { PACKAGE_ROOT } from '../src/paths.ts';
+import { PUBLICATION } from '../src/spec/stack.ts';
 import { fenceLag } from '../src/stack/replica.ts';
 
 export interface Throwaway {
@@ -350,7 +351,7 @@ export async function replicaCaughtUp(
   custom: pg.ClientConfig,
   timeoutMs = 10_000,
 ): Promise<void> {
-  const [sub] = await query(custom, `SELECT 1 FROM pg_subscription WHERE subname = 'pgapp_crm'`);
+  const [sub] = await query(custom, 'SELECT 1 FROM pg_subscription WHERE subname = $1', [PUBLICATION]);
   if (!sub) return;
   await withClients(rds, custom, (r, c) => fenceLag(r, c, timeoutMs));
 }

@@ -7,6 +7,7 @@ import { findContainer, projectContainers, removeProject, stopProject } from '..
 import { checkEngine } from '../docker/engine.ts';
 import { PgappError } from '../errors.ts';
 import { type ArchivedSnapshot, archiveStack, findArchive } from '../stack/archive.ts';
+import { dropRemoteObjects } from '../stack/remote.ts';
 import { dropReplica, slotLeftHint } from '../stack/replica.ts';
 import { checkSnapshotName } from '../stack/snapshot.ts';
 import { commandConfig, type GlobalOptions, isInteractive, liveConfig } from './common.ts';
@@ -18,11 +19,20 @@ export interface ResetResult {
   note?: string;
   /** The snapshot saved first (`--snapshot NAME`, or named at the prompt). */
   snapshot?: ArchivedSnapshot;
+  /** What --drop-remote removed from a real rds. */
+  droppedRemote?: string[];
 }
 
-export async function reset(opts: GlobalOptions & { snapshot?: string }): Promise<ResetResult | undefined> {
+export async function reset(
+  opts: GlobalOptions & { snapshot?: string; dropRemote?: boolean },
+): Promise<ResetResult | undefined> {
   const config = commandConfig(opts);
   await checkEngine();
+  if (opts.dropRemote && !config.remote)
+    throw new PgappError(
+      '--drop-remote removes what pgapp made on a real rds, and no --rds-url says which',
+      'Give the --rds-url the stack bridges to (as `dev` had it, or "rdsUrl" in pgapp.config.json); a stack on the stand-in needs no --drop-remote.',
+    );
   let snapshot = opts.snapshot === undefined ? undefined : checkSnapshotName(opts.snapshot);
   const fresh = (name: string) => {
     checkSnapshotName(name);
@@ -54,6 +64,9 @@ export async function reset(opts: GlobalOptions & { snapshot?: string }): Promis
   const lock = await lockProject(config.project);
   try {
     const result = await removeStack(opts, config.project, snapshot);
+    // On a real rds, what pgapp made there (its slot went with the stack): only when asked.
+    const secrets = readSecrets(config.project);
+    if (opts.dropRemote && secrets) result.droppedRemote = await dropRemoteObjects(config, secrets);
     // A fresh start: the next `dev` issues a new CA and certificate (secrets stay, for saved snapshots).
     removeTls(config.project);
     return result;

@@ -6,6 +6,7 @@
 import type { RawConfig } from './schema.ts';
 
 export const COMMANDS = [
+  'init',
   'dev',
   'status',
   'env',
@@ -44,12 +45,18 @@ export interface OptionSpec {
   /** Env only: the value is JSON (`PGAPP_RDS_PARAMETERS`), wrapped as the file would hold it. */
   envJson?: (value: unknown) => unknown;
   help: string;
-  /** The commands that take it; `stack`: every command that reads the project's settings. */
-  commands: readonly Command[] | 'stack' | 'all';
+  /**
+   * The commands that take it; `stack`: every command that reads the project's settings; `project`:
+   * those and `init`, which names the project.
+   */
+  commands: readonly Command[] | 'stack' | 'project' | 'all';
 }
 
-/** The commands that read the project's settings (every one but `compose`, which writes the defaults). */
-export const STACK_COMMANDS: readonly Command[] = COMMANDS.filter((c) => c !== 'compose');
+/**
+ * The commands that read the project's settings (every one but `compose`, which writes the defaults,
+ * and `init`, which makes the project).
+ */
+export const STACK_COMMANDS: readonly Command[] = COMMANDS.filter((c) => c !== 'compose' && c !== 'init');
 
 export const OPTIONS: readonly OptionSpec[] = [
   {
@@ -59,8 +66,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     config: 'project',
     env: 'PGAPP_PROJECT',
     file: 'project',
-    help: 'project name: letters, digits, _ (default pgapp)',
-    commands: 'stack',
+    help: "project name: letters, digits, _ (default pgapp; `init`: the directory's name)",
+    commands: 'project',
   },
   {
     flag: 'postgres',
@@ -286,6 +293,13 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   // One command's own.
   {
+    flag: 'example',
+    type: 'string',
+    value: 'NAME',
+    help: "start from an example (crm: the demo CRM's schema, seed and app layer) instead of empty folders",
+    commands: ['init'],
+  },
+  {
     flag: 'rotate-ca',
     type: 'boolean',
     help: 'a new project CA and rds certificate (clients then need the new root.crt)',
@@ -308,6 +322,12 @@ export const OPTIONS: readonly OptionSpec[] = [
     type: 'string',
     value: 'NAME',
     help: 'save a snapshot first, that `snapshot restore NAME` brings back',
+    commands: ['reset'],
+  },
+  {
+    flag: 'drop-remote',
+    type: 'boolean',
+    help: 'with --rds-url: also drop what pgapp made there (publication pgapp, schemas pgapp_bridge and pgapp_ledger)',
     commands: ['reset'],
   },
   {
@@ -381,6 +401,7 @@ export function envOnly(name: EnvOnly, env: NodeJS.ProcessEnv = process.env): st
 export function commandsOf(o: OptionSpec): readonly Command[] {
   if (o.commands === 'all') return COMMANDS;
   if (o.commands === 'stack') return STACK_COMMANDS;
+  if (o.commands === 'project') return [...STACK_COMMANDS, 'init'];
   return o.commands;
 }
 
@@ -483,10 +504,7 @@ export function optionsHelp(): string {
       o.negatable ? ` / --no-${o.flag}` : '',
       o.value ? ` ${o.value}` : '',
     ].join('');
-    const who =
-      o.commands === 'all' || o.commands === 'stack'
-        ? ''
-        : ` [${(o.commands as readonly string[]).join(', ')}]`;
+    const who = !Array.isArray(o.commands) ? '' : ` [${(o.commands as readonly string[]).join(', ')}]`;
     const text = `${o.help}${who}${o.env ? ` · ${o.env}` : ''}`;
     const [first = '', ...rest] = wrap(text, width + 2);
     lines.push(`  ${names.padEnd(width)}${first}`);

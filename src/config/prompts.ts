@@ -175,3 +175,12 @@ export async function textPrompt(
 ): Promise<string> {
   return input({ message, default: opts.default, validate: (v) => asMessage(() => opts.check(v)) }, ctx);
 }
+
+/** One of `choices` (value and what it means). */
+export async function selectPrompt<T extends string>(
+  message: string,
+  choices: { value: T; name: string }[],
+  ctx: PromptContext = {},
+): Promise<T> {
+  return select<T>({ message, choices }, ctx);
+}

@@ -84,6 +84,14 @@ const SCALARS: Record<string, string> = {
   bytea: 'string',
   json: 'Json',
   jsonb: 'Json',
+  // Extension types a schema commonly uses: as PostgREST's JSON carries them (text).
+  vector: 'string',
+  halfvec: 'string',
+  sparsevec: 'string',
+  geometry: 'string',
+  geography: 'string',
+  ltree: 'string',
+  hstore: 'Record<string, string | null>',
   void: 'undefined',
   record: 'Record<string, unknown>',
 };
@@ -300,7 +308,7 @@ export async function readApiCatalog(
     [schema, writer],
   );
   const enums = await db.query<ApiCatalog['enums'][number]>(
-    `SELECT t.typname AS name, n.nspname AS schema, array_agg(e.enumlabel ORDER BY e.enumsortorder) AS labels
+    `SELECT t.typname AS name, n.nspname AS schema, array_agg(e.enumlabel::text ORDER BY e.enumsortorder) AS labels
        FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace JOIN pg_enum e ON e.enumtypid = t.oid
       GROUP BY t.typname, n.nspname`,
   );

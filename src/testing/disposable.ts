@@ -21,6 +21,7 @@ import { type PgMajor, resolveConfig, type SeedSize } from '../config/schema.ts'
 import { newSecrets } from '../config/secrets.ts';
 import { ensureTls } from '../config/tls.ts';
 import { docker } from '../docker/engine.ts';
+import { PgappError } from '../errors.ts';
 import { freePort } from '../net/ports.ts';
 import { PACKAGE_ROOT, projectSqlRoot, stateDir, workDir } from '../paths.ts';
 import { LABELS, stackFiles } from '../spec/stack.ts';
@@ -91,7 +92,16 @@ export async function startDisposableStack(
   ensureParameterGroupFile(project);
   // Loaded on first use: importing testcontainers installs process signal handlers (signal-exit),
   // which pgapp/testing must not do to a program that only calls useStack().
-  const { DockerComposeEnvironment, Wait } = await import('testcontainers');
+  // An optional peer dependency: a project that only uses useStack() does not install it.
+  const { DockerComposeEnvironment, Wait } = await import('testcontainers').catch(
+    (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ERR_MODULE_NOT_FOUND') throw err;
+      throw new PgappError(
+        'startDisposableStack() runs compose.yaml through testcontainers, which is not installed',
+        'npm install --save-dev testcontainers (11.14 or later; 12 needs Node 22), or use useStack() (no extra package).',
+      );
+    },
+  );
   let started: StartedDockerComposeEnvironment | undefined;
   try {
     started = await new DockerComposeEnvironment(PACKAGE_ROOT, 'compose.yaml')

@@ -42,8 +42,10 @@ describe.skipIf(!postgrest.available)(title, () => {
     expect(env.code, env.output).toBe(0);
     await compose('up', '-d', '--wait');
     const setup = await compose('logs', '--no-color', 'setup');
-    expect(setup.stdout).toContain('setup: applied rds/020_crm_seed.sql');
-    expect(setup.stdout).toContain('setup: applied custom/api/020_api.sql');
+    expect(setup.stdout).toContain('setup: applied db/rds/seed/010_crm_seed.sql');
+    // The steps that build custom and the api from rds's catalog ran too.
+    expect(setup.stdout).toContain('setup: pgapp_private.sync_api() {"made"');
+    expect(setup.stdout).toContain('setup: applied custom/api/050_api.sql');
     expect(setup.stdout).toContain('setup: done');
     // PostgREST has no healthcheck (no shell in its image): ask its API from here.
     for (let i = 0; i < 50; i++) {
@@ -64,7 +66,12 @@ describe.skipIf(!postgrest.available)(title, () => {
     // compose.yaml reads over FDW (the replica is set up by `pgapp dev` only): the same mode here.
     const r = await cli(['dev', '--project', project, '--reads', 'fdw', ...portArgs], { home });
     expect(r.code, r.output).toBe(0);
-    for (const phase of ['Seed rds (crm)', 'Bridge custom → rds (postgres_fdw)', 'API schema', 'App layer']) {
+    for (const phase of [
+      'rds: migrations, seed, bridge',
+      'Bridge custom → rds (postgres_fdw)',
+      'API schema',
+      'App layer',
+    ]) {
       expect(r.output).toContain(`${phase}: nothing to apply`);
     }
   });

@@ -3,13 +3,14 @@
  * engine. Every hop, the warm re-run, data surviving down+dev and restarts, and the error paths.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DEFAULTS } from '../../src/config/schema.ts';
 import { issueServerCert, makeCa } from '../../src/config/tls.ts';
 import { docker, execIn } from '../../src/docker/engine.ts';
+import { EXAMPLES_DIR } from '../../src/paths.ts';
 import { LABELS } from '../../src/spec/stack.ts';
 import {
   cli,
@@ -75,7 +76,12 @@ describe.skipIf(!postgrest.available)(title, () => {
     expect(r.code, r.output).toBe(0);
     for (const svc of ['rds', 'custom', 'postgrest', 'gateway'])
       expect(r.output).toContain(`${svc}: ready (reused)`);
-    for (const phase of ['Seed rds (crm)', 'Bridge custom → rds (postgres_fdw)', 'API schema', 'App layer']) {
+    for (const phase of [
+      'rds: migrations, seed, bridge',
+      'Bridge custom → rds (postgres_fdw)',
+      'API schema',
+      'App layer',
+    ]) {
       expect(r.output).toContain(`${phase}: nothing to apply`);
     }
     expect(r.output).toMatch(/Replica custom ← rds \(logical replication\): \d+ tables, subscription kept/);
@@ -128,7 +134,7 @@ describe.skipIf(!postgrest.available)(title, () => {
     writeFileSync(file, JSON.stringify(rotated), { mode: 0o600 });
     const r = await stack.dev();
     expect(r.code, r.output).toBe(0);
-    expect(r.output).toContain('Seed rds (crm): 1 applied');
+    expect(r.output).toContain('rds: migrations, seed, bridge: 1 applied');
     expect(r.output).toContain('Bridge custom → rds (postgres_fdw): 1 applied');
     expect(r.output).toContain('API schema: nothing to apply');
     for (const svc of ['rds', 'custom', 'postgrest', 'gateway'])
@@ -276,22 +282,29 @@ describe.skipIf(!postgrest.available)(title, () => {
     await expect(plain()).rejects.toThrow(/no encryption/);
   });
 
-  it("applies the user's own SQL from sql/*/local, and names file and line when one fails", async () => {
-    mkdirSync(join(home, 'sql', 'custom', 'local'), { recursive: true });
-    mkdirSync(join(home, 'sql', 'rds', 'local'), { recursive: true });
+  it("a project's own SQL in db/: the example copied (as `init --example crm` does) applies nothing new; a table it adds is an endpoint; SQL left in sql/*/local is refused", async () => {
+    // The example's files under the project's own db/: the same ledger names, so nothing runs again.
+    cpSync(join(EXAMPLES_DIR, 'crm', 'db'), join(home, 'db'), { recursive: true });
+    const same = await stack.dev();
+    expect(same.code, same.output).toBe(0);
+    expect(same.output).toContain('rds: migrations, seed, bridge: nothing to apply');
+    expect(same.output).not.toContain('the example app');
     writeFileSync(
-      join(home, 'sql', 'rds', 'local', '010_tags.sql'),
+      join(home, 'db', 'rds', 'migrations', '060_tags.sql'),
       'CREATE TABLE crm.tags (id bigint PRIMARY KEY, name text NOT NULL);\n',
     );
     writeFileSync(
-      join(home, 'sql', 'custom', 'local', '010_hello.sql'),
+      join(home, 'db', 'custom', '040_hello.sql'),
       "CREATE VIEW api.hello AS SELECT 'hi'::text AS greeting;\nGRANT SELECT ON api.hello TO web_anon;\n",
     );
     const ok = await stack.dev();
     expect(ok.code, ok.output).toBe(0);
-    expect(ok.output).toContain('Seed rds (crm): 1 applied');
+    expect(ok.output).toContain('rds: migrations, seed, bridge: 1 applied');
     expect(ok.output).toContain('App layer: 1 applied');
     expect(await (await fetch(stack.api('/hello'))).json()).toEqual([{ greeting: 'hi' }]);
+    // The new table is published with the others (read-only: no owner column, the default access).
+    expect(ok.output).toMatch(/\/tags +read \(read-only\) ← crm\.tags, replica/);
+    expect(await (await fetch(stack.api('/tags'))).json()).toEqual([]);
     // On rds it ran as the master user, who owns what it made.
     expect(
       await query(
@@ -300,12 +313,21 @@ describe.skipIf(!postgrest.available)(title, () => {
       ),
     ).toEqual([{ tableowner: 'postgres' }]);
 
-    const bad = join(home, 'sql', 'custom', 'local', '020_bad.sql');
+    // SQL where an earlier pgapp read it is never silently left out: dev stops and says where it goes.
+    mkdirSync(join(home, 'sql', 'rds', 'local'), { recursive: true });
+    writeFileSync(join(home, 'sql', 'rds', 'local', '010_old.sql'), 'SELECT 1;\n');
+    const moved = await stack.dev();
+    expect(moved.code).toBe(1);
+    expect(moved.stderr).toContain("sql/rds/local/ hold SQL, but pgapp now reads a project's SQL from db/");
+    expect(moved.stderr).toContain('git mv sql/rds/local/*.sql db/rds/migrations/');
+    rmSync(join(home, 'sql'), { recursive: true });
+
+    const bad = join(home, 'db', 'custom', '050_bad.sql');
     writeFileSync(bad, 'CREATE TABLE api.half_done (x int);\nSELEC 2;\n');
     const r = await stack.dev();
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(
-      '✖ SQL failed in custom/local/020_bad.sql:2: syntax error at or near "SELEC" (SQLSTATE 42601)',
+      '✖ SQL failed in db/custom/050_bad.sql:2: syntax error at or near "SELEC" (SQLSTATE 42601)',
     );
     expect(r.stderr).toContain('2 | SELEC 2;');
     expect(r.stderr).toMatch(/hint: Fix the file and run again/);
@@ -338,7 +360,7 @@ describe.skipIf(!postgrest.available)(title, () => {
       expect(first.output).toContain('Types → src/database.types.ts (written)');
       expect(readFileSync(types, 'utf8')).toMatch(/hello: \{\s+Row: \{\s+greeting: string \| null\s+\}/);
       writeFileSync(
-        join(home, 'sql', 'custom', 'local', '030_hello_answer.sql'),
+        join(home, 'db', 'custom', '060_hello_answer.sql'),
         "CREATE OR REPLACE VIEW api.hello AS SELECT 'hi'::text AS greeting, 42 AS answer;\n",
       );
       const next = await stack.dev();
@@ -353,7 +375,7 @@ describe.skipIf(!postgrest.available)(title, () => {
   });
 
   it('a seed that violates a constraint: the file, the constraint and the key, exit 1, nothing of it applied', async () => {
-    const file = join(home, 'sql', 'rds', 'local', '020_dupe.sql');
+    const file = join(home, 'db', 'rds', 'seed', '020_dupe.sql');
     writeFileSync(
       file,
       "INSERT INTO crm.tags VALUES (1, 'one');\n" +
@@ -362,7 +384,7 @@ describe.skipIf(!postgrest.available)(title, () => {
     const r = await stack.dev();
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(
-      /✖ SQL failed in rds\/local\/020_dupe\.sql\S*: duplicate key value violates unique constraint "companies_owner_domain_key" \(SQLSTATE 23505\)/,
+      /✖ SQL failed in db\/rds\/seed\/020_dupe\.sql\S*: duplicate key value violates unique constraint "companies_owner_domain_key" \(SQLSTATE 23505\)/,
     );
     expect(r.stderr).toMatch(/DETAIL: Key \(owner_id, domain\)=\(.+\) already exists/);
     expect(r.stderr).toMatch(/hint: Fix the file and run again/);
@@ -373,16 +395,16 @@ describe.skipIf(!postgrest.available)(title, () => {
     unlinkSync(file);
     const again = await stack.dev();
     expect(again.code, again.output).toBe(0);
-    expect(again.output).toContain('Seed rds (crm): nothing to apply');
+    expect(again.output).toContain('rds: migrations, seed, bridge: nothing to apply');
   });
 
-  it('a table and a column added to crm by user SQL reach the local replica on the next dev', async () => {
+  it("a table and a column added to crm by the project's SQL reach the local replica and the api on the next dev", async () => {
     // crm.tags came from the test above: a new table is created locally and copied.
     expect(await query(stack.custom(), `SELECT to_regclass('crm.tags')::text AS t`)).toEqual([
       { t: 'crm.tags' },
     ]);
     writeFileSync(
-      join(home, 'sql', 'rds', 'local', '030_tier.sql'),
+      join(home, 'db', 'rds', 'migrations', '070_tier.sql'),
       "ALTER TABLE crm.companies ADD COLUMN tier text NOT NULL DEFAULT 'basic';\n" +
         "INSERT INTO crm.tags VALUES (7, 'seven');\n",
     );
@@ -412,6 +434,10 @@ describe.skipIf(!postgrest.available)(title, () => {
       { name: 'Tiered' },
     ]);
     expect(await query(stack.custom(), 'SELECT tier FROM crm.companies WHERE id = $1', [id])).toEqual([
+      { tier: 'basic' },
+    ]);
+    // The column is in the api too, and its default works as on rds.
+    expect(await (await send('GET', `/companies?id=eq.${id}&select=tier`)).json()).toEqual([
       { tier: 'basic' },
     ]);
   });
@@ -552,7 +578,7 @@ describe.skipIf(!postgrest.available)(title, () => {
     const next = await cli(['dev', '--project', other, ...p.args], { home });
     expect(next.code, next.output).toBe(0);
     expect(next.output).toContain('rds: ready (reused)');
-    expect(next.output).toContain('Seed rds (crm): nothing to apply');
+    expect(next.output).toContain('rds: migrations, seed, bridge: nothing to apply');
     await cli(['reset', '--yes', '--project', other], { home });
   });
 
@@ -600,7 +626,7 @@ describe.skipIf(!postgrest.available)(title, () => {
       'Images',
       'Network',
       'rds: start',
-      'Seed rds (crm)',
+      'rds: migrations, seed, bridge',
       'custom: start',
       'Bridge custom → rds (postgres_fdw)',
       'Replica custom ← rds',

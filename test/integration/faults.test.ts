@@ -109,7 +109,7 @@ describe.skipIf(!postgrest.available)(title, () => {
   }, 60_000);
 
   it("replication stopped: the writer's next read is refused (503, with the hint), not stale; status shows it; dev repairs it", async () => {
-    await query(stack.custom(), 'ALTER SUBSCRIPTION pgapp_crm DISABLE');
+    await query(stack.custom(), 'ALTER SUBSCRIPTION pgapp DISABLE');
     const { id } = await postCompany(send, {
       name: 'Pending',
       domain: `pending-${project}.example`,
@@ -137,10 +137,10 @@ describe.skipIf(!postgrest.available)(title, () => {
   it('replication slot lost on rds: dev subscribes again, copies everything, and nothing written meanwhile is missing', async () => {
     const [{ slot } = { slot: '' }] = await query<{ slot: string }>(
       stack.custom(),
-      `SELECT subslotname AS slot FROM pg_subscription WHERE subname = 'pgapp_crm'`,
+      `SELECT subslotname AS slot FROM pg_subscription WHERE subname = 'pgapp'`,
     );
     expect(slot).toMatch(new RegExp(`^pgapp_${project}_[0-9a-f]{8}$`));
-    await query(stack.custom(), 'ALTER SUBSCRIPTION pgapp_crm DISABLE');
+    await query(stack.custom(), 'ALTER SUBSCRIPTION pgapp DISABLE');
     // The slot's walsender goes with the disabled subscription; then the slot itself.
     for (let i = 0; i < 50; i++) {
       const [s] = await query<{ active: boolean }>(

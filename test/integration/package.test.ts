@@ -1,9 +1,11 @@
 /**
  * pgapp as a package, tried as a new user would: `npm pack`, installed into a scratch project, whose
  * own vitest test imports `pgapp/testing` (the built JS and its .d.ts — no TypeScript source ships)
- * and reads the API of the shared test stack; the `pgapp` bin runs the built CLI (no tsx).
+ * and reads the API of the shared test stack; the `pgapp` bin runs the built CLI (no tsx): `init` makes a
+ * project in an empty directory and `dev` brings it up.
  */
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +13,7 @@ import { promisify } from 'node:util';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { PACKAGE_ROOT, workDir } from '../../src/paths.ts';
 import { type TestStack, useStack } from '../../src/testing/index.ts';
+import { freePorts } from '../helpers.ts';
 
 const run = promisify(execFile);
 const postgrest = inject('postgrest');
@@ -40,6 +43,10 @@ describe.skipIf(!postgrest.available)(title, () => {
     expect(existsSync(join(installed, 'dist', 'testing', 'index.js'))).toBe(true);
     expect(existsSync(join(installed, 'dist', 'testing', 'index.d.ts'))).toBe(true);
     expect(existsSync(join(installed, 'src'))).toBe(false); // the built JS only
+    // What runs there and nothing else: no TypeScript runner (the bin is built JS), and testcontainers
+    // only for those who install it for startDisposableStack().
+    for (const dev of ['tsx', 'esbuild', 'testcontainers'])
+      expect(existsSync(join(scratch, 'node_modules', dev)), dev).toBe(false);
 
     writeFileSync(
       join(scratch, 'api.test.ts'),
@@ -68,7 +75,39 @@ it('reads a contact through the API of a pgapp stack', async () => {
     expect(vitest.stdout).toMatch(/1 passed/);
 
     // The bin is the built CLI.
-    const help = await run(join(scratch, 'node_modules', '.bin', 'pgapp'), ['--help'], { cwd: scratch });
+    const pgapp = join(scratch, 'node_modules', '.bin', 'pgapp');
+    const help = await run(pgapp, ['--help'], { cwd: scratch });
     expect(help.stdout).toMatch(/^pgapp — Postgres as an app/);
-  }, 300_000);
+
+    // A new project in an empty directory: init from the example, then dev brings it up.
+    const app = mkdtempSync(join(tmpdir(), 'pgapp-new-app-'));
+    const project = `pkg_${randomBytes(3).toString('hex')}`;
+    const envApp = { ...process.env, PGAPP_HOME: app, CI: 'true' };
+    const made = await run(pgapp, ['init', '--example', 'crm', '--project', project], {
+      cwd: app,
+      env: envApp,
+    });
+    expect(made.stdout).toContain(`project "${project}"`);
+    expect(existsSync(join(app, 'db', 'rds', 'migrations', '010_crm_schema.sql'))).toBe(true);
+    const [rds, custom, api] = await freePorts(3);
+    const ports = [
+      '--rds-port',
+      String(rds),
+      '--custom-port',
+      String(custom),
+      '--postgrest-port',
+      String(api),
+    ];
+    try {
+      const up = await run(pgapp, ['dev', ...ports], { cwd: app, env: envApp, maxBuffer: 1 << 24 });
+      expect(up.stdout).toContain(`pgapp "${project}" is up`);
+      expect(up.stdout).toContain('schemas crm');
+      const rows = await (
+        await fetch(`http://127.0.0.1:${api}/contacts?select=id,company(name)&limit=1`)
+      ).json();
+      expect(rows[0].company.name).toBeTruthy();
+    } finally {
+      await run(pgapp, ['reset', '--yes'], { cwd: app, env: envApp });
+    }
+  }, 400_000);
 });

@@ -9,7 +9,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { issueServerCert, makeCa } from '../../src/config/tls.ts';
 import { docker } from '../../src/docker/engine.ts';
-import { SQL_DIR } from '../../src/paths.ts';
+import { EXAMPLES_DIR } from '../../src/paths.ts';
 import { LABELS } from '../../src/spec/stack.ts';
 import { cli, freePorts, portFlags, query, startPg, type Throwaway, tempHome } from '../helpers.ts';
 
@@ -123,14 +123,20 @@ describe.skipIf(!postgrest.available)(title, () => {
     ).toEqual([{ name: 'Remote Co', owner_id: 'remote-user' }]);
   });
 
-  it('without --seed-remote: writes nothing there but the bridge views, the publication and its ledger', async () => {
+  it('without --seed-remote: writes nothing there but pgapp_bridge, the publication and its ledger; --drop-remote takes them away', async () => {
     // Somebody's existing database with crm in it (seeded outside pgapp, as a real one would be).
     await query(tlsDb('extdb'), 'CREATE DATABASE theirs');
-    const theirs = new pg.Client(tlsDb('theirs'));
+    let theirs = new pg.Client(tlsDb('theirs'));
     await theirs.connect();
-    await theirs.query(`SELECT set_config('pgapp.seed_contacts', '200', false)`);
-    for (const f of ['010_crm_schema.sql', '020_crm_seed.sql', '030_crm_constraints.sql', '050_owner.sql']) {
-      await theirs.query(readFileSync(join(SQL_DIR, 'rds', f), 'utf8'));
+    await theirs.query(`SELECT set_config('pgapp.seed_rows', '200', false)`);
+    const example = join(EXAMPLES_DIR, 'crm', 'db', 'rds');
+    for (const f of [
+      'migrations/010_crm_schema.sql',
+      'migrations/020_crm_constraints.sql',
+      'migrations/030_owner.sql',
+      'seed/010_crm_seed.sql',
+    ]) {
+      await theirs.query(readFileSync(join(example, f), 'utf8'));
     }
     const snapshot = async () => ({
       schemas: (
@@ -152,9 +158,9 @@ describe.skipIf(!postgrest.available)(title, () => {
     const pp = await ports();
     const r = await cli(['dev', '--project', p, '--rds-url', url(tls, 'theirs'), ...pp.args], { home });
     expect(r.code, r.output).toBe(0);
-    // The bridge views (and the read-your-writes fence), then the publication the replica reads.
-    expect(r.output).toContain('Remote rds: bridge views only (no seed): 2 applied');
-    expect(r.output).toMatch(/Replica custom ← rds \(logical replication\): 5 tables, subscription created/);
+    // pgapp_bridge (the catalog, the read-your-writes fence), then the publication the replica reads.
+    expect(r.output).toContain('Remote rds: bridge only (no migrations, no seed): 1 applied, schemas crm');
+    expect(r.output).toMatch(/Replica custom ← rds \(logical replication\): 4 tables, subscription created/);
     const rows = (await (
       await fetch(`http://127.0.0.1:${pp.api}/contacts?select=id&order=id`)
     ).json()) as unknown[];
@@ -167,14 +173,29 @@ describe.skipIf(!postgrest.available)(title, () => {
     expect(after.contacts).toBe(before.contacts);
     expect(after.schemas).toEqual([...before.schemas, 'pgapp_bridge', 'pgapp_ledger'].sort());
     expect(await query(tlsDb('theirs'), 'SELECT pubname FROM pg_publication')).toEqual([
-      { pubname: 'pgapp_crm' },
+      { pubname: 'pgapp' },
     ]);
-    // Its replication slot keeps WAL on their server: `reset` drops it with the stack.
+    // Its replication slot keeps WAL on their server: `reset` drops it with the stack, and
+    // --drop-remote what pgapp made there, leaving their database as it was.
     const slots = `SELECT slot_name FROM pg_replication_slots WHERE database = 'theirs'`;
     expect(await query(tlsDb('theirs'), slots)).toHaveLength(1);
-    const gone = await cli(['reset', '--yes', '--project', p], { home });
+    const gone = await cli(
+      ['reset', '--yes', '--drop-remote', '--project', p, '--rds-url', url(tls, 'theirs')],
+      {
+        home,
+      },
+    );
     expect(gone.code, gone.output).toBe(0);
+    expect(gone.stdout).toContain(
+      'dropped on the remote rds: publication pgapp, schema pgapp_bridge, schema pgapp_ledger',
+    );
     expect(await query(tlsDb('theirs'), slots)).toEqual([]);
+    expect(await query(tlsDb('theirs'), 'SELECT pubname FROM pg_publication')).toEqual([]);
+    const theirsAgain = new pg.Client(tlsDb('theirs'));
+    await theirsAgain.connect();
+    theirs = theirsAgain;
+    expect(await snapshot()).toEqual(before);
+    await theirsAgain.end();
   });
 
   it("with sslrootcert (the server's CA bundle): verify-full from this machine and from custom; another CA is refused, nothing made", async () => {
@@ -249,15 +270,23 @@ describe.skipIf(!postgrest.available)(title, () => {
     expect(notPem.stderr).toContain("Cannot read --rds-url's sslrootcert");
   });
 
-  it('a database without crm, and no --seed-remote: says so, with the way out', async () => {
+  it('an empty database: comes up with nothing to serve and says so; a schema named that is not there stops, with the way out', async () => {
     await query(tlsDb('extdb'), 'CREATE DATABASE empty');
     const p = project('empty');
-    const r = await cli(['dev', '--project', p, '--rds-url', url(tls, 'empty'), ...(await ports()).args], {
-      home,
-    });
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain('schema crm not found in database empty');
-    expect(r.stderr).toMatch(/hint: Pass --seed-remote/);
+    const pp = await ports();
+    const r = await cli(['dev', '--project', p, '--rds-url', url(tls, 'empty'), ...pp.args], { home });
+    expect(r.code, r.output).toBe(0);
+    expect(r.output).toContain(
+      'Remote rds: bridge only (no migrations, no seed): 1 applied, no schema with tables yet',
+    );
+    expect(r.output).toContain('no tables in the bridged schemas yet');
+    const asked = await cli(
+      ['dev', '--project', p, '--rds-url', url(tls, 'empty'), '--schemas', 'crm', ...pp.args],
+      { home },
+    );
+    expect(asked.code).toBe(1);
+    expect(asked.stderr).toContain('schema crm not found in database empty');
+    expect(asked.stderr).toMatch(/hint: It holds no tables yet: .*--seed-remote/);
   });
 
   it('a server without TLS is refused unless explicitly allowed', async () => {

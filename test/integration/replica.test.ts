@@ -2,7 +2,7 @@
  * The colocated read path (reads: replica, the default) on the shared stack: every write still
  * lands in rds, the writer's next request sees it (read-your-writes, 1,000 write-then-read pairs
  * across the four tables), rows written on rds by anyone reach the API, and the replica is made the
- * RDS way (a non-superuser with rds_replication, SELECT on crm only).
+ * RDS way (a non-superuser with rds_replication, SELECT on the bridged schemas only).
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -41,7 +41,7 @@ describe.skipIf(!postgrest.available)(title, () => {
               EXISTS (SELECT 1 FROM pg_stat_subscription st WHERE st.subid = s.oid AND st.pid IS NOT NULL) AS running,
               (SELECT count(*) FILTER (WHERE srsubstate = 'r')::int FROM pg_subscription_rel WHERE srsubid = s.oid) AS ready,
               (SELECT count(*)::int FROM pg_subscription_rel WHERE srsubid = s.oid) AS total
-       FROM pg_subscription s WHERE subname = 'pgapp_crm'`,
+       FROM pg_subscription s WHERE subname = 'pgapp'`,
     );
     expect(sub).toMatchObject({ enabled: true, running: true });
     expect(sub?.ready).toBe(sub?.total);
@@ -56,7 +56,7 @@ describe.skipIf(!postgrest.available)(title, () => {
     );
   });
 
-  it('is fed by a replication user made the RDS way: rds_replication, not a superuser, SELECT on crm only', async () => {
+  it('is fed by a replication user made the RDS way: rds_replication, not a superuser, SELECT on the bridged schemas only', async () => {
     const [role] = await query<{ rolsuper: boolean; rolreplication: boolean; member: boolean }>(
       rds(),
       `SELECT rolsuper, rolreplication, pg_has_role(oid, 'rds_replication', 'MEMBER') AS member

@@ -49,6 +49,7 @@ describe('compose.yaml', () => {
       'custom:call:pgapp_private.sync_api',
       'custom:custom/app',
       'custom:db/custom',
+      'custom:call:pgapp_private.sync_api',
     ]);
     expect(composeYaml()).toContain(`PGAPP_PHASES: "${order.join(' ')}"`);
     expect(composeYaml()).toContain('"/sql/apply.sh"');

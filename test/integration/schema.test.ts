@@ -1,0 +1,344 @@
+/**
+ * Your schema, not a demo: a project of its own (test/fixtures/desk, a ticket desk in two schemas,
+ * nothing like the CRM example) brought up by the real CLI, its whole API made from rds's catalog —
+ * in both read modes the same endpoints, embeds from foreign keys, writes with read-your-writes,
+ * per-user rows for the tables that have an owner and the default for those that do not, the
+ * project's own view, types that compile, and a schema change on the next `dev`.
+ */
+import { execFile } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { makeToken } from '../../src/auth/jwt.ts';
+import { PACKAGE_ROOT } from '../../src/paths.ts';
+import { apiClient, cli, query, ThrowawayStack } from '../helpers.ts';
+
+const postgrest = inject('postgrest');
+const title = postgrest.available
+  ? 'your own schema (the desk fixture)'
+  : `your own schema (the desk fixture) — SKIPPED: ${postgrest.reason}`;
+
+export const FIXTURE = join(PACKAGE_ROOT, 'test', 'fixtures', 'desk');
+const run = promisify(execFile);
+const TSC = join(PACKAGE_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+
+describe.skipIf(!postgrest.available)(title, () => {
+  const stack = new ThrowawayStack('desk');
+  const token = (sub: string) =>
+    makeToken(stack.secrets.jwtSecret, { role: 'web_user', expiresIn: 600, claims: { sub } });
+  const as = (sub: string | null) =>
+    apiClient(
+      () => stack.api(),
+      () => (sub ? token(sub) : null),
+    );
+  const call = async (sub: string | null, method: string, path: string, body?: unknown) => {
+    const res = await as(sub)(method, path, body);
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : null };
+  };
+  let first: { code: number | null; output: string };
+
+  beforeAll(async () => {
+    cpSync(FIXTURE, stack.home, { recursive: true });
+    first = await stack.dev();
+  });
+  afterAll(async () => {
+    await stack.reset();
+  });
+
+  it('mirrors the schemas it names, with the types and the extension they use', async () => {
+    expect(first.code, first.output).toBe(0);
+    expect(first.output).toContain('schemas desk, kb');
+    expect(first.output).toContain('8 foreign tables (8 new)');
+    // A column of an enum, a domain and pgvector's type, on custom as on rds.
+    const types = await query<{ t: string }>(
+      stack.custom(),
+      `SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute
+       WHERE attrelid IN ('desk.tickets'::regclass, 'desk.agents'::regclass, 'kb.articles'::regclass)
+         AND attname IN ('priority', 'email', 'embedding') ORDER BY 1`,
+    );
+    expect(types.map((r) => r.t)).toEqual(['desk.email', 'desk.priority', 'vector(3)']);
+    // What each table became, and what is left to the project.
+    expect(first.output).toMatch(/\/Audit Log +read \(read-only\) ← desk\.Audit Log, fdw/);
+    expect(first.output).toMatch(/\/kb_labels +read \(read-only\) ← kb\.labels, replica/);
+    expect(first.output).toMatch(/\/settings +your own view ← desk\.settings/);
+    expect(first.output).toContain('✔ PostgREST POST → rds');
+  });
+
+  for (const reads of ['replica', 'fdw'] as const) {
+    describe(`reads: ${reads}`, () => {
+      let alice: number;
+      beforeAll(async () => {
+        if (reads === 'fdw') {
+          const r = await stack.dev(['--reads', 'fdw']);
+          expect(r.code, r.output).toBe(0);
+          expect(r.output).toContain('Replica: off (reads: fdw; subscription dropped)');
+        }
+      });
+
+      it("embeds what rds's foreign keys relate: to-one, to-many, a self-reference, many-to-many, across schemas", async () => {
+        const agents = await call(
+          null,
+          'GET',
+          '/agents?select=name,lead(name),agents(name)&name=eq.Agent%201&agents.order=name',
+        );
+        expect(agents.status).toBe(200);
+        expect(agents.body[0]).toEqual({
+          name: 'Agent 1',
+          lead: null,
+          agents: [{ name: 'Agent 2' }, { name: 'Agent 3' }, { name: 'Agent 4' }],
+        });
+        const tickets = await call(
+          null,
+          'GET',
+          '/tickets?select=id,priority,meta,assignee(name),labels(name)&id=eq.2&labels.order=name',
+        );
+        expect(tickets.body).toEqual([
+          {
+            id: 2,
+            priority: 'high',
+            meta: { channel: 'phone', order: 14 },
+            assignee: { name: 'Agent 3' },
+            labels: [{ name: 'billing' }, { name: 'urgent' }],
+          },
+        ]);
+        const labels = await call(
+          null,
+          'GET',
+          '/labels?select=name,tickets(id)&name=eq.bug&tickets.order=id&tickets.limit=2',
+        );
+        expect(labels.body).toEqual([{ name: 'bug', tickets: [{ id: 5 }, { id: 10 }] }]);
+        // Across schemas (kb.articles → desk.tickets), and kb.labels under the name it gets (desk has labels).
+        const articles = await call(
+          null,
+          'GET',
+          '/articles?select=id,words,embedding,ticket(subject),kb_labels(tag)&id=eq.2',
+        );
+        expect(articles.body).toEqual([
+          {
+            id: 2,
+            words: 7,
+            embedding: '[2,2,2]',
+            ticket: { subject: 'Ticket 10' },
+            kb_labels: [{ tag: 'reference' }],
+          },
+        ]);
+        // A table without a key, whose name needs quoting: read-only, through postgres_fdw.
+        const audit = await call(null, 'GET', '/Audit%20Log?ticket_id=eq.3');
+        expect(audit.body).toEqual([{ at: '2025-01-01T08:21:00+00:00', ticket_id: 3, action: 'opened' }]);
+      });
+
+      it('writes every key kind, with defaults as on rds, and reads them back at once', async () => {
+        // bigserial, an enum's default, jsonb; the clock and the owner are rds's and the token's.
+        const t = await call('alice', 'POST', '/tickets', {
+          subject: `alice ${reads}`,
+          meta: { via: 'api' },
+        });
+        expect(t.status, JSON.stringify(t.body)).toBe(201);
+        alice = t.body[0].id;
+        expect(t.body[0]).toMatchObject({ priority: 'normal', meta: { via: 'api' }, owner_id: 'alice' });
+        expect(Date.now() - Date.parse(t.body[0].opened_at)).toBeLessThan(60_000);
+        expect((await call('alice', 'GET', `/tickets?id=eq.${alice}&select=subject`)).body).toEqual([
+          { subject: `alice ${reads}` },
+        ]);
+        // An update sends only what changed: the key and the clock column keep rds's values.
+        const patched = await call('alice', 'PATCH', `/tickets?id=eq.${alice}`, { priority: 'high' });
+        expect(patched.body[0]).toMatchObject({
+          id: alice,
+          priority: 'high',
+          opened_at: t.body[0].opened_at,
+        });
+        // uuid: the default makes one, or the client names it.
+        const a1 = await call('alice', 'POST', '/agents', {
+          email: `a-${reads}@desk.example`,
+          name: 'New',
+          skills: ['x'],
+        });
+        expect(a1.status).toBe(201);
+        expect(a1.body[0].id).toMatch(/^[0-9a-f-]{36}$/);
+        const id =
+          reads === 'replica'
+            ? '11111111-1111-4111-8111-111111111111'
+            : '22222222-2222-4222-8222-222222222222';
+        const a2 = await call('alice', 'POST', '/agents', {
+          id,
+          email: `b-${reads}@desk.example`,
+          name: 'Named',
+          lead_id: a1.body[0].id,
+        });
+        expect(a2.body[0]).toMatchObject({ id, lead_id: a1.body[0].id });
+        expect((await call(null, 'GET', `/agents?id=eq.${id}&select=lead(name)`)).body).toEqual([
+          { lead: { name: 'New' } },
+        ]);
+        // identity ALWAYS: rds's id, none from the client.
+        const l = await call('alice', 'POST', '/labels', { name: `label-${reads}` });
+        expect(l.status).toBe(201);
+        expect(l.body[0]).toMatchObject({ id: expect.any(Number), color: 'grey' });
+        expect((await call('alice', 'POST', '/labels', { id: 999, name: 'x' })).status).toBe(403);
+        // A composite key: the many-to-many row, made and removed by both its columns.
+        const link = await call('alice', 'POST', '/ticket_labels', {
+          ticket_id: alice,
+          label_id: l.body[0].id,
+        });
+        expect(link.status).toBe(201);
+        expect((await call(null, 'GET', `/tickets?id=eq.${alice}&select=labels(name)`)).body).toEqual([]);
+        expect((await call('alice', 'GET', `/tickets?id=eq.${alice}&select=labels(name)`)).body).toEqual([
+          { labels: [{ name: `label-${reads}` }] },
+        ]);
+        const unlinked = await call(
+          'alice',
+          'DELETE',
+          `/ticket_labels?ticket_id=eq.${alice}&label_id=eq.${l.body[0].id}`,
+        );
+        expect(unlinked.body).toHaveLength(1);
+        // A generated column and a vector: rds computes the one, keeps the other.
+        const art = await call('alice', 'POST', '/articles', {
+          title: 'x',
+          body: 'one two three',
+          embedding: '[1,2,3]',
+          ticket_id: alice,
+        });
+        expect(art.status, JSON.stringify(art.body)).toBe(201);
+        expect(art.body[0]).toMatchObject({ words: 3, embedding: '[1,2,3]', owner_id: 'alice' });
+        expect((await call('alice', 'POST', '/articles', { title: 'x', words: 3 })).status).toBe(403);
+        // Rows written straight on rds reach the API, and the rows written here are on rds.
+        const [onRds] = await query<{ n: number }>(
+          stack.rds(),
+          'SELECT count(*)::int AS n FROM desk.tickets WHERE id = $1',
+          [alice],
+        );
+        expect(onRds?.n).toBe(1);
+      });
+
+      it('keeps per-user rows for the tables with an owner: two users and anonymous', async () => {
+        expect((await call('bob', 'GET', `/tickets?id=eq.${alice}`)).body).toEqual([]);
+        expect((await call(null, 'GET', `/tickets?id=eq.${alice}`)).body).toEqual([]);
+        // Someone else's private row answers as one that does not exist.
+        const ref = await call('bob', 'POST', '/articles', { title: 'x', ticket_id: alice });
+        expect(ref.status).toBe(409);
+        expect(ref.body.message).toBe(`ticket ${alice} does not exist`);
+        expect((await call('bob', 'PATCH', `/tickets?id=eq.${alice}`, { priority: 'low' })).body).toEqual([]);
+        expect((await call('bob', 'DELETE', `/tickets?id=eq.${alice}`)).body).toEqual([]);
+        // Shared rows (no owner): everyone reads them, no API user changes them.
+        expect((await call('bob', 'GET', '/tickets?id=eq.1&select=id')).body).toEqual([{ id: 1 }]);
+        expect((await call('alice', 'PATCH', '/tickets?id=eq.1', { priority: 'low' })).body).toEqual([]);
+        // The owner can, and the delete reaches rds (its articles' references are set NULL there).
+        expect((await call('alice', 'DELETE', `/tickets?id=eq.${alice}`)).body).toHaveLength(1);
+        expect(await query(stack.rds(), 'SELECT 1 FROM desk.tickets WHERE id = $1', [alice])).toEqual([]);
+      });
+
+      it('gives tables without an owner the default, read, unless the project says otherwise', async () => {
+        // kb.labels: read for everyone, writes for nobody (401 anonymous, 403 signed in).
+        expect((await call(null, 'GET', '/kb_labels?limit=1')).status).toBe(200);
+        expect((await call(null, 'POST', '/kb_labels', { article_id: 1, tag: 'x' })).status).toBe(401);
+        expect((await call('alice', 'POST', '/kb_labels', { article_id: 1, tag: 'x' })).status).toBe(403);
+        // desk.labels: "write" in pgapp.config.json — web_user writes, web_anon still only reads.
+        expect((await call(null, 'POST', '/labels', { name: 'anon' })).status).toBe(401);
+        // A table without a primary key is read-only whatever its access.
+        expect((await call('alice', 'POST', '/Audit%20Log', { action: 'x' })).status).toBe(403);
+        // The project's own view: its endpoint, without the secret row.
+        expect((await call(null, 'GET', '/settings?order=key')).body).toEqual([
+          { key: 'greeting', value: 'Hello, how can we help?' },
+          { key: 'hours', value: { open: 8, close: 18 } },
+        ]);
+      });
+    });
+  }
+
+  it('types from the api compile with @supabase/postgrest-js, and a misspelt column does not', async () => {
+    // Under the package, so that the program resolves @supabase/postgrest-js from its node_modules.
+    mkdirSync(join(PACKAGE_ROOT, '.pgapp'), { recursive: true });
+    const dir = mkdtempSync(join(PACKAGE_ROOT, '.pgapp', 'desk-types-'));
+    try {
+      const out = join(dir, 'database.types.ts');
+      const r = await cli(['gen', 'types', '--project', stack.project, '--out', out], { home: stack.home });
+      expect(r.code, r.output).toBe(0);
+      const types = readFileSync(out, 'utf8');
+      expect(types).toContain('"Audit Log"');
+      expect(types).toMatch(/priority: "low" \| "normal" \| "high"/);
+      writeFileSync(
+        join(dir, 'tsconfig.json'),
+        JSON.stringify({
+          compilerOptions: {
+            strict: true,
+            noEmit: true,
+            module: 'nodenext',
+            moduleResolution: 'nodenext',
+            target: 'es2022',
+            allowImportingTsExtensions: true,
+            skipLibCheck: true,
+            types: ['node'],
+          },
+          files: ['program.ts'],
+        }),
+      );
+      const tsc = async (body: string) => {
+        writeFileSync(
+          join(dir, 'program.ts'),
+          [
+            "import { PostgrestClient } from '@supabase/postgrest-js';",
+            "import type { Database } from './database.types.ts';",
+            "const db = new PostgrestClient<Database>('http://127.0.0.1');",
+            'export async function main() {',
+            body,
+            '}',
+          ].join('\n'),
+        );
+        try {
+          await run(process.execPath, [TSC, '-p', join(dir, 'tsconfig.json')]);
+          return '';
+        } catch (err) {
+          return (err as { stdout?: string }).stdout ?? String(err);
+        }
+      };
+      expect(
+        await tsc(
+          [
+            "  const t = await db.from('tickets').select('id, subject, priority, assignee(name), labels(name)').eq('priority', 'high');",
+            "  const p: 'low' | 'normal' | 'high' | undefined = t.data?.[0]?.priority;",
+            "  await db.from('agents').insert({ email: 'a@b.c', name: 'x', skills: ['y'] });",
+            "  const a = await db.from('articles').select('words, embedding, ticket(subject)');",
+            '  return [p, a.data?.[0]?.words];',
+          ].join('\n'),
+        ),
+      ).toBe('');
+      expect(
+        await tsc(
+          "  const t = await db.from('tickets').select('id, subjct');\n  const s: string | undefined = t.data?.[0]?.subjct;\n  return s;",
+        ),
+      ).toMatch(/error TS/);
+      // Columns rds fills are not the client's: not in Insert.
+      expect(await tsc("  return db.from('labels').insert({ id: 1, name: 'x' });")).toMatch(/error TS/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a schema change reaches the API on the next dev: a table, a column, a foreign key, an enum value, a dropped column and table', async () => {
+    writeFileSync(
+      join(stack.home, 'db', 'rds', 'migrations', '020_change.sql'),
+      [
+        "ALTER TYPE desk.priority ADD VALUE 'urgent' AFTER 'high';",
+        'ALTER TABLE desk.tickets ADD COLUMN due date;',
+        'CREATE TABLE desk.sla (id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, ticket_id bigint NOT NULL REFERENCES desk.tickets, hours integer NOT NULL);',
+        'INSERT INTO desk.sla (ticket_id, hours) VALUES (1, 4);',
+        'ALTER TABLE kb.articles DROP COLUMN words;',
+        'DROP TABLE kb.labels;',
+      ].join('\n'),
+    );
+    const r = await stack.dev();
+    expect(r.code, r.output).toBe(0);
+    expect((await call(null, 'GET', '/sla?select=hours,ticket(id)')).body).toEqual([
+      { hours: 4, ticket: { id: 1 } },
+    ]);
+    expect((await call(null, 'GET', '/tickets?id=eq.1&select=id,due,sla(hours)')).body).toEqual([
+      { id: 1, due: null, sla: [{ hours: 4 }] },
+    ]);
+    const urgent = await call('carol', 'POST', '/tickets', { subject: 'now', priority: 'urgent' });
+    expect(urgent.status, JSON.stringify(urgent.body)).toBe(201);
+    expect((await call(null, 'GET', '/articles?select=words&limit=1')).status).toBe(400);
+    expect((await call(null, 'GET', '/kb_labels')).status).toBe(404);
+    expect(r.output).toMatch(/foreign tables \(1 new, \d+ columns changed, 1 gone\)/);
+  });
+});
