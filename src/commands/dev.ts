@@ -194,6 +194,7 @@ async function bringUp(config: Config, opts: DevOptions): Promise<DevResult> {
     ms: Math.round(performance.now() - started),
     schemas: ctx.schemas ?? [],
     api: ctx.api ?? [],
-    example: projectSqlRoot().example,
+    // The example runs when the project has no db/ of its own — on a real rds, only if pgapp seeded it there.
+    example: projectSqlRoot().example && (!ctx.config.remote || ctx.config.remote.seed),
   };
 }

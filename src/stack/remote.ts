@@ -28,6 +28,6 @@ export async function dropRemoteObjects(config: Config, secrets: Secrets): Promi
     await db.query(`DROP PUBLICATION IF EXISTS ${PUBLICATION}`);
     await db.query('DROP SCHEMA IF EXISTS pgapp_bridge, pgapp_ledger CASCADE');
     await db.query('COMMIT');
-    return here;
+    return REMOTE_OBJECTS.filter((o) => here.includes(o));
   });
 }

@@ -151,10 +151,16 @@ export function refuseEarlierFolders(): void {
   );
 }
 
-/** The files of a phase, in order, named in the ledger by their path (db/… for the project's own). */
+/**
+ * The files of a phase, in order, named in the ledger by their path (db/… for the project's own).
+ * The example's app layer (its db/custom) reads the example's own tables: over a real rds it did not
+ * seed (--rds-url without --seed-remote) they are not there, so it is left out with them.
+ */
 export function phaseFiles(phase: Phase, remote: RemoteRds | undefined) {
-  const project = projectSqlRoot().root;
-  return phaseDirs(phase, remote).flatMap((d) => readSqlDir(d.project ? project : SQL_DIR, d.dir));
+  const { root, example } = projectSqlRoot();
+  return phaseDirs(phase, remote)
+    .filter((d) => !(d.project && example && remote && !remote.seed))
+    .flatMap((d) => readSqlDir(d.project ? root : SQL_DIR, d.dir));
 }
 
 /**
