@@ -5,6 +5,7 @@ import { dataPgMajor, projectContainers } from '../docker/containers.ts';
 import { checkEngine } from '../docker/engine.ts';
 import { errorMessage } from '../errors.ts';
 import { LABELS, SERVICES } from '../spec/stack.ts';
+import { type ApiTable, apiTables } from '../stack/api.ts';
 import { type ConnectionDetails, connectionDetails } from '../stack/connections.ts';
 import { type ParameterGroupStatus, parameterGroupStatus } from '../stack/parameters.ts';
 import { type ReplicaStatus, replicaStatus } from '../stack/replica.ts';
@@ -30,6 +31,8 @@ export interface StackStatus {
   replica?: ReplicaStatus | { error: string };
   /** The stand-in's parameter group: what is not in force yet (pending-reboot); absent when rds is down. */
   parameterGroup?: ParameterGroupStatus | { error: string };
+  /** What each of rds's tables became in the api (endpoint, access, where it reads); absent when custom is down. */
+  api?: ApiTable[] | { error: string };
 }
 
 export async function status(opts: GlobalOptions & { showSecrets?: boolean }): Promise<StackStatus> {
@@ -65,6 +68,7 @@ export async function status(opts: GlobalOptions & { showSecrets?: boolean }): P
     );
   }
   if (secrets && services.find((s) => s.service === 'custom')?.state === 'running') {
+    result.api = await apiTables(live, secrets).catch((err) => ({ error: errorMessage(err) }));
     result.replica = await replicaStatus(live, secrets).catch((err) => ({ error: errorMessage(err) }));
   }
   return result;

@@ -34,8 +34,26 @@ export function renderStatus(s: StackStatus): string {
   const rows = s.services.map((x) => [x.service, x.state, x.health, x.ports.join(', ') || '-', x.image]);
   const color = (r: string[]) =>
     r[1] === 'running' ? chalk.green : r[1] === 'absent' ? chalk.dim : chalk.yellow;
-  const extra = [renderReplica(s.replica), renderParameterGroup(s.parameterGroup)].filter(Boolean);
+  const extra = [renderApi(s.api), renderReplica(s.replica), renderParameterGroup(s.parameterGroup)].filter(
+    Boolean,
+  );
   return `${chalk.bold(`pgapp "${s.project}"`)}${s.postgres ? chalk.dim(` · PostgreSQL ${s.postgres}`) : ''}\n${renderTable(['SERVICE', 'STATE', 'HEALTH', 'PORTS', 'IMAGE'], rows, color)}${extra.map((l) => `\n${l}`).join('')}`;
+}
+
+/** The endpoints: what each of rds's tables became, its access and where it reads. */
+function renderApi(a: StackStatus['api']): string | undefined {
+  if (!a) return undefined;
+  if ('error' in a) return `${chalk.bold('api')}      ${chalk.yellow(`unknown: ${a.error}`)}`;
+  if (a.length === 0) return `${chalk.bold('api')}      ${chalk.dim('no tables from rds yet')}`;
+  const rows = a.map((t) => [
+    t.apiName ? `/${t.apiName}` : '-',
+    t.rel,
+    t.made ? t.access : 'your own view',
+    t.made ? (t.reads ?? '-') : '-',
+    !t.apiName || !t.made ? '-' : t.writable.length ? `${t.writable.length} columns` : 'read-only',
+    t.note ?? '',
+  ]);
+  return `${chalk.bold('api')}\n${renderTable(['ENDPOINT', 'RDS TABLE', 'ACCESS', 'READS', 'WRITES', 'NOTE'], rows, (r) => (r[0] === '-' ? chalk.dim : (x: string) => x))}`;
 }
 
 function renderParameterGroup(p: StackStatus['parameterGroup']): string | undefined {

@@ -9,10 +9,23 @@ import { execFile } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { makeToken } from '../../src/auth/jwt.ts';
+import { DEFAULTS } from '../../src/config/schema.ts';
+import { ensurePgImage } from '../../src/docker/pg-images.ts';
 import { PACKAGE_ROOT } from '../../src/paths.ts';
-import { apiClient, cli, query, ThrowawayStack } from '../helpers.ts';
+import {
+  apiClient,
+  cli,
+  portFlags,
+  query,
+  startPg,
+  type Throwaway,
+  ThrowawayStack,
+  tempHome,
+  throwawayProjectName,
+} from '../helpers.ts';
 
 const postgrest = inject('postgrest');
 const title = postgrest.available
@@ -340,5 +353,107 @@ describe.skipIf(!postgrest.available)(title, () => {
     expect((await call(null, 'GET', '/articles?select=words&limit=1')).status).toBe(400);
     expect((await call(null, 'GET', '/kb_labels')).status).toBe(404);
     expect(r.output).toMatch(/foreign tables \(1 new, \d+ columns changed, 1 gone\)/);
+  });
+});
+
+/**
+ * --rds-url with any schema: the same fixture in `public` (and `kb`) of a plain Postgres — pgapp's
+ * custom image, pgvector and all, standing in for somebody's database — bridged as it is: no `crm`,
+ * nothing seeded by pgapp, the schemas found by themselves.
+ */
+describe.skipIf(!postgrest.available)(`${title}: over --rds-url, in public`, () => {
+  const GATEWAY = '172.17.0.1';
+  const home = tempHome();
+  const project = throwawayProjectName('deskremote');
+  let server: Throwaway;
+  let ports: Awaited<ReturnType<typeof portFlags>>;
+  const db = () => ({
+    host: GATEWAY,
+    port: server.port,
+    user: 'postgres',
+    password: 'extpw',
+    database: 'theirs',
+    ssl: { rejectUnauthorized: false },
+  });
+  const url = () => `postgres://postgres:extpw@${GATEWAY}:${server.port}/theirs`;
+
+  beforeAll(async () => {
+    const image = await ensurePgImage(
+      'postgres',
+      DEFAULTS.postgres,
+      { progress: () => {}, confirm: async () => true },
+      ['vector'],
+    );
+    server = await startPg(
+      image.ref,
+      { POSTGRES_PASSWORD: 'extpw', POSTGRES_DB: 'theirs', PGAPP_TLS: 'on' },
+      ['-c', 'wal_level=logical'],
+      GATEWAY,
+    );
+    // The fixture, with desk's tables in public.
+    const inPublic = (sql: string) =>
+      sql.replace(/CREATE SCHEMA desk;\n/, '').replace(/\bdesk\./g, 'public.');
+    const client = new pg.Client(db());
+    await client.connect();
+    try {
+      await client.query(`SELECT set_config('pgapp.seed_rows', '100', false)`);
+      await client.query(
+        inPublic(readFileSync(join(FIXTURE, 'db', 'rds', 'migrations', '010_desk.sql'), 'utf8')),
+      );
+      await client.query(
+        inPublic(readFileSync(join(FIXTURE, 'db', 'rds', 'seed', '010_desk_seed.sql'), 'utf8')),
+      );
+    } finally {
+      await client.end();
+    }
+    ports = await portFlags({ rds: false });
+  });
+  afterAll(async () => {
+    await cli(['reset', '--yes', '--drop-remote', '--project', project, '--rds-url', url()], { home });
+    await server?.stop();
+  });
+
+  it('mirrors every schema with tables, serves them with embeds, and writes land there', async () => {
+    const r = await cli(
+      ['dev', '--project', project, '--rds-url', url(), '--extensions', 'vector', ...ports.args],
+      { home },
+    );
+    expect(r.code, r.output).toBe(0);
+    expect(r.output).toContain(
+      'Remote rds: bridge only (no migrations, no seed): 1 applied, schemas kb, public',
+    );
+    expect(r.output).toMatch(/Replica custom ← rds \(logical replication\): 7 tables, subscription created/);
+    // kb comes first (name order): its labels keep the name, public's get the schema's.
+    expect(r.output).toMatch(/\/labels +read \(read-only\) ← kb\.labels/);
+    expect(r.output).toMatch(/\/public_labels +read \(read-only\) ← public\.labels/);
+    const api = (path: string, init?: RequestInit) =>
+      fetch(`http://127.0.0.1:${ports.ports.api}${path}`, init);
+    expect(
+      await (
+        await api('/tickets?select=id,assignee(name),public_labels(name)&id=eq.2&public_labels.order=name')
+      ).json(),
+    ).toEqual([
+      { id: 2, assignee: { name: 'Agent 3' }, public_labels: [{ name: 'billing' }, { name: 'urgent' }] },
+    ]);
+    expect(await (await api('/articles?select=id,embedding,ticket(subject)&id=eq.2')).json()).toEqual([
+      { id: 2, embedding: '[2,2,2]', ticket: { subject: 'Ticket 10' } },
+    ]);
+    const token = (
+      await cli(['token', '--project', project, '--claims', '{"sub":"alice"}'], { home })
+    ).stdout.trim();
+    const res = await api('/tickets', {
+      method: 'POST',
+      headers: {
+        Authorization: `Bearer ${token}`,
+        'Content-Type': 'application/json',
+        Prefer: 'return=representation',
+      },
+      body: JSON.stringify({ subject: 'on their server', priority: 'high' }),
+    });
+    expect(res.status).toBe(201);
+    const [{ id }] = (await res.json()) as [{ id: number }];
+    expect(await query(db(), 'SELECT subject, owner_id FROM public.tickets WHERE id = $1', [id])).toEqual([
+      { subject: 'on their server', owner_id: 'alice' },
+    ]);
   });
 });
