@@ -8,16 +8,27 @@
  * subscription, here — a new table is copied (REFRESH PUBLICATION), a new column means copying again
  * (the subscription is re-made: rows replicated before the column existed hold no value for it).
  */
-import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { Config } from '../config/schema.ts';
 import type { Secrets } from '../config/secrets.ts';
-import { rdsRootCert } from '../config/tls.ts';
 import { connectionConfig, withClient } from '../db/connect.ts';
 import { PgappError } from '../errors.ts';
 import { retryUntil } from '../net/time.ts';
-import { PG_PORT, PUBLICATION, REPLICATOR_USER } from '../spec/stack.ts';
+import { PUBLICATION } from '../spec/stack.ts';
 import { callStep } from './sql.ts';
+import {
+  createSubscription,
+  dropSubscription,
+  enableSubscription,
+  readSubscription,
+  refreshSubscription,
+  setSubscriptionConninfo,
+  slotName,
+  subscribedTables,
+  subscriptionConninfo,
+} from './subscription.ts';
+
+export { slotName, subscriptionConninfo };
 
 /** What pgapp_private.sync_replica_tables() did (sql/custom/bridge/050_replica_tables.sql). */
 interface ReplicaTables {
@@ -41,47 +52,6 @@ export interface ReplicaSync {
   subscription: 'created' | 'refreshed' | 'kept';
 }
 
-/**
- * The replication slot on rds: one per stack (slots are server-wide, and several projects, or several
- * developers' stacks, may subscribe to the same rds).
- */
-export function slotName(config: Config, secrets: Secrets): string {
-  const id = createHash('sha256').update(secrets.customPassword).digest('hex').slice(0, 8);
-  return `pgapp_${config.project}_${id}`;
-}
-
-const q = (s: string) => `'${s.replace(/'/g, "''")}'`;
-
-/** libpq connection string custom's subscription uses to reach rds, from inside the network. */
-export function subscriptionConninfo(config: Config, secrets: Secrets): string {
-  const r = config.remote;
-  const parts: Record<string, string | undefined> = r
-    ? {
-        host: r.host,
-        port: String(r.port),
-        dbname: r.database,
-        user: r.user,
-        password: r.password,
-        sslmode: r.sslmode,
-        sslrootcert: rdsRootCert(r),
-      }
-    : {
-        host: 'rds',
-        port: String(PG_PORT),
-        dbname: config.project,
-        user: REPLICATOR_USER,
-        password: secrets.replicatorPassword,
-        sslmode: 'verify-full',
-        sslrootcert: rdsRootCert(undefined),
-      };
-  parts.application_name = PUBLICATION;
-  parts.connect_timeout = '5';
-  return Object.entries(parts)
-    .filter((e): e is [string, string] => e[1] !== undefined)
-    .map(([k, v]) => `${k}=${q(v)}`)
-    .join(' ');
-}
-
 /** Bring custom's local tables and subscription in line with what rds publishes; wait for the copy. */
 export async function syncReplica(
   config: Config,
@@ -101,15 +71,7 @@ export async function syncReplica(
   return withClient(
     connectionConfig('custom', config, secrets),
     async (db) => {
-      const sub = (
-        await db.query<{ oid: number; conninfo: string; slot: string | null; unfinished: boolean }>(
-          `SELECT oid, subconninfo AS conninfo, subslotname AS slot,
-                  -- made by a run interrupted before its first copy began: the local tables may hold anything
-                  NOT subenabled AND EXISTS (SELECT 1 FROM pg_subscription_rel WHERE srsubid = s.oid AND srsubstate = 'i') AS unfinished
-           FROM pg_subscription s WHERE subname = $1`,
-          [PUBLICATION],
-        )
-      ).rows[0];
+      const sub = await readSubscription(db);
       const slot = slotName(config, secrets);
       const slotLost = sub ? !(await slotExists(config, secrets, sub.slot ?? slot)) : false;
       const { made: created, columns } = local;
@@ -130,29 +92,18 @@ export async function syncReplica(
         }
         // Made (and its slot on rds) before anything local is emptied: if rds cannot be reached, the
         // replica keeps what it had.
-        await db.query(
-          `CREATE SUBSCRIPTION ${PUBLICATION} CONNECTION ${q(conninfo)} PUBLICATION ${PUBLICATION} WITH (slot_name = ${q(slot)}, enabled = false)`,
-        );
+        await createSubscription(db, conninfo, slot, { enabled: false, copy: true });
         progress('copying the published tables');
         await db.query(`TRUNCATE ${local.tables.join(', ')}`);
-        await db.query(`ALTER SUBSCRIPTION ${PUBLICATION} ENABLE`);
+        await enableSubscription(db, true);
         how = 'created';
       } else {
-        if (sub?.conninfo !== conninfo)
-          await db.query(`ALTER SUBSCRIPTION ${PUBLICATION} CONNECTION ${q(conninfo)}`);
-        await db.query(`ALTER SUBSCRIPTION ${PUBLICATION} ENABLE`);
+        if (sub?.conninfo !== conninfo) await setSubscriptionConninfo(db, conninfo);
+        await enableSubscription(db, true);
         // New tables to copy, or tables no longer published to let go of.
-        const known = Number(
-          (
-            await db.query<{ n: number }>(
-              'SELECT count(*)::int AS n FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid WHERE s.subname = $1',
-              [PUBLICATION],
-            )
-          ).rows[0]?.n,
-        );
-        if (created.length > 0 || known !== local.tables.length) {
+        if (created.length > 0 || (await subscribedTables(db)) !== local.tables.length) {
           if (created.length > 0) progress(`copying ${created.join(', ')}`);
-          await db.query(`ALTER SUBSCRIPTION ${PUBLICATION} REFRESH PUBLICATION`);
+          await refreshSubscription(db);
           how = 'refreshed';
         }
       }
@@ -170,15 +121,6 @@ async function slotExists(config: Config, secrets: Secrets, slot: string): Promi
   });
 }
 
-/** Drop the subscription (and its slot on rds, unless that is already gone). */
-async function dropSubscription(db: pg.Client, slotLost: boolean): Promise<void> {
-  if (slotLost) {
-    await db.query(`ALTER SUBSCRIPTION ${PUBLICATION} DISABLE`);
-    await db.query(`ALTER SUBSCRIPTION ${PUBLICATION} SET (slot_name = NONE)`);
-  }
-  await db.query(`DROP SUBSCRIPTION ${PUBLICATION}`);
-}
-
 /**
  * No subscription (reads: fdw, or before `reset`): dropped with its slot on rds, which otherwise keeps
  * WAL for it forever. The local tables stay, unused. When rds cannot be reached the subscription is
@@ -192,11 +134,7 @@ export async function dropReplica(
   return withClient(
     connectionConfig('custom', config, secrets),
     async (db) => {
-      const r = await db.query<{ slot: string | null }>(
-        'SELECT subslotname AS slot FROM pg_subscription WHERE subname = $1',
-        [PUBLICATION],
-      );
-      const sub = r.rows[0];
+      const sub = await readSubscription(db);
       if (!sub) return { dropped: false };
       try {
         await dropSubscription(db, false);

@@ -19,8 +19,17 @@ import type { Secrets } from '../config/secrets.ts';
 import { connect, connectionConfig, type Target } from '../db/connect.ts';
 import { errorMessage, PgappError } from '../errors.ts';
 import { retryUntil } from '../net/time.ts';
-import { apiReadyUrl, PUBLICATION } from '../spec/stack.ts';
-import { fenceLag, measureReplicaLag, slotName, subscriptionConninfo } from './replica.ts';
+import { apiReadyUrl } from '../spec/stack.ts';
+import { fenceLag, measureReplicaLag } from './replica.ts';
+import {
+  createSubscription,
+  dropSubscription,
+  enableSubscription,
+  readSubscription,
+  type Subscription,
+  slotName,
+  subscriptionConninfo,
+} from './subscription.ts';
 
 const PREFIX = 'pgapp_snapshot_';
 /** Where a snapshot is built before it replaces one of the same name. */
@@ -201,20 +210,6 @@ async function fingerprint(client: pg.Client): Promise<string> {
   return (await client.query<{ fp: string }>(FINGERPRINT_SQL)).rows[0]?.fp ?? '';
 }
 
-interface Subscription {
-  enabled: boolean;
-  slot: string | null;
-}
-
-async function subscriptionOf(custom: pg.Client): Promise<Subscription | undefined> {
-  return (
-    await custom.query<Subscription>(
-      'SELECT subenabled AS enabled, subslotname AS slot FROM pg_subscription WHERE subname = $1',
-      [PUBLICATION],
-    )
-  ).rows[0];
-}
-
 /**
  * End the sessions of `db` on one server that `where` picks, and wait until they are gone (a template
  * in use cannot be copied). Without pg_terminate_backend's own wait, which sleeps 100 ms per session.
@@ -300,7 +295,7 @@ const REPLICATION_WORKER = "backend_type LIKE 'logical replication %worker'";
  * slot on rds keeps its place.
  */
 async function pauseSubscription(s: Servers, custom: pg.Client, db: string): Promise<void> {
-  await custom.query(`ALTER SUBSCRIPTION ${PUBLICATION} DISABLE`);
+  await enableSubscription(custom, false);
   await onBoth(s, (c) => endSessions(c, db, `(backend_type = 'walsender' OR ${REPLICATION_WORKER})`));
 }
 
@@ -398,7 +393,7 @@ export async function saveSnapshot(
       takenAt: new Date().toISOString(),
       fingerprint: { rds: await fingerprint(rds), custom: await fingerprint(custom) },
     };
-    const sub = await subscriptionOf(custom);
+    const sub = await readSubscription(custom);
     const pids = [await backendPid(rds), await backendPid(custom)];
     const startCron = await cronRestarter(s.custom);
     const release = await holdWriters(s, db, pids);
@@ -451,7 +446,7 @@ async function backendPid(c: pg.Client): Promise<number> {
 async function resume(config: Config, secrets: Secrets): Promise<void> {
   const custom = await appDb('custom', config, secrets);
   try {
-    await custom.query(`ALTER SUBSCRIPTION ${PUBLICATION} ENABLE`);
+    await enableSubscription(custom, true);
   } finally {
     await custom.end();
   }
@@ -564,7 +559,7 @@ export async function restoreSnapshot(
         `Nothing was changed. Take a new snapshot after the change (\`pgapp snapshot save ${name} --force\`), or \`pgapp reset\` to start over.`,
       );
     }
-    const sub = await subscriptionOf(custom);
+    const sub = await readSubscription(custom);
     const outside = { rds: await outsideOf(s.rds, db), custom: await outsideOf(s.custom, db) };
     const pids = [await backendPid(rds), await backendPid(custom)];
     const startCron = await cronRestarter(s.custom);
@@ -591,11 +586,10 @@ export async function restoreSnapshot(
           await fenceLag(rds, custom, 10_000);
           await pauseSubscription(s, custom, db);
         }
-        await custom.query(`ALTER SUBSCRIPTION ${PUBLICATION} SET (slot_name = NONE)`);
-        await custom.query(`DROP SUBSCRIPTION ${PUBLICATION}`);
+        await dropSubscription(custom, true);
         undo.push(async () => {
           await createSlot(config, secrets, sub);
-          await createSubscription(config, secrets, sub);
+          await subscribeAgain(config, secrets, sub);
         });
         await s.rds.query(
           'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1',
@@ -620,7 +614,7 @@ export async function restoreSnapshot(
       if (sub) await createSlot(config, secrets, sub);
       await onBoth(s, (c, t) => applyOutside(c, db, outside[t]));
       if (sub) {
-        await createSubscription(config, secrets, sub);
+        await subscribeAgain(config, secrets, sub);
         replica = sub.enabled;
       }
     } catch (err) {
@@ -679,17 +673,21 @@ async function createSlot(config: Config, secrets: Secrets, sub: Subscription): 
 }
 
 /** The subscription again, on that slot, copying nothing: custom's replica came back equal to rds. */
-async function createSubscription(config: Config, secrets: Secrets, sub: Subscription): Promise<void> {
+async function subscribeAgain(config: Config, secrets: Secrets, sub: Subscription): Promise<void> {
   const custom = await appDb('custom', config, secrets);
   try {
     // The snapshot's copy still lists the tables of the subscription it was taken under.
     await custom.query(
       'DELETE FROM pg_subscription_rel WHERE srsubid NOT IN (SELECT oid FROM pg_subscription)',
     );
-    await custom.query(
-      `CREATE SUBSCRIPTION ${PUBLICATION} CONNECTION ${literal(subscriptionConninfo(config, secrets))}
-       PUBLICATION ${PUBLICATION} WITH (slot_name = ${literal(sub.slot ?? slotName(config, secrets))},
-       create_slot = false, copy_data = false, enabled = ${sub.enabled})`,
+    await createSubscription(
+      custom,
+      subscriptionConninfo(config, secrets),
+      sub.slot ?? slotName(config, secrets),
+      {
+        enabled: sub.enabled,
+        copy: false,
+      },
     );
   } finally {
     await custom.end();
