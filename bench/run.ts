@@ -3,7 +3,7 @@
  * (these machines are noisy: only ratios mean anything), then BENCHMARKS.md is rewritten.
  *
  *   npm run bench                 all of them
- *   npm run bench -- http memory  some of them (memory, warm, cold, pushdown, fetch, http, cache, snapshot, seed, app)
+ *   npm run bench -- http memory  some of them (memory, warm, cold, pushdown, fetch, http, cache, snapshot, seed, app, schema)
  *
  * This file is the runner: which cases run, in what order. The cases are in bench/cases/, what they
  * share (load, timing, the CLI as a user runs it) in bench/lib.ts, the report in bench/report.ts.
@@ -11,12 +11,13 @@
  * reused after. Load goes to 127.0.0.1 only, bounded in time and connections.
  */
 import { dataPgMajor } from '../src/docker/containers.ts';
-import { useStack } from '../src/testing/index.ts';
+import { type TestStack, useStack } from '../src/testing/index.ts';
 import { benchAppPage, benchCache } from './cases/app.ts';
 import { benchFetchSize, benchPushdown } from './cases/bridge.ts';
 import { benchHttp } from './cases/http.ts';
 import { benchCold, benchSnapshot, benchWarm } from './cases/lifecycle.ts';
 import { benchMemory } from './cases/memory.ts';
+import { benchSchema } from './cases/schema.ts';
 import { benchSeed } from './cases/seed.ts';
 import { CONTACTS, PROJECT, SECONDS } from './lib.ts';
 import { writeBenchmarks } from './report.ts';
@@ -32,6 +33,7 @@ const ALL = {
   snapshot: benchSnapshot,
   seed: benchSeed,
   app: benchAppPage,
+  schema: benchSchema,
 } as const;
 
 async function main() {
@@ -40,9 +42,11 @@ async function main() {
   console.log(
     `pgapp benchmarks on project ${PROJECT} (${CONTACTS.toLocaleString('en')} contacts): ${names.join(', ')}\n`,
   );
-  const stack = await useStack({ project: PROJECT, seed: 'medium' });
+  // The CRM's bench stack, made (or reused) when a case needs it: `schema` brings up its own.
+  let stack: TestStack | undefined;
   for (const n of names) {
-    await ALL[n](stack);
+    if (n === 'schema') await benchSchema();
+    else await ALL[n]((stack ??= await useStack({ project: PROJECT, seed: 'medium' })));
     await new Promise((r) => setTimeout(r, 5000)); // let autovacuum, checkpoints and Docker settle
   }
   await writeBenchmarks(names, { PROJECT, CONTACTS, SECONDS, postgres: await dataPgMajor(PROJECT) });

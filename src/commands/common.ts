@@ -9,6 +9,7 @@ import { ensurePgImage } from '../docker/pg-images.ts';
 import { ensurePostgrestImage } from '../docker/postgrest-image.ts';
 import { PgappError } from '../errors.ts';
 import { SERVICES, type Service } from '../spec/stack.ts';
+import { remoteSchemas } from '../stack/remote.ts';
 import { projectExtensions } from '../stack/sql.ts';
 
 export interface GlobalOptions {
@@ -65,14 +66,29 @@ export async function devConfig(opts: GlobalOptions, ctx?: PromptContext): Promi
   if (opts.hermetic || (!isInteractive(opts.yes) && !ctx)) return settlePostgres(base, asked);
   const unset = unsetFields(layers);
   if (
-    ![unset.project, unset.postgres, unset.seed, unset.cronJobs, unset.reads].some(Boolean) &&
+    ![
+      unset.project,
+      unset.postgres,
+      unset.seed,
+      unset.cronJobs,
+      unset.reads,
+      unset.schemas && base.remote,
+    ].some(Boolean) &&
     unset.ports.size === 0
   )
     return settlePostgres(base, asked);
   const own = new Set<number>();
   for (const c of await projectContainers(base.project).catch(() => []))
     for (const p of c.Ports) if (p.PublicPort) own.add(p.PublicPort);
-  const answers = await promptConfig(unset, { ...base }, ctx, own, dataMajor);
+  const remote = base.remote;
+  const answers = await promptConfig(
+    unset,
+    { ...base },
+    ctx,
+    own,
+    dataMajor,
+    remote ? () => remoteSchemas(base.project, remote) : undefined,
+  );
   const config = await settlePostgres(
     resolveConfig(...layers, answers),
     asked || answers.postgres !== undefined,

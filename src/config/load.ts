@@ -83,6 +83,7 @@ export function unsetFields(layers: RawConfig[]): {
   seed: boolean;
   cronJobs: boolean;
   reads: boolean;
+  schemas: boolean;
 } {
   const has = (k: keyof RawConfig) => layers.some((l) => l[k] !== undefined);
   const ports = new Set<string>(PORT_KEYS.filter((p) => !layers.some((l) => l.ports?.[p] !== undefined)));
@@ -93,5 +94,6 @@ export function unsetFields(layers: RawConfig[]): {
     seed: !has('seed'),
     cronJobs: !has('cronJobs'),
     reads: !has('reads'),
+    schemas: !has('schemas'),
   };
 }

@@ -2,7 +2,7 @@
  * Interactive answers for `dev` (@inquirer/prompts), asked only for what the config file, env and
  * flags leave unset, and only on a TTY without --yes/CI. Every answer is validated like any input.
  */
-import { confirm, input, select } from '@inquirer/prompts';
+import { checkbox, confirm, input, select } from '@inquirer/prompts';
 import { PgappError } from '../errors.ts';
 import { portFree } from '../net/ports.ts';
 import type { unsetFields } from './load.ts';
@@ -68,6 +68,8 @@ export async function promptConfig(
   ctx: PromptContext = {},
   ownPorts: Set<number> = new Set(),
   dataMajor: (project: string) => Promise<number | undefined> = async () => undefined,
+  /** A real rds's schemas that hold tables: asked which to mirror (--rds-url, "schemas" unset). */
+  remoteSchemas?: () => Promise<{ name: string; tables: number }[]>,
 ): Promise<RawConfig> {
   const answers: RawConfig = {};
   if (unset.project) {
@@ -127,14 +129,30 @@ export async function promptConfig(
     chosen.add(port);
     answers.ports = { ...answers.ports, [key]: port };
   }
+  if (unset.schemas && remoteSchemas) {
+    const there = await remoteSchemas();
+    if (there.length > 1)
+      answers.schemas = await checkbox<string>(
+        {
+          message: 'Which schemas of that database does pgapp mirror (foreign tables, replica, API)?',
+          choices: there.map((s) => ({
+            value: s.name,
+            name: `${s.name} (${s.tables} tables)`,
+            checked: true,
+          })),
+          required: true,
+        },
+        ctx,
+      );
+  }
   if (unset.seed) {
     answers.seed = await select<SeedSize>(
       {
-        message: 'Seed size (rows generated in rds)',
+        message: 'Seed size (the rows a seed makes: pgapp.seed_rows; the example makes that many contacts)',
         default: DEFAULTS.seed,
         choices: (Object.keys(SEED_SIZES) as SeedSize[]).map((k) => ({
           value: k,
-          name: `${k} — ${SEED_SIZES[k].toLocaleString('en')} contacts`,
+          name: `${k} — ${SEED_SIZES[k].toLocaleString('en')} rows`,
         })),
       },
       ctx,

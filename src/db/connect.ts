@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Config } from '../config/schema.ts';
+import type { Config, RemoteRds } from '../config/schema.ts';
 import type { Secrets } from '../config/secrets.ts';
 import { caPem, tlsPaths } from '../config/tls.ts';
 import { errorMessage, PgappError } from '../errors.ts';
@@ -27,21 +27,23 @@ export function rdsCaFile(config: Config): string | undefined {
 /** The project's own CA (config/tls.ts), which signed the stand-in's certificate. */
 const ownCa = (config: Config) => tlsPaths(config.project).caCert;
 
+/** A real rds (--rds-url): everything is in its URL (no secret of the stack's). */
+export function remoteConnectionConfig(project: string, r: RemoteRds): pg.ClientConfig {
+  const ca = r.sslrootcert ? caPem(r.sslrootcert, project) : undefined;
+  const ssl =
+    r.sslmode === 'disable'
+      ? false
+      : r.sslmode === 'require'
+        ? { rejectUnauthorized: false }
+        : r.sslmode === 'verify-ca'
+          ? { ca, rejectUnauthorized: true, checkServerIdentity: () => undefined }
+          : { ca, rejectUnauthorized: true };
+  return { host: r.host, port: r.port, user: r.user, password: r.password, database: r.database, ssl };
+}
+
 /** Connection settings from the host (ports on 127.0.0.1). rds demands TLS, as RDS does. */
 export function connectionConfig(target: Target, config: Config, secrets: Secrets): pg.ClientConfig {
-  const r = config.remote;
-  if (target === 'rds' && r) {
-    const ca = r.sslrootcert ? caPem(r.sslrootcert, config.project) : undefined;
-    const ssl =
-      r.sslmode === 'disable'
-        ? false
-        : r.sslmode === 'require'
-          ? { rejectUnauthorized: false }
-          : r.sslmode === 'verify-ca'
-            ? { ca, rejectUnauthorized: true, checkServerIdentity: () => undefined }
-            : { ca, rejectUnauthorized: true };
-    return { host: r.host, port: r.port, user: r.user, password: r.password, database: r.database, ssl };
-  }
+  if (target === 'rds' && config.remote) return remoteConnectionConfig(config.project, config.remote);
   const c = ownServer(target, config, secrets);
   // sslmode=verify-full: the project's CA signed rds's certificate, which names 127.0.0.1.
   return target === 'rds'

@@ -116,7 +116,11 @@ export async function ensurePgImage(
 }
 
 /** A build that stopped because Debian has no package for an extension: said in the extension's words. */
-function missingPackages(err: unknown, extensions: string[], pgMajor: PgMajor): PgappError | undefined {
+export function missingPackages(
+  err: unknown,
+  extensions: string[],
+  pgMajor: PgMajor,
+): PgappError | undefined {
   const text = err instanceof PgappError ? `${err.message}\n${err.details ?? ''}` : '';
   const m = /pgapp: Debian has no package:([^\n]*)/.exec(text);
   if (!m) return undefined;

@@ -4,9 +4,9 @@
  * ran there) and publication pgapp (reads: replica). The replication slot is the stack's own and
  * goes with it (stack/replica.ts dropReplica). Nothing else: the user's schemas and data stay.
  */
-import type { Config } from '../config/schema.ts';
+import type { Config, RemoteRds } from '../config/schema.ts';
 import type { Secrets } from '../config/secrets.ts';
-import { connectionConfig, withClient } from '../db/connect.ts';
+import { connectionConfig, remoteConnectionConfig, withClient } from '../db/connect.ts';
 import { PgappError } from '../errors.ts';
 import { PUBLICATION } from '../spec/stack.ts';
 
@@ -30,4 +30,32 @@ export async function dropRemoteObjects(config: Config, secrets: Secrets): Promi
     await db.query('COMMIT');
     return REMOTE_OBJECTS.filter((o) => here.includes(o));
   });
+}
+
+/**
+ * The schemas of a real rds that hold tables of their own, with how many: what `dev` offers to mirror
+ * when it asks (on a terminal, "schemas" unset). The list shown; which are mirrored is settled on rds
+ * by pgapp_bridge.resolve_schemas (sql/rds-bridge/010_bridge.sql), from the answer.
+ */
+export async function remoteSchemas(
+  project: string,
+  remote: RemoteRds,
+): Promise<{ name: string; tables: number }[]> {
+  return withClient(
+    remoteConnectionConfig(project, remote),
+    async (db) =>
+      (
+        await db.query<{ name: string; tables: number }>(
+          `SELECT n.nspname AS name, count(*)::int AS tables
+           FROM pg_namespace n JOIN pg_class c ON c.relnamespace = n.oid
+           WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+             AND n.nspname NOT LIKE 'pg\\_%' AND n.nspname NOT IN ('information_schema', 'pgapp_bridge', 'pgapp_ledger')
+             AND has_schema_privilege(n.oid, 'USAGE')
+             AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+           GROUP BY n.nspname ORDER BY n.nspname`,
+        )
+      ).rows,
+    undefined,
+    5_000,
+  );
 }

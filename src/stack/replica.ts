@@ -34,7 +34,7 @@ export { slotName, subscriptionConninfo };
 interface ReplicaTables {
   /** Every local table the subscription fills (the fence included), schema-qualified. */
   tables: string[];
-  /** rds tables whose local copy this run made. */
+  /** The local tables this run made (their copy follows), as qualified, quoted names. */
   made: string[];
   /** Columns added locally by this run (`schema.table.column`). */
   columns: string[];
@@ -108,6 +108,14 @@ export async function syncReplica(
         }
       }
       await waitSynced(db, local.tables.length, progress, signal, timeoutMs);
+      // What was just copied, vacuumed: its visibility map set (index-only scans read no heap, as on
+      // a table rds has had for a while) and its statistics fresh for the planner. Measured: a count
+      // over the copied rows was 1.25× a local table's before, with every row fetched from the heap.
+      const copied = how === 'created' ? local.tables : created;
+      if (copied.length > 0) {
+        progress(`vacuuming what was copied (${copied.length} tables)`);
+        await db.query(`VACUUM (ANALYZE) ${copied.join(', ')}`);
+      }
       return { tables: local.tables.length - 1, created, columns, subscription: how };
     },
     signal,

@@ -5,12 +5,24 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ensureBaseImage } from '../../src/docker/base-image.ts';
 import { buildImage, imageId } from '../../src/docker/images.ts';
+import { ensurePgImage } from '../../src/docker/pg-images.ts';
 import { ensurePostgrestImage } from '../../src/docker/postgrest-image.ts';
 import { PgappError } from '../../src/errors.ts';
 
 const opts = { progress: () => {}, confirm: async () => true };
 
 describe('image ensure', () => {
+  it("an extension Debian does not package for the version stops the build with the extension's name (pgvector on 15)", async () => {
+    // PostgreSQL 15 comes from bookworm, which has no postgresql-15-pgvector: Debian's own index says
+    // so in the images' extension layer, before anything is installed.
+    const err = await ensurePgImage('postgres', 15, opts, ['vector', 'pg_trgm']).catch((e) => e);
+    expect(err).toBeInstanceOf(PgappError);
+    expect(err.message).toBe(
+      "PostgreSQL 15's Debian (bookworm) has no package for extension vector (postgresql-15-pgvector)",
+    );
+    expect(err.hint).toMatch(/Nothing was changed/);
+  }, 300_000);
+
   it('names all three ways to get a PostgREST image that is missing and cannot be pulled', async () => {
     const err = await ensurePostgrestImage('pgapp-test/postgrest-missing:v0.0.1', undefined, opts).catch(
       (e) => e,

@@ -413,7 +413,12 @@ describe.skipIf(!postgrest.available)(`${title}: over --rds-url, in public`, () 
     await server?.stop();
   });
 
-  it('mirrors every schema with tables, serves them with embeds, and writes land there', async () => {
+  it('mirrors every schema with tables (once custom has their extension), serves them with embeds, and writes land there', async () => {
+    // Their columns use pgvector's type: a custom without the extension says what to add.
+    const without = await cli(['dev', '--project', project, '--rds-url', url(), ...ports.args], { home });
+    expect(without.code).toBe(1);
+    expect(without.stderr).toContain("rds's tables use extension vector, which custom does not have");
+    expect(without.stderr).toMatch(/hint: Add it to "extensions" in pgapp\.config\.json/);
     const r = await cli(
       ['dev', '--project', project, '--rds-url', url(), '--extensions', 'vector', ...ports.args],
       { home },

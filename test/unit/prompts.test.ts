@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { devConfig } from '../../src/commands/common.ts';
+import { promptConfig } from '../../src/config/prompts.ts';
 
 /** Like a terminal, it stays open when one prompt ends (inquirer pipes into it, and pipe() ends its target). */
 class Screen extends Writable {
@@ -110,5 +111,44 @@ describe('dev prompts', () => {
     );
     expect(t2.screen).toBe('');
     expect(again.project).toBe('my_app');
+  });
+
+  it('with --rds-url and no "schemas", asks which of that database\'s schemas to mirror (all checked)', async () => {
+    const t = new Terminal();
+    const unset = {
+      project: false,
+      postgres: false,
+      seed: false,
+      cronJobs: false,
+      reads: false,
+      schemas: true,
+      ports: new Set<string>(),
+    };
+    const pending = promptConfig(
+      unset,
+      {},
+      { input: t.input, output: t.output },
+      new Set(),
+      async () => undefined,
+      async () => [
+        { name: 'billing', tables: 3 },
+        { name: 'public', tables: 12 },
+        { name: 'staging', tables: 40 },
+      ],
+    );
+    await t.answer(/Which schemas of that database does pgapp mirror/, '\x1b[B\x1b[B \r'); // down twice, untick staging
+    expect((await pending).schemas).toEqual(['billing', 'public']);
+    // One schema with tables: nothing to ask.
+    const t2 = new Terminal();
+    const one = await promptConfig(
+      unset,
+      {},
+      { input: t2.input, output: t2.output },
+      new Set(),
+      async () => undefined,
+      async () => [{ name: 'public', tables: 12 }],
+    );
+    expect(one.schemas).toBeUndefined();
+    expect(t2.screen).toBe('');
   });
 });

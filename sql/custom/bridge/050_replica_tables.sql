@@ -51,7 +51,7 @@ BEGIN
       EXECUTE format('CREATE TABLE %s (%s)', rt,
                      (SELECT string_agg(pgapp_private.replica_column(x) || CASE WHEN (x ->> 'notNull')::boolean THEN ' NOT NULL' ELSE '' END, ', ')
                       FROM jsonb_array_elements(t.def -> 'columns') x));
-      made := made || t.rel;
+      made := made || rt;
     ELSE
       FOR c IN SELECT x FROM jsonb_array_elements(t.def -> 'columns') x LOOP
         SELECT format_type(a.atttypid, a.atttypmod) AS type INTO mine

@@ -1,0 +1,148 @@
+/**
+ * Your schema, not a demo: the read shapes on a project unlike the CRM — the desk fixture
+ * (test/fixtures/desk), medium seed (100k tickets) — through the api pgapp generated from rds's
+ * catalog (replica reads), against local tables on custom holding the same rows with the same keys,
+ * measured in the same run. Its stack is a project of its own (pgapp_bench_desk), brought up by the CLI
+ * as a user runs it, from .pgapp/bench-desk (git-ignored: its secrets and ports stay between runs).
+ */
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type autocannon from 'autocannon';
+import { freePort } from '../../src/net/ports.ts';
+import { PACKAGE_ROOT } from '../../src/paths.ts';
+import { load, run, SECONDS, withDb } from '../lib.ts';
+import { fmt, notes, report } from '../report.ts';
+
+const PROJECT = 'pgapp_bench_desk';
+const TICKETS = 100_000;
+
+/** The fixture's stack: its folder (the fixture, and fixed ports picked once), then `pgapp dev`. */
+async function deskStack(): Promise<{ api: string; custom: string; jwtSecret: string }> {
+  const home = join(PACKAGE_ROOT, '.pgapp', 'bench-desk');
+  mkdirSync(home, { recursive: true });
+  cpSync(join(PACKAGE_ROOT, 'test', 'fixtures', 'desk', 'db'), join(home, 'db'), { recursive: true });
+  const configFile = join(home, 'pgapp.config.json');
+  const fixture = JSON.parse(
+    readFileSync(join(PACKAGE_ROOT, 'test', 'fixtures', 'desk', 'pgapp.config.json'), 'utf8'),
+  );
+  const had = existsSync(configFile) ? JSON.parse(readFileSync(configFile, 'utf8')) : {};
+  const ports = had.ports ?? { rds: await freePort(), custom: await freePort(), postgrest: await freePort() };
+  writeFileSync(configFile, JSON.stringify({ ...fixture, project: PROJECT, seed: 'medium', ports }, null, 2));
+  const tsx = join(PACKAGE_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+  await run(process.execPath, [tsx, join(PACKAGE_ROOT, 'src', 'cli.ts'), 'dev'], {
+    cwd: home,
+    env: { ...process.env, CI: 'true', PGAPP_HOME: home },
+    maxBuffer: 1 << 26,
+  });
+  const secrets = JSON.parse(readFileSync(join(home, '.pgapp', PROJECT, 'secrets.json'), 'utf8'));
+  return {
+    api: `http://127.0.0.1:${ports.postgrest}`,
+    custom: `postgres://postgres:${encodeURIComponent(secrets.customPassword)}@127.0.0.1:${ports.custom}/${PROJECT}`,
+    jwtSecret: secrets.jwtSecret,
+  };
+}
+
+/**
+ * The baseline on custom: local tables with the replica's rows and keys, and api views and
+ * relationships over them as pgapp makes them over the replica (owner filter, assignee, labels).
+ */
+async function ensureLocal(custom: string): Promise<void> {
+  await withDb(custom, async (c) => {
+    if ((await c.query(`SELECT to_regclass('api.tickets_local') IS NOT NULL AS e`)).rows[0].e) return;
+    await c.query(`
+      DROP SCHEMA IF EXISTS bench CASCADE;
+      CREATE SCHEMA bench AUTHORIZATION api_owner;
+      CREATE TABLE bench.agents AS SELECT * FROM desk.agents;
+      CREATE TABLE bench.tickets AS SELECT * FROM desk.tickets;
+      CREATE TABLE bench.labels AS SELECT * FROM desk.labels;
+      CREATE TABLE bench.ticket_labels AS SELECT * FROM desk.ticket_labels;
+      ALTER TABLE bench.agents ADD PRIMARY KEY (id);
+      ALTER TABLE bench.tickets ADD PRIMARY KEY (id), ADD FOREIGN KEY (assignee_id) REFERENCES bench.agents (id);
+      ALTER TABLE bench.labels ADD PRIMARY KEY (id);
+      ALTER TABLE bench.ticket_labels ADD PRIMARY KEY (ticket_id, label_id),
+        ADD FOREIGN KEY (ticket_id) REFERENCES bench.tickets (id), ADD FOREIGN KEY (label_id) REFERENCES bench.labels (id);
+      ALTER TABLE bench.agents OWNER TO api_owner;
+      ALTER TABLE bench.tickets OWNER TO api_owner;
+      ALTER TABLE bench.labels OWNER TO api_owner;
+      ALTER TABLE bench.ticket_labels OWNER TO api_owner;
+      ANALYZE bench.agents, bench.tickets, bench.labels, bench.ticket_labels;
+      SET ROLE api_owner;
+      CREATE VIEW api.agents_local AS SELECT * FROM bench.agents;
+      CREATE VIEW api.labels_local AS SELECT * FROM bench.labels;
+      CREATE VIEW api.ticket_labels_local AS SELECT * FROM bench.ticket_labels;
+      CREATE VIEW api.tickets_local AS SELECT * FROM bench.tickets
+        WHERE owner_id IS NULL OR owner_id = (SELECT rds_bridge.current_user_id());
+      CREATE FUNCTION api.assignee(api.tickets_local) RETURNS SETOF api.agents_local ROWS 1
+        LANGUAGE sql STABLE AS $$ SELECT * FROM api.agents_local WHERE id = $1.assignee_id $$;
+      CREATE FUNCTION api.labels(api.tickets_local) RETURNS SETOF api.labels_local LANGUAGE sql STABLE AS
+        $$ SELECT t.* FROM api.labels_local t WHERE EXISTS (SELECT 1 FROM api.ticket_labels_local j WHERE j.label_id = t.id AND j.ticket_id = $1.id) $$;
+      RESET ROLE;
+      GRANT USAGE ON SCHEMA bench TO web_anon, web_user;
+      GRANT SELECT ON api.agents_local, api.labels_local, api.ticket_labels_local, api.tickets_local TO web_anon, web_user;
+      GRANT EXECUTE ON FUNCTION api.assignee(api.tickets_local), api.labels(api.tickets_local) TO web_anon, web_user;
+      NOTIFY pgrst, 'reload schema';`);
+  });
+  await new Promise((r) => setTimeout(r, 1000));
+}
+
+export async function benchSchema() {
+  const stack = await deskStack();
+  await ensureLocal(stack.custom);
+  const id = () => 1 + Math.floor(Math.random() * TICKETS);
+  const keyset = () => Math.floor(Math.random() * (TICKETS - 200));
+  const shapes: { name: string; path: (t: string) => string; headers?: Record<string, string> }[] = [
+    { name: 'read by key', path: (t) => `/${t}?id=eq.${id()}` },
+    { name: 'keyset page of 100', path: (t) => `/${t}?order=id&limit=100&id=gt.${keyset()}` },
+    {
+      name: 'to-one embed (a foreign key), page of 100',
+      path: (t) => `/${t}?select=id,subject,assignee(name)&order=id&limit=100&id=gt.${keyset()}`,
+    },
+    {
+      name: 'many-to-many embed, page of 100',
+      path: (t) => `/${t}?select=id,labels(name)&order=id&limit=100&id=gt.${keyset()}`,
+    },
+    {
+      name: 'count=exact, page of 10',
+      path: (t) => `/${t}?select=id&order=id&limit=10&id=gt.${keyset()}`,
+      headers: { Prefer: 'count=exact' },
+    },
+  ];
+  for (const shape of shapes) {
+    const results = {} as Record<'local' | 'replica', { many: autocannon.Result; one: autocannon.Result }>;
+    for (const [mode, table] of [
+      ['local', 'tickets_local'],
+      ['replica', 'tickets'],
+    ] as const) {
+      const path = () => shape.path(table);
+      const opts = shape.headers ? { headers: shape.headers } : {};
+      await load(stack.api, path, stack.jwtSecret, { ...opts, seconds: 2 }); // warm
+      const many = await load(stack.api, path, stack.jwtSecret, opts);
+      const one = await load(stack.api, path, stack.jwtSecret, {
+        ...opts,
+        connections: 1,
+        seconds: SECONDS / 2,
+      });
+      results[mode] = { many, one };
+    }
+    const describe = (r: { many: autocannon.Result; one: autocannon.Result }) =>
+      `p50 ${fmt(r.many.latency.p50)} ms, p99 ${fmt(r.many.latency.p99)} ms, ${fmt(r.many.requests.average, 0)} req/s; 1 conn. p50 ${fmt(r.one.latency.p50)} ms`;
+    const { local, replica } = results;
+    const errors = [local.many, local.one, replica.many, replica.one].reduce(
+      (a, x) => a + x.errors + x.non2xx,
+      0,
+    );
+    const ratio = replica.many.latency.p50 / Math.max(local.many.latency.p50, 0.01);
+    report({
+      benchmark: `Your schema (desk fixture): ${shape.name}, replica reads`,
+      measured: describe(replica),
+      baseline: `local tables ${describe(local)}`,
+      ratio: `${fmt(ratio, 2)}× (1 conn. ${fmt(replica.one.latency.p50 / Math.max(local.one.latency.p50, 0.01), 2)}×)`,
+      target: '≤ 1.2× p50',
+      verdict: errors ? `FAILED: ${errors} errors/non-2xx` : ratio <= 1.2 ? 'met' : 'MISSED',
+    });
+  }
+  notes.push(
+    '',
+    `"Your schema" rows: the desk fixture (test/fixtures/desk: a ticket desk in two schemas, nothing like the CRM), medium seed (${TICKETS.toLocaleString('en')} tickets), on a stack of its own (\`${PROJECT}\`). The api pgapp generated from rds's catalog (replica reads) against views of the same shape over local tables holding the same rows with the same keys, and relationships written as pgapp writes them.`,
+  );
+}
