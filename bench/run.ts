@@ -46,7 +46,10 @@ async function main() {
   let stack: TestStack | undefined;
   for (const n of names) {
     if (n === 'schema') await benchSchema();
-    else await ALL[n]((stack ??= await useStack({ project: PROJECT, seed: 'medium' })));
+    else {
+      stack ??= await useStack({ project: PROJECT, seed: 'medium' });
+      await ALL[n](stack);
+    }
     await new Promise((r) => setTimeout(r, 5000)); // let autovacuum, checkpoints and Docker settle
   }
   await writeBenchmarks(names, { PROJECT, CONTACTS, SECONDS, postgres: await dataPgMajor(PROJECT) });

@@ -122,7 +122,8 @@ export function missingPackages(
   pgMajor: PgMajor,
 ): PgappError | undefined {
   const text = err instanceof PgappError ? `${err.message}\n${err.details ?? ''}` : '';
-  const m = /pgapp: Debian has no package:([^\n]*)/.exec(text);
+  // The step's output line, not the step's own command (which holds the same words): a line of its own.
+  const m = /^pgapp: Debian has no package:([^\n]*)$/m.exec(text);
   if (!m) return undefined;
   const packages = (m[1] as string).trim().split(/\s+/);
   const names = extensionsOfPackages(packages, extensions, pgMajor);
