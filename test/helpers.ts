@@ -1,9 +1,10 @@
 /** Test helpers: throwaway containers on 127.0.0.1 ports (testcontainers), the CLI as a subprocess, free ports. */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import pg from 'pg';
 import { GenericContainer, Wait } from 'testcontainers';
 import { expect } from 'vitest';
@@ -371,4 +372,48 @@ async function withClients<T>(
   } finally {
     await Promise.all([ca.end(), cb.end()]).catch(() => {});
   }
+}
+
+/**
+ * A directory under the package (so programs resolve @supabase/postgrest-js from its node_modules)
+ * with a strict tsconfig for one `program.ts`. `check` writes the program and returns tsc's
+ * errors, '' when it type-checks.
+ */
+export function typeCheckDir(prefix: string): {
+  dir: string;
+  check: (program: string) => Promise<string>;
+  remove: () => void;
+} {
+  mkdirSync(join(PACKAGE_ROOT, '.pgapp'), { recursive: true });
+  const dir = mkdtempSync(join(PACKAGE_ROOT, '.pgapp', prefix));
+  writeFileSync(
+    join(dir, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: {
+        strict: true,
+        noEmit: true,
+        module: 'nodenext',
+        moduleResolution: 'nodenext',
+        target: 'es2022',
+        allowImportingTsExtensions: true,
+        skipLibCheck: true,
+        types: ['node'],
+      },
+      files: ['program.ts'],
+    }),
+  );
+  const tsc = join(PACKAGE_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+  return {
+    dir,
+    check: async (program) => {
+      writeFileSync(join(dir, 'program.ts'), program);
+      try {
+        await promisify(execFile)(process.execPath, [tsc, '-p', join(dir, 'tsconfig.json')]);
+        return '';
+      } catch (err) {
+        return (err as { stdout?: string }).stdout ?? String(err);
+      }
+    },
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
 }

@@ -5,10 +5,8 @@
  * per-user rows for the tables that have an owner and the default for those that do not, the
  * project's own view, types that compile, and a schema change on the next `dev`.
  */
-import { execFile } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { makeToken } from '../../src/auth/jwt.ts';
@@ -25,6 +23,7 @@ import {
   ThrowawayStack,
   tempHome,
   throwawayProjectName,
+  typeCheckDir,
 } from '../helpers.ts';
 
 const postgrest = inject('postgrest');
@@ -33,8 +32,6 @@ const title = postgrest.available
   : `your own schema (the desk fixture) — SKIPPED: ${postgrest.reason}`;
 
 export const FIXTURE = join(PACKAGE_ROOT, 'test', 'fixtures', 'desk');
-const run = promisify(execFile);
-const TSC = join(PACKAGE_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 
 describe.skipIf(!postgrest.available)(title, () => {
   const stack = new ThrowawayStack('desk');
@@ -260,35 +257,16 @@ describe.skipIf(!postgrest.available)(title, () => {
   }
 
   it('types from the api compile with @supabase/postgrest-js, and a misspelt column does not', async () => {
-    // Under the package, so that the program resolves @supabase/postgrest-js from its node_modules.
-    mkdirSync(join(PACKAGE_ROOT, '.pgapp'), { recursive: true });
-    const dir = mkdtempSync(join(PACKAGE_ROOT, '.pgapp', 'desk-types-'));
+    const program = typeCheckDir('desk-types-');
     try {
-      const out = join(dir, 'database.types.ts');
+      const out = join(program.dir, 'database.types.ts');
       const r = await cli(['gen', 'types', '--project', stack.project, '--out', out], { home: stack.home });
       expect(r.code, r.output).toBe(0);
       const types = readFileSync(out, 'utf8');
       expect(types).toContain('"Audit Log"');
       expect(types).toMatch(/priority: "low" \| "normal" \| "high"/);
-      writeFileSync(
-        join(dir, 'tsconfig.json'),
-        JSON.stringify({
-          compilerOptions: {
-            strict: true,
-            noEmit: true,
-            module: 'nodenext',
-            moduleResolution: 'nodenext',
-            target: 'es2022',
-            allowImportingTsExtensions: true,
-            skipLibCheck: true,
-            types: ['node'],
-          },
-          files: ['program.ts'],
-        }),
-      );
-      const tsc = async (body: string) => {
-        writeFileSync(
-          join(dir, 'program.ts'),
+      const tsc = (body: string) =>
+        program.check(
           [
             "import { PostgrestClient } from '@supabase/postgrest-js';",
             "import type { Database } from './database.types.ts';",
@@ -298,13 +276,6 @@ describe.skipIf(!postgrest.available)(title, () => {
             '}',
           ].join('\n'),
         );
-        try {
-          await run(process.execPath, [TSC, '-p', join(dir, 'tsconfig.json')]);
-          return '';
-        } catch (err) {
-          return (err as { stdout?: string }).stdout ?? String(err);
-        }
-      };
       expect(
         await tsc(
           [
@@ -324,7 +295,7 @@ describe.skipIf(!postgrest.available)(title, () => {
       // Columns rds fills are not the client's: not in Insert.
       expect(await tsc("  return db.from('labels').insert({ id: 1, name: 'x' });")).toMatch(/error TS/);
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      program.remove();
     }
   });
 

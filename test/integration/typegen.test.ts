@@ -3,19 +3,15 @@
  * with the generated Database type-checks; the same program with a misspelt column, a wrong argument
  * type or a column PostgREST's user may not write fails `tsc`.
  */
-import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { PACKAGE_ROOT, workDir } from '../../src/paths.ts';
+import { workDir } from '../../src/paths.ts';
 import { type TestStack, useStack } from '../../src/testing/index.ts';
-import { cli } from '../helpers.ts';
+import { cli, typeCheckDir } from '../helpers.ts';
 
-const run = promisify(execFile);
 const postgrest = inject('postgrest');
 const title = postgrest.available ? 'pgapp gen types' : `pgapp gen types — SKIPPED: ${postgrest.reason}`;
-const TSC = join(PACKAGE_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 
 const PROGRAM = `import { PostgrestClient } from '@supabase/postgrest-js';
 import type { Database } from './database.types.ts';
@@ -35,45 +31,19 @@ export async function main() {
 
 describe.skipIf(!postgrest.available)(title, () => {
   let stack: TestStack;
-  // Under the package, so that the program resolves @supabase/postgrest-js from its node_modules.
-  mkdirSync(join(PACKAGE_ROOT, '.pgapp'), { recursive: true });
-  const dir = mkdtempSync(join(PACKAGE_ROOT, '.pgapp', 'typegen-'));
-  const tsc = async (program: string) => {
-    writeFileSync(join(dir, 'program.ts'), program);
-    try {
-      await run(process.execPath, [TSC, '-p', join(dir, 'tsconfig.json')]);
-      return '';
-    } catch (err) {
-      return (err as { stdout?: string }).stdout ?? String(err);
-    }
-  };
+  const program = typeCheckDir('typegen-');
+  const tsc = program.check;
 
   beforeAll(async () => {
     stack = await useStack();
-    writeFileSync(
-      join(dir, 'tsconfig.json'),
-      JSON.stringify({
-        compilerOptions: {
-          strict: true,
-          noEmit: true,
-          module: 'nodenext',
-          moduleResolution: 'nodenext',
-          target: 'es2022',
-          allowImportingTsExtensions: true,
-          skipLibCheck: true,
-          types: ['node'],
-        },
-        files: ['program.ts'],
-      }),
-    );
   });
   afterAll(async () => {
-    rmSync(dir, { recursive: true, force: true });
+    program.remove();
     await stack?.[Symbol.asyncDispose]();
   });
 
   it('writes the Database type: views with Row, Insert/Update only of what web_user may write, RPCs, computed relationships', async () => {
-    const out = join(dir, 'database.types.ts');
+    const out = join(program.dir, 'database.types.ts');
     const r = await cli(['gen', 'types', '--project', stack.project, '--out', out], { home: workDir() });
     expect(r.code, r.output).toBe(0);
     expect(r.stdout).toContain('written');

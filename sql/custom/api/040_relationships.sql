@@ -41,7 +41,12 @@ BEGIN
       WHERE k ->> 'kind' = 'f'),
     fk2 AS (
       SELECT fk.*, count(*) OVER (PARTITION BY child, parent) AS n,
-             CASE WHEN cardinality(ccols) = 1 AND ccols[1] ~ '.._id$' THEN left(ccols[1], -3) END AS stem
+             CASE WHEN cardinality(ccols) = 1 AND ccols[1] ~ '.._id$' THEN left(ccols[1], -3) END AS stem,
+             -- The parent row of a child ($1), and the children of a parent ($1).
+             format('SELECT * FROM api.%I WHERE %s', pv,
+                    (SELECT string_agg(format('%I = $1.%I', p, ch), ' AND ') FROM unnest(pcols, ccols) AS u(p, ch))) AS one_body,
+             format('SELECT * FROM api.%I WHERE %s', cv,
+                    (SELECT string_agg(format('%I = $1.%I', ch, p), ' AND ') FROM unnest(pcols, ccols) AS u(p, ch))) AS many_body
       FROM fk),
     -- Junction tables: exactly two foreign keys, all their columns in the table's primary key.
     junction AS (
@@ -56,36 +61,23 @@ BEGIN
     cand AS (
       -- to-one, by the column's stem
       SELECT cv AS source, pv AS target, true AS to_one, stem AS name, 1 AS prio, child || '/' || conname AS fk, 'one' AS dir,
-             format('SELECT * FROM api.%I WHERE %s', pv,
-                    (SELECT string_agg(format('%I = $1.%I', p, ch), ' AND ') FROM unnest(pcols, ccols) AS u(p, ch))) AS body,
-             ARRAY[child, parent] AS tables
+             one_body AS body, ARRAY[child, parent] AS tables
       FROM fk2 WHERE stem IS NOT NULL
       UNION ALL
       -- to-one, by the parent's name (what PostgREST itself would call it)
-      SELECT cv, pv, true, pv, 2, child || '/' || conname, 'one',
-             format('SELECT * FROM api.%I WHERE %s', pv,
-                    (SELECT string_agg(format('%I = $1.%I', p, ch), ' AND ') FROM unnest(pcols, ccols) AS u(p, ch))),
-             ARRAY[child, parent]
+      SELECT cv, pv, true, pv, 2, child || '/' || conname, 'one', one_body, ARRAY[child, parent]
       FROM fk2 WHERE n = 1 AND child <> parent
       UNION ALL
       -- to-one, by the constraint (only when nothing else named it)
-      SELECT cv, pv, true, conname, 3, child || '/' || conname, 'one',
-             format('SELECT * FROM api.%I WHERE %s', pv,
-                    (SELECT string_agg(format('%I = $1.%I', p, ch), ' AND ') FROM unnest(pcols, ccols) AS u(p, ch))),
-             ARRAY[child, parent]
+      SELECT cv, pv, true, conname, 3, child || '/' || conname, 'one', one_body, ARRAY[child, parent]
       FROM fk2
       UNION ALL
       -- to-many
       SELECT pv, cv, false, CASE WHEN n = 1 THEN cv ELSE cv || '_by_' || coalesce(stem, conname) END, 1, child || '/' || conname, 'many',
-             format('SELECT * FROM api.%I WHERE %s', cv,
-                    (SELECT string_agg(format('%I = $1.%I', ch, p), ' AND ') FROM unnest(pcols, ccols) AS u(p, ch))),
-             ARRAY[child, parent]
+             many_body, ARRAY[child, parent]
       FROM fk2
       UNION ALL
-      SELECT pv, cv, false, cv || '_by_' || conname, 3, child || '/' || conname, 'many',
-             format('SELECT * FROM api.%I WHERE %s', cv,
-                    (SELECT string_agg(format('%I = $1.%I', ch, p), ' AND ') FROM unnest(pcols, ccols) AS u(p, ch))),
-             ARRAY[child, parent]
+      SELECT pv, cv, false, cv || '_by_' || conname, 3, child || '/' || conname, 'many', many_body, ARRAY[child, parent]
       FROM fk2
       UNION ALL
       -- many-to-many, both ways
