@@ -58,6 +58,12 @@ BEGIN
       WHERE (SELECT count(*) FROM fk x WHERE x.child = j.rel) = 2
         AND a.parent <> b.parent
         AND ARRAY(SELECT jsonb_array_elements_text(j.t -> 'key')) @> (a.ccols || b.ccols)),
+    -- Each junction both ways: from one side (s) through it to the other (t).
+    m2m AS (
+      SELECT rel, vname, a_rel, b_rel, side.*
+      FROM junction,
+           LATERAL (VALUES (a_v, a_rel, a_cols, a_ref, b_v, b_cols, b_ref),
+                           (b_v, b_rel, b_cols, b_ref, a_v, a_cols, a_ref)) AS side(s_v, s_rel, s_cols, s_ref, t_v, t_cols, t_ref)),
     cand AS (
       -- to-one, by the column's stem
       SELECT cv AS source, pv AS target, true AS to_one, stem AS name, 1 AS prio, child || '/' || conname AS fk, 'one' AS dir,
@@ -80,20 +86,13 @@ BEGIN
       SELECT pv, cv, false, cv || '_by_' || conname, 3, child || '/' || conname, 'many', many_body, ARRAY[child, parent]
       FROM fk2
       UNION ALL
-      -- many-to-many, both ways
-      SELECT a_v, b_v, false, b_v, 2, rel || '/m2m/' || a_rel, 'm2m',
-             format('SELECT t.* FROM api.%I t WHERE EXISTS (SELECT 1 FROM api.%I j WHERE %s AND %s)', b_v, vname,
-                    (SELECT string_agg(format('j.%I = t.%I', jc, r), ' AND ') FROM unnest(b_cols, b_ref) AS u(jc, r)),
-                    (SELECT string_agg(format('j.%I = $1.%I', jc, r), ' AND ') FROM unnest(a_cols, a_ref) AS u(jc, r))),
+      -- many-to-many
+      SELECT s_v, t_v, false, t_v, 2, rel || '/m2m/' || s_rel, 'm2m',
+             format('SELECT t.* FROM api.%I t WHERE EXISTS (SELECT 1 FROM api.%I j WHERE %s AND %s)', t_v, vname,
+                    (SELECT string_agg(format('j.%I = t.%I', jc, r), ' AND ') FROM unnest(t_cols, t_ref) AS u(jc, r)),
+                    (SELECT string_agg(format('j.%I = $1.%I', jc, r), ' AND ') FROM unnest(s_cols, s_ref) AS u(jc, r))),
              ARRAY[rel, a_rel, b_rel]
-      FROM junction
-      UNION ALL
-      SELECT b_v, a_v, false, a_v, 2, rel || '/m2m/' || b_rel, 'm2m',
-             format('SELECT t.* FROM api.%I t WHERE EXISTS (SELECT 1 FROM api.%I j WHERE %s AND %s)', a_v, vname,
-                    (SELECT string_agg(format('j.%I = t.%I', jc, r), ' AND ') FROM unnest(a_cols, a_ref) AS u(jc, r)),
-                    (SELECT string_agg(format('j.%I = $1.%I', jc, r), ' AND ') FROM unnest(b_cols, b_ref) AS u(jc, r))),
-             ARRAY[rel, a_rel, b_rel]
-      FROM junction
+      FROM m2m
     )
     SELECT * FROM cand WHERE octet_length(cand.name) <= 63 ORDER BY cand.prio, cand.source, cand.name, cand.fk
   LOOP
