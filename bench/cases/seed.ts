@@ -1,9 +1,9 @@
 /** Seeding rds: bulk generation against row-by-row inserts. */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { withClient } from '../../src/db/connect.ts';
-import { SQL_DIR } from '../../src/paths.ts';
+import { EXAMPLES_DIR } from '../../src/paths.ts';
 import type { TestStack } from '../../src/testing/index.ts';
 import { run, timeIt } from '../lib.ts';
 import { fmt, report } from '../report.ts';
@@ -21,8 +21,15 @@ export async function benchSeed(stack: TestStack) {
       ssl: { rejectUnauthorized: false },
     };
   };
-  const schema = readFileSync(join(SQL_DIR, 'rds', '010_crm_schema.sql'), 'utf8');
-  const seedSql = readFileSync(join(SQL_DIR, 'rds', '020_crm_seed.sql'), 'utf8');
+  // The example's rds as `dev` makes it: its migrations in order, then its seed.
+  const rdsDir = join(EXAMPLES_DIR, 'crm', 'db', 'rds');
+  const migrations = join(rdsDir, 'migrations');
+  const schema = readdirSync(migrations)
+    .filter((f) => f.endsWith('.sql'))
+    .sort()
+    .map((f) => readFileSync(join(migrations, f), 'utf8'))
+    .join('\n');
+  const seedSql = readFileSync(join(rdsDir, 'seed', '010_crm_seed.sql'), 'utf8');
   const admin = new pg.Client(rdsCfg(stack.project));
   await admin.connect();
   const container = `${stack.project}-rds`;
@@ -54,7 +61,7 @@ export async function benchSeed(stack: TestStack) {
     let rows = 0;
     const seedMs = await withClient(rdsCfg(db), async (c) => {
       await c.query(schema);
-      await c.query(`SELECT set_config('pgapp.seed_contacts', '${n}', false)`);
+      await c.query(`SELECT set_config('pgapp.seed_rows', '${n}', false)`);
       const ms = await timeIt(() => c.query(seedSql));
       rows = (
         await c.query(
