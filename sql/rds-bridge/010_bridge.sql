@@ -6,7 +6,8 @@
 --                   reads it over the bridge and builds its foreign tables, replica and API from it.
 --   replica_fence   read-your-writes with reads: replica (custom/api/040_replica.sql)
 --   prepare()       called by every `dev`: settles the schemas, grants the stand-in's roles,
---                   keeps publication pgapp in line with the bridged tables (reads: replica)
+--                   keeps publication pgapp in line with the tables that read the replica
+--   published       what prepare() last asked the publication to carry of each table
 -- plus publication pgapp (reads: replica) and, beside it, pgapp_ledger. Nothing else: no trigger,
 -- view or grant on the user's tables (on a real RDS the --rds-url user is the bridge user).
 CREATE SCHEMA IF NOT EXISTS pgapp_bridge;
@@ -29,6 +30,10 @@ END $$;
 
 CREATE TABLE IF NOT EXISTS pgapp_bridge.bridged (schema_name name PRIMARY KEY, position integer NOT NULL);
 
+-- Per published table, what "tables" asked its replica to hold ({"where", "columns"}), as prepare()
+-- last put it in the publication: another ask re-publishes that table alone.
+CREATE TABLE IF NOT EXISTS pgapp_bridge.published (relid oid PRIMARY KEY, spec jsonb NOT NULL);
+
 -- Read-your-writes over the colocated read path (reads: replica): every API write through the bridge
 -- also bumps one of these counters in the same rds transaction; the write's client then waits, on
 -- its next request, until custom has applied that value (custom/api/040_replica.sql). 64 slots
@@ -50,6 +55,15 @@ INSERT INTO pgapp_bridge.replica_fence (slot) SELECT generate_series(0, 63) ON C
 -- pgapp_bridge.bridged (only the catalogs besides, which every role may read). jit off: the
 -- planner's estimates for this many catalog subqueries pass jit_above_cost, and compiling them
 -- took ~2 s of a 3 ms query, on every `dev`.
+-- A table's size on rds (a partitioned one's: its partitions'): the planner's row estimate (NULL before
+-- any ANALYZE) and its bytes without indexes — what a copy of it carries.
+CREATE OR REPLACE FUNCTION pgapp_bridge.table_size(t oid, OUT rows bigint, OUT bytes bigint)
+LANGUAGE sql STABLE SET search_path = pg_catalog AS $$
+  SELECT sum(c.reltuples) FILTER (WHERE c.reltuples >= 0)::bigint, sum(pg_table_size(c.oid))::bigint
+  FROM pg_class c
+  WHERE (c.oid = t AND c.relkind = 'r') OR c.oid IN (SELECT pt.relid FROM pg_partition_tree(t) pt WHERE pt.isleaf)
+$$;
+
 CREATE OR REPLACE FUNCTION pgapp_bridge.catalog_doc() RETURNS jsonb
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog SET jit = off AS $$
 WITH rel AS (
@@ -128,6 +142,13 @@ SELECT jsonb_build_object(
       'replicaIdentity', rel.relreplident,
       'published', EXISTS (SELECT 1 FROM pg_publication_rel pr JOIN pg_publication p ON p.oid = pr.prpubid
                            WHERE p.pubname = 'pgapp' AND pr.prrelid = rel.oid),
+      -- What of it the publication carries: its row filter and column list (NULL: every row, every column).
+      'publication', (SELECT jsonb_build_object(
+                        'where', pg_get_expr(pr.prqual, pr.prrelid),
+                        'columns', (SELECT jsonb_agg(a.attname ORDER BY a.attnum) FROM pg_attribute a
+                                     WHERE a.attrelid = pr.prrelid AND a.attnum = ANY (pr.prattrs::int2[])))
+                      FROM pg_publication_rel pr JOIN pg_publication p ON p.oid = pr.prpubid
+                      WHERE p.pubname = 'pgapp' AND pr.prrelid = rel.oid),
       'columns', (SELECT jsonb_agg(jsonb_build_object(
           'name', col.attname,
           'type', col.type,
@@ -168,7 +189,9 @@ SELECT jsonb_build_object(
                           JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum) END) ORDER BY ic.relname)
         FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
         WHERE i.indrelid = rel.oid AND NOT EXISTS (SELECT 1 FROM pg_constraint co WHERE co.conindid = i.indexrelid)), '[]'),
-      'rows', (SELECT CASE WHEN c.reltuples < 0 THEN NULL ELSE c.reltuples::bigint END FROM pg_class c WHERE c.oid = rel.oid))
+      -- Its size, what a first copy to the replica costs.
+      'rows', (SELECT z.rows FROM pgapp_bridge.table_size(rel.oid) z),
+      'bytes', (SELECT z.bytes FROM pgapp_bridge.table_size(rel.oid) z))
     ORDER BY rel.position, rel.name) FROM rel), '[]'),
   'types', coalesce((SELECT jsonb_agg(jsonb_build_object(
       'schema', typ.schema,
@@ -221,15 +244,28 @@ BEGIN
 END $$;
 
 -- Called by every `dev` (as the master user on the stand-in; as the --rds-url user on a real RDS).
--- Reads pgapp.schemas, pgapp.reads ('replica' keeps the publication), pgapp.standin ('true': grant
--- the stand-in's bridge and replicator roles what they need on the bridged schemas), pgapp.bridge_user
--- and pgapp.replicator_user. Returns what it settled: the schemas, and whether rds can feed a replica
--- (and why not).
+-- Reads pgapp.schemas, pgapp.replica ('true': some table reads the replica, so the publication is
+-- kept), pgapp.reads (the default mode) and pgapp.tables (per table: "reads", and "where"/"columns",
+-- what its replica holds), pgapp.copy_limit (bytes: a larger table is not published for its first
+-- copy, but returned in heldBack for `dev` to ask about), pgapp.standin ('true': grant the stand-in's bridge and replicator roles
+-- what they need on the bridged schemas), pgapp.bridge_user and pgapp.replicator_user. Returns what it
+-- settled: the schemas, and whether rds can feed a replica (and why not).
 CREATE OR REPLACE FUNCTION pgapp_bridge.prepare() RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog AS $$
 DECLARE
   schemas name[] := pgapp_bridge.resolve_schemas(current_setting('pgapp.schemas'));
-  replica boolean := current_setting('pgapp.reads') = 'replica';
+  replica boolean := current_setting('pgapp.replica')::boolean;
+  default_mode text := current_setting('pgapp.reads');
+  asked jsonb := current_setting('pgapp.tables')::jsonb;
+  r record;
+  spec jsonb;
+  cols text[];
+  bad text;
+  wanted oid[] := '{}';
+  copy_limit bigint := current_setting('pgapp.copy_limit')::bigint;
+  held_back jsonb := '[]';
+  size record;
+  plan jsonb;
   standin boolean := current_setting('pgapp.standin')::boolean;
   bridge text := current_setting('pgapp.bridge_user');
   replicator text := current_setting('pgapp.replicator_user');
@@ -293,30 +329,129 @@ BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = 'pgapp') THEN
     CREATE PUBLICATION pgapp FOR TABLE pgapp_bridge.replica_fence WITH (publish_via_partition_root = true);
   END IF;
-  -- Tables that left the bridged schemas (or lost what makes them publishable) leave the publication.
+  -- The bridged tables that read the replica ("reads" per table, else pgapp.reads) and that rds can
+  -- publish: with a primary key or a replica identity (once published, rds refuses UPDATE and DELETE
+  -- on a table without one; the others are read through postgres_fdw). Each with its row filter
+  -- ("where") and column list ("columns", plus the replica identity's columns, which UPDATE and DELETE
+  -- need); a table whose ask changed leaves the publication and comes back with the new one.
+  FOR r IN SELECT c.oid, c.oid::regclass AS t, format('%s.%s', n.nspname, c.relname) AS rel, c.relreplident,
+                  c.relreplident IN ('f', 'i') OR (c.relreplident = 'd' AND EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)) AS ok,
+                  coalesce(asked -> format('%s.%s', n.nspname, c.relname), '{}') AS conf,
+                  EXISTS (SELECT 1 FROM pg_publication_rel pr JOIN pg_publication p ON p.oid = pr.prpubid
+                          WHERE p.pubname = 'pgapp' AND pr.prrelid = c.oid) AS member
+           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           JOIN pgapp_bridge.bridged b ON b.schema_name = n.nspname
+           WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+             AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+           ORDER BY b.position, c.relname
+  LOOP
+    CONTINUE WHEN coalesce(r.conf ->> 'reads', default_mode) <> 'replica';
+    IF NOT r.ok THEN
+      unpublishable := unpublishable || r.t::text;
+      CONTINUE;
+    END IF;
+    cols := NULL;
+    IF r.conf ? 'columns' THEN
+      SELECT string_agg(x, ', ') INTO bad FROM jsonb_array_elements_text(r.conf -> 'columns') x
+       WHERE NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = r.oid AND a.attname = x AND a.attnum > 0 AND NOT a.attisdropped);
+      IF bad IS NOT NULL THEN
+        RAISE EXCEPTION '"columns" of % names %, which it does not have', r.rel, bad
+          USING HINT = format('Its columns: %s.', (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) FROM pg_attribute a
+                                                   WHERE a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped));
+      END IF;
+      SELECT string_agg(x, ', ') INTO bad FROM jsonb_array_elements_text(r.conf -> 'columns') x
+       JOIN pg_attribute a ON a.attrelid = r.oid AND a.attname = x WHERE a.attgenerated <> '';
+      IF bad IS NOT NULL THEN
+        RAISE EXCEPTION '"columns" of % names %, generated: logical replication does not carry generated columns', r.rel, bad
+          USING HINT = 'Leave it out: the replica computes it when it holds the columns it is made from, else the API reads it from rds.';
+      END IF;
+      -- The asked ones and the replica identity's, in the table's order; all of them: no list.
+      SELECT array_agg(a.attname::text ORDER BY a.attnum) INTO cols FROM pg_attribute a
+       WHERE a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+         AND (r.conf -> 'columns' ? a.attname OR r.relreplident = 'f'
+              OR a.attnum = ANY (coalesce((SELECT i.indkey::int2[] FROM pg_index i WHERE i.indrelid = r.oid
+                                           AND CASE r.relreplident WHEN 'i' THEN i.indisreplident ELSE i.indisprimary END), '{}')));
+      IF cols = ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped
+                      AND a.attgenerated = '' ORDER BY a.attnum) THEN
+        cols := NULL;
+      END IF;
+    END IF;
+    spec := jsonb_build_object('where', nullif(r.conf ->> 'where', ''), 'columns', to_jsonb(cols));
+    -- A first copy larger than pgapp.copy_limit waits for a yes (`dev` asks, or --yes): not published.
+    -- A part of a table ("where", "columns") is sized by the planner's estimate of what it selects.
+    IF NOT r.member THEN
+      IF spec ->> 'where' IS NULL AND cols IS NULL THEN
+        SELECT z.bytes, z.rows INTO size FROM pgapp_bridge.table_size(r.oid) z;
+      ELSE
+        EXECUTE format('EXPLAIN (FORMAT JSON) SELECT %s FROM %s%s',
+                       coalesce((SELECT string_agg(quote_ident(x), ', ') FROM unnest(cols) x), '*'), r.t,
+                       CASE WHEN spec ->> 'where' IS NOT NULL THEN format(' WHERE (%s)', spec ->> 'where') ELSE '' END) INTO plan;
+        SELECT ((plan -> 0 -> 'Plan' ->> 'Plan Rows')::numeric * (plan -> 0 -> 'Plan' ->> 'Plan Width')::numeric)::bigint AS bytes,
+               (plan -> 0 -> 'Plan' ->> 'Plan Rows')::numeric::bigint AS rows INTO size;
+      END IF;
+      IF size.bytes > copy_limit THEN
+        held_back := held_back || jsonb_build_object('rel', r.rel, 'bytes', size.bytes, 'rows', size.rows,
+                                                     'filtered', spec ->> 'where' IS NOT NULL OR cols IS NOT NULL);
+        CONTINUE;
+      END IF;
+    END IF;
+    wanted := wanted || r.oid;
+    CONTINUE WHEN r.member AND spec = (SELECT p.spec FROM pgapp_bridge.published p WHERE p.relid = r.oid);
+    IF r.member THEN
+      EXECUTE format('ALTER PUBLICATION pgapp DROP TABLE %s', r.t);
+    END IF;
+    BEGIN
+      EXECUTE format('ALTER PUBLICATION pgapp ADD TABLE %s%s%s', r.t,
+                     CASE WHEN cols IS NOT NULL THEN format(' (%s)', (SELECT string_agg(quote_ident(x), ', ') FROM unnest(cols) x)) ELSE '' END,
+                     CASE WHEN spec ->> 'where' IS NOT NULL THEN format(' WHERE (%s)', spec ->> 'where') ELSE '' END);
+    EXCEPTION WHEN OTHERS THEN
+      DECLARE
+        msg text := SQLERRM;
+        detail text;
+      BEGIN
+        GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+        RAISE EXCEPTION 'rds cannot publish % as "tables" asks (%): %', r.rel,
+                        concat_ws(', ', 'where ' || (spec ->> 'where'), 'columns ' || array_to_string(cols, ', ')), msg
+          USING DETAIL = coalesce(detail, ''),
+                HINT = 'A publication row filter is one boolean expression over the table''s own columns with built-in immutable '
+                       'functions and operators: archived = false, region = ''eu'', created_at >= ''2026-01-01''. No now(), '
+                       'subqueries or functions of your own: a stored column can hold what the filter needs.';
+      END;
+    END;
+    -- UPDATE and DELETE on rds must still work: Postgres refuses them (at once, for every writer) when
+    -- the filter reads a column outside the replica identity, or the list leaves one of its columns
+    -- out. Its own check, on a plan of each (nothing runs).
+    BEGIN
+      IF spec ->> 'where' IS NOT NULL OR cols IS NOT NULL THEN
+        EXECUTE format('EXPLAIN UPDATE %s SET %I = DEFAULT WHERE false', r.t,
+                       (SELECT a.attname FROM pg_attribute a WHERE a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum LIMIT 1));
+        EXECUTE format('EXPLAIN DELETE FROM %s WHERE false', r.t);
+      END IF;
+    EXCEPTION WHEN OTHERS THEN
+      DECLARE
+        detail text;
+      BEGIN
+        GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+        RAISE EXCEPTION 'rds would refuse UPDATE and DELETE on % with that replica: %', r.rel, coalesce(detail, SQLERRM)
+          USING HINT = CASE WHEN spec ->> 'where' IS NOT NULL
+                            THEN format('Filter on its key''s columns, or give it REPLICA IDENTITY FULL in a migration (ALTER TABLE %s REPLICA IDENTITY FULL: '
+                                        'rds then logs the whole old row of each UPDATE and DELETE). Nothing was changed.', r.t)
+                            ELSE 'Keep its replica identity''s columns in "columns". Nothing was changed.' END;
+      END;
+    END;
+    INSERT INTO pgapp_bridge.published AS p (relid, spec) VALUES (r.oid, spec)
+    ON CONFLICT (relid) DO UPDATE SET spec = excluded.spec;
+  END LOOP;
+  -- Tables no longer asked for (another mode, gone from the bridged schemas, or no longer publishable)
+  -- leave the publication.
   FOR t IN SELECT pr.prrelid::regclass FROM pg_publication_rel pr JOIN pg_publication p ON p.oid = pr.prpubid
-           JOIN pg_class c ON c.oid = pr.prrelid
-           WHERE p.pubname = 'pgapp' AND pr.prrelid <> 'pgapp_bridge.replica_fence'::regclass
-             AND (NOT EXISTS (SELECT 1 FROM pgapp_bridge.bridged b WHERE c.relnamespace = to_regnamespace(quote_ident(b.schema_name)))
-                  OR NOT (c.relreplident IN ('f', 'i') OR (c.relreplident = 'd' AND EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary))))
+           WHERE p.pubname = 'pgapp' AND pr.prrelid <> 'pgapp_bridge.replica_fence'::regclass AND pr.prrelid <> ALL (wanted)
   LOOP
     EXECUTE format('ALTER PUBLICATION pgapp DROP TABLE %s', t);
   END LOOP;
-  -- Every bridged table rds can publish: with a primary key or a replica identity (once published, rds
-  -- refuses UPDATE and DELETE on a table without one). The others are read through postgres_fdw.
-  FOR t IN SELECT c.oid::regclass FROM pg_class c JOIN pgapp_bridge.bridged b ON c.relnamespace = to_regnamespace(quote_ident(b.schema_name))
-           WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
-             AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
-             AND NOT EXISTS (SELECT 1 FROM pg_publication_rel pr JOIN pg_publication p ON p.oid = pr.prpubid
-                             WHERE p.pubname = 'pgapp' AND pr.prrelid = c.oid)
-  LOOP
-    IF (SELECT c.relreplident IN ('f', 'i') OR (c.relreplident = 'd' AND EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary))
-        FROM pg_class c WHERE c.oid = t) THEN
-      EXECUTE format('ALTER PUBLICATION pgapp ADD TABLE %s', t);
-    ELSE
-      unpublishable := unpublishable || t::text;
-    END IF;
-  END LOOP;
-  RETURN jsonb_build_object('schemas', to_jsonb(schemas), 'replica', jsonb_build_object('ok', true, 'unpublishable', to_jsonb(unpublishable)));
+  DELETE FROM pgapp_bridge.published WHERE relid <> ALL (wanted);
+  RETURN jsonb_build_object('schemas', to_jsonb(schemas), 'replica', jsonb_build_object(
+    'ok', true, 'unpublishable', to_jsonb(unpublishable), 'heldBack', held_back));
 END $$;
-REVOKE ALL ON FUNCTION pgapp_bridge.prepare(), pgapp_bridge.resolve_schemas(text), pgapp_bridge.catalog_doc() FROM PUBLIC;
+REVOKE ALL ON FUNCTION pgapp_bridge.prepare(), pgapp_bridge.resolve_schemas(text), pgapp_bridge.catalog_doc(),
+  pgapp_bridge.table_size(oid) FROM PUBLIC;

@@ -1,5 +1,5 @@
 -- pgapp:repeatable (idempotent; re-applied when this file or the settings it reads change)
--- The stand-in, reads: replica only. The role custom's subscription logs in as, made the RDS way:
+-- The stand-in, when some table reads the replica (pgapp.replica). The role custom's subscription logs in as, made the RDS way:
 -- the master user creates it and grants rds_replication (images/rds/upgrade.d/20-replication.sql;
 -- the guard gives members the REPLICATION attribute stock PostgreSQL checks). Not a superuser:
 -- SELECT on the bridged tables (the initial copy) and the fence, nothing else — granted by
@@ -8,8 +8,8 @@ DO $$
 DECLARE
   r text := current_setting('pgapp.replicator_user');
 BEGIN
-  IF current_setting('pgapp.reads') <> 'replica' THEN
-    RETURN; -- FDW reads: no subscriber (a role made earlier stays, unused)
+  IF NOT current_setting('pgapp.replica')::boolean THEN
+    RETURN; -- every read through postgres_fdw: no subscriber (a role made earlier stays, unused)
   END IF;
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) THEN
     EXECUTE format('CREATE ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT CONNECTION LIMIT 5 PASSWORD %L',

@@ -3,7 +3,7 @@
  * prepares the run and its context, runs these, and rolls back on failure; the phases do the work.
  */
 import { envOnly } from '../config/options.ts';
-import type { Config, RemoteRds } from '../config/schema.ts';
+import { anyReplica, type Config, fdwOnly, type RemoteRds } from '../config/schema.ts';
 import type { Secrets } from '../config/secrets.ts';
 import type { TlsState } from '../config/tls.ts';
 import { connectionConfig, withClient } from '../db/connect.ts';
@@ -30,7 +30,15 @@ import {
 } from '../spec/stack.ts';
 import { type ApiTable, apiTables } from '../stack/api.ts';
 import { applyParameterGroup } from '../stack/parameters.ts';
-import { dropReplica, type ReplicaSync, slotLeftHint, syncReplica } from '../stack/replica.ts';
+import {
+  CopyNeedsYes,
+  describeSize,
+  dropReplica,
+  type ReplicaSync,
+  slotLeftHint,
+  syncReplica,
+  type TableSize,
+} from '../stack/replica.ts';
 import { applyPhase, type Phase, type PhaseResult } from '../stack/sql.ts';
 import { writeTypes } from '../stack/typegen.ts';
 import { type Hop, verifyStack } from '../stack/verify.ts';
@@ -61,7 +69,13 @@ export type Reads = { mode: Config['reads']; sync?: ReplicaSync; fallback?: stri
 /** What pgapp_bridge.prepare() settled on rds (sql/rds-bridge/010_bridge.sql). */
 export interface Prepared {
   schemas: string[];
-  replica: { ok: boolean; why?: string; unpublishable?: string[] };
+  replica: {
+    ok: boolean;
+    why?: string;
+    unpublishable?: string[];
+    /** Tables whose first copy is over copyLimit: not published until a yes. */
+    heldBack?: (TableSize & { filtered: boolean })[];
+  };
 }
 
 export type TaskDef = {
@@ -205,14 +219,17 @@ export function devPhases(config: Config, signal: AbortSignal, baseAnswer: boole
   const afterSeed = async (c: Ctx, r: PhaseResult, task: { output: string }) => {
     const p = r.steps['pgapp_bridge.prepare'] as Prepared;
     c.schemas = p.schemas;
-    if (c.config.reads === 'replica' && !p.replica.ok) {
+    if (anyReplica(c.config) && !p.replica.ok) {
       const why = p.replica.why ?? 'it cannot publish';
       if (!c.config.remote)
         throw new PgappError(`rds cannot feed the replica: ${why}`, 'See `pgapp logs rds`.');
-      c.config = { ...c.config, reads: 'fdw' };
+      c.config = fdwOnly(c.config);
       c.reads = { mode: 'fdw', fallback: `reads: fdw — the remote cannot feed a local replica: ${why}` };
       task.output = c.reads.fallback as string;
     }
+    // A first copy over copyLimit: rds left the table out of the publication; nothing is copied
+    // until someone says yes (dev asks on a terminal and runs again; --yes lifts the limit).
+    if (p.replica.heldBack?.length) throw new CopyNeedsYes(p.replica.heldBack, c.config.copyLimit);
     return p.schemas.length ? `schemas ${p.schemas.join(', ')}` : 'no schema with tables yet';
   };
 
@@ -289,7 +306,7 @@ export function devPhases(config: Config, signal: AbortSignal, baseAnswer: boole
       title: 'Replica custom ← rds',
       task: async (c, task) => {
         signal.throwIfAborted();
-        if (c.config.reads !== 'replica') {
+        if (!anyReplica(c.config)) {
           const { dropped, slotLeft } = await dropReplica(c.config, c.secrets, signal);
           task.title = `Replica: off (reads: fdw${dropped ? '; subscription dropped' : ''})`;
           if (slotLeft) task.output = slotLeftHint(slotLeft);
@@ -304,11 +321,16 @@ export function devPhases(config: Config, signal: AbortSignal, baseAnswer: boole
           READY_TIMEOUT_MS,
         );
         c.reads = { ...c.reads, sync };
+        const fresh = sync.copied.filter((x) => !sync.changed.includes(x.rel));
         const changes = [
-          sync.created.length ? `${sync.created.length} tables new` : '',
-          sync.columns.length ? `${sync.columns.length} columns new` : '',
+          sync.subscription !== 'created' && fresh.length ? `${fresh.length} new` : '',
+          sync.changed.length ? `${sync.changed.length} copied again (${sync.changed.join(', ')})` : '',
         ].filter(Boolean);
         task.title = `Replica custom ← rds (logical replication): ${sync.tables} tables, subscription ${sync.subscription}${changes.length ? `, ${changes.join(', ')}` : ''}`;
+        // What each copy cost: the tables that took a while, by name.
+        const slow = sync.copied.filter((x) => x.seconds >= 1).sort((a, b) => b.seconds - a.seconds);
+        if (slow.length)
+          task.output = `copied ${slow.map((x) => `${describeSize(x)} in ${x.seconds} s`).join(', ')}`;
       },
     },
     sqlTask('api', 'API schema', afterApi),

@@ -20,6 +20,7 @@ import { projectSqlRoot } from '../paths.ts';
 import type { Service } from '../spec/stack.ts';
 import type { ApiTable } from '../stack/api.ts';
 import { ensureParameterGroupFile } from '../stack/parameters.ts';
+import { CopyNeedsYes, describeSize } from '../stack/replica.ts';
 import type { Phase } from '../stack/sql.ts';
 import { refuseEarlierFolders } from '../stack/sql.ts';
 import type { Hop } from '../stack/verify.ts';
@@ -96,7 +97,23 @@ export async function dev(opts: DevOptions): Promise<DevResult> {
     },
   });
   try {
-    return await bringUp(config, opts);
+    // --yes: every first copy to the replica goes ahead, whatever its size.
+    const run = opts.yes ? { ...config, copyLimit: Number.MAX_SAFE_INTEGER } : config;
+    try {
+      return await bringUp(run, opts);
+    } catch (err) {
+      // A table over copyLimit, on a terminal: asked once; a yes runs again with the limit above it
+      // (what the first run made is ready and reused).
+      if (!(err instanceof CopyNeedsYes) || !isInteractive(opts.yes)) throw err;
+      const many = err.tables.length > 1;
+      const yes = await confirmPrompt(
+        `Copy ${err.tables.map(describeSize).join(', ')} to the replica? (over copyLimit; otherwise read ${many ? 'them' : 'it'} through postgres_fdw or copy a part: "tables" in pgapp.config.json)`,
+        opts.prompt,
+      );
+      if (!yes) throw err;
+      const limit = Math.max(config.copyLimit, ...err.tables.map((t) => t.bytes ?? 0));
+      return await bringUp({ ...config, copyLimit: limit }, opts);
+    }
   } finally {
     lock.release();
   }

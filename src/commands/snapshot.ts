@@ -5,7 +5,7 @@
 
 import { lockProject } from '../config/lock.ts';
 import { confirmPrompt } from '../config/prompts.ts';
-import { type Config, validatePostgres } from '../config/schema.ts';
+import { anyReplica, type Config, validatePostgres } from '../config/schema.ts';
 import { readSecrets, type Secrets } from '../config/secrets.ts';
 import { findContainer } from '../docker/containers.ts';
 import { checkEngine } from '../docker/engine.ts';
@@ -139,7 +139,7 @@ export function snapshotRestore(opts: SnapshotOptions & { name?: string }): Prom
       name,
       takenAt: saved.takenAt,
       kind: 'saved',
-      replica: up2.config.reads === 'replica',
+      replica: anyReplica(up2.config),
       ms: Math.round(performance.now() - t0),
     };
   });

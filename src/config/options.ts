@@ -139,7 +139,19 @@ export const OPTIONS: readonly OptionSpec[] = [
     config: 'reads',
     env: 'PGAPP_READS',
     file: 'reads',
-    help: 'API reads from local tables kept in sync by logical replication (default replica), or all through postgres_fdw',
+    help:
+      'where the API reads by default: local tables kept in sync by logical replication (default replica), or ' +
+      'through postgres_fdw; per table in "tables" (file: also {"default": …, "tables": {"public.events": "fdw"}})',
+    commands: 'stack',
+  },
+  {
+    flag: 'copy-limit',
+    type: 'string',
+    value: 'SIZE',
+    config: 'copyLimit',
+    env: 'PGAPP_COPY_LIMIT',
+    file: 'copyLimit',
+    help: 'a table larger than this on rds is not copied to the replica without a yes (default 1GB)',
     commands: 'stack',
   },
   {
@@ -240,7 +252,9 @@ export const OPTIONS: readonly OptionSpec[] = [
     env: 'PGAPP_TABLES',
     file: 'tables',
     envJson: (tables) => tables,
-    help: 'per table: "tables": {"public.events": {"access": "none"}, "kb.labels": {"name": "kb_labels"}} (env: as JSON)',
+    help:
+      'per table: "tables": {"public.events": {"access": "none", "reads": "fdw"}, "kb.labels": {"name": "kb_labels"}, ' +
+      '"app.orders": {"where": "archived = false", "columns": ["id", "total"]}} (env: as JSON)',
     commands: 'stack',
   },
   {

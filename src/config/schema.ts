@@ -27,6 +27,15 @@ export interface TableSettings {
   access?: Access;
   /** Its endpoint: api.<name> (default: the table's name, or <schema>_<table> when two schemas share it). */
   name?: string;
+  /** Where its reads go (default: "reads"). */
+  reads?: ReadsMode;
+  /**
+   * reads: replica — the rows the replica holds: a publication row filter (only this table's columns,
+   * built-in immutable functions and operators; rds checks it). The API reads the others from rds.
+   */
+  where?: string;
+  /** reads: replica — the columns the replica holds (its key always); the API reads the others from rds. */
+  columns?: string[];
 }
 
 /**
@@ -36,6 +45,24 @@ export interface TableSettings {
  */
 export const READS_MODES = ['replica', 'fdw'] as const;
 export type ReadsMode = (typeof READS_MODES)[number];
+
+/** Whether any table reads the replica: the default, or one table's "reads". */
+export const anyReplica = (c: Pick<Config, 'reads' | 'tables'>): boolean =>
+  c.reads === 'replica' || Object.values(c.tables).some((t) => t.reads === 'replica');
+
+/**
+ * The same stack with every read through postgres_fdw (compose, which runs no subscription; a remote
+ * that cannot publish): no table asks for the replica, and what it would hold is moot.
+ */
+export function fdwOnly<C extends Pick<Config, 'reads' | 'tables'>>(c: C): C {
+  const tables: Record<string, TableSettings> = {};
+  for (const [rel, { reads: _r, where: _w, columns: _c, ...rest }] of Object.entries(c.tables))
+    if (Object.keys(rest).length > 0) tables[rel] = rest;
+  return { ...c, reads: 'fdw', tables };
+}
+
+/** Bytes a table may hold before its first copy to the replica asks first (default 1 GiB). */
+export const DEFAULT_COPY_LIMIT = 1024 ** 3;
 
 /**
  * PostgreSQL major versions, for both servers, as RDS offers them: new RDS instances default to 17.
@@ -56,7 +83,10 @@ export interface Config {
   postgres: PgMajor;
   seed: SeedSize;
   cronJobs: boolean;
+  /** Where the API reads by default ("tables" may say otherwise per table). */
   reads: ReadsMode;
+  /** A table larger than this (bytes on rds) is not copied to the replica without a yes. */
+  copyLimit: number;
   /** The PostgREST image (pinned official tag). */
   postgrestImage: string;
   /** An official PostgREST release tarball to build the image from when it cannot be pulled. */
@@ -197,6 +227,7 @@ export const DEFAULTS: Config = {
   seed: 'small',
   cronJobs: true,
   reads: 'replica',
+  copyLimit: DEFAULT_COPY_LIMIT,
   postgrestImage: POSTGREST_IMAGE,
   rdsParameters: {},
   access: 'read',
@@ -280,6 +311,43 @@ export function validateReads(value: unknown): ReadsMode {
   return value as ReadsMode;
 }
 
+/**
+ * "reads": a mode, or {"default": mode, "tables": {"<schema>.<table>": mode}} — the per-table modes
+ * are the same thing as "tables"' "reads", and go there.
+ */
+function splitReads(value: unknown): { reads: unknown; tables: Record<string, unknown> } {
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    return { reads: value, tables: {} };
+  const { default: def, tables, ...rest } = value as Record<string, unknown>;
+  if (
+    Object.keys(rest).length > 0 ||
+    (tables !== undefined && (tables === null || typeof tables !== 'object' || Array.isArray(tables)))
+  )
+    throw new PgappError(
+      `Invalid reads ${JSON.stringify(value)}`,
+      'Use a mode ("reads": "replica"), or {"default": "replica", "tables": {"public.events": "fdw"}}.',
+    );
+  return {
+    reads: def,
+    tables: Object.fromEntries(Object.entries(tables ?? {}).map(([rel, mode]) => [rel, { reads: mode }])),
+  };
+}
+
+/** "copyLimit": bytes, or a size with a unit ("500MB", "2GB"; 1024-based). */
+export function validateCopyLimit(value: unknown): number {
+  const units: Record<string, number> = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4 };
+  const text = typeof value === 'number' ? String(value) : typeof value === 'string' ? value : '';
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([KMGT]?B?)\s*$/i.exec(text);
+  const unit = (m?.[2] ?? '').toUpperCase().replace(/^([KMGT]?)$/, '$1B');
+  const n = m?.[1] !== undefined && units[unit] !== undefined ? Number(m[1]) * units[unit] : Number.NaN;
+  if (!Number.isFinite(n))
+    throw new PgappError(
+      `Invalid copyLimit ${JSON.stringify(value)}`,
+      'Give a size: bytes, or with a unit ("500MB", "2GB"); 0 asks before every first copy.',
+    );
+  return Math.round(n);
+}
+
 /** A PostgreSQL identifier as written unquoted, or any name when `quoted` (a table's, say). */
 const IDENT = /^[a-z_][a-z0-9_$]{0,62}$/;
 
@@ -311,7 +379,9 @@ export function validateAccess(value: unknown, name: string, allowOwner: boolean
   return value as Access;
 }
 
-/** "tables": {"<schema>.<table>": {"access": …, "name": …}}. Whether each exists is rds's to say (plan_api). */
+const TABLE_KEYS = ['access', 'name', 'reads', 'where', 'columns'];
+
+/** "tables": {"<schema>.<table>": {"access": …, "name": …, "reads": …, "where": …, "columns": […]}}. Whether each exists is rds's to say (plan_api). */
 export function validateTables(value: unknown): Record<string, TableSettings> {
   if (value === undefined || value === '') return {};
   if (value === null || typeof value !== 'object' || Array.isArray(value))
@@ -328,13 +398,13 @@ export function validateTables(value: unknown): Record<string, TableSettings> {
       );
     if (v === null || typeof v !== 'object' || Array.isArray(v))
       throw new PgappError(`"tables"."${rel}" must be an object`, 'For example: {"access": "write"}.');
-    const unknown = Object.keys(v).filter((k) => k !== 'access' && k !== 'name');
+    const unknown = Object.keys(v).filter((k) => !TABLE_KEYS.includes(k));
     if (unknown.length > 0)
       throw new PgappError(
         `"tables"."${rel}" has unknown key(s): ${unknown.join(', ')}`,
-        'A table takes "access" and "name".',
+        `A table takes ${TABLE_KEYS.map((k) => `"${k}"`).join(', ')}.`,
       );
-    const t = v as { access?: unknown; name?: unknown };
+    const t = v as { access?: unknown; name?: unknown; reads?: unknown; where?: unknown; columns?: unknown };
     const settings: TableSettings = {};
     if (t.access !== undefined) settings.access = validateAccess(t.access, `access of ${rel}`, true);
     if (t.name !== undefined) {
@@ -345,6 +415,33 @@ export function validateTables(value: unknown): Record<string, TableSettings> {
         );
       settings.name = t.name;
     }
+    if (t.reads !== undefined) settings.reads = validateReads(t.reads);
+    if (t.where !== undefined && t.where !== '') {
+      if (typeof t.where !== 'string' || t.where.length > 4000 || /;/.test(t.where.replace(/'[^']*'/g, '')))
+        throw new PgappError(
+          `Invalid "where" for ${rel}: ${JSON.stringify(t.where)}`,
+          'Give one boolean expression over the table\'s own columns, e.g. "archived = false" or "region = \'eu\'".',
+        );
+      settings.where = t.where;
+    }
+    if (t.columns !== undefined) {
+      if (
+        !Array.isArray(t.columns) ||
+        t.columns.length === 0 ||
+        !t.columns.every((c) => typeof c === 'string' && c !== '' && c.length <= 63) ||
+        new Set(t.columns).size !== t.columns.length
+      )
+        throw new PgappError(
+          `Invalid "columns" for ${rel}: ${JSON.stringify(t.columns)}`,
+          'List the columns the replica holds, each once: "columns": ["id", "kind", "created_at"] (the key is always held).',
+        );
+      settings.columns = t.columns as string[];
+    }
+    if ((settings.where !== undefined || settings.columns !== undefined) && settings.reads === 'fdw')
+      throw new PgappError(
+        `"tables"."${rel}" reads through postgres_fdw, but says what its replica holds ("where", "columns")`,
+        'Drop "where" and "columns", or read it from the replica ("reads": "replica").',
+      );
     out[rel] = settings;
   }
   return out;
@@ -388,6 +485,7 @@ export interface RawConfig {
   seed?: unknown;
   cronJobs?: unknown;
   reads?: unknown;
+  copyLimit?: unknown;
   postgrestImage?: unknown;
   postgrestTarball?: unknown;
   /** pgapp.config.json's `rds` section: `{ "parameters": { name: value } }`. */
@@ -406,11 +504,18 @@ export interface RawConfig {
 /** Merge layers (later wins) over the defaults and validate every field. */
 export function resolveConfig(...layers: RawConfig[]): Config {
   const merged: RawConfig = { ...DEFAULTS, ports: { ...DEFAULTS.ports } };
+  // "reads": {"default", "tables"} in a layer: a later layer's mode (a flag, env) sets the default
+  // only; the per-table modes join "tables" (a mode said twice must agree).
+  let readsTables: Record<string, unknown> = {};
   for (const layer of layers) {
     for (const [k, v] of Object.entries(layer)) {
       if (v === undefined) continue;
       if (k === 'ports') merged.ports = { ...merged.ports, ...stripUndefined(v as object) };
-      else (merged as Record<string, unknown>)[k] = v;
+      else if (k === 'reads') {
+        const split = splitReads(v);
+        if (split.reads !== undefined) merged.reads = split.reads;
+        readsTables = { ...readsTables, ...split.tables };
+      } else (merged as Record<string, unknown>)[k] = v;
     }
   }
   const ports = {} as Record<PortKey, number>;
@@ -437,19 +542,20 @@ export function resolveConfig(...layers: RawConfig[]): Config {
     seed: validateSeed(merged.seed),
     cronJobs: validateBoolean(merged.cronJobs, 'cronJobs'),
     reads: validateReads(merged.reads),
+    copyLimit: validateCopyLimit(merged.copyLimit),
     postgrestImage: validateImage(merged.postgrestImage, 'postgrestImage'),
     rdsParameters: validateRdsSection(merged.rds),
     access: validateAccess(merged.access, 'access', false) as DefaultAccess,
     ownerColumn: validateOwnerColumn(merged.ownerColumn),
-    tables: validateTables(merged.tables),
+    tables: validateTables(mergeReadsIntoTables(merged.tables, readsTables)),
     extensions: validateExtensions(merged.extensions),
   };
   const schemas = validateSchemas(merged.schemas);
   if (schemas) config.schemas = schemas;
-  if (config.rdsParameters['rds.logical_replication'] === '0' && config.reads === 'replica') {
+  if (config.rdsParameters['rds.logical_replication'] === '0' && anyReplica(config)) {
     throw new PgappError(
       'rds.parameters: rds.logical_replication = 0 leaves nothing to feed the local replica (reads: replica)',
-      'Read through postgres_fdw instead (--reads fdw, or "reads": "fdw"), or keep rds.logical_replication = 1.',
+      'Read through postgres_fdw instead (--reads fdw, or "reads": "fdw", and no table with "reads": "replica"), or keep rds.logical_replication = 1.',
     );
   }
   if (merged.postgrestTarball !== undefined && merged.postgrestTarball !== '') {
@@ -483,6 +589,24 @@ export function resolveConfig(...layers: RawConfig[]): Config {
     );
   }
   return config;
+}
+
+function mergeReadsIntoTables(tables: unknown, modes: Record<string, unknown>): unknown {
+  if (Object.keys(modes).length === 0) return tables;
+  const base =
+    tables && typeof tables === 'object' && !Array.isArray(tables) ? (tables as Record<string, unknown>) : {};
+  const out: Record<string, unknown> = { ...base };
+  for (const [rel, m] of Object.entries(modes)) {
+    const t = out[rel];
+    const prior = t && typeof t === 'object' ? (t as { reads?: unknown }).reads : undefined;
+    if (prior !== undefined && prior !== (m as { reads: unknown }).reads)
+      throw new PgappError(
+        `"reads" and "tables" disagree on where ${rel} reads`,
+        `Say it once: "tables": {"${rel}": {"reads": …}}.`,
+      );
+    out[rel] = { ...(t && typeof t === 'object' ? t : {}), ...(m as object) };
+  }
+  return out;
 }
 
 function validateOwnerColumn(value: unknown): string {

@@ -22,13 +22,21 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  */
 export async function retryUntil<T>(
   attempt: () => Promise<T | undefined>,
-  opts: { timeoutMs: number; intervalMs: number; signal?: AbortSignal; timedOut: () => Error },
+  opts: {
+    timeoutMs: number;
+    intervalMs: number;
+    signal?: AbortSignal;
+    timedOut: () => Error;
+    /** Asked after each attempt that got nothing: true (it is still moving) gives it timeoutMs more. */
+    moving?: () => boolean;
+  },
 ): Promise<T> {
-  const deadline = Date.now() + opts.timeoutMs;
+  let deadline = Date.now() + opts.timeoutMs;
   for (;;) {
     opts.signal?.throwIfAborted();
     const got = await attempt();
     if (got !== undefined) return got;
+    if (opts.moving?.()) deadline = Date.now() + opts.timeoutMs;
     if (Date.now() >= deadline) throw opts.timedOut();
     await sleep(opts.intervalMs, opts.signal);
   }

@@ -16,6 +16,12 @@ export interface ApiTable {
   access: Access;
   /** Where its view reads: the local replica, or rds through postgres_fdw. */
   reads: 'replica' | 'fdw' | null;
+  /** reads: replica with a row filter: the rows the replica holds (the others are read from rds). */
+  replicaWhere: string | null;
+  /** reads: replica: the columns the replica leaves out (read from rds by the key when selected). */
+  replicaOmits: string[];
+  /** Its last copy to the replica: size on rds then, and seconds it took. */
+  copy: { rows: number | null; bytes: number | null; seconds: number | null } | null;
   key: string[];
   /** The columns a client may write; empty: read-only. */
   writable: string[];
@@ -35,11 +41,17 @@ export interface ApiTable {
 export async function readApiTables(db: pg.ClientBase): Promise<ApiTable[]> {
   const r = await db
     .query<ApiTable>(
-      `SELECT rel, api_name AS "apiName", access, reads, coalesce(key, '{}') AS key, writable, embeds, note, made, uniques, defaults
-     FROM pgapp_private.api_tables WHERE to_regclass('pgapp_private.api_tables') IS NOT NULL ORDER BY rel`,
+      `SELECT a.rel, a.api_name AS "apiName", a.access, a.reads, a.replica_where AS "replicaWhere",
+              coalesce(a.replica_omits, '{}') AS "replicaOmits", coalesce(a.key, '{}') AS key, a.writable, a.embeds,
+              a.note, a.made, a.uniques, a.defaults,
+              (SELECT jsonb_build_object('rows', c.rows, 'bytes', c.bytes, 'seconds', c.seconds)
+                 FROM pgapp_private.replica_copies c WHERE c.rel = a.rel AND a.reads = 'replica') AS copy
+     FROM pgapp_private.api_tables a ORDER BY a.rel`,
     )
     .catch((err: { code?: string }) => {
-      if (err.code === '42P01' || err.code === '3F000') return { rows: [] as ApiTable[] };
+      // Before the first `dev` (or of an older pgapp's, until the next one).
+      if (err.code === '42P01' || err.code === '3F000' || err.code === '42703')
+        return { rows: [] as ApiTable[] };
       throw err;
     });
   return r.rows;

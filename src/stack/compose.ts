@@ -3,7 +3,7 @@
  * healthchecks, ports on 127.0.0.1, volumes and SQL as `pgapp dev`, with `${VAR:-default}`
  * placeholders where dev has values. A test fails when the committed file is stale.
  */
-import { type Config, DEFAULTS, PORT_KEYS, type PortKey, SEED_SIZES } from '../config/schema.ts';
+import { type Config, DEFAULTS, fdwOnly, PORT_KEYS, type PortKey, SEED_SIZES } from '../config/schema.ts';
 import type { Secrets } from '../config/secrets.ts';
 import { CONTAINER_CA_FILE } from '../config/tls.ts';
 import { extensionPackages } from '../docker/extensions.ts';
@@ -99,6 +99,7 @@ export function composeModel(): { [k: string]: Yaml } {
       cronJobs: orDefault(COMPOSE_ENV.cronJobs, DEFAULTS.cronJobs),
       // The colocated read path is set up by `pgapp dev` (src/stack/replica.ts): compose reads over FDW.
       reads: 'fdw',
+      copyLimit: DEFAULTS.copyLimit,
       schemas: orDefault(COMPOSE_ENV.schemas, '*'),
       access: orDefault(COMPOSE_ENV.access, DEFAULTS.access),
       ownerColumn: orDefault(COMPOSE_ENV.ownerColumn, DEFAULTS.ownerColumn),
@@ -235,7 +236,8 @@ export function composeVars(p: ComposeParams): Record<string, string> {
     [COMPOSE_ENV.schemas]: settings.schemas,
     [COMPOSE_ENV.access]: settings.access,
     [COMPOSE_ENV.ownerColumn]: settings.ownerColumn,
-    [COMPOSE_ENV.tables]: JSON.stringify(config.tables),
+    // compose reads over FDW: what a table's replica would hold is left out.
+    [COMPOSE_ENV.tables]: JSON.stringify(fdwOnly(config).tables),
     [COMPOSE_ENV.packages.rds]: packages.rds.join(' '),
     [COMPOSE_ENV.packages.postgres]: packages.custom.join(' '),
     ...Object.fromEntries(

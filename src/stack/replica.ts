@@ -30,29 +30,91 @@ import {
 
 export { slotName, subscriptionConninfo };
 
+/** A table's size on rds, as prepare() and the replica plan give it (the rows are an estimate). */
+export interface TableSize {
+  rel: string;
+  rows: number | null;
+  bytes: number | null;
+}
+
 /** What pgapp_private.sync_replica_tables() did (sql/custom/bridge/050_replica_tables.sql). */
 interface ReplicaTables {
   /** Every local table the subscription fills (the fence included), schema-qualified. */
   tables: string[];
-  /** The local tables this run made (their copy follows), as qualified, quoted names. */
+  /** The local tables this run made, new or made again (their copy follows), as qualified, quoted names. */
   made: string[];
-  /** Columns added locally by this run (`schema.table.column`). */
-  columns: string[];
+  /** rds tables whose replica was made again: its columns, their types, row filter or column list changed. */
+  changed: string[];
   /** Indexes that could not be copied, and why. */
   skipped: string[];
+  /** What is copied now, with its size on rds. */
+  copies: CopyPlan[];
+}
+
+/** A table about to be copied: its size on rds, and its local table (quoted, qualified). */
+type CopyPlan = TableSize & { table: string };
+
+/** One table's copy: its size on rds and how long it took. */
+export interface Copy extends TableSize {
+  seconds: number;
 }
 
 export interface ReplicaSync {
   tables: number;
-  /** Tables created on custom by this run. */
-  created: string[];
-  /** Columns added on custom by this run (`table.column`). */
-  columns: string[];
+  /** rds tables copied by this run (new, or made again). */
+  copied: Copy[];
+  /** Of those, the ones made again (their shape or what the replica holds of them changed). */
+  changed: string[];
   /** How the subscription was brought up: made (and every table copied), refreshed, or kept. */
   subscription: 'created' | 'refreshed' | 'kept';
 }
 
-/** Bring custom's local tables and subscription in line with what rds publishes; wait for the copy. */
+const fmtBytes = (n: number | null): string => {
+  if (n === null) return 'size unknown';
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v >= 10 || i === 0 ? Math.round(v) : v.toFixed(1)} ${units[i]}`;
+};
+const fmtRows = (n: number | null): string =>
+  n === null ? 'rows unknown' : `~${n.toLocaleString('en-US')} rows`;
+
+/** "~1,200,000 rows, 310 MB". */
+export const describeCost = (t: Pick<TableSize, 'rows' | 'bytes'>): string =>
+  `${fmtRows(t.rows)}, ${fmtBytes(t.bytes)}`;
+/** "public.events (~1,200,000 rows, 310 MB)". */
+export const describeSize = (t: TableSize): string => `${t.rel} (${describeCost(t)})`;
+
+/**
+ * Tables larger than copyLimit that would be copied to the replica for the first time: rds left them
+ * out of the publication (pgapp_bridge.prepare()) until someone says yes.
+ */
+export class CopyNeedsYes extends PgappError {
+  constructor(
+    readonly tables: (TableSize & { filtered: boolean })[],
+    limit: number,
+  ) {
+    const many = tables.length > 1;
+    const first = tables[0]?.rel ?? 'schema.table';
+    // A part already (a filter, a column list): its size is rds's planner estimate of that part.
+    const parts = tables.every((t) => t.filtered);
+    super(
+      `${tables.map(describeSize).join(', ')} ${many ? 'are' : 'is'} over copyLimit (${fmtBytes(limit)}): not copied to the replica without a yes`,
+      `Copy ${many ? 'them' : 'it'}: run \`pgapp dev\` on a terminal and answer yes, or pass --yes (or raise "copyLimit"). ` +
+        `Or do not: read ${many ? 'them' : 'it'} through postgres_fdw ("tables": {"${first}": {"reads": "fdw"}}), or copy ${parts ? 'a smaller' : 'a'} part ` +
+        `("tables": {"${first}": {"where": "<a boolean over its columns>", "columns": ["id", …]}}). Nothing was copied.`,
+    );
+  }
+}
+
+/**
+ * Bring custom's local tables and subscription in line with what rds publishes; wait for the copies,
+ * showing them (tables ready, rows copied) and timing each.
+ */
 export async function syncReplica(
   config: Config,
   secrets: Secrets,
@@ -74,52 +136,83 @@ export async function syncReplica(
       const sub = await readSubscription(db);
       const slot = slotName(config, secrets);
       const slotLost = sub ? !(await slotExists(config, secrets, sub.slot ?? slot)) : false;
-      const { made: created, columns } = local;
-      // Rows replicated before a column existed hold nothing for it: copy everything again.
-      const remake = !sub || slotLost || columns.length > 0 || sub.unfinished;
+      const remake = !sub || slotLost || sub.unfinished;
       const conninfo = subscriptionConninfo(config, secrets);
       let how: ReplicaSync['subscription'] = 'kept';
+      // What is copied now: every table when the subscription is made, else the new and changed ones.
+      let copies = local.copies;
       if (remake) {
         if (sub) {
           progress(
             slotLost
               ? 'the replication slot on rds is gone: subscribing again'
-              : columns.length > 0
-                ? 'columns changed: copying again'
-                : 'a subscription an interrupted run left: subscribing again',
+              : 'a subscription an interrupted run left: subscribing again',
           );
           await dropSubscription(db, slotLost);
         }
         // Made (and its slot on rds) before anything local is emptied: if rds cannot be reached, the
         // replica keeps what it had.
         await createSubscription(db, conninfo, slot, { enabled: false, copy: true });
-        progress('copying the published tables');
+        copies = await tableSizes(db);
         await db.query(`TRUNCATE ${local.tables.join(', ')}`);
-        await enableSubscription(db, true);
         how = 'created';
-      } else {
-        if (sub?.conninfo !== conninfo) await setSubscriptionConninfo(db, conninfo);
-        await enableSubscription(db, true);
-        // New tables to copy, or tables no longer published to let go of.
-        if (created.length > 0 || (await subscribedTables(db)) !== local.tables.length) {
-          if (created.length > 0) progress(`copying ${created.join(', ')}`);
-          await refreshSubscription(db);
-          how = 'refreshed';
-        }
+      } else if (sub?.conninfo !== conninfo) await setSubscriptionConninfo(db, conninfo);
+      // New tables (or tables made again) to copy, or tables no longer published to let go of.
+      const refresh =
+        !remake && (local.made.length > 0 || (await subscribedTables(db)) !== local.tables.length);
+      if (copies.length > 0) progress(`copying ${copies.map(describeSize).join(', ')}`);
+      const started = performance.now();
+      await enableSubscription(db, true);
+      if (refresh) {
+        await refreshSubscription(db);
+        how = 'refreshed';
       }
-      await waitSynced(db, local.tables.length, progress, signal, timeoutMs);
+      const readyAt = await waitSynced(db, local.tables.length, copies, progress, signal, timeoutMs);
+      const copied = await recordCopies(db, copies, started, readyAt);
       // What was just copied, vacuumed: its visibility map set (index-only scans read no heap, as on
       // a table rds has had for a while) and its statistics fresh for the planner. Measured: a count
       // over the copied rows was 1.25× a local table's before, with every row fetched from the heap.
-      const copied = how === 'created' ? local.tables : created;
-      if (copied.length > 0) {
-        progress(`vacuuming what was copied (${copied.length} tables)`);
-        await db.query(`VACUUM (ANALYZE) ${copied.join(', ')}`);
+      const vacuum = how === 'created' ? local.tables : local.made;
+      if (vacuum.length > 0) {
+        progress(`vacuuming what was copied (${vacuum.length} tables)`);
+        await db.query(`VACUUM (ANALYZE) ${vacuum.join(', ')}`);
       }
-      return { tables: local.tables.length - 1, created, columns, subscription: how };
+      return { tables: local.tables.length - 1, copied, changed: local.changed, subscription: how };
     },
     signal,
   );
+}
+
+/** Every published table's size on rds, from the catalog custom read this run. */
+async function tableSizes(db: pg.Client): Promise<CopyPlan[]> {
+  return (
+    await db.query<CopyPlan>(
+      `SELECT rel, rt AS "table", rows::float8 AS rows, bytes::float8 AS bytes FROM pgapp_private.replica_plan()`,
+    )
+  ).rows;
+}
+
+/** Once every table is ready: how long each copy took, kept for `status` (pgapp_private.replica_copies). */
+async function recordCopies(
+  db: pg.Client,
+  copies: CopyPlan[],
+  started: number,
+  readyAt: Map<string, number>,
+): Promise<Copy[]> {
+  const done = copies.map((c) => ({
+    rel: c.rel,
+    rows: c.rows,
+    bytes: c.bytes,
+    seconds: Math.round(((readyAt.get(c.table) ?? performance.now()) - started) / 10) / 100,
+  }));
+  if (done.length > 0)
+    await db.query(
+      `INSERT INTO pgapp_private.replica_copies AS c (rel, rows, bytes, started, seconds)
+       SELECT x.rel, x.rows, x.bytes, now(), x.seconds FROM jsonb_to_recordset($1) AS x(rel text, rows bigint, bytes bigint, seconds numeric)
+       ON CONFLICT (rel) DO UPDATE SET rows = excluded.rows, bytes = excluded.bytes, started = excluded.started, seconds = excluded.seconds`,
+      [JSON.stringify(done)],
+    );
+  return done;
 }
 
 async function slotExists(config: Config, secrets: Secrets, slot: string): Promise<boolean> {
@@ -160,41 +253,76 @@ export async function dropReplica(
 export const slotLeftHint = (slot: string) =>
   `replication slot ${slot} may remain on rds (it keeps WAL there): as the master user, SELECT pg_drop_replication_slot('${slot}')`;
 
+/**
+ * Until every table the subscription fills is ready and its apply worker runs. Shows the copies (tables
+ * ready, rows copied so far by each table's sync worker) and returns when each got ready. The timeout
+ * counts from the last sign of progress: a long copy that keeps copying is waited for.
+ */
 async function waitSynced(
   db: pg.Client,
   want: number,
+  copies: CopyPlan[],
   progress: (line: string) => void,
   signal: AbortSignal | undefined,
   timeoutMs: number,
-): Promise<void> {
-  let r: { ready: number; total: number; running: boolean; copying: string | null } | undefined;
+): Promise<Map<string, number>> {
+  type Row = {
+    ready: number;
+    total: number;
+    running: boolean;
+    copying: { table: string; rows: number | null }[] | null;
+    done: string[];
+  };
+  let r: Row | undefined;
+  const readyAt = new Map<string, number>();
+  let seen = '';
+  let moved = false;
   await retryUntil(
     async () => {
       r = (
-        await db.query<{ ready: number; total: number; running: boolean; copying: string | null }>(
+        await db.query<Row>(
           `SELECT count(*) FILTER (WHERE sr.srsubstate = 'r')::int AS ready, count(*)::int AS total,
                 EXISTS (SELECT 1 FROM pg_stat_subscription st WHERE st.subid = s.oid AND st.relid IS NULL AND st.pid IS NOT NULL) AS running,
-                string_agg(sr.srrelid::regclass::text, ', ') FILTER (WHERE sr.srsubstate <> 'r') AS copying
+                jsonb_agg(jsonb_build_object('table', format('%I.%I', n.nspname, c.relname),
+                                             'rows', (SELECT p.tuples_processed FROM pg_stat_progress_copy p WHERE p.relid = sr.srrelid))
+                          ORDER BY c.relname) FILTER (WHERE sr.srsubstate <> 'r') AS copying,
+                coalesce(array_agg(format('%I.%I', n.nspname, c.relname)) FILTER (WHERE sr.srsubstate = 'r'), '{}') AS done
          FROM pg_subscription s LEFT JOIN pg_subscription_rel sr ON sr.srsubid = s.oid
+         LEFT JOIN pg_class c ON c.oid = sr.srrelid LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
          WHERE s.subname = $1 GROUP BY s.oid`,
           [PUBLICATION],
         )
       ).rows[0];
+      const now = performance.now();
+      for (const t of r?.done ?? []) if (!readyAt.has(t)) readyAt.set(t, now);
       if (r && r.total >= want && r.ready === r.total && r.running) return true;
-      if (r) progress(`copying: ${r.ready} of ${want} tables ready${r.copying ? ` (${r.copying})` : ''}`);
+      const state = JSON.stringify([r?.ready, r?.copying]);
+      moved = state !== seen;
+      seen = state;
+      if (r) {
+        const rows = (r.copying ?? [])
+          .map((c) => {
+            const size = copies.find((x) => x.table === c.table);
+            return `${c.table}${c.rows !== null ? `: ${c.rows.toLocaleString('en-US')}${size?.rows ? ` of ~${size.rows.toLocaleString('en-US')}` : ''} rows` : ''}`;
+          })
+          .join(', ');
+        progress(`copying: ${r.ready} of ${want} tables ready${rows ? ` (${rows})` : ''}`);
+      }
       return undefined;
     },
     {
       timeoutMs,
       intervalMs: 100,
       signal,
+      moving: () => moved,
       timedOut: () =>
         new PgappError(
-          `The replica on custom did not catch up with rds within ${Math.round(timeoutMs / 1000)} s (${r?.ready ?? 0} of ${want} tables copied${r?.copying ? `; waiting for ${r.copying}` : ''})`,
+          `The replica on custom did not catch up with rds: nothing moved for ${Math.round(timeoutMs / 1000)} s (${r?.ready ?? 0} of ${want} tables copied${r?.copying ? `; waiting for ${r.copying.map((c) => c.table).join(', ')}` : ''})`,
           'See `pgapp logs custom` and `pgapp logs rds` for replication errors; `pgapp dev` resumes, `--reads fdw` reads without the replica.',
         ),
     },
   );
+  return readyAt;
 }
 
 export interface ReplicaStatus {

@@ -4,6 +4,7 @@
  */
 import type pg from 'pg';
 import {
+  anyReplica,
   type Config,
   type ReadsMode,
   type RemoteRds,
@@ -75,6 +76,8 @@ export interface SettingsParams {
   seedRows: number | string;
   cronJobs: boolean | string;
   reads: ReadsMode | string;
+  /** Bytes: a larger table's first copy to the replica waits for a yes. */
+  copyLimit: number | string;
   /** Comma-separated, or '*' for every schema of rds that holds tables. */
   schemas: string;
   access: string;
@@ -89,6 +92,7 @@ export const settingsParams = (config: Config): SettingsParams => ({
   seedRows: SEED_SIZES[config.seed],
   cronJobs: config.cronJobs,
   reads: config.reads,
+  copyLimit: config.copyLimit,
   schemas: config.schemas?.join(',') ?? '*',
   access: config.access,
   ownerColumn: config.ownerColumn,
@@ -119,7 +123,15 @@ export function sqlSettings(config: SettingsParams, secrets: Secrets): Record<st
     standin: String(!config.remote),
     authenticator_password: secrets.authenticatorPassword,
     cron_jobs: String(config.cronJobs),
+    // The default mode; "tables" may read some tables elsewhere. `replica`: whether any table reads
+    // the replica (compose's placeholders: never, its tables say nothing of reads).
     reads: String(config.reads),
+    replica: String(
+      typeof config.tables === 'string'
+        ? config.reads === 'replica'
+        : anyReplica({ reads: config.reads as ReadsMode, tables: config.tables }),
+    ),
+    copy_limit: String(config.copyLimit),
     schemas: config.schemas,
     access: config.access,
     owner_column: config.ownerColumn,

@@ -6,7 +6,7 @@
  */
 import type pg from 'pg';
 import { makeToken } from '../auth/jwt.ts';
-import type { Config } from '../config/schema.ts';
+import { anyReplica, type Config } from '../config/schema.ts';
 import type { Secrets } from '../config/secrets.ts';
 import { connectionConfig, withClient } from '../db/connect.ts';
 import { errorMessage, PgappError } from '../errors.ts';
@@ -82,13 +82,20 @@ interface Probe {
   custom: string;
   /** The API's GET, and the rds key it must answer with first. */
   get?: { path: string; key: string[] };
+  /** Where the API reads it. */
+  reads: ApiTable['reads'];
 }
 
 function probeOf(tables: ApiTable[]): Probe {
   const t = tables.find((x) => x.apiName && x.made && x.key.length > 0);
   if (!t) {
     const q = 'SELECT count(*)::int AS n, min(slot)::text AS first FROM pgapp_bridge.replica_fence';
-    return { label: 'pgapp_bridge.replica_fence', rds: q, custom: q.replace('pgapp_bridge.', 'rds_bridge.') };
+    return {
+      label: 'pgapp_bridge.replica_fence',
+      rds: q,
+      custom: q.replace('pgapp_bridge.', 'rds_bridge.'),
+      reads: null,
+    };
   }
   const key = t.key.map(ident).join(', ');
   // Owner tables: anonymous callers see the shared rows only.
@@ -105,6 +112,7 @@ function probeOf(tables: ApiTable[]): Probe {
       }&order=${t.key.map(encodeURIComponent).join(',')}&limit=1`,
       key: t.key,
     },
+    reads: t.reads,
   };
 }
 
@@ -161,7 +169,7 @@ export async function verifyStack(config: Config, secrets: Secrets): Promise<Hop
           'See `pgapp status` (replication) and `pgapp logs postgrest`.',
         );
     }
-    if (config.reads === 'replica') {
+    if (anyReplica(config)) {
       const lag = await measureReplicaLag(config, secrets);
       hops.push({
         hop: 'rds → custom (logical replication)',
@@ -170,7 +178,7 @@ export async function verifyStack(config: Config, secrets: Secrets): Promise<Hop
       });
     }
     hops.push({
-      hop: config.reads === 'replica' ? 'PostgREST GET → custom (replica)' : 'PostgREST GET → custom → rds',
+      hop: probe.reads === 'replica' ? 'PostgREST GET → custom (replica)' : 'PostgREST GET → custom → rds',
       ms: ms3,
       ...(probe.get ? { request: { method: 'GET', path: probe.get.path } } : {}),
       detail: probe.get

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { configFromEnv, readConfigFile, unsetFields } from '../../src/config/load.ts';
-import { DEFAULTS, resolveConfig, validateProject } from '../../src/config/schema.ts';
+import { anyReplica, DEFAULTS, fdwOnly, resolveConfig, validateProject } from '../../src/config/schema.ts';
 import { PgappError } from '../../src/errors.ts';
 
 describe('config', () => {
@@ -89,5 +89,85 @@ describe('config', () => {
     expect(u.project).toBe(false);
     expect([...u.ports]).toEqual(['custom', 'postgrest']);
     expect(u.seed).toBe(true);
+  });
+
+  describe('where each table reads', () => {
+    it('takes a mode per table in "tables", or as {"default", "tables"} in "reads"', () => {
+      const a = resolveConfig({ tables: { 'public.events': { reads: 'fdw' } } });
+      expect(a.reads).toBe('replica');
+      expect(a.tables['public.events']).toEqual({ reads: 'fdw' });
+      const b = resolveConfig({
+        reads: { default: 'fdw', tables: { 'public.events': 'replica' } },
+        tables: { 'public.events': { access: 'write' } },
+      });
+      expect(b.reads).toBe('fdw');
+      expect(b.tables['public.events']).toEqual({ access: 'write', reads: 'replica' });
+      expect(anyReplica(b)).toBe(true);
+      expect(anyReplica(resolveConfig({ reads: 'fdw' }))).toBe(false);
+    });
+
+    it('lets a flag or env set the default without losing the per-table modes', () => {
+      const c = resolveConfig(
+        { reads: { default: 'replica', tables: { 'public.events': 'fdw' } } },
+        { reads: 'fdw' },
+      );
+      expect(c.reads).toBe('fdw');
+      expect(c.tables['public.events']?.reads).toBe('fdw');
+    });
+
+    it('refuses a mode said twice two ways, and unknown shapes', () => {
+      expect(() =>
+        resolveConfig({
+          reads: { tables: { 'public.events': 'fdw' } },
+          tables: { 'public.events': { reads: 'replica' } },
+        }),
+      ).toThrow(/disagree on where public.events reads/);
+      expect(() => resolveConfig({ reads: { defaults: 'fdw' } })).toThrow(/Invalid reads/);
+      expect(() => resolveConfig({ reads: { tables: { 'public.events': 'cache' } } })).toThrow(
+        /Invalid reads mode/,
+      );
+    });
+
+    it('takes what a replica holds: a row filter and a column list', () => {
+      const c = resolveConfig({
+        tables: { 'app.orders': { where: 'archived = false', columns: ['id', 'total'] } },
+      });
+      expect(c.tables['app.orders']).toEqual({ where: 'archived = false', columns: ['id', 'total'] });
+      expect(() => resolveConfig({ tables: { 'app.orders': { where: 'true; drop table x' } } })).toThrow(
+        /Invalid "where"/,
+      );
+      expect(() => resolveConfig({ tables: { 'app.orders': { columns: [] } } })).toThrow(/Invalid "columns"/);
+      expect(() => resolveConfig({ tables: { 'app.orders': { columns: ['id', 'id'] } } })).toThrow(
+        /Invalid "columns"/,
+      );
+      // A semicolon inside a string literal is part of a value.
+      expect(resolveConfig({ tables: { 'a.b': { where: "note <> 'a;b'" } } }).tables['a.b']?.where).toBe(
+        "note <> 'a;b'",
+      );
+      expect(() =>
+        resolveConfig({ tables: { 'app.orders': { reads: 'fdw', where: 'archived = false' } } }),
+      ).toThrow(/reads through postgres_fdw, but says what its replica holds/);
+    });
+
+    it('compose reads everything through postgres_fdw: fdwOnly drops the replica settings, keeps the rest', () => {
+      const c = resolveConfig({
+        tables: { 'a.b': { reads: 'replica', where: 'x', access: 'write' }, 'a.c': { reads: 'replica' } },
+      });
+      const f = fdwOnly(c);
+      expect(f.reads).toBe('fdw');
+      expect(f.tables).toEqual({ 'a.b': { access: 'write' } });
+      expect(anyReplica(f)).toBe(false);
+    });
+
+    it('reads copyLimit as bytes or a size with a unit', () => {
+      expect(resolveConfig({}).copyLimit).toBe(1024 ** 3);
+      expect(resolveConfig({ copyLimit: '500MB' }).copyLimit).toBe(500 * 1024 ** 2);
+      expect(resolveConfig({ copyLimit: '1.5 gb' }).copyLimit).toBe(1.5 * 1024 ** 3);
+      expect(resolveConfig({ copyLimit: '2k' }).copyLimit).toBe(2048);
+      expect(resolveConfig({ copyLimit: 0 }).copyLimit).toBe(0);
+      expect(resolveConfig({ copyLimit: '4096' }).copyLimit).toBe(4096);
+      for (const bad of ['lots', '-1', '1PB', ''])
+        expect(() => resolveConfig({ copyLimit: bad }), bad).toThrow(/Invalid copyLimit/);
+    });
   });
 });

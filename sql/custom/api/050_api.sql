@@ -2,9 +2,11 @@
 -- Where a table becomes an endpoint. sync_api(), called by every `dev` (and compose's setup) after the
 -- bridge and the replica, publishes each table of rds's catalog in schema `api`, which PostgREST serves:
 --
---   the view    api.<table>: every column, from the local replica (reads: replica, for a table rds
---               publishes) or from the foreign table (reads: fdw, and tables rds cannot publish —
---               without a primary key or replica identity). Owned by api_owner, whose user mapping
+--   the view    api.<table>: every column, from the local replica (reads: replica, by default or per
+--               table, for a table rds publishes; what its replica leaves out — rows outside its
+--               "where", columns outside its "columns" — from rds: replica_source() in
+--               bridge/050_replica_tables.sql) or from the foreign table (reads: fdw, and tables rds
+--               cannot publish — without a primary key or replica identity). Owned by api_owner, whose user mapping
 --               the bridge uses. Two bridged schemas with a table of the same name: the schema listed
 --               first keeps the name, the other's is api.<schema>_<table>; "tables" in
 --               pgapp.config.json can name any of them ({"kb.labels": {"name": "kb_labels"}}).
@@ -33,6 +35,8 @@ CREATE TABLE IF NOT EXISTS pgapp_private.api_tables (
   api_name  text,               -- its endpoint (NULL: not published)
   access    text NOT NULL,
   reads     text,               -- 'replica' or 'fdw'
+  replica_where text,           -- reads: replica, filtered: the rows the replica holds (the others are read from rds)
+  replica_omits text[],         -- reads: replica: the columns the replica leaves out (read from rds)
   key       text[],
   writable  text[],             -- the columns a client may write (empty: read-only)
   embeds    text[],             -- its to-one relationships' names
@@ -44,6 +48,8 @@ CREATE TABLE IF NOT EXISTS pgapp_private.api_tables (
 ALTER TABLE pgapp_private.api_tables ADD COLUMN IF NOT EXISTS defaults text[] NOT NULL DEFAULT '{}';
 ALTER TABLE pgapp_private.api_tables ADD COLUMN IF NOT EXISTS made boolean NOT NULL DEFAULT true;
 ALTER TABLE pgapp_private.api_tables ADD COLUMN IF NOT EXISTS uniques jsonb NOT NULL DEFAULT '[]';
+ALTER TABLE pgapp_private.api_tables ADD COLUMN IF NOT EXISTS replica_where text;
+ALTER TABLE pgapp_private.api_tables ADD COLUMN IF NOT EXISTS replica_omits text[];
 REVOKE ALL ON pgapp_private.api_tables FROM PUBLIC;
 -- This file changed (a newer pgapp): whatever it made is made again.
 DELETE FROM pgapp_private.sync_state WHERE step = 'api';
@@ -105,11 +111,17 @@ BEGIN
     taken := taken || vname;
     key := CASE WHEN jsonb_typeof(t.def -> 'key') = 'array' AND jsonb_array_length(t.def -> 'key') > 0 THEN t.def -> 'key' END;
     note := CASE WHEN access IN ('write', 'owner') AND key IS NULL THEN 'read-only: no primary key' END;
-    published := reads = 'replica' AND (t.def ->> 'published')::boolean;
+    -- rds publishes the tables that read the replica (and can be published): those read it.
+    published := coalesce(cfg ->> 'reads', reads) = 'replica' AND (t.def ->> 'published')::boolean;
     plan := plan || jsonb_build_object(
       'rel', t.rel, 'name', vname, 'access', access, 't', t.def, 'key', coalesce(key, '[]'), 'note', note,
       'reads', CASE WHEN published THEN 'replica' ELSE 'fdw' END,
-      'source', CASE WHEN published THEN pgapp_private.replica_table(t.def) ELSE pgapp_private.foreign_table(t.def) END,
+      'source', CASE WHEN published THEN pgapp_private.replica_source(t.def) ELSE pgapp_private.foreign_table(t.def) END,
+      -- What the replica leaves to rds: the rows outside its filter, the columns outside its list.
+      'replica_where', CASE WHEN published THEN t.def -> 'publication' ->> 'where' END,
+      'replica_omits', CASE WHEN published THEN (
+          SELECT coalesce(jsonb_agg(c ->> 'name'), '[]') FROM jsonb_array_elements(t.def -> 'columns') c
+          WHERE NOT pgapp_private.replica_columns(t.def) @> jsonb_build_array(c)) ELSE '[]' END,
       'owner', CASE WHEN access = 'owner' THEN owner END,
       'writable', CASE WHEN access IN ('write', 'owner') AND key IS NOT NULL
                        THEN (SELECT coalesce(jsonb_agg(c ->> 'name'), '[]') FROM jsonb_array_elements(t.def -> 'columns') c
@@ -301,11 +313,13 @@ BEGIN
   END LOOP;
 
   DELETE FROM pgapp_private.api_tables;
-  INSERT INTO pgapp_private.api_tables (rel, api_name, access, reads, key, writable, embeds, note, made, uniques, defaults)
+  INSERT INTO pgapp_private.api_tables (rel, api_name, access, reads, replica_where, replica_omits, key, writable, embeds, note, made, uniques, defaults)
   SELECT x ->> 'rel',
          CASE WHEN views ? (x ->> 'rel') OR x ->> 'rel' = ANY (yours) THEN x ->> 'name' END,
          x ->> 'access',
          x ->> 'reads',
+         x ->> 'replica_where',
+         ARRAY(SELECT jsonb_array_elements_text(x -> 'replica_omits')),
          ARRAY(SELECT jsonb_array_elements_text(x -> 'key')),
          ARRAY(SELECT jsonb_array_elements_text(coalesce(x -> 'writable', '[]'))),
          ARRAY(SELECT e2 ->> 'name' FROM jsonb_array_elements(extras) e2
