@@ -43,6 +43,8 @@ export interface Explained {
   executionMs: number;
   planningMs: number;
   remote: RemoteQuery[];
+  /** Where it read each of rds's tables. */
+  reads: { table: string; from: ('replica' | 'rds')[] }[];
   rowsFetched: number;
   remoteQueries: number;
   roundTrips: number;
@@ -71,6 +73,31 @@ export function remoteQueries(plan: PlanNode): RemoteQuery[] {
   };
   walk(plan);
   return out;
+}
+
+/**
+ * Where the request read each of rds's tables: its local replica on custom, or rds through the
+ * foreign table (schema rds_<schema>), as the plan's scans say. A filtered replica reads both.
+ */
+export function readsOfPlan(plan: PlanNode): { table: string; from: ('replica' | 'rds')[] }[] {
+  const seen = new Map<string, Set<'replica' | 'rds'>>();
+  const walk = (n: PlanNode) => {
+    const rel = n['Relation Name'];
+    if (rel && n.Schema && !n.Schema.startsWith('pg_')) {
+      const remote = n['Node Type'] === 'Foreign Scan';
+      const schema = remote ? n.Schema.replace(/^rds_/, '') : n.Schema;
+      if (!(['cache', 'pgapp_private', 'pgapp_bridge', 'rds_bridge', 'cron'] as string[]).includes(schema)) {
+        const key = `${schema}.${rel}`;
+        seen.set(key, (seen.get(key) ?? new Set()).add(remote ? 'rds' : 'replica'));
+      }
+    }
+    for (const p of n.Plans ?? []) walk(p);
+  };
+  walk(plan);
+  return [...seen].map(([table, from]) => ({
+    table,
+    from: [...from].sort().reverse() as ('replica' | 'rds')[],
+  }));
 }
 
 /** Plain words where the bridge does far more work than the answer needs. */
@@ -152,6 +179,7 @@ export async function explainRequest(
     executionMs: top['Execution Time'],
     planningMs: top['Planning Time'],
     remote,
+    reads: readsOfPlan(top.Plan),
     rowsFetched: remote.reduce((a, r) => a + r.rows, 0),
     remoteQueries: remote.reduce((a, r) => a + r.runs, 0),
     roundTrips: remote.reduce((a, r) => a + r.roundTrips, 0),

@@ -26,6 +26,16 @@ export function renderExplain(e: Explained): string {
     ...planLines(e.plan).map((l) => `  ${l}`),
     '',
   ];
+  if (e.reads.length > 0)
+    lines.push(
+      chalk.bold('Where it read') +
+        chalk.dim(' (the replica on custom, or rds through postgres_fdw; a filtered replica reads both)'),
+      ...e.reads.map(
+        (r) =>
+          `  ${r.table.padEnd(28)} ${r.from.map((f) => (f === 'rds' ? chalk.yellow('rds') : chalk.green('replica'))).join(' + ')}`,
+      ),
+      '',
+    );
   if (e.remote.length === 0) {
     lines.push(
       chalk.green('No remote query: answered from custom alone (the local replica, or local tables).'),

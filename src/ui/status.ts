@@ -2,6 +2,8 @@
 import chalk from 'chalk';
 import type { JobRow } from '../commands/jobs.ts';
 import type { StackStatus } from '../commands/status.ts';
+import type { ApiTable } from '../stack/api.ts';
+import { describeCost } from '../stack/replica.ts';
 import { renderTable } from './table.ts';
 
 function renderReplica(r: StackStatus['replica']): string | undefined {
@@ -49,11 +51,22 @@ function renderApi(a: StackStatus['api']): string | undefined {
     t.apiName ? `/${t.apiName}` : '-',
     t.rel,
     t.made ? t.access : 'your own view',
-    t.made ? (t.reads ?? '-') : '-',
+    t.made ? readsOf(t) : '-',
+    t.copy ? `${describeCost(t.copy)}${t.copy.seconds !== null ? ` in ${t.copy.seconds} s` : ''}` : '-',
     !t.apiName || !t.made ? '-' : t.writable.length ? `${t.writable.length} columns` : 'read-only',
     t.note ?? '',
   ]);
-  return `${chalk.bold('api')}\n${renderTable(['ENDPOINT', 'RDS TABLE', 'ACCESS', 'READS', 'WRITES', 'NOTE'], rows, (r) => (r[0] === '-' ? chalk.dim : (x: string) => x))}`;
+  return `${chalk.bold('api')}\n${renderTable(['ENDPOINT', 'RDS TABLE', 'ACCESS', 'READS', 'LAST COPY', 'WRITES', 'NOTE'], rows, (r) => (r[0] === '-' ? chalk.dim : (x: string) => x))}`;
+}
+
+/** Where a table's reads go: "fdw", "replica", or what its replica holds ("replica: where …, without …; the rest from rds"). */
+export function readsOf(t: Pick<ApiTable, 'reads' | 'replicaWhere' | 'replicaOmits'>): string {
+  if (t.reads !== 'replica' || (!t.replicaWhere && t.replicaOmits.length === 0)) return t.reads ?? '-';
+  const part = [
+    t.replicaWhere ? `where ${t.replicaWhere}` : '',
+    t.replicaOmits.length ? `without ${t.replicaOmits.join(', ')}` : '',
+  ].filter(Boolean);
+  return `replica (${part.join(', ')}; the rest from rds)`;
 }
 
 function renderParameterGroup(p: StackStatus['parameterGroup']): string | undefined {

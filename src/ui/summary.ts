@@ -3,6 +3,8 @@ import chalk from 'chalk';
 import type { DevResult } from '../commands/dev.ts';
 import { secretsFile } from '../config/secrets.ts';
 import { connectionDetails } from '../stack/connections.ts';
+import { describeSize } from '../stack/replica.ts';
+import { readsOf } from './status.ts';
 
 const shell = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
@@ -24,12 +26,37 @@ function apiLines(r: DevResult, h: (s: string) => string): string[] {
   const width = Math.max(11, ...shown.map((t) => (t.apiName as string).length + 2));
   for (const t of shown)
     lines.push(
-      `  ${chalk.dim(`/${t.apiName}`.padEnd(width))}${t.made ? t.access : 'your own view'}${t.made && !t.writable.length ? chalk.dim(' (read-only)') : ''}${chalk.dim(` ← ${t.rel}${t.made ? `, ${t.reads}` : ''}`)}`,
+      `  ${chalk.dim(`/${t.apiName}`.padEnd(width))}${t.made ? t.access : 'your own view'}${t.made && !t.writable.length ? chalk.dim(' (read-only)') : ''}${chalk.dim(` ← ${t.rel}${t.made ? `, ${readsOf(t)}` : ''}`)}`,
     );
   if (published.length > shown.length)
     lines.push(chalk.dim(`  … ${published.length - shown.length} more: \`npm run status\``));
   for (const t of r.api.filter((x) => x.note && x.made)) lines.push(chalk.yellow(`  ! ${t.rel}: ${t.note}`));
   return lines;
+}
+
+/** Where the API reads: the mode most tables have, and how many read the other way or a part. */
+function readsLine(r: DevResult): string {
+  const made = r.api.filter((t) => t.apiName && t.made && t.reads);
+  const replica = made.filter((t) => t.reads === 'replica');
+  const part = replica.filter((t) => t.replicaWhere || t.replicaOmits.length);
+  if (replica.length === 0 && (r.reads.mode === 'fdw' || made.length > 0))
+    return `fdw ${chalk.dim('(every read through postgres_fdw)')}`;
+  const fdw = made.length - replica.length;
+  const mixed = [
+    fdw ? `${fdw} through postgres_fdw` : '',
+    part.length ? `${part.length} holding a part (the rest from rds)` : '',
+  ].filter(Boolean);
+  return `replica ${chalk.dim(`(local tables on custom, kept in sync from rds by logical replication; writes go to rds)${mixed.length ? `; ${mixed.join(', ')}: see API below` : ''}`)}`;
+}
+
+/** What this run copied to the replica: each table's size on rds and how long its copy took. */
+function copiesLines(r: DevResult, k: (s: string) => string): string[] {
+  const copied = r.reads.sync?.copied ?? [];
+  if (copied.length === 0) return [];
+  const shown = [...copied].sort((a, b) => b.seconds - a.seconds).slice(0, 3);
+  return [
+    `  ${k('copied')}${shown.map((c) => `${describeSize(c)} in ${c.seconds} s`).join(', ')}${copied.length > shown.length ? chalk.dim(`, and ${copied.length - shown.length} more`) : ''}`,
+  ];
 }
 
 /** Requests to try: the ones `verify` just made, which work as printed. */
@@ -78,12 +105,9 @@ export function renderSummary(r: DevResult): string {
           `  ${k('rds CA')}${c.ca} ${chalk.dim(config.remote ? "(--rds-url's sslrootcert)" : "(the project's own CA: sslmode=verify-full, as RDS clients verify Amazon's)")}`,
         ]
       : []),
-    `  ${k('reads')}${
-      r.reads.mode === 'replica'
-        ? `replica ${chalk.dim('(local tables on custom, kept in sync from rds by logical replication; writes go to rds)')}`
-        : `fdw ${chalk.dim('(every read through postgres_fdw)')}`
-    }`,
+    `  ${k('reads')}${readsLine(r)}`,
     ...(r.reads.fallback ? [chalk.yellow(`  ! ${r.reads.fallback}`)] : []),
+    ...copiesLines(r, k),
     '',
     ...apiLines(r, h),
     '',

@@ -1,6 +1,7 @@
 /** `pgapp explain`'s reading of a plan (src/stack/explain.ts): remote queries, rows, warnings. */
 import { describe, expect, it } from 'vitest';
-import { bridgeWarnings, type PlanNode, remoteQueries } from '../../src/stack/explain.ts';
+import { bridgeWarnings, type PlanNode, readsOfPlan, remoteQueries } from '../../src/stack/explain.ts';
+import { readsOf } from '../../src/ui/status.ts';
 
 const foreign = (rel: string, rows: number, loops = 1): PlanNode => ({
   'Node Type': 'Foreign Scan',
@@ -44,4 +45,35 @@ describe('explain', () => {
     const nPlusOne = bridgeWarnings(remoteQueries(foreign('companies', 1, 100)), 100);
     expect(nPlusOne).toEqual([expect.stringMatching(/^N\+1: rds_crm\.companies was queried 100 times/)]);
   });
+
+  it("says where a request read each of rds's tables: the replica, rds, or both (a filtered replica)", () => {
+    const plan: PlanNode = {
+      'Node Type': 'Nested Loop',
+      Plans: [
+        {
+          'Node Type': 'Append',
+          Plans: [
+            { 'Node Type': 'Index Scan', 'Relation Name': 'tickets', Schema: 'desk' },
+            { 'Node Type': 'Foreign Scan', 'Relation Name': 'tickets', Schema: 'rds_desk' },
+          ],
+        },
+        { 'Node Type': 'Foreign Scan', 'Relation Name': 'agents', Schema: 'rds_desk' },
+        { 'Node Type': 'Seq Scan', 'Relation Name': 'replica_fence', Schema: 'pgapp_bridge' },
+        { 'Node Type': 'Seq Scan', 'Relation Name': 'pg_class', Schema: 'pg_catalog' },
+      ],
+    };
+    expect(readsOfPlan(plan)).toEqual([
+      { table: 'desk.tickets', from: ['replica', 'rds'] },
+      { table: 'desk.agents', from: ['rds'] },
+    ]);
+  });
+
+  it('names what a replica leaves to rds', () => {
+    expect(readsOf({ reads: 'fdw', replicaWhere: null, replicaOmits: [] })).toBe('fdw');
+    expect(readsOf({ reads: 'replica', replicaWhere: null, replicaOmits: [] })).toBe('replica');
+    expect(readsOf({ reads: 'replica', replicaWhere: '(id > 5)', replicaOmits: ['body', 'blob'] })).toBe(
+      'replica (where (id > 5), without body, blob; the rest from rds)',
+    );
+  });
 });
+
