@@ -3,7 +3,7 @@
  * (these machines are noisy: only ratios mean anything), then BENCHMARKS.md is rewritten.
  *
  *   npm run bench                 all of them
- *   npm run bench -- http memory  some of them (memory, warm, cold, pushdown, fetch, http, cache, snapshot, seed, app, schema)
+ *   npm run bench -- http memory  some of them (memory, warm, cold, pushdown, fetch, http, cache, snapshot, seed, app, schema, reads)
  *
  * This file is the runner: which cases run, in what order. The cases are in bench/cases/, what they
  * share (load, timing, the CLI as a user runs it) in bench/lib.ts, the report in bench/report.ts.
@@ -17,6 +17,7 @@ import { benchFetchSize, benchPushdown } from './cases/bridge.ts';
 import { benchHttp } from './cases/http.ts';
 import { benchCold, benchSnapshot, benchWarm } from './cases/lifecycle.ts';
 import { benchMemory } from './cases/memory.ts';
+import { benchReads } from './cases/reads.ts';
 import { benchSchema } from './cases/schema.ts';
 import { benchSeed } from './cases/seed.ts';
 import { CONTACTS, PROJECT, SECONDS } from './lib.ts';
@@ -34,6 +35,7 @@ const ALL = {
   seed: benchSeed,
   app: benchAppPage,
   schema: benchSchema,
+  reads: benchReads,
 } as const;
 
 async function main() {
@@ -42,10 +44,10 @@ async function main() {
   console.log(
     `pgapp benchmarks on project ${PROJECT} (${CONTACTS.toLocaleString('en')} contacts): ${names.join(', ')}\n`,
   );
-  // The CRM's bench stack, made (or reused) when a case needs it: `schema` brings up its own.
+  // The CRM's bench stack, made (or reused) when a case needs it: `schema` and `reads` bring up their own.
   let stack: TestStack | undefined;
   for (const n of names) {
-    if (n === 'schema') await benchSchema();
+    if (n === 'schema' || n === 'reads') await ALL[n]();
     else {
       stack ??= await useStack({ project: PROJECT, seed: 'medium' });
       await ALL[n](stack);
