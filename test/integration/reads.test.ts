@@ -274,4 +274,3 @@ describe.skipIf(!postgrest.available)(title, () => {
     ]);
   });
 });
-
