@@ -383,9 +383,14 @@ BEGIN
       IF spec ->> 'where' IS NULL AND cols IS NULL THEN
         SELECT z.bytes, z.rows INTO size FROM pgapp_bridge.table_size(r.oid) z;
       ELSE
-        EXECUTE format('EXPLAIN (FORMAT JSON) SELECT %s FROM %s%s',
-                       coalesce((SELECT string_agg(quote_ident(x), ', ') FROM unnest(cols) x), '*'), r.t,
-                       CASE WHEN spec ->> 'where' IS NOT NULL THEN format(' WHERE (%s)', spec ->> 'where') ELSE '' END) INTO plan;
+        BEGIN
+          EXECUTE format('EXPLAIN (FORMAT JSON) SELECT %s FROM %s%s',
+                         coalesce((SELECT string_agg(quote_ident(x), ', ') FROM unnest(cols) x), '*'), r.t,
+                         CASE WHEN spec ->> 'where' IS NOT NULL THEN format(' WHERE (%s)', spec ->> 'where') ELSE '' END) INTO plan;
+        EXCEPTION WHEN OTHERS THEN
+          RAISE EXCEPTION 'rds cannot publish % as "tables" asks (where %): %', r.rel, spec ->> 'where', SQLERRM
+            USING HINT = 'A publication row filter is one boolean expression over the table''s own columns: archived = false, id > 500.';
+        END;
         SELECT ((plan -> 0 -> 'Plan' ->> 'Plan Rows')::numeric * (plan -> 0 -> 'Plan' ->> 'Plan Width')::numeric)::bigint AS bytes,
                (plan -> 0 -> 'Plan' ->> 'Plan Rows')::numeric::bigint AS rows INTO size;
       END IF;

@@ -102,8 +102,8 @@ export async function dev(opts: DevOptions): Promise<DevResult> {
     try {
       return await bringUp(run, opts);
     } catch (err) {
-      // A table over copyLimit, on a terminal: asked once; a yes runs again with the limit above it
-      // (what the first run made is ready and reused).
+      // A table over copyLimit, on a terminal: asked once (every such table at once); a yes runs
+      // again without the limit (what the first run made is ready and reused).
       if (!(err instanceof CopyNeedsYes) || !isInteractive(opts.yes)) throw err;
       const many = err.tables.length > 1;
       const yes = await confirmPrompt(
@@ -111,8 +111,7 @@ export async function dev(opts: DevOptions): Promise<DevResult> {
         opts.prompt,
       );
       if (!yes) throw err;
-      const limit = Math.max(config.copyLimit, ...err.tables.map((t) => t.bytes ?? 0));
-      return await bringUp({ ...config, copyLimit: limit }, opts);
+      return await bringUp({ ...config, copyLimit: Number.MAX_SAFE_INTEGER }, opts);
     }
   } finally {
     lock.release();

@@ -207,9 +207,9 @@ async function recordCopies(
   }));
   if (done.length > 0)
     await db.query(
-      `INSERT INTO pgapp_private.replica_copies AS c (rel, rows, bytes, started, seconds)
+      `INSERT INTO pgapp_private.replica_copies AS c (rel, rows, bytes, copied_at, seconds)
        SELECT x.rel, x.rows, x.bytes, now(), x.seconds FROM jsonb_to_recordset($1) AS x(rel text, rows bigint, bytes bigint, seconds numeric)
-       ON CONFLICT (rel) DO UPDATE SET rows = excluded.rows, bytes = excluded.bytes, started = excluded.started, seconds = excluded.seconds`,
+       ON CONFLICT (rel) DO UPDATE SET rows = excluded.rows, bytes = excluded.bytes, copied_at = excluded.copied_at, seconds = excluded.seconds`,
       [JSON.stringify(done)],
     );
   return done;

@@ -127,6 +127,16 @@ describe.skipIf(!postgrest.available)(title, () => {
       headers: { Prefer: 'count=exact' },
     });
     expect(counted.headers.get('content-range')).toBe('0-0/1000');
+    // A page: rds is asked for its side in the request's order, not for every row outside the filter.
+    const page = await cli(
+      ['explain', '--project', stack.project, '/tickets?select=id&order=id&limit=10&id=gt.100'],
+      { home: stack.home },
+    );
+    expect(page.code, page.output).toBe(0);
+    expect(page.output).toMatch(/ORDER BY id ASC/);
+    expect(Number(/([\d,]+) rows fetched\)/.exec(page.output)?.[1]?.replace(/,/g, ''))).toBeLessThanOrEqual(
+      10,
+    );
     // A filter on another column: the even rows from the replica, the odd ones from rds.
     const odd = await call(null, 'GET', '/tickets?select=id&priority=eq.low&id=lt.20&order=id');
     expect(odd.body).toEqual([{ id: 3 }, { id: 6 }, { id: 9 }, { id: 12 }, { id: 15 }, { id: 18 }]);

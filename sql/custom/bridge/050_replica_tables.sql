@@ -23,14 +23,14 @@ CREATE TABLE IF NOT EXISTS pgapp_bridge.replica_fence (slot integer PRIMARY KEY,
 GRANT USAGE ON SCHEMA pgapp_bridge TO api_owner;
 GRANT SELECT ON pgapp_bridge.replica_fence TO api_owner;
 
--- Each table's first copy (and the copies after a change): its size on rds then, and how long it took.
--- Written by src/stack/replica.ts as the copies finish; `status` and `dev` show it.
+-- Each table's last copy (the first, or one after a change): its size on rds then, and how long it
+-- took. Written by src/stack/replica.ts once the copies are done; `status` and `dev` show it.
 CREATE TABLE IF NOT EXISTS pgapp_private.replica_copies (
   rel       text PRIMARY KEY,     -- the rds table
   rows      bigint,               -- rds's estimate before the copy
   bytes     bigint,
-  started   timestamptz NOT NULL,
-  seconds   numeric               -- NULL: still copying
+  copied_at timestamptz NOT NULL,
+  seconds   numeric NOT NULL      -- from the start of the copy until the table was ready
 );
 REVOKE ALL ON pgapp_private.replica_copies FROM PUBLIC;
 
@@ -51,9 +51,13 @@ $$;
 
 -- What the api reads a replica table's rows from: the local table, or — when the replica holds only
 -- some rows or columns — the whole table all the same: the local rows with the columns the replica
--- leaves out fetched from rds by the key (only when a request selects them), plus rds's rows the row
+-- leaves out fetched from rds by the key (only when a request reads them), plus rds's rows the row
 -- filter leaves out (NOT filter, or filter NULL: what a publication does not carry). A request never
--- misses a row; a keyed read of a filtered table asks both.
+-- misses a row; a keyed read of a filtered table asks both (rds's side as an async foreign scan).
+-- The filter is outside the UNION ALL, on a column that says which side a row came from: Postgres
+-- flattens a UNION ALL whose members have no WHERE of their own into one append, folds the filter to
+-- true on the replica's side and pushes it to rds on the other — with the request's ORDER BY, so a
+-- page does not fetch every row outside the filter.
 CREATE OR REPLACE FUNCTION pgapp_private.replica_source(def jsonb) RETURNS text
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog AS $$
 DECLARE
@@ -63,19 +67,22 @@ DECLARE
   held text[] := ARRAY(SELECT x ->> 'name' FROM jsonb_array_elements(pgapp_private.replica_columns(def)) x);
   cols text[] := ARRAY(SELECT x ->> 'name' FROM jsonb_array_elements(def -> 'columns') x);
   by_key text := (SELECT string_agg(format('f.%1$I = r.%1$I', k), ' AND ') FROM jsonb_array_elements_text(def -> 'key') k);
+  local_cols text := (SELECT string_agg(CASE WHEN c = ANY (held) THEN format('r.%I', c)
+                                             ELSE format('(SELECT f.%1$I FROM %2$s f WHERE %3$s) AS %1$I', c, ft, by_key) END, ', ' ORDER BY i)
+                      FROM unnest(cols) WITH ORDINALITY AS u(c, i));
 BEGIN
   IF filter IS NULL AND held @> cols THEN
     RETURN rt;
   END IF;
-  RETURN format('(SELECT %s FROM %s r%s) src',
-    (SELECT string_agg(CASE WHEN c = ANY (held) THEN format('r.%I', c)
-                            ELSE format('(SELECT f.%1$I FROM %2$s f WHERE %3$s) AS %1$I', c, ft, by_key) END, ', ' ORDER BY i)
-     FROM unnest(cols) WITH ORDINALITY AS u(c, i)),
-    rt,
-    CASE WHEN filter IS NOT NULL THEN
-      format(' UNION ALL SELECT %s FROM %s f WHERE NOT (%s) OR (%s) IS NULL',
-             (SELECT string_agg(format('f.%I', c), ', ' ORDER BY i) FROM unnest(cols) WITH ORDINALITY AS u(c, i)), ft, filter, filter)
-    ELSE '' END);
+  IF filter IS NULL THEN
+    RETURN format('(SELECT %s FROM %s r) src', local_cols, rt);
+  END IF;
+  RETURN format('(SELECT %1$s FROM (SELECT %2$s, true AS "pgapp: replica" FROM %3$s r UNION ALL SELECT %4$s, false FROM %5$s f) u '
+                'WHERE u."pgapp: replica" OR NOT (%6$s) OR (%6$s) IS NULL) src',
+    (SELECT string_agg(format('u.%I', c), ', ' ORDER BY i) FROM unnest(cols) WITH ORDINALITY AS u(c, i)),
+    local_cols, rt,
+    (SELECT string_agg(format('f.%I', c), ', ' ORDER BY i) FROM unnest(cols) WITH ORDINALITY AS u(c, i)),
+    ft, filter);
 END $$;
 
 -- Per table rds publishes: its local table, the columns it holds, what the publication carries of it
