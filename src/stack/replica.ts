@@ -277,6 +277,8 @@ async function waitSynced(
   const readyAt = new Map<string, number>();
   let seen = '';
   let moved = false;
+  let lastReady = -1;
+  let lastSaid = 0;
   await retryUntil(
     async () => {
       r = (
@@ -299,7 +301,10 @@ async function waitSynced(
       const state = JSON.stringify([r?.ready, r?.copying]);
       moved = state !== seen;
       seen = state;
-      if (r) {
+      // Said when a table gets ready, else once a second (a terminal's line, or a line of a log).
+      if (r && (r.ready !== lastReady || now - lastSaid >= 1000)) {
+        lastReady = r.ready;
+        lastSaid = now;
         const rows = (r.copying ?? [])
           .map((c) => {
             const size = copies.find((x) => x.table === c.table);
