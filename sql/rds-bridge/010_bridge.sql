@@ -374,6 +374,10 @@ BEGIN
       IF cols = ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped
                       AND a.attgenerated = '' ORDER BY a.attnum) THEN
         cols := NULL;
+      ELSIF NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = r.oid AND i.indisprimary) THEN
+        -- The api reads the columns left out from rds by the key.
+        RAISE EXCEPTION '"columns" of % leaves columns out, but % has no primary key to read them from rds by', r.rel, r.rel
+          USING HINT = 'Give it a primary key in a migration, or drop "columns" (its replica then holds every column).';
       END IF;
     END IF;
     spec := jsonb_build_object('where', nullif(r.conf ->> 'where', ''), 'columns', to_jsonb(cols));
