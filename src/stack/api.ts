@@ -20,6 +20,8 @@ export interface ApiTable {
   replicaWhere: string | null;
   /** reads: replica: the columns the replica leaves out (read from rds by the key when selected). */
   replicaOmits: string[];
+  /** Its size on rds when `dev` last read the catalog (the rows are the planner's estimate). */
+  size: { rows: number | null; bytes: number | null } | null;
   /** Its last copy to the replica: size on rds then, and seconds it took. */
   copy: { rows: number | null; bytes: number | null; seconds: number | null } | null;
   key: string[];
@@ -45,7 +47,9 @@ export async function readApiTables(db: pg.ClientBase): Promise<ApiTable[]> {
               coalesce(a.replica_omits, '{}') AS "replicaOmits", coalesce(a.key, '{}') AS key, a.writable, a.embeds,
               a.note, a.made, a.uniques, a.defaults,
               (SELECT jsonb_build_object('rows', c.rows, 'bytes', c.bytes, 'seconds', c.seconds)
-                 FROM pgapp_private.replica_copies c WHERE c.rel = a.rel AND a.reads = 'replica') AS copy
+                 FROM pgapp_private.replica_copies c WHERE c.rel = a.rel AND a.reads = 'replica') AS copy,
+              (SELECT jsonb_build_object('rows', (t.def ->> 'rows')::float8, 'bytes', (t.def ->> 'bytes')::float8)
+                 FROM pgapp_private.catalog_tables() t WHERE t.rel = a.rel) AS size
      FROM pgapp_private.api_tables a ORDER BY a.rel`,
     )
     .catch((err: { code?: string }) => {

@@ -52,11 +52,12 @@ function renderApi(a: StackStatus['api']): string | undefined {
     t.rel,
     t.made ? t.access : 'your own view',
     t.made ? readsOf(t) : '-',
-    t.copy ? `${describeCost(t.copy)}${t.copy.seconds !== null ? ` in ${t.copy.seconds} s` : ''}` : '-',
+    t.size ? describeCost(t.size) : '-',
+    t.copy?.seconds != null ? `${t.copy.seconds} s` : '-',
     !t.apiName || !t.made ? '-' : t.writable.length ? `${t.writable.length} columns` : 'read-only',
     t.note ?? '',
   ]);
-  return `${chalk.bold('api')}\n${renderTable(['ENDPOINT', 'RDS TABLE', 'ACCESS', 'READS', 'LAST COPY', 'WRITES', 'NOTE'], rows, (r) => (r[0] === '-' ? chalk.dim : (x: string) => x))}`;
+  return `${chalk.bold('api')}\n${renderTable(['ENDPOINT', 'RDS TABLE', 'ACCESS', 'READS', 'ON RDS', 'LAST COPY', 'WRITES', 'NOTE'], rows, (r) => (r[0] === '-' ? chalk.dim : (x: string) => x))}`;
 }
 
 /** Where a table's reads go: "fdw", "replica", or what its replica holds ("replica: where …, without …; the rest from rds"). */

@@ -88,8 +88,9 @@ describe.skipIf(!postgrest.available)(title, () => {
     expect(status.output).toMatch(
       /\/tickets +desk\.tickets +owner +replica \(where .*without body; the rest from rds\)/,
     );
-    // The last copy of each replica table, with its size on rds.
-    expect(status.output).toMatch(/\/labels +desk\.labels +write +replica +~5 rows, 16 kB in [\d.]+ s/);
+    // Each table's size on rds, and how long a replica table's last copy took.
+    expect(status.output).toMatch(/\/labels +desk\.labels +write +replica +~5 rows, 16 kB +[\d.]+ s /);
+    expect(status.output).toMatch(/\/agents +desk\.agents +write +fdw +~10 rows, 16 kB +- /);
   });
 
   it('embeds a replica table in a foreign one and back, inside and outside the filter', async () => {
