@@ -122,8 +122,8 @@ export interface CliResult {
   output: string;
 }
 
-const TSX = join(PACKAGE_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
-const CLI = join(PACKAGE_ROOT, 'src', 'cli.ts');
+export const TSX = join(PACKAGE_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+export const CLI = join(PACKAGE_ROOT, 'src', 'cli.ts');
 
 export interface CliRun {
   child: ReturnType<typeof spawn>;

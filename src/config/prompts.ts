@@ -3,7 +3,7 @@
  * flags leave unset, and only on a TTY without --yes/CI. Every answer is validated like any input.
  */
 import { checkbox, confirm, input, select } from '@inquirer/prompts';
-import { PgappError } from '../errors.ts';
+import { InterruptedError, PgappError } from '../errors.ts';
 import { portFree } from '../net/ports.ts';
 import type { unsetFields } from './load.ts';
 import {
@@ -23,6 +23,19 @@ import {
 } from './schema.ts';
 
 /** Streams for the prompts (tests pass their own). */
+/**
+ * A prompt the user closed (Ctrl-C at the question, or its input ended) stops the command as an
+ * interruption, in pgapp's words — not as inquirer's ExitPromptError, which would read as a bug.
+ */
+async function interruptible<T>(answer: Promise<T>): Promise<T> {
+  try {
+    return await answer;
+  } catch (err) {
+    if ((err as Error | undefined)?.name === 'ExitPromptError') throw new InterruptedError();
+    throw err;
+  }
+}
+
 export interface PromptContext {
   input?: NodeJS.ReadableStream;
   output?: NodeJS.WritableStream;
@@ -62,7 +75,11 @@ export type Unset = ReturnType<typeof unsetFields>;
  * `dataMajor`: the PostgreSQL version of a project's data, if it has some. Such a project keeps its
  * version, so the question is asked only of a project without data.
  */
-export async function promptConfig(
+export function promptConfig(...args: Parameters<typeof askConfig>): Promise<RawConfig> {
+  return interruptible(askConfig(...args));
+}
+
+async function askConfig(
   unset: Unset,
   known: RawConfig,
   ctx: PromptContext = {},
@@ -182,7 +199,7 @@ export async function promptConfig(
 }
 
 export async function confirmPrompt(message: string, ctx: PromptContext = {}): Promise<boolean> {
-  return confirm({ message, default: false }, ctx);
+  return interruptible(confirm({ message, default: false }, ctx));
 }
 
 /** A line of text; `check` throws (a PgappError) for what it refuses, shown under the prompt. */
@@ -191,7 +208,9 @@ export async function textPrompt(
   opts: { default?: string; check: (value: string) => unknown },
   ctx: PromptContext = {},
 ): Promise<string> {
-  return input({ message, default: opts.default, validate: (v) => asMessage(() => opts.check(v)) }, ctx);
+  return interruptible(
+    input({ message, default: opts.default, validate: (v) => asMessage(() => opts.check(v)) }, ctx),
+  );
 }
 
 /** One of `choices` (value and what it means). */
@@ -200,5 +219,5 @@ export async function selectPrompt<T extends string>(
   choices: { value: T; name: string }[],
   ctx: PromptContext = {},
 ): Promise<T> {
-  return select<T>({ message, choices }, ctx);
+  return interruptible(select<T>({ message, choices }, ctx));
 }

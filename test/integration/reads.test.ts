@@ -5,14 +5,17 @@
  * size gate without a terminal, and a table switched between modes on the next `dev` with nothing
  * else copied again.
  */
+import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { makeToken } from '../../src/auth/jwt.ts';
 import { PACKAGE_ROOT } from '../../src/paths.ts';
-import { apiClient, cli, query, ThrowawayStack } from '../helpers.ts';
+import { apiClient, CLI, cli, query, ThrowawayStack, TSX } from '../helpers.ts';
 
 const FIXTURE = join(PACKAGE_ROOT, 'test', 'fixtures', 'desk');
+/** util-linux's script(1) gives the CLI a pseudo-terminal (Debian's bsdutils, an essential package). */
+const terminal = spawnSync('script', ['--version']).status === 0;
 
 const postgrest = inject('postgrest');
 const title = postgrest.available
@@ -284,4 +287,57 @@ describe.skipIf(!postgrest.available)(title, () => {
       { color: 'purple' },
     ]);
   });
+
+  it.skipIf(!terminal)(
+    `on a terminal, asks before a copy over copyLimit, and a yes copies it${terminal ? '' : ' — SKIPPED: no script(1) to give the CLI a terminal (util-linux)'}`,
+    async () => {
+      configure((c) => {
+        c.tables['desk.settings'] = { reads: 'fdw' };
+      });
+      expect((await stack.dev()).code).toBe(0);
+      configure((c) => {
+        c.tables['desk.settings'] = { reads: 'replica' };
+      });
+      // A real pseudo-terminal (util-linux's script), no CI variable: what a person at a shell has. The
+      // flags answer the other questions a terminal gets (what the config file leaves unset).
+      const quote = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
+      const command = [
+        process.execPath,
+        TSX,
+        CLI,
+        'dev',
+        '--project',
+        stack.project,
+        ...stack.args,
+        '--cron-jobs',
+        '--reads',
+        'replica',
+        '--seed',
+        'small',
+      ]
+        .map(quote)
+        .join(' ');
+      const { CI: _ci, ...env } = process.env;
+      const child = spawn('script', ['-qfec', command, '/dev/null'], {
+        cwd: stack.home,
+        env: { ...env, PGAPP_HOME: stack.home, NO_COLOR: '1' },
+      });
+      let screen = '';
+      let answered = false;
+      child.stdout.on('data', (d) => {
+        screen += d;
+        if (!answered && /Copy desk\.settings \(~3 rows, 16 kB\) to the replica\?/.test(screen)) {
+          answered = true;
+          child.stdin.write('y');
+          setTimeout(() => child.stdin.write('\r'), 200);
+        }
+      });
+      const stop = setTimeout(() => child.kill('SIGKILL'), 120_000); // a question nobody answers
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      clearTimeout(stop);
+      expect(answered, screen).toBe(true);
+      expect(code, screen).toBe(0);
+      expect(await query(stack.custom(), 'SELECT count(*)::int AS n FROM desk.settings')).toEqual([{ n: 3 }]);
+    },
+  );
 });

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { devConfig } from '../../src/commands/common.ts';
-import { promptConfig } from '../../src/config/prompts.ts';
+import { confirmPrompt, promptConfig } from '../../src/config/prompts.ts';
+import { InterruptedError } from '../../src/errors.ts';
 
 /** Like a terminal, it stays open when one prompt ends (inquirer pipes into it, and pipe() ends its target). */
 class Screen extends Writable {
@@ -150,5 +151,15 @@ describe('dev prompts', () => {
     );
     expect(one.schemas).toBeUndefined();
     expect(t2.screen).toBe('');
+  });
+
+  it('Ctrl-C at a question stops the command as an interruption, not as a bug', async () => {
+    const t = new Terminal();
+    const asked = confirmPrompt('Copy desk.events (~1,000,000 rows, 1.2 GB) to the replica?', {
+      input: t.input,
+      output: t.output,
+    });
+    await t.answer(/Copy desk\.events/, '\x03');
+    await expect(asked).rejects.toBeInstanceOf(InterruptedError);
   });
 });
