@@ -264,6 +264,9 @@ DECLARE
   wanted oid[] := '{}';
   copy_limit bigint := current_setting('pgapp.copy_limit')::bigint;
   held_back jsonb := '[]';
+  filter_hint text := 'A publication row filter is one boolean expression over the table''s own columns with built-in immutable '
+                      'functions and operators: archived = false, region = ''eu'', created_at >= ''2026-01-01''. No now(), '
+                      'subqueries or functions or types of your own: a stored column can hold what the filter needs.';
   size record;
   plan jsonb;
   standin boolean := current_setting('pgapp.standin')::boolean;
@@ -393,7 +396,7 @@ BEGIN
                          CASE WHEN spec ->> 'where' IS NOT NULL THEN format(' WHERE (%s)', spec ->> 'where') ELSE '' END) INTO plan;
         EXCEPTION WHEN OTHERS THEN
           RAISE EXCEPTION 'rds cannot publish % as "tables" asks (where %): %', r.rel, spec ->> 'where', SQLERRM
-            USING HINT = 'A publication row filter is one boolean expression over the table''s own columns: archived = false, id > 500.';
+            USING HINT = filter_hint;
         END;
         SELECT ((plan -> 0 -> 'Plan' ->> 'Plan Rows')::numeric * (plan -> 0 -> 'Plan' ->> 'Plan Width')::numeric)::bigint AS bytes,
                (plan -> 0 -> 'Plan' ->> 'Plan Rows')::numeric::bigint AS rows INTO size;
@@ -422,9 +425,7 @@ BEGIN
         RAISE EXCEPTION 'rds cannot publish % as "tables" asks (%): %', r.rel,
                         concat_ws(', ', 'where ' || (spec ->> 'where'), 'columns ' || array_to_string(cols, ', ')), msg
           USING DETAIL = coalesce(detail, ''),
-                HINT = 'A publication row filter is one boolean expression over the table''s own columns with built-in immutable '
-                       'functions and operators: archived = false, region = ''eu'', created_at >= ''2026-01-01''. No now(), '
-                       'subqueries or functions of your own: a stored column can hold what the filter needs.';
+                HINT = filter_hint;
       END;
     END;
     -- UPDATE and DELETE on rds must still work: Postgres refuses them (at once, for every writer) when

@@ -122,6 +122,23 @@ BEGIN
   END LOOP;
 END $$;
 
+-- A replica table dropped (made again, or no longer published): what the api made of its rds table
+-- and the foreign keys other replica tables hold to it first, then the table (something of yours on
+-- it stops the run: drop_generated).
+CREATE OR REPLACE FUNCTION pgapp_private.drop_replica_table(rels text[], rt text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+DECLARE
+  fk record;
+BEGIN
+  PERFORM pgapp_private.release(rels);
+  FOR fk IN SELECT co.conrelid::regclass AS child, co.conname FROM pg_constraint co
+            WHERE co.confrelid = to_regclass(rt) AND co.conrelid <> co.confrelid AND co.contype = 'f' LOOP
+    EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', fk.child, fk.conname);
+  END LOOP;
+  PERFORM pgapp_private.drop_generated('replica table ' || rt);
+  EXECUTE format('DROP TABLE IF EXISTS %s', rt);
+END $$;
+
 CREATE OR REPLACE FUNCTION pgapp_private.sync_replica_tables() RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog AS $$
 DECLARE
@@ -129,7 +146,6 @@ DECLARE
   c jsonb;
   k jsonb;
   rt text;
-  fk record;
   plan jsonb := (SELECT coalesce(jsonb_agg(to_jsonb(p)), '[]') FROM pgapp_private.replica_plan() p);
   published text[] := ARRAY(SELECT x ->> 'rel' FROM jsonb_array_elements(plan) x);
   made text[] := '{}';
@@ -149,13 +165,7 @@ BEGIN
     IF t.state = 'changed' THEN
       -- Made again, alone: what the api made of it and the foreign keys other replica tables hold to
       -- it go first (made again below, and by sync_api).
-      PERFORM pgapp_private.release(ARRAY[t.rel]);
-      FOR fk IN SELECT co.conrelid::regclass AS child, co.conname FROM pg_constraint co
-                WHERE co.confrelid = t.rt::regclass AND co.conrelid <> co.confrelid AND co.contype = 'f' LOOP
-        EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', fk.child, fk.conname);
-      END LOOP;
-      PERFORM pgapp_private.drop_generated('replica table ' || t.rt);
-      EXECUTE format('DROP TABLE IF EXISTS %s', t.rt);
+      PERFORM pgapp_private.drop_replica_table(ARRAY[t.rel], t.rt);
       changed := changed || t.rel;
     END IF;
     IF t.state <> 'same' THEN
@@ -210,13 +220,7 @@ BEGIN
   -- now): what the api made from them, then the copy. (The subscription lets go at its next refresh.)
   FOR g IN SELECT object, tables FROM pgapp_private.generated
            WHERE kind = 'replica table' AND NOT tables && published LOOP
-    PERFORM pgapp_private.release(g.tables);
-    FOR fk IN SELECT co.conrelid::regclass AS child, co.conname FROM pg_constraint co
-              WHERE co.confrelid = to_regclass(regexp_replace(g.object, '^replica table ', ''))
-                AND co.conrelid <> co.confrelid AND co.contype = 'f' LOOP
-      EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', fk.child, fk.conname);
-    END LOOP;
-    PERFORM pgapp_private.drop_generated(g.object);
+    PERFORM pgapp_private.drop_replica_table(g.tables, regexp_replace(g.object, '^replica table ', ''));
     gone := gone || g.tables;
   END LOOP;
   DELETE FROM pgapp_private.replica_copies rc WHERE NOT rc.rel = ANY (published);
@@ -229,4 +233,4 @@ BEGIN
                FROM jsonb_array_elements(plan) x WHERE x ->> 'state' <> 'same'));
 END $$;
 REVOKE ALL ON FUNCTION pgapp_private.replica_column(jsonb), pgapp_private.replica_columns(jsonb), pgapp_private.replica_source(jsonb),
-  pgapp_private.replica_plan(), pgapp_private.sync_replica_tables() FROM PUBLIC;
+  pgapp_private.replica_plan(), pgapp_private.drop_replica_table(text[], text), pgapp_private.sync_replica_tables() FROM PUBLIC;
