@@ -1,5 +1,5 @@
 /** What the commands share: interactivity, the project's config and secrets, image ensuring. */
-import { configFromEnv, readConfigFile, saveConfigFile, unsetFields } from '../config/load.ts';
+import { configFromEnv, exampleConfig, readConfigFile, saveConfigFile, unsetFields } from '../config/load.ts';
 import { confirmPrompt, type PromptContext, promptConfig } from '../config/prompts.ts';
 import { type Config, type RawConfig, resolveConfig, validatePostgres } from '../config/schema.ts';
 import { ensureSecrets, readSecrets, type Secrets } from '../config/secrets.ts';
@@ -10,7 +10,7 @@ import { ensurePostgrestImage } from '../docker/postgrest-image.ts';
 import { PgappError } from '../errors.ts';
 import { SERVICES, type Service } from '../spec/stack.ts';
 import { remoteSchemas } from '../stack/remote.ts';
-import { projectExtensions } from '../stack/sql.ts';
+import { imageNeeds } from '../stack/sql.ts';
 
 export interface GlobalOptions {
   flags: RawConfig;
@@ -27,9 +27,11 @@ export function isInteractive(yes: boolean): boolean {
   return Boolean(process.stdin.isTTY && process.stdout.isTTY && !yes && !process.env.CI);
 }
 
-/** The layers a command's config comes from: flags alone when hermetic. */
+/** The layers a command's config comes from: the example's (when it runs), then flags alone when hermetic. */
 const configLayers = (opts: GlobalOptions): RawConfig[] =>
-  opts.hermetic ? [opts.flags] : [readConfigFile(), configFromEnv(), opts.flags];
+  opts.hermetic
+    ? [exampleConfig(), opts.flags]
+    : [exampleConfig(), readConfigFile(), configFromEnv(), opts.flags];
 
 /**
  * The PostgreSQL major version, settled against the project's data: a project with data keeps its
@@ -150,9 +152,9 @@ export async function ensureStackImages(
   opts: EnsureOptions,
   which = { postgrest: true },
 ): Promise<Partial<StackImagesEnsured>> {
-  const extensions = projectExtensions(config);
-  const custom = await ensurePgImage('postgres', config.postgres, opts, extensions);
-  const rds = await ensurePgImage('rds', config.postgres, opts, extensions);
+  const needs = imageNeeds(config);
+  const custom = await ensurePgImage('postgres', config.postgres, opts, needs);
+  const rds = await ensurePgImage('rds', config.postgres, opts, needs);
   const gateway = await ensurePgImage('gateway', config.postgres, opts);
   if (!which.postgrest) return { custom, rds, gateway };
   const postgrest = await ensurePostgrestImage(config.postgrestImage, config.postgrestTarball, opts);

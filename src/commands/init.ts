@@ -14,6 +14,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { basename, join } from 'node:path';
+import { readConfigFile } from '../config/load.ts';
 import { type PromptContext, selectPrompt, textPrompt } from '../config/prompts.ts';
 import { validateProject } from '../config/schema.ts';
 import { PgappError } from '../errors.ts';
@@ -133,10 +134,22 @@ export async function init(
       }
     }
   }
+  // The example's own settings (what its SQL needs of custom) come with its SQL.
+  const exampleSettings = example ? readConfigFile(join(EXAMPLES_DIR, example, 'pgapp.config.json')) : {};
   const keptConfig = existsSync(configFile());
   if (!keptConfig) {
-    writeFileSync(configFile(), `${JSON.stringify({ project }, null, 2)}\n`);
+    writeFileSync(configFile(), `${JSON.stringify({ project, ...exampleSettings }, null, 2)}\n`);
     written.push('pgapp.config.json');
+  } else if (Object.keys(exampleSettings).length > 0) {
+    // Kept as it was, but for the example's keys it does not have yet.
+    const current = readConfigFile();
+    const missing = Object.fromEntries(
+      Object.entries(exampleSettings).filter(([k]) => (current as Record<string, unknown>)[k] === undefined),
+    );
+    if (Object.keys(missing).length > 0) {
+      writeFileSync(configFile(), `${JSON.stringify({ ...current, ...missing }, null, 2)}\n`);
+      written.push('pgapp.config.json');
+    }
   }
   const ignore = join(dir, '.gitignore');
   const have = existsSync(ignore) ? readFileSync(ignore, 'utf8').split('\n') : [];

@@ -21,7 +21,7 @@ import {
   type SnapshotRow,
   saveSnapshot,
 } from '../stack/snapshot.ts';
-import { projectExtensions } from '../stack/sql.ts';
+import { imageNeeds } from '../stack/sql.ts';
 import { ensureOptions, type GlobalOptions, isInteractive, liveConfig, postgresAsked } from './common.ts';
 import { dev } from './dev.ts';
 import { removeStack } from './reset.ts';
@@ -126,10 +126,10 @@ export function snapshotRestore(opts: SnapshotOptions & { name?: string }): Prom
     const t0 = performance.now();
     // The servers' images make the volumes (a container that is never started); dev then uses them.
     const ensure = ensureOptions(true, () => {});
-    const extensions = projectExtensions(config);
+    const needs = imageNeeds(config);
     const images = {
-      rds: (await ensurePgImage('rds', validatePostgres(saved.postgres), ensure, extensions)).ref,
-      custom: (await ensurePgImage('postgres', validatePostgres(saved.postgres), ensure, extensions)).ref,
+      rds: (await ensurePgImage('rds', validatePostgres(saved.postgres), ensure, needs)).ref,
+      custom: (await ensurePgImage('postgres', validatePostgres(saved.postgres), ensure, needs)).ref,
     };
     await removeStack(opts, config.project);
     await restoreArchive(config.project, name, images, saved.postgres);

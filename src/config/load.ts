@@ -3,8 +3,9 @@
  * config/prompts.ts and run only on a TTY). Reading, not validating: schema.ts validates.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { errorMessage, PgappError } from '../errors.ts';
-import { configFile } from '../paths.ts';
+import { configFile, projectSqlRoot } from '../paths.ts';
 import { configFromEnvVars, FILE_KEYS } from './options.ts';
 import { PORT_KEYS, type RawConfig } from './schema.ts';
 
@@ -51,6 +52,15 @@ export function readConfigFile(path = configFile()): RawConfig {
       );
   }
   return parsed as RawConfig;
+}
+
+/**
+ * The example's own settings (examples/<name>/pgapp.config.json: what its SQL needs of custom, say),
+ * under everything else while a project runs the example rather than a db/ of its own.
+ */
+export function exampleConfig(): RawConfig {
+  const { root, example } = projectSqlRoot();
+  return example ? readConfigFile(join(root, 'pgapp.config.json')) : {};
 }
 
 /** Merge answers into the config file, keeping whatever else it holds. */

@@ -3,6 +3,7 @@
  * and which commands take it. The command line's parser and help, the env and file readers
  * (config/load.ts) are derived from this table; schema.ts validates what they read. Pure: no I/O.
  */
+import type { CustomKey } from './custom.ts';
 import type { RawConfig } from './schema.ts';
 
 export const COMMANDS = [
@@ -26,7 +27,10 @@ export const COMMANDS = [
 export type Command = (typeof COMMANDS)[number];
 
 /** Where an option's value goes in the raw config (a port under `ports`). */
-export type ConfigPath = Exclude<keyof RawConfig, 'ports'> | `ports.${'rds' | 'custom' | 'postgrest'}`;
+export type ConfigPath =
+  | Exclude<keyof RawConfig, 'ports' | 'custom'>
+  | `ports.${'rds' | 'custom' | 'postgrest'}`
+  | `custom.${CustomKey}`;
 
 export interface OptionSpec {
   /** The long flag, without dashes; absent for settings only a file or env can give. */
@@ -40,7 +44,7 @@ export interface OptionSpec {
   /** Where it lands in the config; absent for options of one command's own (`--json`). */
   config?: ConfigPath;
   env?: string;
-  /** Its key in pgapp.config.json (top level), when the file may hold it. */
+  /** Its key in pgapp.config.json, when the file may hold it (`custom.python`: a key of a section). */
   file?: string;
   /** Env only: the value is JSON (`PGAPP_RDS_PARAMETERS`), wrapped as the file would hold it. */
   envJson?: (value: unknown) => unknown;
@@ -268,6 +272,45 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   {
     type: 'string',
+    config: 'custom.extensions',
+    env: 'PGAPP_CUSTOM_EXTENSIONS',
+    file: 'custom.extensions',
+    help:
+      'extensions for custom only, RDS\'s list or not (a list, e.g. ["vector", "pgrouting", "mysql_fdw"]): ' +
+      "their Debian packages go into custom's image, and its build creates each once to check it",
+    commands: 'stack',
+  },
+  {
+    type: 'string',
+    config: 'custom.python',
+    env: 'PGAPP_CUSTOM_PYTHON',
+    file: 'custom.python',
+    help:
+      'Python libraries plpython3u functions import (a list, e.g. ["numpy", "scikit-learn"]): Debian\'s ' +
+      "python3-* packages in custom's image; its build imports each to check it",
+    commands: 'stack',
+  },
+  {
+    type: 'string',
+    config: 'custom.preload',
+    env: 'PGAPP_CUSTOM_PRELOAD',
+    file: 'custom.preload',
+    help: 'libraries custom preloads after pg_cron (a list, e.g. ["pg_stat_statements", "auto_explain"])',
+    commands: 'stack',
+  },
+  {
+    type: 'string',
+    config: 'custom.settings',
+    env: 'PGAPP_CUSTOM_SETTINGS',
+    file: 'custom.settings',
+    envJson: (settings) => settings,
+    help:
+      'custom\'s server settings: {"work_mem": "64MB", "pg_stat_statements.track": "all"} (env: as JSON); ' +
+      'its build starts a server with them and stops at any the server refuses',
+    commands: 'stack',
+  },
+  {
+    type: 'string',
     config: 'typesOut',
     env: 'PGAPP_TYPES_OUT',
     file: 'typesOut',
@@ -441,6 +484,9 @@ function put(raw: RawConfig, path: ConfigPath, value: unknown): void {
   if (path.startsWith('ports.')) {
     const key = path.slice('ports.'.length) as 'rds' | 'custom' | 'postgrest';
     raw.ports = { ...raw.ports, [key]: value };
+  } else if (path.startsWith('custom.')) {
+    const key = path.slice('custom.'.length) as CustomKey;
+    raw.custom = { ...raw.custom, [key]: value };
   } else (raw as Record<string, unknown>)[path] = value;
 }
 
@@ -474,7 +520,9 @@ export function configFromEnvVars(
 }
 
 /** The keys pgapp.config.json may hold. */
-export const FILE_KEYS: readonly string[] = OPTIONS.flatMap((o) => (o.file ? [o.file] : []));
+export const FILE_KEYS: readonly string[] = [
+  ...new Set(OPTIONS.flatMap((o) => (o.file ? [o.file.split('.')[0] as string] : []))),
+];
 
 /**
  * The flags given to a command that does not take them, as a message: `status` does not take --tail

@@ -3,6 +3,7 @@
  */
 import { resolve } from 'node:path';
 import { PgappError } from '../errors.ts';
+import { type CustomKey, type CustomSettings, validateCustom } from './custom.ts';
 import { validateRdsSection } from './parameters.ts';
 
 /**
@@ -116,6 +117,11 @@ export interface Config {
    * (config/parameters.ts); `dev` applies it, rebooting rds for what needs it.
    */
   rdsParameters: Record<string, string>;
+  /**
+   * The custom Postgres's own (`"custom"` in pgapp.config.json): extensions, Python libraries,
+   * preloaded libraries and settings, built into its image (config/custom.ts, docker/extensions.ts).
+   */
+  custom: CustomSettings;
 }
 
 /** A real rds: what --rds-url says, checked. */
@@ -234,6 +240,7 @@ export const DEFAULTS: Config = {
   ownerColumn: 'owner_id',
   tables: {},
   extensions: [],
+  custom: { extensions: [], python: [], preload: [], settings: {} },
 };
 
 /** Allowed project names: valid, unquoted SQL identifiers that are also valid Docker names. */
@@ -499,6 +506,8 @@ export interface RawConfig {
   ownerColumn?: unknown;
   tables?: unknown;
   extensions?: unknown;
+  /** pgapp.config.json's `custom` section, key by key (env gives each key on its own). */
+  custom?: Partial<Record<CustomKey, unknown>>;
 }
 
 /** Merge layers (later wins) over the defaults and validate every field. */
@@ -511,7 +520,10 @@ export function resolveConfig(...layers: RawConfig[]): Config {
     for (const [k, v] of Object.entries(layer)) {
       if (v === undefined) continue;
       if (k === 'ports') merged.ports = { ...merged.ports, ...stripUndefined(v as object) };
-      else if (k === 'reads') {
+      else if (k === 'custom') {
+        if (v === null || typeof v !== 'object' || Array.isArray(v)) validateCustom(v); // throws: not a section
+        merged.custom = { ...merged.custom, ...stripUndefined(v as object) };
+      } else if (k === 'reads') {
         const split = splitReads(v);
         if (split.reads !== undefined) merged.reads = split.reads;
         readsTables = { ...readsTables, ...split.tables };
@@ -549,6 +561,7 @@ export function resolveConfig(...layers: RawConfig[]): Config {
     ownerColumn: validateOwnerColumn(merged.ownerColumn),
     tables: validateTables(mergeReadsIntoTables(merged.tables, readsTables)),
     extensions: validateExtensions(merged.extensions),
+    custom: validateCustom(merged.custom),
   };
   const schemas = validateSchemas(merged.schemas);
   if (schemas) config.schemas = schemas;

@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { type CustomSettings, customConf, libraryExtension, pythonPackage } from '../config/custom.ts';
 import type { PgMajor } from '../config/schema.ts';
 import { IMAGES_DIR } from '../paths.ts';
 
@@ -100,29 +101,6 @@ export function rdsExtensions(pgMajor: PgMajor): Set<string> {
   );
 }
 
-export interface ExtensionPackages {
-  /** Packages each image installs, sorted. */
-  custom: string[];
-  rds: string[];
-  /** Extensions RDS does not offer: custom has them, rds refuses them (as RDS would). */
-  customOnly: string[];
-}
-
-export function extensionPackages(names: string[], pgMajor: PgMajor): ExtensionPackages {
-  const offered = rdsExtensions(pgMajor);
-  const custom = new Set<string>();
-  const rds = new Set<string>();
-  const customOnly: string[] = [];
-  for (const name of names) {
-    const pkg = extensionPackage(name, pgMajor);
-    if (pkg) custom.add(pkg);
-    if (offered.has(name)) {
-      if (pkg) rds.add(pkg);
-    } else customOnly.push(name);
-  }
-  return { custom: [...custom].sort(), rds: [...rds].sort(), customOnly };
-}
-
 /**
  * The extensions a project's rds SQL creates (CREATE EXTENSION [IF NOT EXISTS] name), so a schema that
  * says what it needs gets it without saying it twice.
@@ -135,10 +113,57 @@ export function extensionsCreatedIn(sql: string): string[] {
   return [...out];
 }
 
-/** The package an apt failure names, back to the extensions that wanted it. */
-export function extensionsOfPackages(missing: string[], names: string[], pgMajor: PgMajor): string[] {
-  return names.filter((n) => {
-    const pkg = extensionPackage(n, pgMajor);
-    return pkg !== undefined && missing.includes(pkg);
-  });
+/** What a project asks of its images: the schema's extensions, and custom's own ("custom" in the config). */
+export interface ImageNeeds {
+  extensions: string[];
+  custom: CustomSettings;
+}
+
+/** What one Postgres image adds for the project. */
+export interface ImageAdditions {
+  /** Debian packages, sorted. */
+  packages: string[];
+  /** What in the project asked for each package ("extension vector", "Python library numpy"). */
+  wantedBy: Record<string, string[]>;
+  /**
+   * custom: what its build checks on a throwaway server of the new image (images/postgres/check-custom.sh)
+   * — extensions it creates, Python modules it imports — and the settings fragment it installs.
+   */
+  custom?: { extensions: string[]; modules: string[]; conf: string };
+}
+
+/** The packages (and for custom, the checks and settings) a project's needs add to an image. */
+export function imageAdditions(
+  kind: 'postgres' | 'rds',
+  needs: ImageNeeds,
+  pgMajor: PgMajor,
+): ImageAdditions {
+  const wantedBy: Record<string, string[]> = {};
+  const want = (pkg: string | undefined, why: string) => {
+    if (pkg) wantedBy[pkg] = [...(wantedBy[pkg] ?? []), why];
+  };
+  const offered = rdsExtensions(pgMajor);
+  if (kind === 'rds') {
+    for (const name of needs.extensions)
+      if (offered.has(name)) want(extensionPackage(name, pgMajor), `extension ${name}`);
+    return { packages: Object.keys(wantedBy).sort(), wantedBy };
+  }
+  const { custom } = needs;
+  for (const name of needs.extensions) want(extensionPackage(name, pgMajor), `extension ${name}`);
+  for (const name of custom.extensions) want(extensionPackage(name, pgMajor), `custom extension ${name}`);
+  for (const lib of custom.preload) {
+    const ext = libraryExtension(lib);
+    if (ext) want(extensionPackage(ext, pgMajor), `preloaded library ${lib}`);
+  }
+  const modules: string[] = [];
+  for (const name of custom.python) {
+    const { pkg, module } = pythonPackage(name);
+    want(pkg, `Python library ${name}`);
+    modules.push(module);
+  }
+  return {
+    packages: Object.keys(wantedBy).sort(),
+    wantedBy,
+    custom: { extensions: [...custom.extensions].sort(), modules: modules.sort(), conf: customConf(custom) },
+  };
 }

@@ -10,7 +10,7 @@ import { PgappError } from '../errors.ts';
 import { IMAGES_DIR } from '../paths.ts';
 import { LABELS } from '../spec/stack.ts';
 import { baseImage, DEBIAN_SUITE, type DebianSuite, ensureBaseImage, GATEWAY_SUITE } from './base-image.ts';
-import { extensionPackages, extensionsOfPackages } from './extensions.ts';
+import { type ImageAdditions, type ImageNeeds, imageAdditions } from './extensions.ts';
 import {
   buildImage,
   type EnsuredImage,
@@ -41,26 +41,34 @@ export const stackBaseImages = (pgMajor: PgMajor): string[] => [
   ...new Set((['postgres', 'rds', 'gateway'] as const).map((k) => baseOf(k, pgMajor))),
 ];
 
+/** The build arguments of what the project adds (docker/extensions.ts): only those it has. */
+export function additionArgs(added?: ImageAdditions): Record<string, string> {
+  const custom = added?.custom;
+  return {
+    ...(added?.packages.length ? { EXTENSION_PACKAGES: added.packages.join(' ') } : {}),
+    ...(custom?.extensions.length ? { CUSTOM_EXTENSIONS: custom.extensions.join(' ') } : {}),
+    ...(custom?.modules.length ? { PYTHON_MODULES: custom.modules.join(' ') } : {}),
+    // One line, whatever the settings hold (compose passes it through .env).
+    ...(custom?.conf ? { CUSTOM_CONF: Buffer.from(custom.conf).toString('base64') } : {}),
+  };
+}
+
 /**
- * The build arguments of an image: its base, and for the Postgres servers their major version and the
- * extension packages they add (only when there are any, so a project without keeps the same tag).
+ * The build arguments of an image: its base, and for the Postgres servers their major version and what
+ * the project adds — only what there is, so a project without keeps the same tag.
  */
-function buildArgs(kind: PgImage, pgMajor: PgMajor, packages: string[] = []): Record<string, string> {
+function buildArgs(kind: PgImage, pgMajor: PgMajor, added?: ImageAdditions): Record<string, string> {
   const base = { BASE_IMAGE: baseOf(kind, pgMajor) };
   if (kind === 'gateway') return base;
-  return {
-    ...base,
-    PG_MAJOR: String(pgMajor),
-    ...(packages.length ? { EXTENSION_PACKAGES: [...packages].sort().join(' ') } : {}),
-  };
+  return { ...base, PG_MAJOR: String(pgMajor), ...additionArgs(added) };
 }
 
 /**
  * Tag from the content of the build context, the base image and the build arguments, so a change
  * means a new image: pgapp/rds:pg17-<hash>, pgapp/gateway:<hash>.
  */
-export function pgImageTag(kind: PgImage, baseId: string, pgMajor: PgMajor, packages: string[] = []): string {
-  const args = buildArgs(kind, pgMajor, packages);
+export function pgImageTag(kind: PgImage, baseId: string, pgMajor: PgMajor, added?: ImageAdditions): string {
+  const args = buildArgs(kind, pgMajor, added);
   const h = createHash('sha256').update(baseId).update(JSON.stringify(args));
   for (const f of contextFiles(kind)) {
     h.update(f)
@@ -73,18 +81,17 @@ export function pgImageTag(kind: PgImage, baseId: string, pgMajor: PgMajor, pack
 
 /**
  * The custom Postgres, the RDS stand-in or the gateway: local (same content tag) → build. Not published,
- * never pulled. `extensions`: the project's, whose packages (docker/extensions.ts) the servers add.
+ * never pulled. `needs`: the project's (its schema's extensions, custom's own), which the servers add.
  */
 export async function ensurePgImage(
   kind: PgImage,
   pgMajor: PgMajor,
   opts: EnsureOptions,
-  extensions: string[] = [],
+  needs?: ImageNeeds,
 ): Promise<EnsuredImage> {
   const baseId = (await ensureBaseImage(opts, suiteOf(kind, pgMajor))).id;
-  const wanted = extensionPackages(extensions, pgMajor);
-  const packages = kind === 'postgres' ? wanted.custom : kind === 'rds' ? wanted.rds : [];
-  const tag = pgImageTag(kind, baseId, pgMajor, packages);
+  const added = kind !== 'gateway' && needs ? imageAdditions(kind, needs, pgMajor) : undefined;
+  const tag = pgImageTag(kind, baseId, pgMajor, added);
   const build: ImageSource = {
     source: 'built',
     get: async () => {
@@ -94,7 +101,7 @@ export async function ensurePgImage(
           context: IMAGES_DIR,
           dockerfile: `${kind}/Dockerfile`,
           files: contextFiles(kind),
-          buildArgs: buildArgs(kind, pgMajor, packages),
+          buildArgs: buildArgs(kind, pgMajor, added),
           labels: {
             'pgapp.image': kind,
             ...(kind === 'gateway' ? {} : { [LABELS.postgres]: String(pgMajor) }),
@@ -102,7 +109,7 @@ export async function ensurePgImage(
         },
         opts.progress,
       ).catch((err) => {
-        throw missingPackages(err, extensions, pgMajor) ?? err;
+        throw (added && (missingPackages(err, added, pgMajor) ?? customRefused(err))) ?? err;
       });
       return true;
     },
@@ -115,29 +122,48 @@ export async function ensurePgImage(
   );
 }
 
-/** A build that stopped because Debian has no package for an extension: said in the extension's words. */
+/** The lines a failed build printed (its error's message and details). */
+const buildText = (err: unknown): string =>
+  err instanceof PgappError ? `${err.message}\n${err.details ?? ''}` : '';
+
+/** A build that stopped because Debian has no package: said in the words of what asked for it. */
 export function missingPackages(
   err: unknown,
-  extensions: string[],
+  added: ImageAdditions,
   pgMajor: PgMajor,
 ): PgappError | undefined {
-  const text = err instanceof PgappError ? `${err.message}\n${err.details ?? ''}` : '';
   // The step's output line, not the step's own command (which holds the same words): a line of its own.
-  const m = /^pgapp: Debian has no package:([^\n]*)$/m.exec(text);
+  const m = /^pgapp: Debian has no package:([^\n]*)$/m.exec(buildText(err));
   if (!m) return undefined;
   const packages = (m[1] as string).trim().split(/\s+/);
-  const names = extensionsOfPackages(packages, extensions, pgMajor);
+  const wanted = packages.map((p) => `${(added.wantedBy[p] ?? ['package']).join(', ')} (${p})`);
   const suite = DEBIAN_SUITE[pgMajor];
+  const python = packages.some((p) => p.startsWith('python3-'));
   return new PgappError(
-    `PostgreSQL ${pgMajor}'s Debian (${suite}) has no package for extension${names.length === 1 ? '' : 's'} ${names.join(', ') || packages.join(', ')} (${packages.join(', ')})`,
+    `PostgreSQL ${pgMajor}'s Debian (${suite}) has no package for ${wanted.join('; ')}`,
     [
-      `Nothing was changed. Either drop ${names.length === 1 ? 'it' : 'them'} from "extensions" in pgapp.config.json (and from the CREATE EXTENSION in db/rds/migrations),`,
+      'Nothing was changed. Either drop it from pgapp.config.json ("extensions", or "custom") and from the SQL that uses it,',
       pgMajor === 15
         ? 'or use PostgreSQL 17 (Debian trixie packages more, pgvector among them): `pgapp dev --postgres 17` on a new project,'
         : '',
-      'or check the name: CREATE EXTENSION takes it as `SELECT name FROM pg_available_extensions` lists it.',
+      python
+        ? "or check the name: a Python library is Debian's python3-<name> (`apt-cache search python3-` on Debian lists them; scikit-learn is python3-sklearn)."
+        : 'or check the name: CREATE EXTENSION takes it as `SELECT name FROM pg_available_extensions` lists it.',
     ]
       .filter(Boolean)
       .join('\n'),
+  );
+}
+
+/**
+ * A build whose throwaway server refused the project's custom settings, an extension or a Python
+ * library (images/postgres/check-custom.sh prints each as `pgapp: custom refuses: …`).
+ */
+export function customRefused(err: unknown): PgappError | undefined {
+  const problems = [...buildText(err).matchAll(/^pgapp: custom refuses: ([^\n]*)$/gm)].map((m) => m[1]);
+  if (problems.length === 0) return undefined;
+  return new PgappError(
+    `custom's server refused the project's settings: ${[...new Set(problems)].join('; ')}`,
+    'Fix "custom" in pgapp.config.json and run `pgapp dev` again: nothing was changed (the running custom keeps its image).',
   );
 }

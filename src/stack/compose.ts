@@ -6,10 +6,10 @@
 import { type Config, DEFAULTS, fdwOnly, PORT_KEYS, type PortKey, SEED_SIZES } from '../config/schema.ts';
 import type { Secrets } from '../config/secrets.ts';
 import { CONTAINER_CA_FILE } from '../config/tls.ts';
-import { extensionPackages } from '../docker/extensions.ts';
-import { baseOf } from '../docker/pg-images.ts';
+import { imageAdditions } from '../docker/extensions.ts';
+import { additionArgs, baseOf } from '../docker/pg-images.ts';
 import { LABELS, type ServiceSpec, type StackFiles, stackSpec } from '../spec/stack.ts';
-import { PHASES, projectExtensions, settingsParams, sqlSettings } from './sql.ts';
+import { imageNeeds, PHASES, settingsParams, sqlSettings } from './sql.ts';
 
 /** The env variables compose.yaml reads (`pgapp compose-env` writes them to .env). */
 export const COMPOSE_ENV = {
@@ -31,8 +31,19 @@ export const COMPOSE_ENV = {
   tables: 'PGAPP_TABLES',
   /** The directory holding the project's db/ (yours, or the example's): mounted for setup. */
   projectRoot: 'PGAPP_PROJECT_ROOT',
-  /** The extension packages each Postgres image adds (docker/extensions.ts). */
-  packages: { rds: 'PGAPP_RDS_PACKAGES', postgres: 'PGAPP_CUSTOM_PACKAGES' },
+  /**
+   * What each Postgres image adds for the project, as its build arguments (docker/pg-images.ts
+   * additionArgs): the packages, and custom's extensions and Python modules to check and its settings.
+   */
+  buildArgs: {
+    rds: { EXTENSION_PACKAGES: 'PGAPP_RDS_PACKAGES' },
+    postgres: {
+      EXTENSION_PACKAGES: 'PGAPP_CUSTOM_PACKAGES',
+      CUSTOM_EXTENSIONS: 'PGAPP_CUSTOM_EXTENSIONS_CHECKED',
+      PYTHON_MODULES: 'PGAPP_CUSTOM_PYTHON_MODULES',
+      CUSTOM_CONF: 'PGAPP_CUSTOM_CONF',
+    },
+  } as Record<'rds' | 'postgres', Record<string, string>>,
   /** The project's state directory (.pgapp/<project>: TLS files, parameter group) and rds's certificate. */
   stateDir: 'PGAPP_STATE_DIR',
   rdsCert: 'PGAPP_RDS_CERT_SHA256',
@@ -116,7 +127,9 @@ export function composeModel(): { [k: string]: Yaml } {
         : {
             BASE_IMAGE: orDefault(COMPOSE_ENV.pgBaseImage, baseOf(kind, DEFAULTS.postgres)),
             PG_MAJOR: postgres,
-            EXTENSION_PACKAGES: orDefault(COMPOSE_ENV.packages[kind], ''),
+            ...Object.fromEntries(
+              Object.entries(COMPOSE_ENV.buildArgs[kind]).map(([arg, env]) => [arg, orDefault(env, '')]),
+            ),
           },
   });
   const service = (s: ServiceSpec<string>): { [k: string]: Yaml } => ({
@@ -221,7 +234,11 @@ export interface ComposeParams {
 export function composeVars(p: ComposeParams): Record<string, string> {
   const { config, secrets, files } = p;
   const settings = settingsParams(config);
-  const packages = extensionPackages(projectExtensions(config), config.postgres);
+  const needs = imageNeeds(config);
+  const added = (kind: 'rds' | 'postgres') => {
+    const args = additionArgs(imageAdditions(kind, needs, config.postgres));
+    return Object.entries(COMPOSE_ENV.buildArgs[kind]).map(([arg, env]) => [env, args[arg] ?? '']);
+  };
   return {
     [COMPOSE_ENV.project]: config.project,
     [COMPOSE_ENV.postgres]: String(config.postgres),
@@ -238,8 +255,8 @@ export function composeVars(p: ComposeParams): Record<string, string> {
     [COMPOSE_ENV.ownerColumn]: settings.ownerColumn,
     // compose reads over FDW: what a table's replica would hold is left out.
     [COMPOSE_ENV.tables]: JSON.stringify(fdwOnly(config).tables),
-    [COMPOSE_ENV.packages.rds]: packages.rds.join(' '),
-    [COMPOSE_ENV.packages.postgres]: packages.custom.join(' '),
+    // The same build arguments as `dev`'s images (docker/pg-images.ts), so the same images.
+    ...Object.fromEntries([...added('rds'), ...added('postgres')]),
     ...Object.fromEntries(
       (Object.keys(COMPOSE_ENV.secrets) as (keyof Secrets)[]).map((k) => [
         COMPOSE_ENV.secrets[k],

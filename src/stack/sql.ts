@@ -15,7 +15,7 @@ import type { Secrets } from '../config/secrets.ts';
 import { rdsRootCert } from '../config/tls.ts';
 import { connectionConfig, type Target, withClient } from '../db/connect.ts';
 import { type ApplyResult, applySqlFiles, readSqlDir, sqlFileError } from '../db/ledger.ts';
-import { extensionsCreatedIn } from '../docker/extensions.ts';
+import { extensionsCreatedIn, type ImageNeeds } from '../docker/extensions.ts';
 import { PgappError } from '../errors.ts';
 import { PACKAGE_ROOT, projectSqlRoot, SQL_DIR, workDir } from '../paths.ts';
 import { BRIDGE_USER, PG_PORT, REPLICATOR_USER } from '../spec/stack.ts';
@@ -179,11 +179,16 @@ export function phaseFiles(phase: Phase, remote: RemoteRds | undefined) {
  * The extensions the project needs in its images: "extensions" in pgapp.config.json, and those its
  * rds SQL creates (CREATE EXTENSION in db/rds): a schema that says what it needs gets it.
  */
-export function projectExtensions(config: Config): string[] {
+function projectExtensions(config: Config): string[] {
   const created = phaseFiles('seed', undefined)
     .filter((f) => f.name.startsWith('db/'))
     .flatMap((f) => extensionsCreatedIn(f.sql));
   return [...new Set([...config.extensions, ...created])].sort();
+}
+
+/** What the project asks of its images: its schema's extensions (said, or created in db/rds) and custom's own. */
+export function imageNeeds(config: Config): ImageNeeds {
+  return { extensions: projectExtensions(config), custom: config.custom };
 }
 
 export interface PhaseResult extends ApplyResult {

@@ -16,6 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StartedDockerComposeEnvironment } from 'testcontainers';
+import { exampleConfig } from '../config/load.ts';
 import { processAlive } from '../config/lock.ts';
 import { type PgMajor, resolveConfig, type SeedSize } from '../config/schema.ts';
 import { newSecrets } from '../config/secrets.ts';
@@ -82,7 +83,7 @@ export async function startDisposableStack(
   const project = `${PREFIX}${process.pid}_${randomBytes(3).toString('hex')}`;
   const secrets = newSecrets(); // in memory only: nothing of it outlives the stack
   const ports = { rds: await freePort(), custom: await freePort(), postgrest: await freePort() };
-  const config = resolveConfig({
+  const config = resolveConfig(exampleConfig(), {
     project,
     ports,
     postgres: opts.postgres,

@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { NO_CUSTOM } from '../../src/config/custom.ts';
 import { ensureBaseImage } from '../../src/docker/base-image.ts';
 import { buildImage, imageId } from '../../src/docker/images.ts';
 import { ensurePgImage } from '../../src/docker/pg-images.ts';
@@ -15,7 +16,10 @@ describe('image ensure', () => {
   it("an extension Debian does not package for the version stops the build with the extension's name (pgvector on 15)", async () => {
     // PostgreSQL 15 comes from bookworm, which has no postgresql-15-pgvector: Debian's own index says
     // so in the images' extension layer, before anything is installed.
-    const err = await ensurePgImage('postgres', 15, opts, ['vector', 'pg_trgm']).catch((e) => e);
+    const err = await ensurePgImage('postgres', 15, opts, {
+      extensions: ['vector', 'pg_trgm'],
+      custom: NO_CUSTOM,
+    }).catch((e) => e);
     expect(err).toBeInstanceOf(PgappError);
     expect(err.message).toBe(
       "PostgreSQL 15's Debian (bookworm) has no package for extension vector (postgresql-15-pgvector)",

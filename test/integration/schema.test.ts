@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { makeToken } from '../../src/auth/jwt.ts';
+import { NO_CUSTOM } from '../../src/config/custom.ts';
 import { DEFAULTS } from '../../src/config/schema.ts';
 import { ensurePgImage } from '../../src/docker/pg-images.ts';
 import { PACKAGE_ROOT } from '../../src/paths.ts';
@@ -353,7 +354,7 @@ describe.skipIf(!postgrest.available)(`${title}: over --rds-url, in public`, () 
       'postgres',
       DEFAULTS.postgres,
       { progress: () => {}, confirm: async () => true },
-      ['vector'],
+      { extensions: ['vector'], custom: NO_CUSTOM },
     );
     server = await startPg(
       image.ref,

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { configFromEnv, readConfigFile, unsetFields } from '../../src/config/load.ts';
+import { optionsHelp } from '../../src/config/options.ts';
 import { anyReplica, DEFAULTS, fdwOnly, resolveConfig, validateProject } from '../../src/config/schema.ts';
 import { PgappError } from '../../src/errors.ts';
 
@@ -169,5 +170,57 @@ describe('config', () => {
       for (const bad of ['lots', '-1', '1PB', ''])
         expect(() => resolveConfig({ copyLimit: bad }), bad).toThrow(/Invalid copyLimit/);
     });
+  });
+});
+
+describe('"custom": the custom Postgres is the project\'s', () => {
+  it('takes extensions, Python libraries, preloads and settings from the file, and each from env', () => {
+    const c = resolveConfig(
+      { custom: { extensions: ['vector'], python: ['numpy'], settings: { work_mem: '8MB' } } },
+      configFromEnv({
+        PGAPP_CUSTOM_PYTHON: 'numpy,scikit-learn',
+        PGAPP_CUSTOM_PRELOAD: 'pg_stat_statements,pg_cron',
+      }),
+    );
+    expect(c.custom).toEqual({
+      extensions: ['vector'],
+      python: ['numpy', 'scikit-learn'],
+      // pg_cron is always first: named again, it is not named twice.
+      preload: ['pg_stat_statements'],
+      settings: { work_mem: '8MB' },
+    });
+    expect(resolveConfig().custom).toEqual({ extensions: [], python: [], preload: [], settings: {} });
+    expect(
+      resolveConfig(configFromEnv({ PGAPP_CUSTOM_SETTINGS: '{"JIT": false, "max_parallel_workers": 2}' }))
+        .custom.settings,
+    ).toEqual({ jit: 'off', max_parallel_workers: '2' });
+  });
+
+  it("refuses what is not a list of names, an unknown key, and a setting that is pgapp's", () => {
+    expect(() => resolveConfig({ custom: 'numpy' as unknown as object })).toThrow(
+      /"custom" in pgapp.config.json must be an object/,
+    );
+    expect(() => resolveConfig({ custom: { pyhton: ['numpy'] } as object })).toThrow(
+      /Unknown key\(s\) in "custom": pyhton/,
+    );
+    expect(() => resolveConfig({ custom: { python: ['numpy; rm -rf /'] } })).toThrow(/Invalid custom.python/);
+    for (const name of [
+      'shared_preload_libraries',
+      'cron.database_name',
+      'port',
+      'listen_addresses',
+      'ssl_cert_file',
+    ])
+      expect(() => resolveConfig({ custom: { settings: { [name]: 'x' } } }), name).toThrow(
+        new RegExp(`custom.settings: ${name.replace('.', '\\.')} is pgapp's to set`),
+      );
+    expect(() => resolveConfig({ custom: { settings: { work_mem: 'a\nb' } } })).toThrow(/unusable value/);
+    expect(() => resolveConfig({ custom: { settings: { 'a.b.c': 1 } } })).toThrow(/is not a setting's name/);
+  });
+
+  it('lists each in --help, under the file keys, with its env twin', () => {
+    const help = optionsHelp();
+    for (const key of ['extensions', 'python', 'preload', 'settings'])
+      expect(help).toMatch(new RegExp(`"custom\\.${key}"[\\s\\S]*?PGAPP_CUSTOM_${key.toUpperCase()}`));
   });
 });

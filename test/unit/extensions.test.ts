@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { NO_CUSTOM, validateCustom } from '../../src/config/custom.ts';
 import {
   extensionPackage,
-  extensionPackages,
   extensionsCreatedIn,
+  imageAdditions,
   rdsExtensions,
 } from '../../src/docker/extensions.ts';
-import { missingPackages } from '../../src/docker/pg-images.ts';
+import { additionArgs, customRefused, missingPackages } from '../../src/docker/pg-images.ts';
 import { PgappError } from '../../src/errors.ts';
 
 describe('extensions as Debian packages', () => {
@@ -22,14 +23,19 @@ describe('extensions as Debian packages', () => {
   it('puts into rds only what RDS offers for the version; custom gets them all', () => {
     expect(rdsExtensions(17).has('vector')).toBe(true);
     expect(rdsExtensions(17).has('plpython3u')).toBe(false);
-    const p = extensionPackages(['vector', 'timescaledb', 'pg_trgm', 'postgis', 'postgis_raster'], 17);
-    expect(p.custom).toEqual([
+    const needs = {
+      extensions: ['vector', 'timescaledb', 'pg_trgm', 'postgis', 'postgis_raster'],
+      custom: NO_CUSTOM,
+    };
+    expect(imageAdditions('postgres', needs, 17).packages).toEqual([
       'postgresql-17-pgvector',
       'postgresql-17-postgis-3',
       'postgresql-17-timescaledb',
     ]);
-    expect(p.rds).toEqual(['postgresql-17-pgvector', 'postgresql-17-postgis-3']);
-    expect(p.customOnly).toEqual(['timescaledb']);
+    expect(imageAdditions('rds', needs, 17).packages).toEqual([
+      'postgresql-17-pgvector',
+      'postgresql-17-postgis-3',
+    ]);
   });
 
   it('reads the extensions a schema creates from its SQL (comments ignored)', () => {
@@ -46,14 +52,77 @@ describe('extensions as Debian packages', () => {
       'h',
       'pgapp: Debian has no package: postgresql-15-pgvector',
     );
-    const err = missingPackages(build, ['vector', 'pg_trgm'], 15);
+    const added = imageAdditions('postgres', { extensions: ['vector', 'pg_trgm'], custom: NO_CUSTOM }, 15);
+    const err = missingPackages(build, added, 15);
     expect(err?.message).toBe(
       "PostgreSQL 15's Debian (bookworm) has no package for extension vector (postgresql-15-pgvector)",
     );
     expect(err?.hint).toMatch(/Nothing was changed/);
     expect(err?.hint).toMatch(/PostgreSQL 17/);
-    expect(
-      missingPackages(new PgappError('Building x failed', 'h', 'E: other'), ['vector'], 15),
-    ).toBeUndefined();
+    expect(missingPackages(new PgappError('Building x failed', 'h', 'E: other'), added, 15)).toBeUndefined();
+  });
+
+  it("custom's own: packages for its extensions, Python libraries and preloaded libraries, only in custom", () => {
+    const custom = validateCustom({
+      extensions: ['pgrouting', 'pg_trgm'],
+      python: ['numpy', 'scikit-learn'],
+      preload: ['pg_stat_statements', 'pgaudit', 'pg_cron'],
+      settings: { work_mem: '64MB', 'pg_stat_statements.track': 'all', jit: false },
+    });
+    const needs = { extensions: ['vector'], custom };
+    const added = imageAdditions('postgres', needs, 17);
+    expect(added.packages).toEqual([
+      'postgresql-17-pgaudit',
+      'postgresql-17-pgrouting',
+      'postgresql-17-pgvector',
+      'python3-numpy',
+      'python3-sklearn',
+    ]);
+    expect(added.wantedBy['python3-sklearn']).toEqual(['Python library scikit-learn']);
+    expect(added.custom?.modules).toEqual(['numpy', 'sklearn']);
+    expect(added.custom?.conf).toBe(
+      [
+        '# The project\'s own settings: written by pgapp from pgapp.config.json ("custom"). Change them there.',
+        "shared_preload_libraries = 'pg_cron,pg_stat_statements,pgaudit'",
+        "jit = 'off'",
+        "pg_stat_statements.track = 'all'",
+        "work_mem = '64MB'",
+        '',
+      ].join('\n'),
+    );
+    expect(imageAdditions('rds', needs, 17).packages).toEqual(['postgresql-17-pgvector']);
+    // Nothing of custom's own: the same build arguments as before there was a "custom".
+    expect(additionArgs(imageAdditions('postgres', { extensions: [], custom: NO_CUSTOM }, 17))).toEqual({});
+    const args = additionArgs(added);
+    expect(Buffer.from(args.CUSTOM_CONF as string, 'base64').toString()).toBe(added.custom?.conf);
+    expect(args.PYTHON_MODULES).toBe('numpy sklearn');
+  });
+
+  it("says which Python library a missing package was for, and passes on the server's own refusals", () => {
+    const added = imageAdditions(
+      'postgres',
+      { extensions: [], custom: { ...NO_CUSTOM, python: ['nosuchlib'] } },
+      17,
+    );
+    const err = missingPackages(
+      new PgappError('Building x failed', 'h', 'pgapp: Debian has no package: python3-nosuchlib'),
+      added,
+      17,
+    );
+    expect(err?.message).toBe(
+      "PostgreSQL 17's Debian (trixie) has no package for Python library nosuchlib (python3-nosuchlib)",
+    );
+    expect(err?.hint).toMatch(/python3-sklearn/);
+    const refused = customRefused(
+      new PgappError(
+        'Building x failed',
+        'h',
+        'step\npgapp: custom refuses: invalid value for parameter "work_mem": "lots"\npgapp: custom refuses: the server does not start with these settings',
+      ),
+    );
+    expect(refused?.message).toBe(
+      'custom\'s server refused the project\'s settings: invalid value for parameter "work_mem": "lots"; the server does not start with these settings',
+    );
+    expect(refused?.hint).toMatch(/nothing was changed/);
   });
 });

@@ -39,13 +39,17 @@ describe('pgapp init', () => {
     expect(r.example).toBeUndefined();
   });
 
-  it('copies an example, and keeps a pgapp.config.json that is there', async () => {
+  it("copies an example, and keeps a pgapp.config.json that is there (adding only the example's own keys)", async () => {
     const dir = home();
     writeFileSync(join(dir, 'pgapp.config.json'), '{"project":"mine"}');
     const r = await init({ ...opts, example: 'crm' });
     expect(examples()).toContain('crm');
     expect(r.keptConfig).toBe(true);
-    expect(readFileSync(join(dir, 'pgapp.config.json'), 'utf8')).toBe('{"project":"mine"}');
+    // What the example's SQL needs of custom (numpy, scikit-learn, pg_trgm) comes with it.
+    expect(JSON.parse(readFileSync(join(dir, 'pgapp.config.json'), 'utf8'))).toEqual({
+      project: 'mine',
+      custom: { extensions: ['pg_trgm'], python: ['numpy', 'scikit-learn'] },
+    });
     expect(r.written).toEqual(
       expect.arrayContaining([
         'db/rds/migrations/010_crm_schema.sql',
