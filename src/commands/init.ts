@@ -54,7 +54,10 @@ a seed that makes as many rows as asked; \`pgapp.seed\` is the size's name.
 \`*.sql\` files here run on custom after pgapp's own (the foreign tables, the replica, the api), in
 name order, once each (a first line containing \`pgapp:repeatable\` makes a file run again whenever
 it changes). They run as custom's superuser: here go what RDS will not do — pg_cron jobs, plpython3u,
-any extension — and your own endpoints: a view \`api.<name>\` you make (or make instead of the one
+any extension — and your own endpoints. What they need of custom's server (extensions, Python
+libraries, preloaded libraries, settings) goes in pgapp.config.json: "custom": {"extensions": […],
+"python": ["numpy"], "preload": […], "settings": {…}} (see the README's "The custom Postgres is yours").
+Your own endpoints: a view \`api.<name>\` you make (or make instead of the one
 pgapp made: DROP VIEW IF EXISTS api.<name> CASCADE, then CREATE VIEW) is yours, and pgapp leaves it
 alone. rds's tables are in \`rds_<schema>\` (foreign tables) and, with reads: replica, in \`<schema>\`.
 `,

@@ -1,6 +1,7 @@
 /** The chalk summary printed after `dev`: where everything is and how to use it. */
 import chalk from 'chalk';
 import type { DevResult } from '../commands/dev.ts';
+import type { CustomSettings } from '../config/custom.ts';
 import { secretsFile } from '../config/secrets.ts';
 import { connectionDetails } from '../stack/connections.ts';
 import { describeSize } from '../stack/replica.ts';
@@ -32,6 +33,19 @@ function apiLines(r: DevResult, h: (s: string) => string): string[] {
     lines.push(chalk.dim(`  … ${published.length - shown.length} more: \`npm run status\``));
   for (const t of r.api.filter((x) => x.note && x.made)) lines.push(chalk.yellow(`  ! ${t.rel}: ${t.note}`));
   return lines;
+}
+
+/** What the project added to custom ("custom" in pgapp.config.json), in a line; '' for nothing. */
+export function customAdds(custom: CustomSettings): string {
+  const settings = Object.keys(custom.settings);
+  return [
+    custom.extensions.length ? `extensions ${custom.extensions.join(', ')}` : '',
+    custom.python.length ? `Python ${custom.python.join(', ')}` : '',
+    custom.preload.length ? `preloaded ${custom.preload.join(', ')}` : '',
+    settings.length ? `settings ${settings.join(', ')}` : '',
+  ]
+    .filter(Boolean)
+    .join('; ');
 }
 
 /** Where the API reads: the mode most tables have, and how many read the other way or a part. */
@@ -99,6 +113,7 @@ export function renderSummary(r: DevResult): string {
         ]
       : []),
     `  ${k('custom')}${c.databases.custom}`,
+    ...(customAdds(config.custom) ? [`  ${k('')}${chalk.dim(`with ${customAdds(config.custom)}`)}`] : []),
     `  ${k('rds')}${c.databases.rds}`,
     ...(c.ca
       ? [

@@ -153,19 +153,13 @@ describe.skipIf(!postgrest.available)(title, () => {
     });
   });
 
-  describe('duplicate_contacts is bounded and stoppable', () => {
+  describe('duplicate_contacts is bounded, colocated and cheap', () => {
     let big: number;
-    let fullMs: number;
-    const asUser = async (c: pg.Client) => {
-      await c.query(`SET ROLE web_user`);
-      await c.query(`SELECT set_config('request.jwt.claims', $1, false)`, [
-        JSON.stringify({ role: 'web_user', sub: alice }),
-      ]);
-    };
+    let first: Record<string, unknown>[];
 
     beforeAll(async () => {
       big = await company(alice, 'Alice Big Co');
-      // 500 near-identical contacts: every pair passes difflib's cheap bounds, the worst case.
+      // 500 near-identical contacts: every pair is alike, the most work one call can be asked to do.
       await query(
         rds(),
         `INSERT INTO crm.contacts (company_id, first_name, last_name, email, owner_id)
@@ -173,11 +167,22 @@ describe.skipIf(!postgrest.available)(title, () => {
          FROM generate_series(1, 500) i`,
         [big, alice],
       );
-      const t = performance.now();
+      await replicaCaughtUp(rds(), custom()); // written on rds, read from the replica
       const r = await call('POST', '/rpc/duplicate_contacts', alice, { company_id: big, threshold: 0.5 });
-      fullMs = performance.now() - t;
       expect(r.status, JSON.stringify(r.body).slice(0, 300)).toBe(200);
-      expect(r.body.length).toBe(200);
+      first = r.body as Record<string, unknown>[];
+    });
+
+    it('answers the 200 most alike pairs, most alike first, and only from what the caller may see', async () => {
+      expect(first.length).toBe(200);
+      const sims = first.map((p) => Number(p.similarity));
+      expect(sims.every((v) => v >= 0.5 && v <= 1)).toBe(true);
+      expect([...sims].sort((a, b) => b - a)).toEqual(sims);
+      expect(first.every((p) => Number(p.contact_id) < Number(p.duplicate_id))).toBe(true);
+      // Bob may not see Alice's contacts: the same company has none for him.
+      const other = await call('POST', '/rpc/duplicate_contacts', bob, { company_id: big, threshold: 0.5 });
+      expect(other.status).toBe(200);
+      expect(other.body).toEqual([]);
     });
 
     it('refuses a company with more contacts than it compares (400, not a long call)', async () => {
@@ -187,6 +192,7 @@ describe.skipIf(!postgrest.available)(title, () => {
         [big, alice],
       );
       try {
+        await replicaCaughtUp(rds(), custom());
         const r = await call('POST', '/rpc/duplicate_contacts', alice, { company_id: big });
         expect(r.status).toBe(400);
         expect(r.body.message).toMatch(/more than 500 contacts/);
@@ -196,52 +202,45 @@ describe.skipIf(!postgrest.available)(title, () => {
           `DELETE FROM crm.contacts WHERE email = 'one.more@big.example' AND owner_id = $1`,
           [alice],
         );
+        await replicaCaughtUp(rds(), custom());
       }
     });
 
-    it('stops at statement_timeout, well before its natural end', async () => {
+    it("at its bound costs its backend a fraction of a second of CPU (not wall time: the machine's load does not count), reading the replica", async () => {
+      // The backend's own CPU time (/proc/self/stat: utime + stime, in 1/100 s), read by the backend
+      // itself: what the call cost, however busy the machine is. The pairwise difflib loop it
+      // replaced took 5-10 s of CPU here; the budget is 3 s of wall time on a loaded 2-core machine.
       const c = new pg.Client(custom());
       await c.connect();
       try {
-        await asUser(c);
-        const timeout = Math.max(100, Math.round(fullMs / 10));
-        await c.query(`SET statement_timeout = ${timeout}`);
-        const t = performance.now();
-        const err = await c
-          .query('SELECT count(*) FROM api.duplicate_contacts($1, 0.5)', [big])
-          .catch((e) => e);
-        expect(err.code).toBe('57014');
-        expect(performance.now() - t).toBeLessThan(fullMs / 2);
+        const cpuMs = async () => {
+          const stat = (await c.query<{ s: string }>("SELECT pg_read_file('/proc/self/stat') AS s")).rows[0]
+            ?.s;
+          const f = (stat ?? '').slice((stat ?? '').lastIndexOf(')') + 2).split(' ');
+          return (Number(f[11]) + Number(f[12])) * 10;
+        };
+        const before = await cpuMs();
+        await c.query('BEGIN');
+        await c.query('SET LOCAL ROLE web_user');
+        await c.query(`SELECT set_config('request.jwt.claims', $1, true)`, [
+          JSON.stringify({ role: 'web_user', sub: alice }),
+        ]);
+        const r = await c.query<{ n: number }>(
+          'SELECT count(*)::int AS n FROM api.duplicate_contacts($1, 0.5)',
+          [big],
+        );
+        // What this transaction read: crm.contacts, the local replica (the foreign table is not counted here).
+        const scans = await c.query<{ n: number }>(
+          `SELECT (coalesce(seq_scan, 0) + coalesce(idx_scan, 0))::int AS n FROM pg_stat_xact_user_tables
+           WHERE schemaname = 'crm' AND relname = 'contacts'`,
+        );
+        await c.query('COMMIT');
+        const used = (await cpuMs()) - before;
+        expect(r.rows[0]?.n).toBe(200);
+        expect(scans.rows[0]?.n ?? 0).toBeGreaterThan(0);
+        expect(used, `${used} ms of CPU`).toBeLessThan(1000);
       } finally {
         await c.end();
-      }
-    });
-
-    it('stops on pg_cancel_backend, and pg_terminate_backend frees its backend', async () => {
-      for (const fn of ['pg_cancel_backend', 'pg_terminate_backend']) {
-        const c = new pg.Client(custom());
-        c.on('error', () => {});
-        await c.connect();
-        const pid = (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
-        await asUser(c);
-        const t = performance.now();
-        const running = c
-          .query('SELECT count(*) FROM api.duplicate_contacts($1, 0.5)', [big])
-          .catch((e) => e);
-        await new Promise((r) => setTimeout(r, Math.min(300, fullMs / 10)));
-        await query(custom(), `SELECT ${fn}($1)`, [pid]);
-        const err = await running;
-        expect(performance.now() - t, fn).toBeLessThan(fullMs / 2);
-        if (fn === 'pg_cancel_backend') expect(err.code).toBe('57014');
-        else expect(err.code ?? err.message).toMatch(/57P01|terminat/);
-        await c.end().catch(() => {});
-        // The backend is gone (terminated) or idle again (cancelled): not still computing.
-        const [act] = await query<{ state: string | null }>(
-          custom(),
-          'SELECT state FROM pg_stat_activity WHERE pid = $1',
-          [pid],
-        );
-        expect(act?.state ?? 'gone').not.toBe('active');
       }
     });
   });

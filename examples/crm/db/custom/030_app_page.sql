@@ -2,8 +2,9 @@
 -- The database as the app, in a browser: GET /rpc/app answers text/html (PostgREST 12 picks the
 -- function's media type from its return type, the domain api."text/html", when the browser accepts
 -- it). A small CRM page drawn by SQL: the deal pipeline per stage and per company from the pg_cron
--- cache as inline SVG charts, the latest activities, and a contacts search whose form comes back to
--- the same function (GET /rpc/app?q=…). No app server.
+-- cache as inline SVG charts, the open deals most likely to be won (022_deal_scores.sql), the latest
+-- activities, and a contacts search whose form comes back to the same function (GET /rpc/app?q=…).
+-- No app server.
 --
 -- Safe by construction: every value goes through app.h() (HTML escaping) on its way into the page,
 -- the search term is a function argument (a bound parameter, never SQL text; LIKE's wildcards in it
@@ -71,6 +72,14 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, app AS $$
                          coalesce(array_agg(pipeline_amount ORDER BY pipeline_amount DESC, company_id), '{}'))
           FROM (SELECT company_id, name, pipeline_amount FROM api.company_pipeline
                  ORDER BY pipeline_amount DESC, company_id LIMIT 8) top)
+    || '<h2>Open deals most likely to be won</h2><p><small>A model scikit-learn fits on custom (022_deal_scores.sql)'
+    || coalesce(' as of ' || h(to_char((SELECT max(model_trained_at) FROM api.deal_scores), 'YYYY-MM-DD HH24:MI:SS TZ')), '')
+    || '.</small></p><table id="deal-scores"><tr><th>Deal</th><th>Stage</th><th>Amount</th><th>Chance</th></tr>'
+    || coalesce((SELECT string_agg(format('<tr><td>%s</td><td>%s</td><td>%s</td><td>%s%%</td></tr>',
+                                          h(s.title), h(s.stage), h(to_char(s.amount, 'FM999G999G990')),
+                                          h(round(s.win_probability * 100))), '' ORDER BY s.win_probability DESC, s.deal_id)
+                   FROM (SELECT * FROM api.deal_scores ORDER BY win_probability DESC, deal_id LIMIT 5) s), '')
+    || '</table>'
     || '<h2>Contacts</h2><form method="get" action="app" role="search"><input type="search" name="q" '
     || 'placeholder="name or e-mail" value="' || h(q) || '"> <button type="submit">Search</button></form>'
     || CASE WHEN coalesce(trim(q), '') = '' THEN ''
