@@ -3,7 +3,7 @@
  * (these machines are noisy: only ratios mean anything), then BENCHMARKS.md is rewritten.
  *
  *   npm run bench                 all of them
- *   npm run bench -- http memory  some of them (memory, warm, cold, pushdown, fetch, http, cache, snapshot, seed, app, schema, reads)
+ *   npm run bench -- http memory  some of them (memory, warm, cold, pushdown, fetch, http, cache, snapshot, seed, app, schema, reads, custom)
  *
  * This file is the runner: which cases run, in what order. The cases are in bench/cases/, what they
  * share (load, timing, the CLI as a user runs it) in bench/lib.ts, the report in bench/report.ts.
@@ -14,6 +14,7 @@ import { dataPgMajor } from '../src/docker/containers.ts';
 import { type TestStack, useStack } from '../src/testing/index.ts';
 import { benchAppPage, benchCache } from './cases/app.ts';
 import { benchFetchSize, benchPushdown } from './cases/bridge.ts';
+import { benchCustom } from './cases/custom.ts';
 import { benchHttp } from './cases/http.ts';
 import { benchCold, benchSnapshot, benchWarm } from './cases/lifecycle.ts';
 import { benchMemory } from './cases/memory.ts';
@@ -36,6 +37,7 @@ const ALL = {
   app: benchAppPage,
   schema: benchSchema,
   reads: benchReads,
+  custom: benchCustom,
 } as const;
 
 async function main() {
