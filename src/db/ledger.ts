@@ -70,9 +70,14 @@ export function sqlFileError(file: SqlFile, err: PgError): PgappError {
   ]
     .filter(Boolean)
     .join('\n');
+  // plpython3u importing a library custom's image does not have: where to ask for it.
+  const module = /ModuleNotFoundError: No module named '([^'.]+)/.exec(err.message)?.[1];
   return new PgappError(
     `SQL failed in ${at}: ${err.message}${err.code ? ` (SQLSTATE ${err.code})` : ''}`,
-    err.hint ?? 'Fix the file and run again: nothing of this file was applied (it runs in one transaction).',
+    err.hint ??
+      (module
+        ? `custom's image has no Python library "${module}": add it to "custom": {"python": [...]} in pgapp.config.json (Debian's python3-* package; scikit-learn for sklearn) and run again. Nothing of this file was applied.`
+        : 'Fix the file and run again: nothing of this file was applied (it runs in one transaction).'),
     details || undefined,
   );
 }

@@ -3,7 +3,7 @@
  * engine. Every hop, the warm re-run, data surviving down+dev and restarts, and the error paths.
  */
 import { randomBytes } from 'node:crypto';
-import { cpSync, mkdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -284,7 +284,14 @@ describe.skipIf(!postgrest.available)(title, () => {
 
   it("a project's own SQL in db/: the example copied (as `init --example crm` does) applies nothing new; a table it adds is an endpoint; SQL left in sql/*/local is refused", async () => {
     // The example's files under the project's own db/: the same ledger names, so nothing runs again.
+    // With them, what they need of custom (numpy, scikit-learn, pg_trgm), as init copies it.
     cpSync(join(EXAMPLES_DIR, 'crm', 'db'), join(home, 'db'), { recursive: true });
+    const own = join(home, 'pgapp.config.json');
+    const example = JSON.parse(readFileSync(join(EXAMPLES_DIR, 'crm', 'pgapp.config.json'), 'utf8'));
+    writeFileSync(
+      own,
+      JSON.stringify({ ...(existsSync(own) ? JSON.parse(readFileSync(own, 'utf8')) : {}), ...example }),
+    );
     const same = await stack.dev();
     expect(same.code, same.output).toBe(0);
     expect(same.output).toContain('rds: migrations, seed, bridge: nothing to apply');
@@ -353,7 +360,9 @@ describe.skipIf(!postgrest.available)(title, () => {
   it('"typesOut": dev keeps the api types fresh; a column user SQL adds is in them after the next dev', async () => {
     const configFile = join(home, 'pgapp.config.json');
     const types = join(home, 'src', 'database.types.ts');
-    writeFileSync(configFile, JSON.stringify({ typesOut: 'src/database.types.ts' }));
+    // Beside what the file holds (the example's "custom", copied with its db/ above).
+    const before = readFileSync(configFile, 'utf8');
+    writeFileSync(configFile, JSON.stringify({ ...JSON.parse(before), typesOut: 'src/database.types.ts' }));
     try {
       const first = await stack.dev();
       expect(first.code, first.output).toBe(0);
@@ -370,7 +379,7 @@ describe.skipIf(!postgrest.available)(title, () => {
       const same = await stack.dev();
       expect(same.output).toContain('Types → src/database.types.ts (unchanged)');
     } finally {
-      writeFileSync(configFile, '{}');
+      writeFileSync(configFile, before);
     }
   });
 

@@ -40,4 +40,13 @@ describe('SQL ledger (pure parts)', () => {
     );
     expect(inner.message).toBe('SQL failed in custom/x.sql:2: boom');
   });
+
+  it('says where to ask for a Python library that custom\'s image lacks', () => {
+    const e = sqlFileError(
+      { name: 'db/custom/x.sql', sql: 'SELECT f();' },
+      Object.assign(new Error("ModuleNotFoundError: No module named 'sklearn'"), { code: '38000' }),
+    );
+    expect(e.hint).toMatch(/custom's image has no Python library "sklearn": add it to "custom": \{"python"/);
+    expect(sqlFileError({ name: 'x.sql', sql: '' }, new Error('boom')).hint).toMatch(/Fix the file/);
+  });
 });
