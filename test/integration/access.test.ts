@@ -118,6 +118,7 @@ describe.skipIf(!postgrest.available)(title, () => {
       'companies:SELECT',
       'company_pipeline:SELECT',
       'contacts:SELECT',
+      'deal_scores:SELECT',
       'deals:SELECT',
       'stage_pipeline:SELECT',
     ]);
@@ -129,6 +130,7 @@ describe.skipIf(!postgrest.available)(title, () => {
       `companies:${rw}`,
       'company_pipeline:SELECT',
       `contacts:${rw}`,
+      'deal_scores:SELECT',
       `deals:${rw}`,
       'jobs:SELECT',
       'stage_pipeline:SELECT',
@@ -150,7 +152,7 @@ describe.skipIf(!postgrest.available)(title, () => {
       { connectionString: stack.customUrl },
       `SELECT has_function_privilege('web_anon', 'api.duplicate_contacts(bigint, numeric)', 'EXECUTE') AS anon,
               bool_or(has_function_privilege('public', p.oid, 'EXECUTE')) FILTER (WHERE p.prosecdef) AS pub
-       FROM pg_proc p WHERE p.pronamespace IN ('api'::regnamespace, 'rds_bridge'::regnamespace, 'cache'::regnamespace)`,
+       FROM pg_proc p WHERE p.pronamespace IN ('api'::regnamespace, 'rds_bridge'::regnamespace, 'cache'::regnamespace, 'ml'::regnamespace)`,
     );
     expect(fn).toEqual({ anon: false, pub: false });
   });
