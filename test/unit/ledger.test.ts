@@ -41,7 +41,7 @@ describe('SQL ledger (pure parts)', () => {
     expect(inner.message).toBe('SQL failed in custom/x.sql:2: boom');
   });
 
-  it('says where to ask for a Python library that custom\'s image lacks', () => {
+  it("says where to ask for a Python library that custom's image lacks", () => {
     const e = sqlFileError(
       { name: 'db/custom/x.sql', sql: 'SELECT f();' },
       Object.assign(new Error("ModuleNotFoundError: No module named 'sklearn'"), { code: '38000' }),
