@@ -55,3 +55,39 @@ export async function importVolume(opts: {
     await c.remove({ force: true });
   }
 }
+
+/** A tar (ustar) of a few small regular files, for the engine's archive API. Names under 100 bytes. */
+export function tarOf(files: { name: string; content: Buffer }[]): Buffer {
+  const blocks: Buffer[] = [];
+  for (const f of files) {
+    if (Buffer.byteLength(f.name) >= 100) throw new Error(`tarOf: name too long: ${f.name}`);
+    const h = Buffer.alloc(512);
+    const put = (text: string, at: number) => h.write(text, at, 'utf8');
+    const octal = (n: number, width: number) => `${n.toString(8).padStart(width - 1, '0')}\0`;
+    put(f.name, 0);
+    put(octal(0o644, 8), 100);
+    put(octal(0, 8), 108);
+    put(octal(0, 8), 116);
+    put(octal(f.content.length, 12), 124);
+    put(octal(Math.floor(Date.now() / 1000), 12), 136);
+    put('        ', 148); // the checksum counts its own field as spaces
+    put('0', 156);
+    put('ustar\0', 257);
+    put('00', 263);
+    let sum = 0;
+    for (const b of h) sum += b;
+    put(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
+    blocks.push(h, f.content, Buffer.alloc((512 - (f.content.length % 512)) % 512));
+  }
+  blocks.push(Buffer.alloc(1024));
+  return Buffer.concat(blocks);
+}
+
+/** Put `files` into `dir` (which must exist) of a running container, owned by root, mode 0644. */
+export async function putFiles(
+  containerId: string,
+  dir: string,
+  files: { name: string; content: Buffer }[],
+): Promise<void> {
+  await docker().getContainer(containerId).putArchive(tarOf(files), { path: dir });
+}

@@ -76,11 +76,17 @@ export async function lastLogLines(containerId: string, lines = 20): Promise<str
 export async function execIn(
   containerId: string,
   cmd: string[],
-  opts: { user?: string } = {},
+  opts: { user?: string; env?: Record<string, string> } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const exec = await docker()
     .getContainer(containerId)
-    .exec({ Cmd: cmd, User: opts.user, AttachStdout: true, AttachStderr: true });
+    .exec({
+      Cmd: cmd,
+      User: opts.user,
+      AttachStdout: true,
+      AttachStderr: true,
+      ...(opts.env ? { Env: Object.entries(opts.env).map(([k, v]) => `${k}=${v}`) } : {}),
+    });
   const stream = await exec.start({});
   const chunks: Buffer[] = [];
   await new Promise<void>((resolve, reject) => {

@@ -521,6 +521,11 @@ export async function restoreSnapshot(
     signal?: AbortSignal;
     /** After the swap, copy the snapshot again for the next restore (a per-test restore loop). */
     stageNext?: boolean;
+    /**
+     * Restore even when the schema changed since the snapshot: for a caller that made the changes
+     * itself after taking it (`pgapp test`: pgTAP, its helpers, what a test file creates).
+     */
+    undoSchemaChanges?: boolean;
   } = {},
 ): Promise<RestoredSnapshot> {
   checkSnapshotName(name);
@@ -551,7 +556,7 @@ export async function restoreSnapshot(
     const { rds, custom } = await appPair(config, secrets);
     const now = { rds: await fingerprint(rds), custom: await fingerprint(custom) };
     const differs = TARGETS.filter((t) => now[t] !== snap.meta?.fingerprint[t]);
-    if (differs.length) {
+    if (differs.length && !opts.undoSchemaChanges) {
       await rds.end();
       await custom.end();
       throw new PgappError(
