@@ -24,6 +24,7 @@ import {
   snapshotSave,
 } from './commands/snapshot.ts';
 import { status } from './commands/status.ts';
+import { dbTest } from './commands/test.ts';
 import { token } from './commands/token.ts';
 import {
   COMMANDS,
@@ -35,6 +36,7 @@ import {
 } from './config/options.ts';
 import type { RawConfig } from './config/schema.ts';
 import { InterruptedError, PgappError } from './errors.ts';
+import { renderDbTestFile, renderDbTestSummary } from './ui/dbtests.ts';
 import { renderError } from './ui/errors.ts';
 import { renderExplain } from './ui/explain.ts';
 import { renderInit } from './ui/init.ts';
@@ -64,6 +66,8 @@ Commands:
   logs <service> [-f] [--tail N]   logs of rds, custom or postgrest
   psql <service> [-- psql args]    psql on rds (master user, TLS) or custom (superuser)
   jobs [--json]       pg_cron jobs on custom and their last run
+  test [--junit FILE] the project's pgTAP tests (db/tests/rds, db/tests/custom) against the running stack
+                      with pg_prove, each file from the same snapshot of both servers; exit 1 on a failure
   token [--role R] [--claims JSON] [--exp 1h]   a JWT for the API (default: role web_user, sub "dev")
   explain PATH [--role R] [--claims JSON] [--json]   a request's plan on custom, its remote queries to rds
                       and the rows each fetched, with warnings where the bridge fetches far more than the answer
@@ -221,6 +225,18 @@ async function main(argv: string[]): Promise<number> {
       for (const line of await images({ ...opts, postgrest: !on('no-postgrest') }))
         process.stdout.write(`${line}\n`);
       return 0;
+    case 'test': {
+      const run = await interruptible('Interrupted: putting the databases back as they were…', (signal) =>
+        dbTest({
+          ...opts,
+          signal,
+          junit: str('junit'),
+          onFile: (r) => process.stdout.write(`${renderDbTestFile(r)}\n`),
+        }),
+      );
+      process.stdout.write(`${renderDbTestSummary(run)}\n`);
+      return run.passed ? 0 : 1;
+    }
     case 'jobs': {
       const rows = await jobs(opts);
       printed(on('json'), rows, renderJobs);
@@ -283,10 +299,11 @@ async function snapshotCommand(
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err) => {
-    process.stderr.write(`${renderError(err)}\n`);
-    process.exit(1);
-  },
-);
+/** Exit once what was written has left: process.exit() drops what a pipe has not taken yet. */
+const exit = (code: number) =>
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+
+main(process.argv.slice(2)).then(exit, (err) => {
+  process.stderr.write(`${renderError(err)}\n`);
+  exit(1);
+});

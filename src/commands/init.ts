@@ -61,6 +61,20 @@ Your own endpoints: a view \`api.<name>\` you make (or make instead of the one
 pgapp made: DROP VIEW IF EXISTS api.<name> CASCADE, then CREATE VIEW) is yours, and pgapp leaves it
 alone. rds's tables are in \`rds_<schema>\` (foreign tables) and, with reads: replica, in \`<schema>\`.
 `,
+  'tests/rds': `# pgTAP tests on rds
+
+\`*.sql\` files here are pgTAP tests \`pgapp test\` runs on rds, as the RDS master user, in name order,
+each from the same snapshot of both servers (nothing a test writes stays):
+\`SELECT plan(1); SELECT has_table('app', 'orders', 'orders exist'); SELECT * FROM finish();\`
+`,
+  'tests/custom': `# pgTAP tests on custom
+
+\`*.sql\` files here are pgTAP tests \`pgapp test\` runs on custom, as its superuser, in name order, each
+from the same snapshot of both servers (nothing a test writes stays, on rds either). A test acts as
+an API caller with \`SELECT pgapp_test.as_user('alice')\` / \`pgapp_test.as_anon()\` (role and claims
+as PostgREST sets them), \`pgapp_test.next_request()\` (the caller's writes are in the replica) and
+\`pgapp_test.as_superuser()\`. See the README's "Test the database itself".
+`,
 };
 
 const GITIGNORE = ['.pgapp/', '.env', '.env.*'];

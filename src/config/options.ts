@@ -17,6 +17,7 @@ export const COMMANDS = [
   'logs',
   'psql',
   'jobs',
+  'test',
   'token',
   'explain',
   'gen',
@@ -422,6 +423,13 @@ export const OPTIONS: readonly OptionSpec[] = [
     value: 'FILE',
     help: 'write to FILE (only when it changes)',
     commands: ['gen'],
+  },
+  {
+    flag: 'junit',
+    type: 'string',
+    value: 'FILE',
+    help: 'also write the results as JUnit XML to FILE (for CI)',
+    commands: ['test'],
   },
   {
     flag: 'no-postgrest',

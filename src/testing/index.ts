@@ -18,6 +18,7 @@ import { createHash } from 'node:crypto';
 import { dev } from '../commands/dev.ts';
 import { down } from '../commands/down.ts';
 import { reset } from '../commands/reset.ts';
+import { type DbTestRun, dbTest } from '../commands/test.ts';
 import { lockProject } from '../config/lock.ts';
 import { envOnly } from '../config/options.ts';
 import { DEFAULTS, type PgMajor, type PortKey, type SeedSize } from '../config/schema.ts';
@@ -34,7 +35,9 @@ import {
 } from '../stack/snapshot.ts';
 import { type StackAccess, stackAccess } from './access.ts';
 
-export type { RestoredSnapshot, SavedSnapshot, SnapshotInfo };
+export type { DbTestFileResult } from '../stack/dbtests.ts';
+export { renderDbTestFile } from '../ui/dbtests.ts';
+export type { DbTestRun, RestoredSnapshot, SavedSnapshot, SnapshotInfo };
 
 export interface TestStack extends StackAccess {
   /** Whether this call created or reused the stack, and how long it took. */
@@ -57,6 +60,12 @@ export interface TestStack extends StackAccess {
   restore(name: string): Promise<RestoredSnapshot>;
   /** The stack's snapshots. */
   snapshots(): Promise<SnapshotInfo[]>;
+  /**
+   * The project's pgTAP files (db/tests/rds, db/tests/custom; the example's when the project has no
+   * db/), as `pgapp test` runs them: each from the same snapshot of both servers, which are put back
+   * afterwards. `expect(run.passed).toBe(true)`; `renderDbTestFile` prints a file's result.
+   */
+  dbTests(opts?: { junit?: string }): Promise<DbTestRun>;
   /**
    * `await using stack = await useStack()`: waits for the background work of a restore. The stack
    * stays up for the next run (that is the point of reusing it); `stop()` or `reset()` end it.
@@ -154,6 +163,11 @@ async function upUnderLock(project: string, opts: UseStackOptions): Promise<Test
       }
     },
     snapshots: () => locked(() => listSnapshots(config, secrets)),
+    // dbTest takes the project's lock itself.
+    dbTests: async (o = {}) => {
+      await pending;
+      return dbTest({ ...own, ...(o.junit ? { junit: o.junit } : {}), signal: opts.signal });
+    },
     [Symbol.asyncDispose]: () => pending,
   };
 }
