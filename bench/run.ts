@@ -3,7 +3,7 @@
  * (these machines are noisy: only ratios mean anything), then BENCHMARKS.md is rewritten.
  *
  *   npm run bench                 all of them
- *   npm run bench -- http memory  some of them (memory, warm, cold, pushdown, fetch, http, cache, snapshot, seed, app, schema, reads, custom)
+ *   npm run bench -- http memory  some of them (memory, warm, cold, pushdown, fetch, http, cache, snapshot, seed, app, schema, reads, custom, trips)
  *
  * This file is the runner: which cases run, in what order. The cases are in bench/cases/, what they
  * share (load, timing, the CLI as a user runs it) in bench/lib.ts, the report in bench/report.ts.
@@ -21,6 +21,7 @@ import { benchMemory } from './cases/memory.ts';
 import { benchReads } from './cases/reads.ts';
 import { benchSchema } from './cases/schema.ts';
 import { benchSeed } from './cases/seed.ts';
+import { benchTrips } from './cases/trips.ts';
 import { CONTACTS, PROJECT, SECONDS } from './lib.ts';
 import { writeBenchmarks } from './report.ts';
 
@@ -38,6 +39,7 @@ const ALL = {
   schema: benchSchema,
   reads: benchReads,
   custom: benchCustom,
+  trips: benchTrips,
 } as const;
 
 async function main() {
@@ -46,10 +48,10 @@ async function main() {
   console.log(
     `pgapp benchmarks on project ${PROJECT} (${CONTACTS.toLocaleString('en')} contacts): ${names.join(', ')}\n`,
   );
-  // The CRM's bench stack, made (or reused) when a case needs it: `schema` and `reads` bring up their own.
+  // The CRM's bench stack, made (or reused) when a case needs it: `schema`, `reads` and `trips` bring up their own.
   let stack: TestStack | undefined;
   for (const n of names) {
-    if (n === 'schema' || n === 'reads') await ALL[n]();
+    if (n === 'schema' || n === 'reads' || n === 'trips') await ALL[n]();
     else {
       stack ??= await useStack({ project: PROJECT, seed: 'medium' });
       await ALL[n](stack);
