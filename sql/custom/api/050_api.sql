@@ -192,7 +192,10 @@ BEGIN
                  'columns', k -> 'columns',
                  'noun', CASE WHEN jsonb_array_length(k -> 'columns') = 1 AND k -> 'columns' ->> 0 ~ '.._id$'
                               THEN left(k -> 'columns' ->> 0, -3) ELSE k ->> 'refTable' END,
-                 'target', pgapp_private.foreign_table(q -> 't'),
+                 -- Where the check looks: where the API reads that table (its replica: no round trip to
+                 -- rds; the caller's own earlier writes are there, the pre-request fence waited for
+                 -- them), rds's own foreign key staying the final word.
+                 'target', q ->> 'source',
                  'refColumns', k -> 'refColumns',
                  'types', (SELECT jsonb_agg((SELECT c ->> 'type' FROM jsonb_array_elements(q -> 't' -> 'columns') c WHERE c ->> 'name' = rc)
                                             ORDER BY i) FROM jsonb_array_elements_text(k -> 'refColumns') WITH ORDINALITY AS y(rc, i)),

@@ -27,17 +27,17 @@ BEGIN
   RETURN me;
 END $$;
 
--- Can the caller see the row of a foreign table that `ref` points at, whose referenced columns hold
--- `vals`? `ref`: {"target": foreign table, "refColumns": [...], "types": [...], "owner": its owner
--- column, "ownerType": its type}. As api_owner (its user mapping reaches rds), for the trigger; the
--- caller is the token's, never an argument.
+-- Can the caller see the row that `ref` points at, whose referenced columns hold `vals`? `ref`:
+-- {"target": where the API reads that table (its replica table, or what stands for it, or its foreign
+-- table), "refColumns": [...], "types": [...], "owner": its owner column, "ownerType": its type}. As
+-- api_owner (which reads all of them), for the trigger; the caller is the token's, never an argument.
 CREATE OR REPLACE FUNCTION rds_bridge.row_visible(ref jsonb, vals text[]) RETURNS boolean
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   found boolean;
 BEGIN
   EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE %s AND (%I IS NULL OR %I = $2::%s))',
-                 (ref ->> 'target')::regclass,
+                 ref ->> 'target',
                  (SELECT string_agg(format('%I = ($1[%s])::%s', c, i, ref -> 'types' ->> (i - 1)::int), ' AND ')
                     FROM jsonb_array_elements_text(ref -> 'refColumns') WITH ORDINALITY AS x(c, i)),
                  ref ->> 'owner', ref ->> 'owner', ref ->> 'ownerType')
