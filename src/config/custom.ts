@@ -6,6 +6,7 @@
  * own parser takes every setting.
  */
 import { PgappError } from '../errors.ts';
+import { objectOr, SETTING_NAME, settingValue } from './parameters.ts';
 
 export interface CustomSettings {
   /** Extensions for custom only (any Debian packages for the major version, RDS's list or not). */
@@ -95,12 +96,6 @@ export function libraryExtension(lib: string): string | undefined {
   return LIBRARY_PACKAGES[lib] ?? lib;
 }
 
-function objectOr(value: unknown, what: string, example: string): Record<string, unknown> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value))
-    throw new PgappError(`${what} must be an object`, `For example: ${example}.`);
-  return value as Record<string, unknown>;
-}
-
 /** A list of names (or comma-separated, from env), each matching `re`. */
 function nameList(value: unknown, key: CustomKey, re: RegExp, example: string): string[] {
   if (value === undefined || value === '') return [];
@@ -113,25 +108,13 @@ function nameList(value: unknown, key: CustomKey, re: RegExp, example: string): 
   return [...new Set(list as string[])];
 }
 
-const SETTING_RE = /^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/;
-
-function settingValue(name: string, v: unknown): string {
-  if (typeof v === 'boolean') return v ? 'on' : 'off';
-  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
-  if (typeof v === 'string' && !/[\n\r\0]/.test(v)) return v.trim();
-  throw new PgappError(
-    `custom.settings: ${name} has an unusable value ${JSON.stringify(v)}`,
-    'Use a string, a number or true/false.',
-  );
-}
-
 export function validateCustomSettings(value: unknown): Record<string, string> {
   if (value === undefined || value === '') return {};
   const group = objectOr(value, 'custom.settings (name: value)', '{"work_mem": "64MB", "jit": false}');
   const out: Record<string, string> = {};
   for (const [raw, v] of Object.entries(group)) {
     const name = raw.trim().toLowerCase();
-    if (!SETTING_RE.test(name))
+    if (!SETTING_NAME.test(name))
       throw new PgappError(
         `custom.settings: ${JSON.stringify(raw)} is not a setting's name`,
         'Names are letters, digits and _ (one dot for an extension\'s own, e.g. "pg_stat_statements.max").',
@@ -140,7 +123,7 @@ export function validateCustomSettings(value: unknown): Record<string, string> {
       PGAPP_OWNS[name] ??
       (name.startsWith('ssl') ? 'custom listens on this machine only: pgapp decides TLS' : undefined);
     if (owned) throw new PgappError(`custom.settings: ${name} is pgapp's to set`, `Leave it out: ${owned}.`);
-    out[name] = settingValue(name, v);
+    out[name] = settingValue('custom.settings', name, v);
   }
   return out;
 }

@@ -63,18 +63,25 @@ const NOT_MODIFIABLE: Record<string, string> = {
 };
 const NOT_MODIFIABLE_PREFIXES = ['ssl_', 'extwlist.'];
 
-const NAME_RE = /^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/;
+/** A server setting's name: letters, digits and _, one dot for an extension's own (rds.*, pg_stat_statements.*). */
+export const SETTING_NAME = /^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/;
 
 function refuse(name: string, why: string, hint: string): never {
   throw new PgappError(`rds.parameters: ${name} ${why}`, hint);
 }
 
-/** One parameter's value as the group holds it: a string (booleans as on/off). */
-function groupValue(name: string, v: unknown): string {
+/**
+ * A setting's value as a conf file holds it: a string (booleans as on/off). `where` names the section
+ * ("rds.parameters", "custom.settings") in the error.
+ */
+export function settingValue(where: string, name: string, v: unknown): string {
   if (typeof v === 'boolean') return v ? 'on' : 'off';
   if (typeof v === 'number' && Number.isFinite(v)) return String(v);
   if (typeof v === 'string' && !/[\n\r\0]/.test(v)) return v.trim();
-  return refuse(name, `has an unusable value ${JSON.stringify(v)}`, 'Use a string, a number or true/false.');
+  throw new PgappError(
+    `${where}: ${name} has an unusable value ${JSON.stringify(v)}`,
+    'Use a string, a number or true/false.',
+  );
 }
 
 /** The libraries a shared_preload_libraries value names (comma-separated, quotes allowed). */
@@ -86,7 +93,7 @@ export function libraryList(value: string): string[] {
 }
 
 /** A JSON object, or the error that says what it should be. */
-function objectOr(value: unknown, what: string, example: string): Record<string, unknown> {
+export function objectOr(value: unknown, what: string, example: string): Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value))
     throw new PgappError(`${what} must be an object`, `For example: ${example}.`);
   return value as Record<string, unknown>;
@@ -115,7 +122,7 @@ export function validateRdsParameters(parameters: unknown): Record<string, strin
   const out: Record<string, string> = {};
   for (const [raw, v] of Object.entries(group)) {
     const name = raw.trim().toLowerCase();
-    if (!NAME_RE.test(name))
+    if (!SETTING_NAME.test(name))
       refuse(
         JSON.stringify(raw),
         'is not a parameter name',
@@ -127,7 +134,7 @@ export function validateRdsParameters(parameters: unknown): Record<string, strin
         ? 'RDS manages TLS and the extension allowlist'
         : undefined);
     if (why) refuse(name, 'cannot be changed in an RDS parameter group', `${why}.`);
-    const value = groupValue(name, v);
+    const value = settingValue('rds.parameters', name, v);
     const rds = RDS_PARAMETERS[name];
     if (name.startsWith('rds.') && !rds)
       refuse(
