@@ -1,13 +1,13 @@
 /** What the benchmarks share: the bench stack's name and size, load generation, timing, the CLI and compose as a user runs them. */
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { makeToken } from '../src/auth/jwt.ts';
 import { DEFAULTS, resolveConfig, SEED_SIZES } from '../src/config/schema.ts';
-import { ensureSecrets } from '../src/config/secrets.ts';
+import { ensureSecrets, type Secrets } from '../src/config/secrets.ts';
 import { ensureTls } from '../src/config/tls.ts';
 import { withClient } from '../src/db/connect.ts';
 import { dataPgMajor, projectContainers, projectPorts } from '../src/docker/containers.ts';
@@ -249,4 +249,31 @@ export async function pageViews(view: () => Promise<void>, workers = 4): Promise
     }),
   );
   return times.sort((a, b) => a - b);
+}
+
+/**
+ * A bench stack of its own, brought up by the CLI as a user runs it from .pgapp/<project without
+ * pgapp_, _ as -> (git-ignored: its secrets and ports stay between runs): `config` written there with
+ * the project, its ports (picked once, then kept) and `seed` over it; `db` copied in first when given.
+ */
+export async function cliStack(
+  project: string,
+  config: Record<string, unknown>,
+  db?: string,
+): Promise<{ home: string; ports: { rds: number; custom: number; postgrest: number }; secrets: Secrets }> {
+  const home = join(PACKAGE_ROOT, '.pgapp', project.replace(/^pgapp_/, '').replaceAll('_', '-'));
+  mkdirSync(home, { recursive: true });
+  if (db) cpSync(db, join(home, 'db'), { recursive: true });
+  const configFile = join(home, 'pgapp.config.json');
+  const had = existsSync(configFile) ? JSON.parse(readFileSync(configFile, 'utf8')) : {};
+  const ports = had.ports ?? { rds: await freePort(), custom: await freePort(), postgrest: await freePort() };
+  writeFileSync(configFile, JSON.stringify({ ...config, project, ports }, null, 2));
+  const tsx = join(PACKAGE_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+  await run(process.execPath, [tsx, join(PACKAGE_ROOT, 'src', 'cli.ts'), 'dev'], {
+    cwd: home,
+    env: { ...process.env, CI: 'true', PGAPP_HOME: home },
+    maxBuffer: 1 << 26,
+  });
+  const secrets = JSON.parse(readFileSync(join(home, '.pgapp', project, 'secrets.json'), 'utf8')) as Secrets;
+  return { home, ports, secrets };
 }

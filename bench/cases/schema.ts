@@ -5,12 +5,11 @@
  * measured in the same run. Its stack is a project of its own (pgapp_bench_desk), brought up by the CLI
  * as a user runs it, from .pgapp/bench-desk (git-ignored: its secrets and ports stay between runs).
  */
-import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type autocannon from 'autocannon';
-import { freePort } from '../../src/net/ports.ts';
 import { PACKAGE_ROOT } from '../../src/paths.ts';
-import { load, run, SECONDS, withDb } from '../lib.ts';
+import { cliStack, load, SECONDS, withDb } from '../lib.ts';
 import { fmt, notes, report } from '../report.ts';
 
 const PROJECT = 'pgapp_bench_desk';
@@ -24,24 +23,15 @@ export async function deskStack(
   project = PROJECT,
   tables: Record<string, object> = {},
 ): Promise<{ api: string; custom: string; jwtSecret: string }> {
-  const home = join(PACKAGE_ROOT, '.pgapp', project.replace(/^pgapp_/, '').replaceAll('_', '-'));
-  mkdirSync(home, { recursive: true });
-  cpSync(join(PACKAGE_ROOT, 'test', 'fixtures', 'desk', 'db'), join(home, 'db'), { recursive: true });
-  const configFile = join(home, 'pgapp.config.json');
   const fixture = JSON.parse(
     readFileSync(join(PACKAGE_ROOT, 'test', 'fixtures', 'desk', 'pgapp.config.json'), 'utf8'),
   );
-  const had = existsSync(configFile) ? JSON.parse(readFileSync(configFile, 'utf8')) : {};
-  const ports = had.ports ?? { rds: await freePort(), custom: await freePort(), postgrest: await freePort() };
   for (const [rel, t] of Object.entries(tables)) fixture.tables[rel] = { ...fixture.tables[rel], ...t };
-  writeFileSync(configFile, JSON.stringify({ ...fixture, project, seed: 'medium', ports }, null, 2));
-  const tsx = join(PACKAGE_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
-  await run(process.execPath, [tsx, join(PACKAGE_ROOT, 'src', 'cli.ts'), 'dev'], {
-    cwd: home,
-    env: { ...process.env, CI: 'true', PGAPP_HOME: home },
-    maxBuffer: 1 << 26,
-  });
-  const secrets = JSON.parse(readFileSync(join(home, '.pgapp', project, 'secrets.json'), 'utf8'));
+  const { ports, secrets } = await cliStack(
+    project,
+    { ...fixture, seed: 'medium' },
+    join(PACKAGE_ROOT, 'test', 'fixtures', 'desk', 'db'),
+  );
   return {
     api: `http://127.0.0.1:${ports.postgrest}`,
     custom: `postgres://postgres:${encodeURIComponent(secrets.customPassword)}@127.0.0.1:${ports.custom}/${project}`,

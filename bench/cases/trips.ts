@@ -1,17 +1,6 @@
-/**
- * The price of each hop, counted: the statements one API write sends to rds — each a round trip, the
- * transaction's own START and COMMIT included — from rds's pg_stat_statements, for POST, PATCH and
- * DELETE on each of the example's tables (no reference, one, two). On a stack of its own
- * (pgapp_bench_trips, small seed: the count does not depend on the data) whose parameter group
- * preloads pg_stat_statements, as RDS's default parameter group does.
- */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { makeToken } from '../../src/auth/jwt.ts';
-import { freePort } from '../../src/net/ports.ts';
-import { PACKAGE_ROOT } from '../../src/paths.ts';
 import { BRIDGE_USER } from '../../src/spec/stack.ts';
-import { run, withDb } from '../lib.ts';
+import { cliStack, withDb } from '../lib.ts';
 import { notes, report } from '../report.ts';
 
 const PROJECT = 'pgapp_bench_trips';
@@ -19,31 +8,10 @@ const PROJECT = 'pgapp_bench_trips';
 const TARGET = 2;
 
 export async function benchTrips() {
-  const home = join(PACKAGE_ROOT, '.pgapp', 'bench-trips');
-  mkdirSync(home, { recursive: true });
-  const configFile = join(home, 'pgapp.config.json');
-  const had = existsSync(configFile) ? JSON.parse(readFileSync(configFile, 'utf8')) : {};
-  const ports = had.ports ?? { rds: await freePort(), custom: await freePort(), postgrest: await freePort() };
-  writeFileSync(
-    configFile,
-    JSON.stringify(
-      {
-        project: PROJECT,
-        seed: 'small',
-        ports,
-        rds: { parameters: { shared_preload_libraries: 'pg_stat_statements' } },
-      },
-      null,
-      2,
-    ),
-  );
-  const tsx = join(PACKAGE_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
-  await run(process.execPath, [tsx, join(PACKAGE_ROOT, 'src', 'cli.ts'), 'dev'], {
-    cwd: home,
-    env: { ...process.env, CI: 'true', PGAPP_HOME: home },
-    maxBuffer: 1 << 26,
+  const { ports, secrets } = await cliStack(PROJECT, {
+    seed: 'small',
+    rds: { parameters: { shared_preload_libraries: 'pg_stat_statements' } },
   });
-  const secrets = JSON.parse(readFileSync(join(home, '.pgapp', PROJECT, 'secrets.json'), 'utf8'));
   const rdsUrl = `postgres://postgres:${encodeURIComponent(secrets.rdsMasterPassword)}@127.0.0.1:${ports.rds}/${PROJECT}?sslmode=no-verify`;
   const api = `http://127.0.0.1:${ports.postgrest}`;
   const token = makeToken(secrets.jwtSecret, {
