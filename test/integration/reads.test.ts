@@ -146,7 +146,7 @@ describe.skipIf(!postgrest.available)(title, () => {
     expect(odd.body).toEqual([{ id: 3 }, { id: 6 }, { id: 9 }, { id: 12 }, { id: 15 }, { id: 18 }]);
   });
 
-  it('writes land in rds and read back at once, inside and outside the filter', async () => {
+  it('writes land in rds and read back at once, inside and outside the filter, and references to them are checked on both sides', async () => {
     const made = [];
     for (const subject of ['first', 'second']) {
       const r = await call('ann', 'POST', '/tickets', { subject, body: `${subject} body` });
@@ -167,6 +167,15 @@ describe.skipIf(!postgrest.available)(title, () => {
     expect(
       await query(stack.custom(), 'SELECT id FROM desk.tickets WHERE id = ANY ($1) ORDER BY id', [made]),
     ).toEqual([{ id: even }]);
+    // A reference to either is checked where the API reads tickets (the replica and rds beside it):
+    // the owner's is accepted at once, another user's answers as a ticket that does not exist.
+    for (const id of made) {
+      const mine = await call('ann', 'POST', '/articles', { title: `on ${id}`, ticket_id: id });
+      expect(mine.status, JSON.stringify(mine.body)).toBe(201);
+      const theirs = await call('bo', 'POST', '/articles', { title: `on ${id}`, ticket_id: id });
+      expect(theirs.status).toBe(409);
+      expect(theirs.body.message).toBe(`ticket ${id} does not exist`);
+    }
     const gone = await call('ann', 'DELETE', `/tickets?id=in.(${made.join(',')})`);
     expect(gone.status).toBe(200);
     expect((await call('ann', 'GET', `/tickets?id=in.(${made.join(',')})`)).body).toEqual([]);
