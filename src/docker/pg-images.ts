@@ -25,7 +25,7 @@ import {
 export type PgImage = 'postgres' | 'rds' | 'gateway';
 
 /** Files that make up an image's build context: images/common and images/<kind>. */
-function contextFiles(kind: PgImage): string[] {
+export function contextFiles(kind: PgImage): string[] {
   return listFiles(IMAGES_DIR).filter((f) => f.startsWith('common/') || f.startsWith(`${kind}/`));
 }
 
@@ -57,7 +57,7 @@ export function additionArgs(added?: ImageAdditions): Record<string, string> {
  * The build arguments of an image: its base, and for the Postgres servers their major version and what
  * the project adds — only what there is, so a project without keeps the same tag.
  */
-function buildArgs(kind: PgImage, pgMajor: PgMajor, added?: ImageAdditions): Record<string, string> {
+export function buildArgs(kind: PgImage, pgMajor: PgMajor, added?: ImageAdditions): Record<string, string> {
   const base = { BASE_IMAGE: baseOf(kind, pgMajor) };
   if (kind === 'gateway') return base;
   return { ...base, PG_MAJOR: String(pgMajor), ...additionArgs(added) };

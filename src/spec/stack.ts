@@ -109,6 +109,33 @@ export const stackFiles = (project: string, tls: TlsState): StackFiles => ({
 export const PARAMETER_GROUP_MOUNT = 'rds-parameters';
 export const CONTAINER_PARAMETER_GROUP_DIR = '/etc/pgapp/parameter-group';
 
+/**
+ * PostgREST's settings past where it connects and its JWT secret: the same locally and in the cloud
+ * (src/deploy/api.ts). `publicUrl`: where clients reach the API (the OpenAPI document names it).
+ */
+export function postgrestSettings(publicUrl: string): Record<string, string> {
+  return {
+    PGRST_DB_SCHEMAS: 'api',
+    PGRST_DB_ANON_ROLE: 'web_anon',
+    PGRST_DB_POOL: '10',
+    // No response holds more than this many rows, whatever `limit` asks (embedded rows aside:
+    // the gateway bounds how many and how deep).
+    PGRST_DB_MAX_ROWS: String(MAX_ROWS),
+    // Read-your-writes over the local replica (sql/custom/api/040_replica.sql): a request of a
+    // user who just wrote waits until the replica has the write. Returns at once otherwise.
+    PGRST_DB_PRE_REQUEST: 'rds_replica.await_writes',
+    // Query plans (`pgapp explain`): only through the gateway with the project's explain key.
+    PGRST_DB_PLAN_ENABLED: 'true',
+    PGRST_OPENAPI_SERVER_PROXY_URI: publicUrl,
+  };
+}
+
+/** The gateway's settings past where PostgREST is and the explain key: the same locally and in the cloud. */
+export const GATEWAY_SETTINGS: Record<string, string> = {
+  // Past the API roles' statement_timeout (sql/custom/api/010_roles.sql), which answers first.
+  PGAPP_UPSTREAM_TIMEOUT_MS: '20000',
+};
+
 export function stackSpec<P extends number | string>(
   config: StackParams<P>,
   secrets: Secrets,
@@ -156,20 +183,9 @@ export function stackSpec<P extends number | string>(
       image: images.postgrest,
       env: {
         PGRST_DB_URI: `postgres://${AUTHENTICATOR}:${secrets.authenticatorPassword}@custom:${PG_PORT}/${db}`,
-        PGRST_DB_SCHEMAS: 'api',
-        PGRST_DB_ANON_ROLE: 'web_anon',
         PGRST_JWT_SECRET: secrets.jwtSecret,
         PGRST_SERVER_PORT: String(POSTGREST_PORT),
-        PGRST_DB_POOL: '10',
-        // No response holds more than this many rows, whatever `limit` asks (embedded rows aside:
-        // the gateway bounds how many and how deep).
-        PGRST_DB_MAX_ROWS: String(MAX_ROWS),
-        // Read-your-writes over the local replica (sql/custom/api/040_replica.sql): a request of a
-        // user who just wrote waits until the replica has the write. Returns at once otherwise.
-        PGRST_DB_PRE_REQUEST: 'rds_replica.await_writes',
-        // Query plans (`pgapp explain`): only through the gateway with the project's explain key.
-        PGRST_DB_PLAN_ENABLED: 'true',
-        PGRST_OPENAPI_SERVER_PROXY_URI: `http://127.0.0.1:${config.ports.postgrest}`,
+        ...postgrestSettings(`http://127.0.0.1:${config.ports.postgrest}`),
       },
       cmd: [],
       // Reached only through the gateway, inside the project network.
@@ -185,10 +201,9 @@ export function stackSpec<P extends number | string>(
       image: images.gateway,
       env: {
         PGAPP_UPSTREAM: `http://postgrest:${POSTGREST_PORT}`,
-        // Past the API roles' statement_timeout (sql/custom/api/010_roles.sql), which answers first.
-        PGAPP_UPSTREAM_TIMEOUT_MS: '20000',
         // Who may ask PostgREST for query plans (`pgapp explain`): the developer, with this key.
         PGAPP_EXPLAIN_KEY: secrets.explainKey,
+        ...GATEWAY_SETTINGS,
       },
       cmd: [],
       ports: [{ container: GATEWAY_PORT, host: config.ports.postgrest }],
