@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import chalk from 'chalk';
 import { compose, composeEnvFile } from './commands/compose.ts';
+import { deploySynth } from './commands/deploy.ts';
 import { dev } from './commands/dev.ts';
 import { down } from './commands/down.ts';
 import { env } from './commands/env.ts';
@@ -76,6 +77,8 @@ Commands:
   images [--no-postgrest]          build or fetch the images only
   compose             regenerate compose.yaml from the stack spec
   compose-env         write .env for \`docker compose\` (this project's ports and secrets, mode 0600)
+  deploy synth [--out DIR] [--region R] [--multi-az] [--certificate-arn ARN]   the same layout as an
+                      AWS CDK app: CloudFormation templates in cdk.out/, checked by cdk-nag, offline
 
 Options (a flag wins over its env variable, which wins over pgapp.config.json; [commands] that take it):
 ${optionsHelp()}
@@ -250,6 +253,28 @@ async function main(argv: string[]): Promise<number> {
         `${chalk.green('✔')} wrote ${await composeEnvFile(opts)} (mode 0600): now \`docker compose up --wait\`\n`,
       );
       return 0;
+    case 'deploy': {
+      if (rest[0] !== 'synth')
+        throw new PgappError(
+          `pgapp deploy ${rest[0] ?? ''}: only \`pgapp deploy synth\` is built so far`,
+          'It writes and checks the CloudFormation templates offline; deploying them (the CDK CLI, the bootstrap task, verify) is not built yet.',
+        );
+      const r = deploySynth({
+        ...opts,
+        out: str('out'),
+        region: str('region'),
+        multiAz: on('multi-az'),
+        certificateArn: str('certificate-arn'),
+      });
+      for (const st of r.stacks)
+        process.stdout.write(`${chalk.green('✔')} ${st.name}: ${st.resources} resources → ${st.template}
+`);
+      process.stdout.write(
+        `${chalk.green('✔')} cdk-nag AwsSolutions: no unacknowledged error; region ${r.region}${r.https ? '' : chalk.yellow(' — HTTP only: add --certificate-arn for HTTPS')}
+`,
+      );
+      return 0;
+    }
     default:
       throw new PgappError(
         `Unknown command ${JSON.stringify(command)}`,

@@ -24,6 +24,7 @@ export const COMMANDS = [
   'images',
   'compose',
   'compose-env',
+  'deploy',
 ] as const;
 export type Command = (typeof COMMANDS)[number];
 
@@ -421,8 +422,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: 'out',
     type: 'string',
     value: 'FILE',
-    help: 'write to FILE (only when it changes)',
-    commands: ['gen'],
+    help: 'write to FILE (gen: only when it changes); deploy synth: the cloud assembly goes to this directory (default cdk.out)',
+    commands: ['gen', 'deploy'],
   },
   {
     flag: 'junit',
@@ -430,6 +431,26 @@ export const OPTIONS: readonly OptionSpec[] = [
     value: 'FILE',
     help: 'also write the results as JUnit XML to FILE (for CI)',
     commands: ['test'],
+  },
+  {
+    flag: 'region',
+    type: 'string',
+    value: 'REGION',
+    help: 'the AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, else us-east-1)',
+    commands: ['deploy'],
+  },
+  {
+    flag: 'multi-az',
+    type: 'boolean',
+    help: 'rds in two availability zones (a standby; twice the price)',
+    commands: ['deploy'],
+  },
+  {
+    flag: 'certificate-arn',
+    type: 'string',
+    value: 'ARN',
+    help: 'HTTPS on the load balancer with this ACM certificate (without one it listens on HTTP and says so)',
+    commands: ['deploy'],
   },
   {
     flag: 'no-postgrest',

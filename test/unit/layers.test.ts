@@ -16,7 +16,7 @@ const LAYERS = [
   ['spec'],
   ['db'],
   ['docker'],
-  ['stack'],
+  ['stack', 'deploy'],
   ['commands'],
   ['ui'],
   ['cli.ts', 'testing'],
@@ -64,7 +64,7 @@ describe('layers', () => {
     const file = join(SRC, 'db', 'connect.ts');
     expect(upwardImports(file, "import type { Config } from '../config/schema.ts';")).toEqual([]);
     expect(upwardImports(file, "import {\n  a,\n} from '../stack/replica.ts';")).toEqual([
-      'src/db/connect.ts:3 (db) imports stack/replica.ts (stack, above it)',
+      'src/db/connect.ts:3 (db) imports stack/replica.ts (stack/deploy, above it)',
     ]);
     expect(() => upwardImports(join(SRC, 'nowhere', 'x.ts'), '')).toThrow(/in no layer/);
   });
