@@ -3,7 +3,7 @@
  * with no AWS account and no network, and refused while cdk-nag's AwsSolutions rules report an error
  * nobody acknowledged with a reason.
  */
-import { rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { cloudApp, synth } from '../deploy/app.ts';
 import { cloudSettings } from '../deploy/settings.ts';
@@ -29,7 +29,13 @@ export function deploySynth(
     certificateArn: opts.certificateArn,
   });
   const dir = resolve(workDir(), opts.out ?? 'cdk.out');
-  // A fresh assembly: nothing of an earlier synth (another project's stacks) is left to deploy.
+  // A fresh assembly: nothing of an earlier synth is left to deploy. Only an assembly is removed,
+  // never a folder of anything else that --out happened to name.
+  if (existsSync(dir) && readdirSync(dir).length > 0 && !existsSync(resolve(dir, 'manifest.json')))
+    throw new PgappError(
+      `${dir} is not empty and holds no cloud assembly`,
+      'Name an empty or new directory with --out (default cdk.out).',
+    );
   rmSync(dir, { recursive: true, force: true });
   const { assembly, findings } = synth(cloudApp(settings, dir));
   if (!assembly)

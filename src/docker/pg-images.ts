@@ -25,7 +25,7 @@ import {
 export type PgImage = 'postgres' | 'rds' | 'gateway';
 
 /** Files that make up an image's build context: images/common and images/<kind>. */
-export function contextFiles(kind: PgImage): string[] {
+function contextFiles(kind: PgImage): string[] {
   return listFiles(IMAGES_DIR).filter((f) => f.startsWith('common/') || f.startsWith(`${kind}/`));
 }
 
