@@ -22,7 +22,9 @@ import { type DbTestRun, dbTest } from '../commands/test.ts';
 import { lockProject } from '../config/lock.ts';
 import { envOnly } from '../config/options.ts';
 import { DEFAULTS, type PgMajor, type PortKey, type SeedSize } from '../config/schema.ts';
-import { projectPorts } from '../docker/containers.ts';
+import { readSecrets, secretsFile } from '../config/secrets.ts';
+import { removeTls } from '../config/tls.ts';
+import { projectPorts, projectVolumes, removeProject } from '../docker/containers.ts';
 import { freePort } from '../net/ports.ts';
 import { workDir } from '../paths.ts';
 import {
@@ -101,7 +103,28 @@ export async function useStack(opts: UseStackOptions = {}): Promise<TestStack> {
   }
 }
 
+/**
+ * The default test project's name comes from this directory's path, and its secrets live in this
+ * directory's .pgapp/. Data under that name without those secrets was left by an earlier checkout at
+ * the same path (a CI machine whose engine outlived its clone, a re-cloned repository): test data
+ * nobody can log in to any more. It is removed, and said so, so the stack is made afresh. Any other
+ * project (named by the caller or PGAPP_TEST_PROJECT) keeps `dev`'s refusal: it may be someone's data.
+ */
+async function clearOrphanedDefault(project: string): Promise<void> {
+  if (project !== defaultTestProject() || readSecrets(project)) return;
+  const volumes = await projectVolumes(project);
+  if (volumes.length === 0) return;
+  const removed = await removeProject(project);
+  removeTls(project); // a CA for that data would not match the certificate the new stack is issued
+  console.warn(
+    `pgapp/testing: test project "${project}" had data in Docker but no ${secretsFile(project)} ` +
+      `(left by an earlier checkout at this path); removed ${removed.containers} container(s) and ` +
+      `${removed.volumes} volume(s) (${volumes.join(', ')}) to start it afresh`,
+  );
+}
+
 async function upUnderLock(project: string, opts: UseStackOptions): Promise<TestStack> {
+  await clearOrphanedDefault(project);
   // Keep the ports it had (they are part of its spec); pick free ones the first time.
   const had = await projectPorts(project);
   const ports: Record<PortKey, number> = {

@@ -10,6 +10,8 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { docker } from '../../src/docker/engine.ts';
 import { PACKAGE_ROOT } from '../../src/paths.ts';
+import { LABELS } from '../../src/spec/stack.ts';
+import { defaultTestProject } from '../../src/testing/index.ts';
 import { cli, customFromUrl, query, rdsFromUrl, tempHome, throwawayProjectName } from '../helpers.ts';
 
 const run = promisify(execFile);
@@ -27,7 +29,8 @@ describe.skipIf(!postgrest.available)(title, () => {
   let node: (arg: string, ...more: string[]) => Promise<any>;
   const script = join(PACKAGE_ROOT, '.pgapp', 'lib-test', `${project}.mts`);
   afterAll(async () => {
-    for (const p of [project, parallel]) await cli(['reset', '--yes', '--project', p], { home });
+    for (const p of [project, parallel, defaultTestProject(home)])
+      await cli(['reset', '--yes', '--project', p], { home });
     rmSync(script, { force: true });
   });
 
@@ -51,7 +54,10 @@ const seen = () => ({
 const before = seen();
 const { useStack } = await import(${JSON.stringify(join(PACKAGE_ROOT, 'src', 'testing', 'index.ts'))});
 const project = process.argv[3] ?? ${JSON.stringify(project)};
-if (process.argv[2] === 'up') {
+if (process.argv[2] === 'default') {
+  const stack = await useStack();
+  console.log(JSON.stringify({ project: stack.project, rdsUrl: stack.rdsUrl, reused: stack.reused }));
+} else if (process.argv[2] === 'up') {
   const stack = await useStack({ project });
   console.log(
     JSON.stringify({ before, after: seen(), rdsUrl: stack.rdsUrl, customUrl: stack.customUrl, reused: stack.reused }),
@@ -126,5 +132,24 @@ if (process.argv[2] === 'up') {
     expect(outs.map((o) => o.reused).sort()).toEqual([false, true, true, true]);
     const filter = { label: [`pgapp.project=${parallel}`] };
     expect(await docker().listContainers({ all: true, filters: filter })).toHaveLength(4);
+  }, 300_000);
+
+  it("takes over the default test project's data when an earlier checkout at this path left it without secrets", async () => {
+    // As on a CI machine whose Docker engine outlived its clone: the default project's volume is
+    // there, the directory's .pgapp/ (its passwords) is not. That data can never be logged in to.
+    const stale = defaultTestProject(home);
+    await docker().createVolume({ Name: `${stale}_rds_data`, Labels: { [LABELS.project]: stale } });
+    const { stdout, stderr } = await run(
+      process.execPath,
+      [join(PACKAGE_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), script, 'default'],
+      { cwd: home, env: { ...process.env, PGAPP_HOME: home }, maxBuffer: 1 << 24 },
+    );
+    const out = JSON.parse(stdout.trim().split('\n').at(-1) as string);
+    expect(out).toMatchObject({ project: stale, reused: false });
+    expect(stderr).toContain(`test project "${stale}" had data in Docker but no`);
+    expect(stderr).toContain(`${stale}_rds_data`);
+    expect(await query(rdsFromUrl(out.rdsUrl), 'SELECT count(*)::int AS n FROM crm.contacts')).toEqual([
+      { n: 1000 },
+    ]);
   }, 300_000);
 });
