@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import chalk from 'chalk';
 import { compose, composeEnvFile } from './commands/compose.ts';
-import { deploySynth } from './commands/deploy.ts';
+import { type DeployOptions, deployApply, deployDestroy, deploySynth, deployUp } from './commands/deploy.ts';
 import { dev } from './commands/dev.ts';
 import { down } from './commands/down.ts';
 import { env } from './commands/env.ts';
@@ -38,6 +38,7 @@ import {
 import type { RawConfig } from './config/schema.ts';
 import { InterruptedError, PgappError } from './errors.ts';
 import { renderDbTestFile, renderDbTestSummary } from './ui/dbtests.ts';
+import { renderApply, renderDeploy, renderDestroy, renderSynth } from './ui/deploy.ts';
 import { renderError } from './ui/errors.ts';
 import { renderExplain } from './ui/explain.ts';
 import { renderInit } from './ui/init.ts';
@@ -77,8 +78,11 @@ Commands:
   images [--no-postgrest]          build or fetch the images only
   compose             regenerate compose.yaml from the stack spec
   compose-env         write .env for \`docker compose\` (this project's ports and secrets, mode 0600)
-  deploy synth [--out DIR] [--region R] [--multi-az] [--certificate-arn ARN]   the same layout as an
-                      AWS CDK app: CloudFormation templates in cdk.out/, checked by cdk-nag, offline
+  deploy [--region R] [--multi-az] [--certificate-arn ARN]   the same layout in AWS (credentials needed):
+                      network, data (rds, custom), the SQL phases from inside the VPC, then the API
+  deploy synth [--out DIR]   the AWS CDK app's CloudFormation templates in cdk.out/, checked by cdk-nag, offline
+  deploy destroy [--delete-data]   remove the API stage; with --delete-data rds, custom and the network
+                      too, after final snapshots
 
 Options (a flag wins over its env variable, which wins over pgapp.config.json; [commands] that take it):
 ${optionsHelp()}
@@ -253,32 +257,45 @@ async function main(argv: string[]): Promise<number> {
         `${chalk.green('✔')} wrote ${await composeEnvFile(opts)} (mode 0600): now \`docker compose up --wait\`\n`,
       );
       return 0;
-    case 'deploy': {
-      if (rest[0] !== 'synth')
-        throw new PgappError(
-          `pgapp deploy ${rest[0] ?? ''}: only \`pgapp deploy synth\` is built so far`,
-          'It writes and checks the CloudFormation templates offline; deploying them (the CDK CLI, the bootstrap task, verify) is not built yet.',
-        );
-      const r = deploySynth({
+    case 'deploy':
+      return deployCommand(rest[0], {
         ...opts,
         out: str('out'),
         region: str('region'),
         multiAz: on('multi-az'),
         certificateArn: str('certificate-arn'),
+        deleteData: on('delete-data'),
       });
-      for (const st of r.stacks)
-        process.stdout.write(`${chalk.green('✔')} ${st.name}: ${st.resources} resources → ${st.template}
-`);
-      process.stdout.write(
-        `${chalk.green('✔')} cdk-nag AwsSolutions: no unacknowledged error; region ${r.region}${r.https ? '' : chalk.yellow(' — HTTP only: add --certificate-arn for HTTPS')}
-`,
-      );
-      return 0;
-    }
     default:
       throw new PgappError(
         `Unknown command ${JSON.stringify(command)}`,
         'Run `pgapp --help` for the commands.',
+      );
+  }
+}
+
+async function deployCommand(
+  action: string | undefined,
+  opts: DeployOptions & { deleteData?: boolean },
+): Promise<number> {
+  // CloudFormation goes on with a stack in flight; the SQL stops after the statement in flight.
+  const run = async <T>(fn: (signal: AbortSignal) => Promise<T>, render: (r: T) => string) => {
+    process.stdout.write(`${render(await interruptible('Interrupted: stopping…', fn))}\n`);
+    return 0;
+  };
+  switch (action) {
+    case 'synth':
+      return run(async () => deploySynth(opts), renderSynth);
+    case 'apply':
+      return run((signal) => deployApply({ ...opts, signal }), renderApply);
+    case 'destroy':
+      return run((signal) => deployDestroy({ ...opts, signal }), renderDestroy);
+    case undefined:
+      return run((signal) => deployUp({ ...opts, signal }), renderDeploy);
+    default:
+      throw new PgappError(
+        `Unknown deploy action ${JSON.stringify(action)}`,
+        "`pgapp deploy` (deploy everything), `pgapp deploy synth`, `pgapp deploy destroy [--delete-data]`; `pgapp deploy apply` is what the cloud's bootstrap task runs.",
       );
   }
 }

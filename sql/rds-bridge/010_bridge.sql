@@ -247,7 +247,7 @@ END $$;
 -- Reads pgapp.schemas, pgapp.replica ('true': some table reads the replica, so the publication is
 -- kept), pgapp.reads (the default mode) and pgapp.tables (per table: "reads", and "where"/"columns",
 -- what its replica holds), pgapp.copy_limit (bytes: a larger table is not published for its first
--- copy, but returned in heldBack for `dev` to ask about), pgapp.standin ('true': grant the stand-in's bridge and replicator roles
+-- copy, but returned in heldBack for `dev` to ask about), pgapp.own_roles ('true': grant pgapp's own bridge and replicator roles
 -- what they need on the bridged schemas), pgapp.bridge_user and pgapp.replicator_user. Returns what it
 -- settled: the schemas, and whether rds can feed a replica (and why not).
 CREATE OR REPLACE FUNCTION pgapp_bridge.prepare() RETURNS jsonb
@@ -269,7 +269,7 @@ DECLARE
                       'subqueries or functions or types of your own: a stored column can hold what the filter needs.';
   size record;
   plan jsonb;
-  standin boolean := current_setting('pgapp.standin')::boolean;
+  own_roles boolean := current_setting('pgapp.own_roles')::boolean;
   bridge text := current_setting('pgapp.bridge_user');
   replicator text := current_setting('pgapp.replicator_user');
   s name;
@@ -282,9 +282,10 @@ BEGIN
   SELECT x, i FROM unnest(schemas) WITH ORDINALITY AS u(x, i)
   ON CONFLICT (schema_name) DO UPDATE SET position = excluded.position WHERE b.position IS DISTINCT FROM excluded.position;
 
-  -- The stand-in's own roles (sql/rds-standin): read/write for the bridge, read for the replicator.
-  -- Made by the master user, who owns the tables, as on RDS. A real RDS's user needs none of this.
-  IF standin THEN
+  -- pgapp's own roles (sql/rds-standin, on the stand-in and on an rds `pgapp deploy` made): read/write
+  -- for the bridge, read for the replicator. Made by the master user, who owns the tables, as on RDS.
+  -- Someone's RDS (--rds-url) is reached as its URL's user, which needs none of this.
+  IF own_roles THEN
     EXECUTE format('GRANT USAGE ON SCHEMA pgapp_bridge TO %I', bridge);
     EXECUTE format('GRANT SELECT ON pgapp_bridge.catalog TO %I', bridge);
     EXECUTE format('GRANT EXECUTE ON FUNCTION pgapp_bridge.catalog_doc() TO %I', bridge);

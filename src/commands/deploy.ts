@@ -2,14 +2,25 @@
  * `pgapp deploy synth`: the project as an AWS CDK app (src/deploy), synthesized into a cloud assembly
  * with no AWS account and no network, and refused while cdk-nag's AwsSolutions rules report an error
  * nobody acknowledged with a reason.
+ * `pgapp deploy apply`: what the cloud's bootstrap task runs inside the VPC — dev's SQL phases on the
+ * deployed rds and custom, verified as dev verifies the local ones (the API is deployed after it).
  */
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { Listr, PRESET_TIMER } from 'listr2';
+import { CLOUD_ENV, type CloudEnv, envOnly } from '../config/options.ts';
+import type { Config } from '../config/schema.ts';
+import type { Secrets } from '../config/secrets.ts';
+import { API_URL_OUTPUT } from '../deploy/api.ts';
 import { cloudApp, synth } from '../deploy/app.ts';
-import { cloudSettings } from '../deploy/settings.ts';
+import { awaitApi, awsAccess, readOutputs, regionOf, runBootstrap, runCdk } from '../deploy/aws.ts';
+import { type CloudSettings, cloudSettings } from '../deploy/settings.ts';
 import { PgappError } from '../errors.ts';
 import { workDir } from '../paths.ts';
+import { PG_PORT, RDS_MASTER_USER } from '../spec/stack.ts';
+import type { Hop } from '../stack/verify.ts';
 import { commandConfig, type GlobalOptions } from './common.ts';
+import { type Ctx, devPhases, newCtx } from './dev-phases.ts';
 
 export interface SynthResult {
   dir: string;
@@ -18,17 +29,36 @@ export interface SynthResult {
   https: boolean;
 }
 
-export function deploySynth(
-  opts: GlobalOptions & { out?: string; region?: string; multiAz?: boolean; certificateArn?: string },
-): SynthResult {
-  const config = commandConfig(opts);
-  const region = opts.region || process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION;
-  const settings = cloudSettings(config, {
+export type DeployOptions = GlobalOptions & {
+  out?: string;
+  region?: string;
+  multiAz?: boolean;
+  certificateArn?: string;
+  signal?: AbortSignal;
+};
+
+/** The cloud's settings from the project's and the deploy flags, resolved once. */
+function settingsOf(
+  opts: DeployOptions,
+  region: string | undefined,
+  deletionProtection = true,
+): CloudSettings {
+  return cloudSettings(commandConfig(opts), {
     region,
     multiAz: opts.multiAz,
     certificateArn: opts.certificateArn,
+    deletionProtection,
   });
-  const dir = resolve(workDir(), opts.out ?? 'cdk.out');
+}
+
+/** `pgapp deploy synth`: the assembly, with no credentials (the region: the flag, AWS's env or profile, or the default). */
+export function deploySynth(opts: DeployOptions): SynthResult {
+  return synthTo(settingsOf(opts, regionOf(opts.region)), opts.out);
+}
+
+/** Synthesize `settings` into `out` (default cdk.out), refused while cdk-nag reports an error. */
+function synthTo(settings: CloudSettings, out: string | undefined): SynthResult {
+  const dir = resolve(workDir(), out ?? 'cdk.out');
   // A fresh assembly: nothing of an earlier synth is left to deploy. Only an assembly is removed,
   // never a folder of anything else that --out happened to name.
   if (existsSync(dir) && readdirSync(dir).length > 0 && !existsSync(resolve(dir, 'manifest.json')))
@@ -53,5 +83,261 @@ export function deploySynth(
       template: s.templateFullPath,
       resources: Object.keys((s.template as { Resources?: object }).Resources ?? {}).length,
     })),
+  };
+}
+
+export interface DeployResult {
+  region: string;
+  /** Where the credentials came from (never the credentials). */
+  credentials: string;
+  apiUrl: string;
+  https: boolean;
+  /** The data stage's outputs: how to connect (names and ARNs, no secret's value). */
+  data: Record<string, string>;
+  stacks: string[];
+  ms: number;
+}
+
+/** The stages' stack names. */
+const stackNames = (s: CloudSettings) => ({
+  network: `${s.prefix}-network`,
+  data: `${s.prefix}-data`,
+  api: `${s.prefix}-api`,
+});
+
+/**
+ * What deploying and destroying start from: credentials and a region (or what is missing, before
+ * anything is written), a fresh assembly of the settings, the stages' names, and the CDK CLI over it.
+ */
+function forAws(opts: DeployOptions, deletionProtection = true) {
+  const access = awsAccess(opts.region);
+  const settings = settingsOf(opts, access.region, deletionProtection);
+  const assembly = synthTo(settings, opts.out);
+  const cdk = (args: string[], t: { output: string }) =>
+    runCdk(args, {
+      app: assembly.dir,
+      region: access.region,
+      onLine: (l) => (t.output = l),
+      signal: opts.signal,
+    });
+  return { access, assembly, names: stackNames(settings), cdk };
+}
+
+type Step = { title: string; task: (t: { title: string; output: string }) => Promise<void> };
+
+/** Steps with listr2's progress (each CDK line as the step's output); Ctrl-C stops the one running. */
+async function runSteps(steps: Step[]): Promise<void> {
+  await new Listr<unknown, 'default' | 'simple', 'simple'>(
+    steps.map((s) => ({ title: s.title, task: (_c, t) => s.task(t) })),
+    {
+      renderer: process.stdout.isTTY ? 'default' : 'simple',
+      fallbackRenderer: 'simple',
+      rendererOptions: { timer: PRESET_TIMER },
+      fallbackRendererOptions: { timer: PRESET_TIMER },
+      registerSignalListeners: false,
+      exitOnError: true,
+    },
+  ).run();
+}
+
+/**
+ * `pgapp deploy`: the stages in order, as the cloud needs them — CDK's bootstrap of the account and
+ * region; network and data (rds, custom); the bootstrap task, which applies the SQL phases from inside
+ * the VPC and verifies rds, the bridge and the replica; then the API, whose PostgREST logs in as the
+ * role that task made; then the API's answer through the load balancer.
+ */
+export async function deployUp(opts: DeployOptions): Promise<DeployResult> {
+  const started = performance.now();
+  const { access, assembly, names, cdk } = forAws(opts);
+  const outputsFile = (stage: string) => resolve(assembly.dir, `outputs-${stage}.json`);
+  let data: Record<string, string> = {};
+  let apiUrl = '';
+  await runSteps([
+    {
+      title: `CDK bootstrap (${access.region}, credentials: ${access.source})`,
+      task: (t) => cdk(['bootstrap'], t),
+    },
+    {
+      title: `Deploy ${names.network}, ${names.data} (rds, custom)`,
+      task: async (t) => {
+        await cdk(
+          [
+            'deploy',
+            names.network,
+            names.data,
+            '--require-approval',
+            'never',
+            '--outputs-file',
+            outputsFile('data'),
+          ],
+          t,
+        );
+        data = readOutputs(outputsFile('data'))[names.data] ?? {};
+      },
+    },
+    {
+      title: 'Bootstrap task: pgapp deploy apply (the SQL phases, from inside the VPC)',
+      task: async (t) => {
+        t.output = 'running on ECS Fargate; its log is in CloudWatch';
+        await runBootstrap(access.region, data, opts.signal);
+      },
+    },
+    {
+      title: `Deploy ${names.api} (PostgREST and the gateway behind the load balancer)`,
+      task: async (t) => {
+        await cdk(
+          [
+            'deploy',
+            names.api,
+            '--exclusively',
+            '--require-approval',
+            'never',
+            '--outputs-file',
+            outputsFile('api'),
+          ],
+          t,
+        );
+        apiUrl = readOutputs(outputsFile('api'))[names.api]?.[API_URL_OUTPUT] ?? '';
+        if (!apiUrl)
+          throw new PgappError(
+            `${names.api} has no output ${API_URL_OUTPUT}`,
+            'See the stack in the CloudFormation console.',
+          );
+      },
+    },
+    {
+      title: 'The API answers through the load balancer',
+      task: async (t) => {
+        const ms = await awaitApi(apiUrl, undefined, opts.signal);
+        t.title = `The API answers through the load balancer (${(ms / 1000).toFixed(0)} s): ${apiUrl}`;
+      },
+    },
+  ]);
+  return {
+    region: access.region,
+    credentials: access.source,
+    apiUrl,
+    https: assembly.https,
+    data,
+    stacks: Object.values(names),
+    ms: Math.round(performance.now() - started),
+  };
+}
+
+export interface DestroyResult {
+  removed: string[];
+  kept: string[];
+}
+
+/**
+ * `pgapp deploy destroy`: the API stage; with `deleteData` also data and network — rds's deletion
+ * protection lifted first (a deploy of the data stage without it), CloudFormation then taking rds's
+ * final snapshot and custom's volume's (their removal policy) before removing them.
+ */
+export async function deployDestroy(opts: DeployOptions & { deleteData?: boolean }): Promise<DestroyResult> {
+  const { names, cdk } = forAws(opts, !opts.deleteData);
+  const steps: Step[] = [
+    { title: `Remove ${names.api}`, task: (t) => cdk(['destroy', names.api, '--exclusively', '--force'], t) },
+  ];
+  if (opts.deleteData)
+    steps.push(
+      {
+        title: `Lift rds's deletion protection (${names.data})`,
+        task: (t) => cdk(['deploy', names.data, '--exclusively', '--require-approval', 'never'], t),
+      },
+      {
+        title: `Remove ${names.data} (final snapshots of rds and custom's volume), then ${names.network}`,
+        task: (t) => cdk(['destroy', names.data, names.network, '--force'], t),
+      },
+    );
+  await runSteps(steps);
+  return opts.deleteData
+    ? { removed: [names.api, names.data, names.network], kept: [] }
+    : { removed: [names.api], kept: [names.data, names.network] };
+}
+
+/**
+ * The cloud's stack as the bootstrap task sees it: the project's settings, with rds the one pgapp
+ * deployed (its master user, verify-full against RDS's CA, pgapp's own roles made there, the
+ * project's migrations and seed applied) and custom at its private host. Every value comes from the
+ * task definition's environment (CLOUD_ENV); what is missing is named.
+ */
+export function cloudTarget(
+  opts: GlobalOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): { config: Config; secrets: Secrets } {
+  const optional: CloudEnv[] = ['PGAPP_CLOUD_RDS_PORT'];
+  const missing = CLOUD_ENV.filter((k) => !optional.includes(k) && !envOnly(k, env));
+  if (missing.length > 0)
+    throw new PgappError(
+      `pgapp deploy apply: ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not set`,
+      'It runs inside the cloud stack, as its bootstrap task (which `pgapp deploy` starts, with these set from the data stack and Secrets Manager). To deploy from here: `pgapp deploy`.',
+    );
+  const get = (k: CloudEnv) => envOnly(k, env) as string;
+  const port = Number(envOnly('PGAPP_CLOUD_RDS_PORT', env) ?? PG_PORT);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new PgappError(
+      `PGAPP_CLOUD_RDS_PORT=${get('PGAPP_CLOUD_RDS_PORT')} is not a port`,
+      'A number 1–65535.',
+    );
+  const base = commandConfig(opts);
+  const config: Config = {
+    ...base,
+    remote: {
+      host: get('PGAPP_CLOUD_RDS_HOST'),
+      port,
+      user: RDS_MASTER_USER,
+      password: get('PGAPP_CLOUD_RDS_PASSWORD'),
+      database: base.project,
+      sslmode: 'verify-full',
+      sslrootcert: get('PGAPP_CLOUD_RDS_CA'),
+      seed: true,
+      owned: true,
+    },
+    customHost: get('PGAPP_CLOUD_CUSTOM_HOST'),
+  };
+  const secrets: Secrets = {
+    rdsMasterPassword: get('PGAPP_CLOUD_RDS_PASSWORD'),
+    customPassword: get('PGAPP_CLOUD_CUSTOM_PASSWORD'),
+    bridgePassword: get('PGAPP_CLOUD_BRIDGE_PASSWORD'),
+    replicatorPassword: get('PGAPP_CLOUD_REPLICATOR_PASSWORD'),
+    authenticatorPassword: get('PGAPP_CLOUD_AUTHENTICATOR_PASSWORD'),
+    // The API's own (its task has them); the SQL phases read neither.
+    jwtSecret: '',
+    explainKey: '',
+  };
+  return { config, secrets };
+}
+
+export interface ApplyResult {
+  hops: Hop[];
+  sql: Ctx['sql'];
+  schemas: string[];
+  endpoints: number;
+  ms: number;
+}
+
+/**
+ * `pgapp deploy apply`: the SQL phases on the cloud's servers, with plain line-by-line progress (its
+ * output is the task's log). Run again, it applies nothing twice (the ledger is in each database).
+ */
+export async function deployApply(opts: GlobalOptions & { signal?: AbortSignal }): Promise<ApplyResult> {
+  const started = performance.now();
+  const { config, secrets } = cloudTarget(opts);
+  const signal = opts.signal ?? new AbortController().signal;
+  const ctx = newCtx(config, secrets);
+  await new Listr<Ctx, 'default' | 'simple', 'simple'>(devPhases(config, signal, false, 'cloud'), {
+    renderer: 'simple',
+    fallbackRenderer: 'simple',
+    rendererOptions: { timer: PRESET_TIMER },
+    registerSignalListeners: false,
+    exitOnError: true,
+  }).run(ctx);
+  return {
+    hops: ctx.hops,
+    sql: ctx.sql,
+    schemas: ctx.schemas ?? [],
+    endpoints: (ctx.api ?? []).filter((t) => t.apiName).length,
+    ms: Math.round(performance.now() - started),
   };
 }

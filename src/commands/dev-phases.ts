@@ -14,6 +14,7 @@ import {
   ensureNetwork,
   ensureVolume,
   keep,
+  newCreated,
   restartContainer,
   waitReady,
 } from '../docker/containers.ts';
@@ -60,7 +61,29 @@ export interface Ctx {
   hops: Hop[];
   phases: Record<string, number>;
   reads: Reads;
-  tls: TlsState;
+  /** The project's CA and rds's certificate (the local stack's containers mount them). */
+  tls?: TlsState;
+}
+
+/** A run's context before its first phase. */
+export function newCtx(config: Config, secrets: Secrets, tls?: TlsState): Ctx {
+  return {
+    config,
+    secrets,
+    created: newCreated(),
+    ids: {},
+    actions: {},
+    sql: {
+      seed: { applied: [], changed: [] },
+      bridge: { applied: [], changed: [] },
+      api: { applied: [], changed: [] },
+      app: { applied: [], changed: [] },
+    },
+    hops: [],
+    phases: {},
+    reads: { mode: config.reads },
+    tls,
+  };
 }
 
 /** Where the API reads, and why when it is not what was asked (a remote that cannot publish). */
@@ -85,6 +108,8 @@ export type TaskDef = {
 };
 
 const READY_TIMEOUT_MS = Number(envOnly('PGAPP_READY_TIMEOUT_MS') ?? 120_000);
+/** The cloud's custom: an instance booting, installing Docker and pulling the image from ECR. */
+const CUSTOM_BOOT_TIMEOUT_MS = 15 * 60_000;
 
 /**
  * Fault injection for the tests of Ctrl-C in each phase: with PGAPP_TEST_HOLD=<a phase's title>,
@@ -99,9 +124,16 @@ async function holdIfAsked(title: string, signal: AbortSignal, task: { output: s
 
 /**
  * The phases for `config`, in order. `signal` stops them (the caller rolls back); `baseAnswer` is the
- * answer, asked before rendering, to building a missing base image.
+ * answer, asked before rendering, to building a missing base image. `cloud`: the SQL phases only,
+ * for the cloud's bootstrap task (`pgapp deploy apply`): its servers are already running (CloudFormation
+ * made them), custom at config.customHost, and its API is deployed afterwards.
  */
-export function devPhases(config: Config, signal: AbortSignal, baseAnswer: boolean): TaskDef[] {
+export function devPhases(
+  config: Config,
+  signal: AbortSignal,
+  baseAnswer: boolean,
+  target: 'local' | 'cloud' = 'local',
+): TaskDef[] {
   const specFor = (c: Ctx) => {
     const imgs = c.images as StackImagesEnsured;
     const refs: StackImages = {
@@ -110,7 +142,7 @@ export function devPhases(config: Config, signal: AbortSignal, baseAnswer: boole
       postgrest: imgs.postgrest.ref,
       gateway: imgs.gateway.ref,
     };
-    return stackSpec(c.config, c.secrets, refs, stackFiles(c.config.project, c.tls));
+    return stackSpec(c.config, c.secrets, refs, stackFiles(c.config.project, c.tls as TlsState));
   };
 
   const serviceTask = (service: Service) => ({
@@ -135,16 +167,36 @@ export function devPhases(config: Config, signal: AbortSignal, baseAnswer: boole
 
   /** A real rds (--rds-url): nothing to start, but reachable, with these credentials, over TLS. */
   const remoteTask = (r: RemoteRds) => ({
-    title: `rds: remote ${r.host}:${r.port}/${r.database}`,
+    title: `rds: ${r.owned ? 'deployed' : 'remote'} ${r.host}:${r.port}/${r.database}`,
     task: async (c: Ctx, task: { title: string; output: string }) => {
       const version = await withClient(
         connectionConfig('rds', c.config, c.secrets),
         async (db) =>
           (await db.query<{ v: string }>(`SELECT current_setting('server_version') AS v`)).rows[0]?.v,
         signal,
-        3_000, // a server that is not ours: no waiting for it to start
+        // Someone's server: no waiting for it to start. One pgapp deployed: CloudFormation waited.
+        r.owned ? 60_000 : 3_000,
       );
-      task.title = `rds: remote ${r.host}:${r.port}/${r.database} (PostgreSQL ${version}, sslmode=${r.sslmode})`;
+      task.title = `rds: ${r.owned ? 'deployed' : 'remote'} ${r.host}:${r.port}/${r.database} (PostgreSQL ${version}, sslmode=${r.sslmode})`;
+    },
+  });
+
+  /**
+   * The cloud's custom, at its host inside the VPC: its instance may still be starting Docker and
+   * pulling its image when the bootstrap task runs, so it is waited for (CUSTOM_BOOT_TIMEOUT_MS).
+   */
+  const customAtHost = (host: string): TaskDef => ({
+    title: `custom: ${host}`,
+    task: async (c, task) => {
+      task.output = 'waiting until it answers (its instance may still be starting)';
+      const version = await withClient(
+        connectionConfig('custom', c.config, c.secrets),
+        async (db) =>
+          (await db.query<{ v: string }>(`SELECT current_setting('server_version') AS v`)).rows[0]?.v,
+        signal,
+        CUSTOM_BOOT_TIMEOUT_MS,
+      );
+      task.title = `custom: ${host} (PostgreSQL ${version})`;
     },
   });
 
@@ -261,6 +313,72 @@ export function devPhases(config: Config, signal: AbortSignal, baseAnswer: boole
     return `${published.length} endpoint${published.length === 1 ? '' : 's'}${sync.changed ? '' : ' (unchanged)'}`;
   };
 
+  const seedTitle = !config.remote
+    ? 'rds: migrations, seed, bridge'
+    : config.remote.owned
+      ? 'rds (deployed): migrations, seed, bridge'
+      : config.remote.seed
+        ? 'Remote rds: migrations, seed, bridge'
+        : 'Remote rds: bridge only (no migrations, no seed)';
+  const seed = sqlTask('seed', seedTitle, afterSeed);
+  const bridge = sqlTask('bridge', 'Bridge custom → rds (postgres_fdw)', afterBridge);
+  const replica: TaskDef = {
+    title: 'Replica custom ← rds',
+    task: async (c, task) => {
+      signal.throwIfAborted();
+      if (!anyReplica(c.config)) {
+        const { dropped, slotLeft } = await dropReplica(c.config, c.secrets, signal);
+        task.title = `Replica: off (reads: fdw${dropped ? '; subscription dropped' : ''})`;
+        if (slotLeft) task.output = slotLeftHint(slotLeft);
+        return;
+      }
+      await holdIfAsked('Replica custom ← rds', signal, task);
+      const sync = await syncReplica(
+        c.config,
+        c.secrets,
+        (line) => (task.output = line),
+        signal,
+        READY_TIMEOUT_MS,
+      );
+      c.reads = { ...c.reads, sync };
+      const fresh = sync.copied.filter((x) => !sync.changed.includes(x.rel));
+      const changes = [
+        sync.subscription !== 'created' && fresh.length ? `${fresh.length} new` : '',
+        sync.changed.length ? `${sync.changed.length} copied again (${sync.changed.join(', ')})` : '',
+      ].filter(Boolean);
+      task.title = `Replica custom ← rds (logical replication): ${sync.tables} tables, subscription ${sync.subscription}${changes.length ? `, ${changes.join(', ')}` : ''}`;
+      // What each copy cost: the tables that took a while, by name.
+      const slow = sync.copied.filter((x) => x.seconds >= 1).sort((a, b) => b.seconds - a.seconds);
+      if (slow.length)
+        task.output = `copied ${slow.map((x) => `${describeSize(x)} in ${x.seconds} s`).join(', ')}`;
+    },
+  };
+  const api = sqlTask('api', 'API schema', afterApi);
+  const app = sqlTask('app', 'App layer', afterApi);
+  const verify = (opts: { api: boolean }): TaskDef => ({
+    title: 'Verify every hop',
+    task: async (c, task) => {
+      signal.throwIfAborted();
+      await holdIfAsked('Verify every hop', signal, task);
+      c.hops = await verifyStack(c.config, c.secrets, opts);
+      task.title = `Verify every hop: ${c.hops.map((h) => `${h.ms} ms`).join(' / ')}`;
+    },
+  });
+
+  if (target === 'cloud') {
+    if (!config.remote || !config.customHost)
+      throw new Error('the cloud phases need config.remote and config.customHost');
+    return [
+      remoteTask(config.remote),
+      customAtHost(config.customHost),
+      seed,
+      bridge,
+      replica,
+      api,
+      app,
+      verify({ api: false }),
+    ];
+  }
   return [
     {
       title: 'Docker engine',
@@ -291,61 +409,15 @@ export function devPhases(config: Config, signal: AbortSignal, baseAnswer: boole
       },
     },
     ...(config.remote ? [remoteTask(config.remote)] : [serviceTask('rds'), parameterGroupTask]),
-    sqlTask(
-      'seed',
-      !config.remote
-        ? 'rds: migrations, seed, bridge'
-        : config.remote.seed
-          ? 'Remote rds: migrations, seed, bridge'
-          : 'Remote rds: bridge only (no migrations, no seed)',
-      afterSeed,
-    ),
+    seed,
     serviceTask('custom'),
-    sqlTask('bridge', 'Bridge custom → rds (postgres_fdw)', afterBridge),
-    {
-      title: 'Replica custom ← rds',
-      task: async (c, task) => {
-        signal.throwIfAborted();
-        if (!anyReplica(c.config)) {
-          const { dropped, slotLeft } = await dropReplica(c.config, c.secrets, signal);
-          task.title = `Replica: off (reads: fdw${dropped ? '; subscription dropped' : ''})`;
-          if (slotLeft) task.output = slotLeftHint(slotLeft);
-          return;
-        }
-        await holdIfAsked('Replica custom ← rds', signal, task);
-        const sync = await syncReplica(
-          c.config,
-          c.secrets,
-          (line) => (task.output = line),
-          signal,
-          READY_TIMEOUT_MS,
-        );
-        c.reads = { ...c.reads, sync };
-        const fresh = sync.copied.filter((x) => !sync.changed.includes(x.rel));
-        const changes = [
-          sync.subscription !== 'created' && fresh.length ? `${fresh.length} new` : '',
-          sync.changed.length ? `${sync.changed.length} copied again (${sync.changed.join(', ')})` : '',
-        ].filter(Boolean);
-        task.title = `Replica custom ← rds (logical replication): ${sync.tables} tables, subscription ${sync.subscription}${changes.length ? `, ${changes.join(', ')}` : ''}`;
-        // What each copy cost: the tables that took a while, by name.
-        const slow = sync.copied.filter((x) => x.seconds >= 1).sort((a, b) => b.seconds - a.seconds);
-        if (slow.length)
-          task.output = `copied ${slow.map((x) => `${describeSize(x)} in ${x.seconds} s`).join(', ')}`;
-      },
-    },
-    sqlTask('api', 'API schema', afterApi),
-    sqlTask('app', 'App layer', afterApi),
+    bridge,
+    replica,
+    api,
+    app,
     ...(config.typesOut ? [typesTask(config.typesOut)] : []),
     serviceTask('postgrest'),
     serviceTask('gateway'),
-    {
-      title: 'Verify every hop',
-      task: async (c, task) => {
-        signal.throwIfAborted();
-        await holdIfAsked('Verify every hop', signal, task);
-        c.hops = await verifyStack(c.config, c.secrets);
-        task.title = `Verify every hop: ${c.hops.map((h) => `${h.ms} ms`).join(' / ')}`;
-      },
-    },
+    verify({ api: true }),
   ];
 }

@@ -11,7 +11,7 @@ import type { Config } from '../config/schema.ts';
 import type { Secrets } from '../config/secrets.ts';
 import { readSecrets, secretsFile } from '../config/secrets.ts';
 import { ensureTls, installRemoteCa } from '../config/tls.ts';
-import { type Action, newCreated, projectVolumes, rollback } from '../docker/containers.ts';
+import { type Action, projectVolumes, rollback } from '../docker/containers.ts';
 import { checkEngine } from '../docker/engine.ts';
 import { imageId } from '../docker/images.ts';
 import { stackBaseImages } from '../docker/pg-images.ts';
@@ -31,7 +31,7 @@ import {
   isInteractive,
   type StackImagesEnsured,
 } from './common.ts';
-import { type Ctx, devPhases, type Reads, type TaskDef } from './dev-phases.ts';
+import { type Ctx, devPhases, newCtx, type Reads, type TaskDef } from './dev-phases.ts';
 
 export interface DevResult {
   config: Config;
@@ -144,23 +144,7 @@ async function bringUp(config: Config, opts: DevOptions): Promise<DevResult> {
   if (opts.signal?.aborted) onAbort();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
 
-  const ctx: Ctx = {
-    config,
-    secrets,
-    created: newCreated(),
-    ids: {},
-    actions: {},
-    sql: {
-      seed: { applied: [], changed: [] },
-      bridge: { applied: [], changed: [] },
-      api: { applied: [], changed: [] },
-      app: { applied: [], changed: [] },
-    },
-    hops: [],
-    phases: {},
-    reads: { mode: config.reads },
-    tls,
-  };
+  const ctx = newCtx(config, secrets, tls);
   const signal = abort.signal;
   const renderer = opts.renderer ?? (process.stdout.isTTY ? 'default' : 'simple');
   // Each phase's duration, kept for the caller (benchmarks) as the renderer shows it to people.

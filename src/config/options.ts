@@ -350,6 +350,61 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: "the tests of Ctrl-C: holds `dev`'s phase of that title half-way until interrupted",
     commands: ['dev'],
   },
+  // The cloud's bootstrap task (`pgapp deploy apply`), set by its task definition (src/deploy/data.ts).
+  {
+    type: 'string',
+    env: 'PGAPP_CLOUD_RDS_HOST',
+    help: "`deploy apply` (the cloud's bootstrap task sets it): the deployed rds's endpoint",
+    commands: ['deploy'],
+  },
+  {
+    type: 'string',
+    env: 'PGAPP_CLOUD_RDS_PORT',
+    help: "`deploy apply`: the deployed rds's port (default 5432)",
+    commands: ['deploy'],
+  },
+  {
+    type: 'string',
+    env: 'PGAPP_CLOUD_RDS_CA',
+    help: "`deploy apply`: the CA bundle that verifies the deployed rds (sslmode=verify-full; the bootstrap image holds RDS's global bundle)",
+    commands: ['deploy'],
+  },
+  {
+    type: 'string',
+    env: 'PGAPP_CLOUD_RDS_PASSWORD',
+    help: "`deploy apply`: the deployed rds's master password (from Secrets Manager)",
+    commands: ['deploy'],
+  },
+  {
+    type: 'string',
+    env: 'PGAPP_CLOUD_CUSTOM_HOST',
+    help: "`deploy apply`: the cloud's custom Postgres, by its private host name",
+    commands: ['deploy'],
+  },
+  {
+    type: 'string',
+    env: 'PGAPP_CLOUD_CUSTOM_PASSWORD',
+    help: "`deploy apply`: custom's superuser password (from Secrets Manager)",
+    commands: ['deploy'],
+  },
+  {
+    type: 'string',
+    env: 'PGAPP_CLOUD_BRIDGE_PASSWORD',
+    help: "`deploy apply`: the password of the bridge's role on rds (from Secrets Manager)",
+    commands: ['deploy'],
+  },
+  {
+    type: 'string',
+    env: 'PGAPP_CLOUD_REPLICATOR_PASSWORD',
+    help: "`deploy apply`: the password of the replica's role on rds (from Secrets Manager)",
+    commands: ['deploy'],
+  },
+  {
+    type: 'string',
+    env: 'PGAPP_CLOUD_AUTHENTICATOR_PASSWORD',
+    help: "`deploy apply`: the password of PostgREST's login role on custom (from Secrets Manager)",
+    commands: ['deploy'],
+  },
   // One command's own.
   {
     flag: 'example',
@@ -436,13 +491,19 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: 'region',
     type: 'string',
     value: 'REGION',
-    help: 'the AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, else us-east-1)',
+    help: "the AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, the AWS profile's region; synth alone falls back to us-east-1)",
     commands: ['deploy'],
   },
   {
     flag: 'multi-az',
     type: 'boolean',
     help: 'rds in two availability zones (a standby; twice the price)',
+    commands: ['deploy'],
+  },
+  {
+    flag: 'delete-data',
+    type: 'boolean',
+    help: '`deploy destroy`: remove rds, custom and the network too (after final snapshots), not only the API',
     commands: ['deploy'],
   },
   {
@@ -474,7 +535,22 @@ export type EnvOnly =
   | 'PGAPP_DEBIAN_MIRROR'
   | 'PGAPP_READY_TIMEOUT_MS'
   | 'PGAPP_TEST_PROJECT'
-  | 'PGAPP_TEST_HOLD';
+  | 'PGAPP_TEST_HOLD'
+  | CloudEnv;
+
+/** What the cloud's bootstrap task is given: its task definition sets exactly these. */
+export const CLOUD_ENV = [
+  'PGAPP_CLOUD_RDS_HOST',
+  'PGAPP_CLOUD_RDS_PORT',
+  'PGAPP_CLOUD_RDS_CA',
+  'PGAPP_CLOUD_RDS_PASSWORD',
+  'PGAPP_CLOUD_CUSTOM_HOST',
+  'PGAPP_CLOUD_CUSTOM_PASSWORD',
+  'PGAPP_CLOUD_BRIDGE_PASSWORD',
+  'PGAPP_CLOUD_REPLICATOR_PASSWORD',
+  'PGAPP_CLOUD_AUTHENTICATOR_PASSWORD',
+] as const;
+export type CloudEnv = (typeof CLOUD_ENV)[number];
 
 /** The value of an environment-only variable (read here, not ad hoc). PGAPP_HOME is read by paths.ts, below this layer. */
 export function envOnly(name: EnvOnly, env: NodeJS.ProcessEnv = process.env): string | undefined {

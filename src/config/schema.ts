@@ -97,6 +97,11 @@ export interface Config {
   /** An existing Postgres or RDS to bridge to instead of starting the rds container. */
   remote?: RemoteRds;
   /**
+   * custom at this host name, port 5432 (the cloud's bootstrap task, inside the VPC), rather than
+   * its container's port on 127.0.0.1.
+   */
+  customHost?: string;
+  /**
    * The rds schemas to mirror (foreign tables, replica, API), in order (the first keeps a table name
    * two of them share); undefined: every schema of rds that holds tables (pgapp_bridge.resolve_schemas).
    */
@@ -140,7 +145,16 @@ export interface RemoteRds {
   sslrootcert?: string;
   /** Run the project's migrations and seed there too (--seed-remote); off by default. */
   seed: boolean;
+  /**
+   * pgapp made this rds (the cloud's, `pgapp deploy`): its user is the master user, and pgapp makes
+   * the bridge's and the replicator's roles there with the stack's own secrets, as on the stand-in,
+   * rather than logging in as the URL's user.
+   */
+  owned?: boolean;
 }
+
+/** Whether pgapp makes rds's bridge and replicator roles: on the stand-in and on an rds it deployed. */
+export const ownsRdsRoles = (remote: RemoteRds | undefined): boolean => !remote || remote.owned === true;
 
 const TLS_MODES = ['require', 'verify-ca', 'verify-full'];
 // `prefer` would fall back to plain text silently: only an explicit `disable` is allowed, with --rds-insecure.

@@ -4,7 +4,7 @@ import type { Secrets } from '../config/secrets.ts';
 import { caPem, tlsPaths } from '../config/tls.ts';
 import { errorMessage, PgappError } from '../errors.ts';
 import { retryUntil } from '../net/time.ts';
-import { CUSTOM_SUPERUSER, RDS_MASTER_USER } from '../spec/stack.ts';
+import { CUSTOM_SUPERUSER, PG_PORT, RDS_MASTER_USER } from '../spec/stack.ts';
 
 /**
  * pgapp's own clients read bigint (int8) as a number (counts, ids). Per client, never pg's global
@@ -51,12 +51,16 @@ export function connectionConfig(target: Target, config: Config, secrets: Secret
     : c;
 }
 
-/** One of the stack's own servers, from the host: its port on 127.0.0.1, its user and password. */
+/**
+ * One of the stack's own servers, from the host: its port on 127.0.0.1, its user and password
+ * (custom at its own host, inside the cloud's network, when config.customHost says so).
+ */
 function ownServer(target: Target, config: Config, secrets: Secrets) {
   const rds = target === 'rds';
+  const atHost = !rds && config.customHost !== undefined;
   return {
-    host: '127.0.0.1',
-    port: rds ? config.ports.rds : config.ports.custom,
+    host: atHost ? (config.customHost as string) : '127.0.0.1',
+    port: atHost ? PG_PORT : rds ? config.ports.rds : config.ports.custom,
     user: rds ? RDS_MASTER_USER : CUSTOM_SUPERUSER,
     password: rds ? secrets.rdsMasterPassword : secrets.customPassword,
     database: config.project,

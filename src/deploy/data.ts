@@ -17,15 +17,22 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secrets from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
+import type { CloudEnv } from '../config/options.ts';
 import { CONTAINER_CA_DIR } from '../config/tls.ts';
-import { CUSTOM_SUPERUSER, PG_PORT, PGDATA_VOLUME_TARGET, RDS_MASTER_USER } from '../spec/stack.ts';
+import {
+  CUSTOM_SUPERUSER,
+  customArgs,
+  PG_PORT,
+  PGDATA_VOLUME_TARGET,
+  RDS_MASTER_USER,
+} from '../spec/stack.ts';
 import { imageAsset } from './assets.ts';
 import { acknowledge } from './nag.ts';
 import type { Groups } from './network.ts';
 import type { CloudSettings } from './settings.ts';
 
 /** The stack's own secrets: one Secrets Manager secret each, generated at deploy time. */
-export const STACK_SECRETS = ['custom', 'authenticator', 'jwt', 'explain'] as const;
+export const STACK_SECRETS = ['custom', 'bridge', 'replicator', 'authenticator', 'jwt', 'explain'] as const;
 export type StackSecret = (typeof STACK_SECRETS)[number];
 
 /** Where custom's host keeps what the container mounts. */
@@ -34,13 +41,18 @@ const CA_HOST_DIR = '/etc/pgapp-ca';
 /** The CA bundle RDS's certificates chain to, which custom's clients of rds verify (sslmode=verify-full). */
 export const RDS_CA_BUNDLE_URL = 'https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem';
 
-/** What `pgapp deploy` reads from the data stage's outputs to run the bootstrap task. */
-export const BOOTSTRAP_OUTPUTS = {
+/** What `pgapp deploy` reads from the data stage's outputs: to run the bootstrap task, and to say how to connect. */
+export const DATA_OUTPUTS = {
   cluster: 'ClusterName',
   task: 'BootstrapTaskArn',
   subnets: 'BootstrapSubnetIds',
   group: 'BootstrapSecurityGroupId',
   logGroup: 'BootstrapLogGroup',
+  customInstance: 'CustomInstanceId',
+  rdsEndpoint: 'RdsEndpoint',
+  rdsSecret: 'RdsMasterSecretArn',
+  customSecret: 'CustomSecretArn',
+  jwtSecret: 'JwtSecretArn',
 } as const;
 
 export interface DataProps extends StackProps {
@@ -167,36 +179,44 @@ export class DataStack extends Stack {
     bootstrap.addContainer('pgapp', {
       image: ecs.ContainerImage.fromDockerImageAsset(imageAsset(this, 'BootstrapImage', s.images.bootstrap)),
       command: ['deploy', 'apply'],
+      // Exactly CLOUD_ENV (config/options.ts), what `pgapp deploy apply` reads; the RDS CA is the
+      // image's own. Not the JWT secret nor the explain key: the SQL phases need neither.
       environment: {
         PGAPP_PROJECT: s.project,
         PGAPP_CLOUD_RDS_HOST: this.rds.dbInstanceEndpointAddress,
         PGAPP_CLOUD_RDS_PORT: this.rds.dbInstanceEndpointPort,
         PGAPP_CLOUD_CUSTOM_HOST: customHost,
-      },
+      } satisfies Partial<Record<CloudEnv | 'PGAPP_PROJECT', string>>,
       secrets: {
         PGAPP_CLOUD_RDS_PASSWORD: ecs.Secret.fromSecretsManager(
           this.rds.secret as secrets.ISecret,
           'password',
         ),
         PGAPP_CLOUD_CUSTOM_PASSWORD: ecs.Secret.fromSecretsManager(this.secrets.custom),
+        PGAPP_CLOUD_BRIDGE_PASSWORD: ecs.Secret.fromSecretsManager(this.secrets.bridge),
+        PGAPP_CLOUD_REPLICATOR_PASSWORD: ecs.Secret.fromSecretsManager(this.secrets.replicator),
         PGAPP_CLOUD_AUTHENTICATOR_PASSWORD: ecs.Secret.fromSecretsManager(this.secrets.authenticator),
-        PGAPP_CLOUD_JWT_SECRET: ecs.Secret.fromSecretsManager(this.secrets.jwt),
-        PGAPP_CLOUD_EXPLAIN_KEY: ecs.Secret.fromSecretsManager(this.secrets.explain),
-      },
+      } satisfies Partial<Record<CloudEnv, ecs.Secret>>,
       logging: ecs.LogDrivers.awsLogs({ logGroup: bootstrapLogs, streamPrefix: 'bootstrap' }),
     });
 
     const out = (key: string, value: string, description: string) =>
       new CfnOutput(this, key, { value, description });
-    out(BOOTSTRAP_OUTPUTS.cluster, this.cluster.clusterName, 'The ECS cluster');
-    out(BOOTSTRAP_OUTPUTS.task, bootstrap.taskDefinitionArn, 'The bootstrap task (pgapp deploy apply)');
+    out(DATA_OUTPUTS.cluster, this.cluster.clusterName, 'The ECS cluster');
+    out(DATA_OUTPUTS.task, bootstrap.taskDefinitionArn, 'The bootstrap task (pgapp deploy apply)');
     out(
-      BOOTSTRAP_OUTPUTS.subnets,
+      DATA_OUTPUTS.subnets,
       vpc.selectSubnets({ subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }).subnetIds.join(','),
       'Where the bootstrap task runs',
     );
-    out(BOOTSTRAP_OUTPUTS.group, groups.bootstrap.securityGroupId, "The bootstrap task's security group");
-    out(BOOTSTRAP_OUTPUTS.logGroup, bootstrapLogs.logGroupName, "The bootstrap task's logs");
+    out(DATA_OUTPUTS.group, groups.bootstrap.securityGroupId, "The bootstrap task's security group");
+    out(DATA_OUTPUTS.logGroup, bootstrapLogs.logGroupName, "The bootstrap task's logs");
+    // How to connect (names and ARNs, never a secret's value).
+    out(DATA_OUTPUTS.customInstance, this.custom.instanceId, "custom's EC2 instance (SSM port forwarding)");
+    out(DATA_OUTPUTS.rdsEndpoint, this.rds.dbInstanceEndpointAddress, "rds's endpoint (inside the VPC)");
+    out(DATA_OUTPUTS.rdsSecret, (this.rds.secret as secrets.ISecret).secretArn, "rds's master secret");
+    out(DATA_OUTPUTS.customSecret, this.secrets.custom.secretArn, "custom's superuser password");
+    out(DATA_OUTPUTS.jwtSecret, this.secrets.jwt.secretArn, 'The JWT secret the API verifies tokens with');
 
     acknowledge(this.rds, [
       ...(s.multiAz
@@ -287,7 +307,7 @@ export function customUserData(o: {
     'docker rm -f custom 2>/dev/null || true',
     `docker run -d --name custom --restart unless-stopped -p ${PG_PORT}:${PG_PORT} --env-file /root/custom.env` +
       ` -v ${DATA_MOUNT}:${PGDATA_VOLUME_TARGET} -v ${CA_HOST_DIR}:${CONTAINER_CA_DIR}:ro` +
-      ` ${o.image} -c cron.database_name=${o.project}`,
+      ` ${o.image} ${customArgs(o.project).join(' ')}`,
     'rm -f /root/custom.env',
   ];
 }

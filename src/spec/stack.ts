@@ -136,6 +136,9 @@ export const GATEWAY_SETTINGS: Record<string, string> = {
   PGAPP_UPSTREAM_TIMEOUT_MS: '20000',
 };
 
+/** custom's server arguments, here and in the cloud: pg_cron lives in the app database, where the foreign tables and api are. */
+export const customArgs = (db: string): string[] => ['-c', `cron.database_name=${db}`];
+
 export function stackSpec<P extends number | string>(
   config: StackParams<P>,
   secrets: Secrets,
@@ -173,8 +176,7 @@ export function stackSpec<P extends number | string>(
       ],
       env: { PGAPP_TLS_CERT_SHA256: files.rdsCertSha256 },
     }),
-    // pg_cron lives in the app database, so jobs run where the foreign tables and api are.
-    custom: postgres('custom', CUSTOM_SUPERUSER, secrets.customPassword, ['-c', `cron.database_name=${db}`], {
+    custom: postgres('custom', CUSTOM_SUPERUSER, secrets.customPassword, customArgs(db), {
       binds: [ca],
     }),
     postgrest: {

@@ -6,6 +6,7 @@ import type pg from 'pg';
 import {
   anyReplica,
   type Config,
+  ownsRdsRoles,
   type ReadsMode,
   type RemoteRds,
   SEED_SIZES,
@@ -32,15 +33,15 @@ export interface PhaseDir {
   project?: boolean;
   /** On a real remote (--rds-url) only with --seed-remote: the project's migrations and seed. */
   seed?: boolean;
-  /** The stand-in only, never a real remote (it creates the bridge role). */
-  standin?: boolean;
+  /** Where pgapp makes rds's roles (the stand-in, an rds it deployed), never on someone's rds. */
+  ownRoles?: boolean;
 }
 
 export const PHASES: Record<Phase, { target: Target; dirs: PhaseDir[]; steps: string[] }> = {
   seed: {
     target: 'rds',
     dirs: [
-      { dir: 'rds-standin', standin: true },
+      { dir: 'rds-standin', ownRoles: true },
       { dir: 'db/rds/migrations', project: true, seed: true },
       { dir: 'db/rds/seed', project: true, seed: true },
       { dir: 'rds-bridge' },
@@ -102,7 +103,9 @@ export const settingsParams = (config: Config): SettingsParams => ({
 
 /** Which of a phase's directories run for this stack. */
 export function phaseDirs(phase: Phase, remote: RemoteRds | undefined): PhaseDir[] {
-  return PHASES[phase].dirs.filter((d) => !remote || (!d.standin && (!d.seed || remote.seed)));
+  return PHASES[phase].dirs.filter(
+    (d) => !remote || ((!d.ownRoles || ownsRdsRoles(remote)) && (!d.seed || remote.seed)),
+  );
 }
 
 /** Values the SQL files and steps read as current_setting('pgapp.<name>'). */
@@ -110,9 +113,9 @@ export function sqlSettings(config: SettingsParams, secrets: Secrets): Record<st
   return {
     seed: config.seed,
     seed_rows: String(config.seedRows),
-    // A real remote: its URL's user is the bridge user (pgapp creates no role there).
-    bridge_user: config.remote?.user ?? BRIDGE_USER,
-    bridge_password: config.remote?.password ?? secrets.bridgePassword,
+    // Someone's rds (--rds-url): its URL's user is the bridge user (pgapp creates no role there).
+    bridge_user: rdsLogins(config.remote, secrets).bridge.user,
+    bridge_password: rdsLogins(config.remote, secrets).bridge.password,
     // Inside the project network, the stand-in is reached by its service name.
     rds_host: config.remote?.host ?? 'rds',
     rds_port: String(config.remote?.port ?? PG_PORT),
@@ -120,7 +123,7 @@ export function sqlSettings(config: SettingsParams, secrets: Secrets): Record<st
     // Verified as clients verify RDS: the project's CA, or --rds-url's sslrootcert (copied beside it).
     rds_sslmode: config.remote?.sslmode ?? 'verify-full',
     rds_sslrootcert: rdsRootCert(config.remote) ?? 'none',
-    standin: String(!config.remote),
+    own_roles: String(ownsRdsRoles(config.remote)),
     authenticator_password: secrets.authenticatorPassword,
     cron_jobs: String(config.cronJobs),
     // The default mode; "tables" may read some tables elsewhere. `replica`: whether any table reads
@@ -136,9 +139,27 @@ export function sqlSettings(config: SettingsParams, secrets: Secrets): Record<st
     access: config.access,
     owner_column: config.ownerColumn,
     tables: typeof config.tables === 'string' ? config.tables : JSON.stringify(config.tables),
-    // Who custom's subscription logs in as: on a real remote, the URL's user (it needs rds_replication).
-    replicator_user: config.remote?.user ?? REPLICATOR_USER,
-    replicator_password: config.remote?.password ?? secrets.replicatorPassword,
+    // Who custom's subscription logs in as: on someone's rds, the URL's user (it needs rds_replication).
+    replicator_user: rdsLogins(config.remote, secrets).replicator.user,
+    replicator_password: rdsLogins(config.remote, secrets).replicator.password,
+  };
+}
+
+/**
+ * Who custom logs in to rds as: pgapp's own least-privileged roles where it makes them (the
+ * stand-in, an rds it deployed), the URL's user on someone else's.
+ */
+export function rdsLogins(
+  remote: RemoteRds | undefined,
+  secrets: Pick<Secrets, 'bridgePassword' | 'replicatorPassword'>,
+): Record<'bridge' | 'replicator', { user: string; password: string }> {
+  if (remote && !ownsRdsRoles(remote)) {
+    const login = { user: remote.user, password: remote.password };
+    return { bridge: login, replicator: login };
+  }
+  return {
+    bridge: { user: BRIDGE_USER, password: secrets.bridgePassword },
+    replicator: { user: REPLICATOR_USER, password: secrets.replicatorPassword },
   };
 }
 

@@ -9,7 +9,8 @@ import type pg from 'pg';
 import type { Config } from '../config/schema.ts';
 import type { Secrets } from '../config/secrets.ts';
 import { rdsRootCert } from '../config/tls.ts';
-import { PG_PORT, PUBLICATION, REPLICATOR_USER } from '../spec/stack.ts';
+import { PG_PORT, PUBLICATION } from '../spec/stack.ts';
+import { rdsLogins } from './sql.ts';
 
 /** The subscription on custom has the name of the publication on rds it reads. */
 const NAME = PUBLICATION;
@@ -28,25 +29,16 @@ export function slotName(config: Config, secrets: Secrets): string {
 /** libpq connection string custom's subscription uses to reach rds, from inside the network. */
 export function subscriptionConninfo(config: Config, secrets: Secrets): string {
   const r = config.remote;
-  const parts: Record<string, string | undefined> = r
-    ? {
-        host: r.host,
-        port: String(r.port),
-        dbname: r.database,
-        user: r.user,
-        password: r.password,
-        sslmode: r.sslmode,
-        sslrootcert: rdsRootCert(r),
-      }
-    : {
-        host: 'rds',
-        port: String(PG_PORT),
-        dbname: config.project,
-        user: REPLICATOR_USER,
-        password: secrets.replicatorPassword,
-        sslmode: 'verify-full',
-        sslrootcert: rdsRootCert(undefined),
-      };
+  const login = rdsLogins(r, secrets).replicator;
+  const parts: Record<string, string | undefined> = {
+    host: r?.host ?? 'rds',
+    port: String(r?.port ?? PG_PORT),
+    dbname: r?.database ?? config.project,
+    user: login.user,
+    password: login.password,
+    sslmode: r?.sslmode ?? 'verify-full',
+    sslrootcert: rdsRootCert(r),
+  };
   parts.application_name = PUBLICATION;
   parts.connect_timeout = '5';
   return Object.entries(parts)

@@ -116,7 +116,11 @@ function probeOf(tables: ApiTable[]): Probe {
   };
 }
 
-export async function verifyStack(config: Config, secrets: Secrets): Promise<Hop[]> {
+export async function verifyStack(
+  config: Config,
+  secrets: Secrets,
+  opts: { api?: boolean } = {},
+): Promise<Hop[]> {
   const hops: Hop[] = [];
   const remote = config.remote;
   const tables = await withClient(connectionConfig('custom', config, secrets), readApiTables);
@@ -150,6 +154,16 @@ export async function verifyStack(config: Config, secrets: Secrets): Promise<Hop
       });
     });
 
+    const replicaHop = async (): Promise<Hop> => ({
+      hop: 'rds → custom (logical replication)',
+      ms: await measureReplicaLag(config, secrets),
+      detail: 'a write on rds, read on custom',
+    });
+    // The databases only (the cloud's bootstrap: its API is deployed after it, and checked then).
+    if (opts.api === false) {
+      if (anyReplica(config)) hops.push(await replicaHop());
+      return;
+    }
     const base = apiUrl(config);
     const [get, ms3] = await timed(() => http('GET', `${base}${probe.get?.path ?? '/'}`));
     if (get.status !== 200) {
@@ -169,14 +183,7 @@ export async function verifyStack(config: Config, secrets: Secrets): Promise<Hop
           'See `pgapp status` (replication) and `pgapp logs postgrest`.',
         );
     }
-    if (anyReplica(config)) {
-      const lag = await measureReplicaLag(config, secrets);
-      hops.push({
-        hop: 'rds → custom (logical replication)',
-        ms: lag,
-        detail: 'a write on rds, read on custom',
-      });
-    }
+    if (anyReplica(config)) hops.push(await replicaHop());
     hops.push({
       hop: probe.reads === 'replica' ? 'PostgREST GET → custom (replica)' : 'PostgREST GET → custom → rds',
       ms: ms3,

@@ -2,13 +2,15 @@
  * `pgapp deploy synth`: the CDK app from the project's own settings, synthesized with no AWS account
  * and no network, asserted on its templates, and clean under cdk-nag's AwsSolutions rules.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { afterAll, describe, expect, it } from 'vitest';
+import { CLOUD_ENV } from '../../src/config/options.ts';
 import { resolveConfig } from '../../src/config/schema.ts';
 import { cloudApp, synth } from '../../src/deploy/app.ts';
+import { awsAccess, regionOf, runCdk } from '../../src/deploy/aws.ts';
 import { cloudSettings } from '../../src/deploy/settings.ts';
 import { GATEWAY_PORT, PG_PORT } from '../../src/spec/stack.ts';
 
@@ -146,5 +148,85 @@ describe('deploy synth', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('gives the bootstrap task exactly what `deploy apply` reads, its passwords from Secrets Manager and no API secret', () => {
+    const tasks = data.findResources('AWS::ECS::TaskDefinition');
+    const [bootstrap] = Object.values(tasks).flatMap(
+      (t) =>
+        (t.Properties as { ContainerDefinitions: { Name: string; Command?: string[] }[] })
+          .ContainerDefinitions,
+    ) as {
+      Name: string;
+      Command: string[];
+      Environment: { Name: string }[];
+      Secrets: { Name: string; ValueFrom: unknown }[];
+    }[];
+    expect(bootstrap?.Command).toEqual(['deploy', 'apply']);
+    const names = [...(bootstrap?.Environment ?? []), ...(bootstrap?.Secrets ?? [])].map((e) => e.Name);
+    // The RDS CA is the image's own (images/pgapp/Dockerfile); everything else comes from here.
+    expect([...names].sort()).toEqual(
+      ['PGAPP_PROJECT', ...CLOUD_ENV.filter((k) => k !== 'PGAPP_CLOUD_RDS_CA')].sort(),
+    );
+    expect((bootstrap?.Secrets ?? []).map((x) => x.Name).sort()).toEqual(
+      CLOUD_ENV.filter((k) => k.endsWith('_PASSWORD')).sort(),
+    );
+  });
+
+  it("is read by pgapp's own CDK CLI (aws-cdk), offline: the stages `pgapp deploy` hands it", async () => {
+    const lines: string[] = [];
+    const home = mkdtempSync(join(tmpdir(), 'pgapp-nohome-'));
+    const saved = process.env.HOME;
+    process.env.HOME = home; // no ~/.aws, no ~/.cdk: nothing of this machine's
+    try {
+      await runCdk(['ls'], { app: out, region: 'eu-west-1', onLine: (l) => lines.push(l) });
+    } finally {
+      process.env.HOME = saved;
+      rmSync(home, { recursive: true, force: true });
+    }
+    expect(lines).toEqual(['pgapp-shop-network', 'pgapp-shop-data', 'pgapp-shop-api']);
+  }, 60_000);
+});
+
+describe('deploy: AWS credentials and region', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pgapp-aws-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const files = {
+    AWS_SHARED_CREDENTIALS_FILE: join(dir, 'credentials'),
+    AWS_CONFIG_FILE: join(dir, 'config'),
+  };
+
+  it('names what is missing when nothing is set', () => {
+    expect(() => awsAccess(undefined, { ...files })).toThrow(
+      /No AWS credentials: .*AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE/,
+    );
+    expect(() => awsAccess(undefined, { ...files, AWS_ACCESS_KEY_ID: 'AKIA' })).toThrow(
+      'AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not',
+    );
+    expect(() => awsAccess(undefined, { ...files, AWS_PROFILE: 'work' })).toThrow(
+      /AWS_PROFILE=work, but no such profile is in/,
+    );
+    expect(() =>
+      awsAccess(undefined, { ...files, AWS_ACCESS_KEY_ID: 'AKIA', AWS_SECRET_ACCESS_KEY: 's' }),
+    ).toThrow(/No AWS region: none of --region, AWS_REGION/);
+  });
+
+  it('finds keys, a profile and its region where the AWS CLI looks, and never echoes a secret', () => {
+    writeFileSync(
+      files.AWS_SHARED_CREDENTIALS_FILE,
+      '[work]\naws_access_key_id = AKIA\naws_secret_access_key = s3cret\n',
+    );
+    writeFileSync(files.AWS_CONFIG_FILE, '[profile work]\nregion = eu-central-1\n');
+    const byProfile = awsAccess(undefined, { ...files, AWS_PROFILE: 'work' });
+    expect(byProfile).toEqual({ region: 'eu-central-1', source: 'profile work' });
+    const byKeys = awsAccess('ap-south-1', {
+      ...files,
+      AWS_ACCESS_KEY_ID: 'AKIA',
+      AWS_SECRET_ACCESS_KEY: 's3cret',
+      AWS_REGION: 'us-west-2',
+    });
+    expect(byKeys).toEqual({ region: 'ap-south-1', source: 'AWS_ACCESS_KEY_ID (environment)' }); // the flag wins
+    expect(JSON.stringify([byProfile, byKeys])).not.toContain('s3cret');
+    expect(regionOf(undefined, { ...files, AWS_DEFAULT_REGION: 'sa-east-1' })).toBe('sa-east-1');
   });
 });
