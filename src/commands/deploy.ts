@@ -13,12 +13,12 @@ import type { Config } from '../config/schema.ts';
 import type { Secrets } from '../config/secrets.ts';
 import { API_URL_OUTPUT } from '../deploy/api.ts';
 import { cloudApp, synth } from '../deploy/app.ts';
-import { awaitApi, awsAccess, readOutputs, regionOf, runBootstrap, runCdk } from '../deploy/aws.ts';
+import { awsAccess, readOutputs, regionOf, runBootstrap, runCdk } from '../deploy/aws.ts';
 import { type CloudSettings, cloudSettings } from '../deploy/settings.ts';
 import { PgappError } from '../errors.ts';
 import { workDir } from '../paths.ts';
 import { PG_PORT, RDS_MASTER_USER } from '../spec/stack.ts';
-import type { Hop } from '../stack/verify.ts';
+import { type Hop, type PublicApi, verifyPublicApi } from '../stack/verify.ts';
 import { commandConfig, type GlobalOptions } from './common.ts';
 import { type Ctx, devPhases, newCtx } from './dev-phases.ts';
 
@@ -91,6 +91,8 @@ export interface DeployResult {
   /** Where the credentials came from (never the credentials). */
   credentials: string;
   apiUrl: string;
+  /** What the API answered through the load balancer. */
+  api: PublicApi;
   https: boolean;
   /** The data stage's outputs: how to connect (names and ARNs, no secret's value). */
   data: Record<string, string>;
@@ -152,6 +154,7 @@ export async function deployUp(opts: DeployOptions): Promise<DeployResult> {
   const outputsFile = (stage: string) => resolve(assembly.dir, `outputs-${stage}.json`);
   let data: Record<string, string> = {};
   let apiUrl = '';
+  let api: PublicApi = { readyMs: 0, endpoints: [] };
   await runSteps([
     {
       title: `CDK bootstrap (${access.region}, credentials: ${access.source})`,
@@ -208,8 +211,9 @@ export async function deployUp(opts: DeployOptions): Promise<DeployResult> {
     {
       title: 'The API answers through the load balancer',
       task: async (t) => {
-        const ms = await awaitApi(apiUrl, undefined, opts.signal);
-        t.title = `The API answers through the load balancer (${(ms / 1000).toFixed(0)} s): ${apiUrl}`;
+        t.output = 'waiting for its targets to become healthy';
+        api = await verifyPublicApi(apiUrl, { signal: opts.signal });
+        t.title = `The API answers through the load balancer (after ${Math.round(api.readyMs / 1000)} s): ${api.endpoints.length} endpoints${api.probe ? `, ${api.probe.hop} in ${api.probe.ms} ms` : ''}`;
       },
     },
   ]);
@@ -217,6 +221,7 @@ export async function deployUp(opts: DeployOptions): Promise<DeployResult> {
     region: access.region,
     credentials: access.source,
     apiUrl,
+    api,
     https: assembly.https,
     data,
     stacks: Object.values(names),

@@ -10,7 +10,6 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { DescribeTasksCommand, ECSClient, RunTaskCommand, waitUntilTasksStopped } from '@aws-sdk/client-ecs';
 import { PgappError } from '../errors.ts';
-import { sleep } from '../net/time.ts';
 import { DATA_OUTPUTS } from './data.ts';
 import { DEFAULT_REGION } from './settings.ts';
 
@@ -200,24 +199,4 @@ export async function runBootstrap(
       `The bootstrap task (pgapp deploy apply) failed: ${exit === undefined ? (task?.stoppedReason ?? 'it did not run') : `exit ${exit}`}`,
       `Its output is in CloudWatch Logs, group ${get(DATA_OUTPUTS.logGroup)}, stream bootstrap/pgapp/${arn.split('/').pop()}.`,
     );
-}
-
-/** The API answers `GET /` with 200 through the load balancer (the gateway's own readiness), within `timeoutMs`. */
-export async function awaitApi(url: string, timeoutMs = 600_000, signal?: AbortSignal): Promise<number> {
-  const start = Date.now();
-  let last = '';
-  while (Date.now() - start < timeoutMs) {
-    try {
-      const r = await fetch(`${url}/`, { signal: AbortSignal.timeout(10_000) });
-      if (r.status === 200) return Date.now() - start;
-      last = `HTTP ${r.status}`;
-    } catch (err) {
-      last = (err as Error).message;
-    }
-    await sleep(5_000, signal);
-  }
-  throw new PgappError(
-    `The API at ${url} did not answer 200 within ${timeoutMs / 1000} s (last: ${last})`,
-    'Check the API service in the ECS console (its tasks and their logs) and the target group health.',
-  );
 }

@@ -10,6 +10,7 @@ import { anyReplica, type Config } from '../config/schema.ts';
 import type { Secrets } from '../config/secrets.ts';
 import { connectionConfig, withClient } from '../db/connect.ts';
 import { errorMessage, PgappError } from '../errors.ts';
+import { sleep } from '../net/time.ts';
 import { type ApiTable, readApiTables } from './api.ts';
 import { measureReplicaLag } from './replica.ts';
 
@@ -333,4 +334,60 @@ async function verifyWrite(
         : 'not proven: no table the API writes (access "write" or "owner", with a primary key)',
     },
   ];
+}
+
+/** What the API behind a public URL answered (`pgapp deploy`, from outside the VPC). */
+export interface PublicApi {
+  /** How long it took to answer 200 at all (a load balancer's targets becoming healthy). */
+  readyMs: number;
+  /** The table and view endpoints its OpenAPI document lists. */
+  endpoints: string[];
+  /** The first one, read anonymously: both hops behind the API answered. */
+  probe?: Hop;
+}
+
+/**
+ * The API at `base` (a load balancer), as an outside client sees it: `GET /` answers 200 (PostgREST
+ * connected, its schema cache loaded: the gateway's readiness), within `timeoutMs`; its OpenAPI lists
+ * the endpoints; the first answers an anonymous `?limit=1` with 200 and rows (custom, and rds behind
+ * it or its replica). Nothing is written: it is someone's data.
+ */
+export async function verifyPublicApi(
+  base: string,
+  opts: { timeoutMs?: number; signal?: AbortSignal; everyMs?: number } = {},
+): Promise<PublicApi> {
+  const timeoutMs = opts.timeoutMs ?? 600_000;
+  const start = Date.now();
+  let last = '';
+  type OpenApi = { paths?: Record<string, unknown> };
+  let doc: OpenApi | undefined;
+  while (!doc) {
+    const r = await http('GET', `${base}/`).catch((err: Error) => ({ status: 0, json: err.message }));
+    if (r.status === 200 && r.json && typeof r.json === 'object') doc = r.json as OpenApi;
+    else {
+      last = r.status ? `HTTP ${r.status}` : String(r.json);
+      if (Date.now() - start > timeoutMs)
+        throw new PgappError(
+          `The API at ${base} did not answer 200 within ${Math.round(timeoutMs / 1000)} s (last: ${last})`,
+          'Check the API service in the ECS console (its tasks and their logs) and the target group health.',
+        );
+      await sleep(opts.everyMs ?? 5_000, opts.signal);
+    }
+  }
+  const readyMs = Date.now() - start;
+  const endpoints = Object.keys(doc.paths ?? {}).filter((p) => p !== '/' && !p.startsWith('/rpc/'));
+  const first = endpoints[0];
+  if (!first) return { readyMs, endpoints };
+  const [r, ms] = await timed(() => http('GET', `${base}${first}?limit=1`));
+  if (r.status !== 200 || !Array.isArray(r.json))
+    fail(
+      `GET ${first}`,
+      `HTTP ${r.status}: ${JSON.stringify(r.json).slice(0, 300)}`,
+      "The API's task logs (ECS console) say why; `pgapp deploy` runs the bootstrap again.",
+    );
+  return {
+    readyMs,
+    endpoints,
+    probe: { hop: `GET ${first} (anonymous)`, ms, detail: `${(r.json as unknown[]).length} row(s)` },
+  };
 }

@@ -27,6 +27,8 @@ export function renderDeploy(r: DeployResult): string {
     `${ok} ${h('Deployed')} to ${r.region} in ${Math.round(r.ms / 60_000)} min: ${r.stacks.join(', ')}`,
     '',
     `${h('API')}        ${r.apiUrl}${r.https ? '' : chalk.yellow('  (HTTP: `pgapp deploy --certificate-arn ARN` for HTTPS)')}`,
+    `  ${r.api.endpoints.length} endpoints: ${r.api.endpoints.slice(0, 8).join(' ')}${r.api.endpoints.length > 8 ? ' …' : ''}`,
+    ...(r.api.probe ? [chalk.dim(`  ${r.api.probe.hop}: ${r.api.probe.ms} ms, ${r.api.probe.detail}`)] : []),
     `  tokens are HS256 JWTs signed with the secret ${d('jwtSecret')}`,
     chalk.dim(
       `  aws secretsmanager get-secret-value --secret-id ${d('jwtSecret')} --query SecretString --output text`,

@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { commandConfig } from '../../src/commands/common.ts';
 import type { CloudEnv } from '../../src/config/options.ts';
 import type { Config } from '../../src/config/schema.ts';
@@ -38,6 +38,8 @@ import {
 } from '../../src/spec/stack.ts';
 import { ensureParameterGroupFile } from '../../src/stack/parameters.ts';
 import { imageNeeds } from '../../src/stack/sql.ts';
+import { verifyPublicApi } from '../../src/stack/verify.ts';
+import { useStack } from '../../src/testing/index.ts';
 import { CLI, query, TSX, throwawayProjectName } from '../helpers.ts';
 
 const run = promisify(execFile);
@@ -242,3 +244,27 @@ describe('pgapp deploy apply outside the cloud', () => {
     }
   }, 60_000);
 });
+
+// What `pgapp deploy` checks last, from outside the VPC: the API behind a URL, read anonymously.
+const postgrest = inject('postgrest');
+describe.skipIf(!postgrest.available)(
+  postgrest.available
+    ? "pgapp deploy's check of the API through its public URL"
+    : `pgapp deploy's check of the API — SKIPPED: ${postgrest.reason}`,
+  () => {
+    it('lists the endpoints from the OpenAPI document and reads the first one anonymously', async () => {
+      const stack = await useStack();
+      const api = await verifyPublicApi(stack.apiUrl, { timeoutMs: 30_000 });
+      expect(api.endpoints).toEqual(expect.arrayContaining(['/companies', '/contacts', '/deals']));
+      expect(api.endpoints.some((p) => p.startsWith('/rpc/'))).toBe(false);
+      expect(api.probe).toMatchObject({ hop: `GET ${api.endpoints[0]} (anonymous)`, detail: '1 row(s)' });
+    });
+
+    it('gives up with the last answer when nothing answers 200 in time', async () => {
+      const url = `http://127.0.0.1:${await freePort()}`;
+      await expect(verifyPublicApi(url, { timeoutMs: 1_000, everyMs: 200 })).rejects.toThrow(
+        `The API at ${url} did not answer 200 within 1 s`,
+      );
+    });
+  },
+);
