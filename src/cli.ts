@@ -5,7 +5,8 @@
 import { parseArgs } from 'node:util';
 import chalk from 'chalk';
 import { compose, composeEnvFile } from './commands/compose.ts';
-import { type DeployOptions, deployApply, deployDestroy, deploySynth, deployUp } from './commands/deploy.ts';
+import { type DeployOptions, deployDestroy, deploySynth, deployUp } from './commands/deploy.ts';
+import { deployApply } from './commands/deploy-apply.ts';
 import { dev } from './commands/dev.ts';
 import { down } from './commands/down.ts';
 import { env } from './commands/env.ts';

@@ -1,6 +1,7 @@
 /** What the `deploy` commands print: the assembly, the bootstrap's hops, the deployed API and how to connect. */
 import chalk from 'chalk';
-import type { ApplyResult, DeployResult, DestroyResult, SynthResult } from '../commands/deploy.ts';
+import type { DeployResult, DestroyResult, SynthResult } from '../commands/deploy.ts';
+import type { ApplyResult } from '../commands/deploy-apply.ts';
 import { DATA_OUTPUTS } from '../deploy/data.ts';
 
 const ok = chalk.green('✔');
