@@ -20,7 +20,7 @@ import {
 } from '../docker/containers.ts';
 import { checkEngine } from '../docker/engine.ts';
 import { PgappError } from '../errors.ts';
-import { sleep } from '../net/time.ts';
+import { retryUntil, sleep } from '../net/time.ts';
 import {
   networkName,
   SERVICES,
@@ -189,12 +189,24 @@ export function devPhases(
     title: `custom: ${host}`,
     task: async (c, task) => {
       task.output = 'waiting until it answers (its instance may still be starting)';
-      const version = await withClient(
-        connectionConfig('custom', c.config, c.secrets),
-        async (db) =>
-          (await db.query<{ v: string }>(`SELECT current_setting('server_version') AS v`)).rows[0]?.v,
-        signal,
-        CUSTOM_BOOT_TIMEOUT_MS,
+      // Not listening yet (refused) is retried by connect itself; an instance still booting may not
+      // answer at all (a timeout, no route) — retried here. A wrong password is the answer at once.
+      let last: unknown;
+      const version = await retryUntil(
+        () =>
+          withClient(
+            connectionConfig('custom', c.config, c.secrets),
+            async (db) =>
+              (await db.query<{ v: string }>(`SELECT current_setting('server_version') AS v`)).rows[0]?.v,
+            signal,
+            60_000,
+          ).catch((err: PgappError) => {
+            if (!/timeout|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ECONNREFUSED/i.test(err.message)) throw err;
+            last = err;
+            task.output = `not answering yet: ${err.message}`;
+            return undefined;
+          }),
+        { timeoutMs: CUSTOM_BOOT_TIMEOUT_MS, intervalMs: 5_000, signal, timedOut: () => last as Error },
       );
       task.title = `custom: ${host} (PostgreSQL ${version})`;
     },

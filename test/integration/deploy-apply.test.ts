@@ -30,6 +30,7 @@ import { freePort } from '../../src/net/ports.ts';
 import { PACKAGE_ROOT, stateDir } from '../../src/paths.ts';
 import {
   BRIDGE_USER,
+  containerName,
   LABELS,
   networkName,
   REPLICATOR_USER,
@@ -203,9 +204,16 @@ describe('pgapp deploy apply (the cloud bootstrap task) on bare servers, from in
     );
     expect(views?.n).toBeGreaterThan(0);
 
-    // Run again (every `pgapp deploy` does): nothing applied twice, every hop still proven.
-    const again = await bootstrap(taskEnv());
+    // Run again (every `pgapp deploy` does), with custom not answering at first, as an instance
+    // still booting: it waits for it; then nothing is applied twice and every hop is proven again.
+    const customContainer = docker().getContainer(containerName(project, 'custom'));
+    await customContainer.pause();
+    const running = bootstrap(taskEnv());
+    await new Promise((r) => setTimeout(r, 8_000));
+    await customContainer.unpause();
+    const again = await running;
     expect(again.code, again.out).toBe(0);
+    expect(again.out).toContain('not answering yet');
     expect(again.out.match(/nothing to apply/g)?.length).toBe(4);
     if (process.env.PGAPP_TEST_VERBOSE) console.log(first.out, again.out);
   }, 600_000);
