@@ -3,7 +3,7 @@
  * (these machines are noisy: only ratios mean anything), then BENCHMARKS.md is rewritten.
  *
  *   npm run bench                 all of them
- *   npm run bench -- http memory  some of them (memory, warm, cold, pushdown, fetch, http, cache, snapshot, seed, app, schema, reads, custom, trips)
+ *   npm run bench -- http memory  some of them (memory, warm, cold, pushdown, fetch, http, gateway, cache, snapshot, seed, app, schema, reads, custom, trips)
  *
  * This file is the runner: which cases run, in what order. The cases are in bench/cases/, what they
  * share (load, timing, the CLI as a user runs it) in bench/lib.ts, the report in bench/report.ts.
@@ -15,6 +15,7 @@ import { type TestStack, useStack } from '../src/testing/index.ts';
 import { benchAppPage, benchCache } from './cases/app.ts';
 import { benchFetchSize, benchPushdown } from './cases/bridge.ts';
 import { benchCustom } from './cases/custom.ts';
+import { benchGateway } from './cases/gateway.ts';
 import { benchHttp } from './cases/http.ts';
 import { benchCold, benchSnapshot, benchWarm } from './cases/lifecycle.ts';
 import { benchMemory } from './cases/memory.ts';
@@ -32,6 +33,7 @@ const ALL = {
   pushdown: benchPushdown,
   fetch: benchFetchSize,
   http: benchHttp,
+  gateway: benchGateway,
   cache: benchCache,
   snapshot: benchSnapshot,
   seed: benchSeed,
