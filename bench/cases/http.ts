@@ -14,10 +14,16 @@ import { fmt, notes, report } from '../report.ts';
  */
 export async function ensureBaselines(stack: TestStack) {
   await withDb(stack.customUrl, async (c) => {
-    const exists = (await c.query(`SELECT to_regclass('api.contacts_fdw') IS NOT NULL AS e`)).rows[0].e;
+    // All four, or made again: a `dev` that rebuilt the api may have left some of them behind.
+    const exists = (
+      await c.query(
+        `SELECT bool_and(to_regclass(v) IS NOT NULL) AS e FROM unnest(array['api.contacts_fdw', 'api.companies_fdw', 'api.contacts_local', 'api.companies_local']) AS v`,
+      )
+    ).rows[0].e;
     if (exists) return;
     await c.query(`
       DROP SCHEMA IF EXISTS bench CASCADE;
+      DROP VIEW IF EXISTS api.companies_fdw, api.contacts_fdw CASCADE;
       CREATE SCHEMA bench AUTHORIZATION api_owner;
       CREATE TABLE bench.companies_local AS SELECT * FROM crm.companies;
       CREATE TABLE bench.contacts_local AS SELECT * FROM crm.contacts;
