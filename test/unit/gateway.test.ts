@@ -104,6 +104,19 @@ describe('gateway server (in front of a stand-in upstream)', () => {
             }),
           );
         }
+        if (url.pathname === '/chunked') {
+          // As PostgREST answers: chunked, in pieces (n chunks of size bytes, a tick apart).
+          const n = Number(url.searchParams.get('n'));
+          const size = Number(url.searchParams.get('size'));
+          res.writeHead(200, { 'Content-Type': 'application/json' });
+          let i = 0;
+          const next = () => {
+            if (i === n) return res.end();
+            res.write(Buffer.alloc(size, String.fromCharCode(97 + (i++ % 26))));
+            setImmediate(next);
+          };
+          return next();
+        }
         const wait = Number(url.searchParams.get('wait') ?? 0);
         setTimeout(() => {
           res.writeHead(200, { 'Content-Type': 'application/json' });
@@ -127,6 +140,19 @@ describe('gateway server (in front of a stand-in upstream)', () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ ok: true, path: '/companies?select=id' });
     expect(seen.at(-1)).toEqual({ path: '/companies?select=id', bytes: 12 });
+  });
+
+  it('sends a small chunked answer whole, with its length; relays a large one as it streams, intact', async () => {
+    const small = await fetch(`${base}/chunked?n=3&size=10`);
+    expect(small.headers.get('content-length')).toBe('30');
+    expect(small.headers.get('transfer-encoding')).toBeNull();
+    expect(await small.text()).toBe(`${'a'.repeat(10)}${'b'.repeat(10)}${'c'.repeat(10)}`);
+    const large = await fetch(`${base}/chunked?n=3&size=${40 * 1024}`);
+    expect(large.headers.get('content-length')).toBeNull();
+    expect(large.headers.get('transfer-encoding')).toBe('chunked');
+    const body = await large.text();
+    expect(body.length).toBe(3 * 40 * 1024);
+    expect(body).toBe(['a', 'b', 'c'].map((c) => c.repeat(40 * 1024)).join(''));
   });
 
   it('refuses a chunked body past the limit before the upstream has it all (413)', async () => {
