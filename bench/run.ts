@@ -3,7 +3,7 @@
  * (these machines are noisy: only ratios mean anything), then BENCHMARKS.md is rewritten.
  *
  *   npm run bench                 all of them
- *   npm run bench -- http memory  some of them (memory, warm, cold, pushdown, fetch, http, gateway, cache, snapshot, seed, app, schema, reads, custom, trips)
+ *   npm run bench -- http memory  some of them (memory, warm, cold, pushdown, fetch, http, gateway, latency, cache, snapshot, seed, app, schema, reads, custom, trips)
  *
  * This file is the runner: which cases run, in what order. The cases are in bench/cases/, what they
  * share (load, timing, the CLI as a user runs it) in bench/lib.ts, the report in bench/report.ts.
@@ -17,6 +17,7 @@ import { benchFetchSize, benchPushdown } from './cases/bridge.ts';
 import { benchCustom } from './cases/custom.ts';
 import { benchGateway } from './cases/gateway.ts';
 import { benchHttp } from './cases/http.ts';
+import { benchLatency } from './cases/latency.ts';
 import { benchCold, benchSnapshot, benchWarm } from './cases/lifecycle.ts';
 import { benchMemory } from './cases/memory.ts';
 import { benchReads } from './cases/reads.ts';
@@ -34,6 +35,7 @@ const ALL = {
   fetch: benchFetchSize,
   http: benchHttp,
   gateway: benchGateway,
+  latency: benchLatency,
   cache: benchCache,
   snapshot: benchSnapshot,
   seed: benchSeed,
