@@ -1,5 +1,7 @@
-// A TCP hop that delays every byte by half a round trip each way: the cloud's distance between two
-// availability zones, on one machine (this kernel has no `tc netem`). For the bench only (bench/cases/
+// A TCP hop that adds a round-trip time to every round trip: the cloud's distance between two
+// availability zones, on one machine (this kernel has no `tc netem`). The whole delay is on the way
+// out (client → target) and the answers come back at once: Node's timers count whole milliseconds, so
+// half a millisecond each way would be a millisecond each way. For the bench only (bench/cases/
 // latency.ts puts it between custom and rds); tested in test/unit/delay-proxy.test.ts.
 // Plain Node, no dependencies: it also runs in the gateway image's Node.
 //
@@ -9,25 +11,24 @@ import { pathToFileURL } from 'node:url';
 
 /**
  * Forward `from` to `to`, each chunk `ms` later, in order (equal delays fire in the order they were
- * set). Back-pressure is not kept: the bench's streams are small.
+ * set); at 0, at once (a timer would add Node's minimum of 1 ms). Back-pressure is not kept: the
+ * bench's streams are small.
  */
 function delayed(from, to, ms) {
-  from.on('data', (chunk) => {
-    setTimeout(() => to.writable && to.write(chunk), ms);
-  });
-  from.on('end', () => setTimeout(() => to.end(), ms));
+  const later = ms > 0 ? (fn) => setTimeout(fn, ms) : (fn) => fn();
+  from.on('data', (chunk) => later(() => to.writable && to.write(chunk)));
+  from.on('end', () => later(() => to.end()));
   from.on('error', () => to.destroy());
-  from.on('close', () => setTimeout(() => to.destroy(), ms + 1));
+  from.on('close', () => later(() => to.destroy()));
 }
 
 /** A server on `listenPort` (127.0.0.1 unless `host` says) relaying to target with `rttMs` per round trip. */
 export function delayProxy({ listenPort = 0, host = '127.0.0.1', targetHost, targetPort, rttMs }) {
-  const half = rttMs / 2;
   const server = net.createServer((client) => {
     client.setNoDelay(true);
     const upstream = net.connect({ host: targetHost, port: targetPort, noDelay: true });
-    delayed(client, upstream, half);
-    delayed(upstream, client, half);
+    delayed(client, upstream, rttMs);
+    delayed(upstream, client, 0);
   });
   return new Promise((resolve) => server.listen(listenPort, host, () => resolve(server)));
 }
