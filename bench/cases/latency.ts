@@ -148,9 +148,11 @@ export async function benchLatency(stack: TestStack) {
   notes.push(
     `**the bridge at ${RTT_MS} ms.** A delaying TCP hop (bench/delay-proxy.mjs, tested in test/unit/delay-proxy.test.ts)`,
     "in custom's network namespace, between postgres_fdw and rds: each of the bridge's round trips to rds then",
-    `takes ${RTT_MS} ms more, as between two availability zones; the subscription is not delayed. The added time of a`,
-    'write is about its number of remote statements (`remote round trips` above) times the round trip; a read',
-    'by key over FDW pays its one query. The replica reads (the default) do not cross the bridge at all.',
+    `takes ${RTT_MS} ms more (Node's timers fire a little late, so a little more), as between two availability zones;`,
+    'the subscription is not delayed. What a request adds is its number of round trips to rds: a write its remote',
+    "statements (`remote round trips` above); a read by key over FDW, one query, still pays postgres_fdw's",
+    'transaction and cursor around it (START, DECLARE, FETCH, CLOSE, COMMIT). Replica reads (the default) do not',
+    'cross the bridge at all.',
     '',
   );
 }
