@@ -64,6 +64,23 @@ export interface OptionSpec {
  */
 export const STACK_COMMANDS: readonly Command[] = COMMANDS.filter((c) => c !== 'compose' && c !== 'init');
 
+/** The cloud's bootstrap task's environment (`pgapp deploy apply`), each with its help. */
+const CLOUD_ENV_HELP = {
+  PGAPP_CLOUD_RDS_HOST: "`deploy apply` (the cloud's bootstrap task sets it): the deployed rds's endpoint",
+  PGAPP_CLOUD_RDS_PORT: "`deploy apply`: the deployed rds's port (default 5432)",
+  PGAPP_CLOUD_RDS_CA:
+    "`deploy apply`: the CA bundle that verifies the deployed rds (sslmode=verify-full; the bootstrap image holds RDS's global bundle)",
+  PGAPP_CLOUD_RDS_PASSWORD: "`deploy apply`: the deployed rds's master password (from Secrets Manager)",
+  PGAPP_CLOUD_CUSTOM_HOST: "`deploy apply`: the cloud's custom Postgres, by its private host name",
+  PGAPP_CLOUD_CUSTOM_PASSWORD: "`deploy apply`: custom's superuser password (from Secrets Manager)",
+  PGAPP_CLOUD_BRIDGE_PASSWORD:
+    "`deploy apply`: the password of the bridge's role on rds (from Secrets Manager)",
+  PGAPP_CLOUD_REPLICATOR_PASSWORD:
+    "`deploy apply`: the password of the replica's role on rds (from Secrets Manager)",
+  PGAPP_CLOUD_AUTHENTICATOR_PASSWORD:
+    "`deploy apply`: the password of PostgREST's login role on custom (from Secrets Manager)",
+} as const;
+
 export const OPTIONS: readonly OptionSpec[] = [
   {
     flag: 'project',
@@ -351,60 +368,12 @@ export const OPTIONS: readonly OptionSpec[] = [
     commands: ['dev'],
   },
   // The cloud's bootstrap task (`pgapp deploy apply`), set by its task definition (src/deploy/data.ts).
-  {
-    type: 'string',
-    env: 'PGAPP_CLOUD_RDS_HOST',
-    help: "`deploy apply` (the cloud's bootstrap task sets it): the deployed rds's endpoint",
-    commands: ['deploy'],
-  },
-  {
-    type: 'string',
-    env: 'PGAPP_CLOUD_RDS_PORT',
-    help: "`deploy apply`: the deployed rds's port (default 5432)",
-    commands: ['deploy'],
-  },
-  {
-    type: 'string',
-    env: 'PGAPP_CLOUD_RDS_CA',
-    help: "`deploy apply`: the CA bundle that verifies the deployed rds (sslmode=verify-full; the bootstrap image holds RDS's global bundle)",
-    commands: ['deploy'],
-  },
-  {
-    type: 'string',
-    env: 'PGAPP_CLOUD_RDS_PASSWORD',
-    help: "`deploy apply`: the deployed rds's master password (from Secrets Manager)",
-    commands: ['deploy'],
-  },
-  {
-    type: 'string',
-    env: 'PGAPP_CLOUD_CUSTOM_HOST',
-    help: "`deploy apply`: the cloud's custom Postgres, by its private host name",
-    commands: ['deploy'],
-  },
-  {
-    type: 'string',
-    env: 'PGAPP_CLOUD_CUSTOM_PASSWORD',
-    help: "`deploy apply`: custom's superuser password (from Secrets Manager)",
-    commands: ['deploy'],
-  },
-  {
-    type: 'string',
-    env: 'PGAPP_CLOUD_BRIDGE_PASSWORD',
-    help: "`deploy apply`: the password of the bridge's role on rds (from Secrets Manager)",
-    commands: ['deploy'],
-  },
-  {
-    type: 'string',
-    env: 'PGAPP_CLOUD_REPLICATOR_PASSWORD',
-    help: "`deploy apply`: the password of the replica's role on rds (from Secrets Manager)",
-    commands: ['deploy'],
-  },
-  {
-    type: 'string',
-    env: 'PGAPP_CLOUD_AUTHENTICATOR_PASSWORD',
-    help: "`deploy apply`: the password of PostgREST's login role on custom (from Secrets Manager)",
-    commands: ['deploy'],
-  },
+  ...Object.entries(CLOUD_ENV_HELP).map(([env, help]) => ({
+    type: 'string' as const,
+    env,
+    help,
+    commands: ['deploy'] as const,
+  })),
   // One command's own.
   {
     flag: 'example',
@@ -539,18 +508,8 @@ export type EnvOnly =
   | CloudEnv;
 
 /** What the cloud's bootstrap task is given: its task definition sets exactly these. */
-export const CLOUD_ENV = [
-  'PGAPP_CLOUD_RDS_HOST',
-  'PGAPP_CLOUD_RDS_PORT',
-  'PGAPP_CLOUD_RDS_CA',
-  'PGAPP_CLOUD_RDS_PASSWORD',
-  'PGAPP_CLOUD_CUSTOM_HOST',
-  'PGAPP_CLOUD_CUSTOM_PASSWORD',
-  'PGAPP_CLOUD_BRIDGE_PASSWORD',
-  'PGAPP_CLOUD_REPLICATOR_PASSWORD',
-  'PGAPP_CLOUD_AUTHENTICATOR_PASSWORD',
-] as const;
-export type CloudEnv = (typeof CLOUD_ENV)[number];
+export type CloudEnv = keyof typeof CLOUD_ENV_HELP;
+export const CLOUD_ENV = Object.keys(CLOUD_ENV_HELP) as CloudEnv[];
 
 /** The value of an environment-only variable (read here, not ad hoc). PGAPP_HOME is read by paths.ts, below this layer. */
 export function envOnly(name: EnvOnly, env: NodeJS.ProcessEnv = process.env): string | undefined {

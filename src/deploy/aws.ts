@@ -1,7 +1,7 @@
 /**
  * What `pgapp deploy` needs of AWS, and the calls it makes: the credentials and region it finds (or
- * exactly what is missing), the CDK CLI (`aws-cdk` from npm) over a synthesized assembly, the one-off
- * bootstrap task on ECS, and the API's answer.
+ * exactly what is missing), the CDK CLI (`aws-cdk` from npm) over a synthesized assembly, and the
+ * one-off bootstrap task on ECS. (The API's answer through the load balancer: stack/verify.ts.)
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -34,8 +34,8 @@ function profilesIn(file: string): { name: string; region?: string }[] {
 }
 
 /**
- * The region (--region, AWS_REGION, AWS_DEFAULT_REGION, the profile's) for synth, where none is
- * needed: the default region otherwise.
+ * The region, where the AWS CLI finds it: --region, AWS_REGION, AWS_DEFAULT_REGION, the profile's in
+ * the config file; undefined when none says (synth then takes DEFAULT_REGION, deploy stops).
  */
 export function regionOf(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (flag) return flag;
