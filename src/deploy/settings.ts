@@ -5,9 +5,8 @@
  */
 import { relative } from 'node:path';
 import { anyReplica, type Config, type PgMajor } from '../config/schema.ts';
-import { imageAdditions } from '../docker/extensions.ts';
-import { buildArgs } from '../docker/pg-images.ts';
-import { IMAGES_DIR, PACKAGE_ROOT, workDir } from '../paths.ts';
+import { imageBuild } from '../docker/pg-images.ts';
+import { PACKAGE_ROOT, workDir } from '../paths.ts';
 import { imageNeeds } from '../stack/sql.ts';
 
 /** A Docker build the deployer's machine runs when `cdk deploy` publishes the assets. */
@@ -61,22 +60,17 @@ export const SIZES = {
 
 /** The project's custom image, the gateway and pgapp itself (the bootstrap task) as Docker builds. */
 function images(config: Config): CloudSettings['images'] {
-  const added = imageAdditions('postgres', imageNeeds(config), config.postgres);
+  const build = (kind: 'postgres' | 'gateway'): ImageBuild => {
+    const { added: _, ...how } = imageBuild(kind, config.postgres, imageNeeds(config));
+    return how;
+  };
   const cwd = workDir();
   // The bootstrap image is the project folder (its db/ and pgapp.config.json) with pgapp installed:
   // from its package.json in a project that depends on pgapp, or this folder itself in pgapp's own.
   const own = cwd === PACKAGE_ROOT;
   return {
-    custom: {
-      context: IMAGES_DIR,
-      dockerfile: 'postgres/Dockerfile',
-      buildArgs: buildArgs('postgres', config.postgres, added),
-    },
-    gateway: {
-      context: IMAGES_DIR,
-      dockerfile: 'gateway/Dockerfile',
-      buildArgs: buildArgs('gateway', config.postgres),
-    },
+    custom: build('postgres'),
+    gateway: build('gateway'),
     bootstrap: {
       context: cwd,
       dockerfile: relative(cwd, `${PACKAGE_ROOT}/images/pgapp/Dockerfile`),

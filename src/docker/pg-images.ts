@@ -57,7 +57,7 @@ export function additionArgs(added?: ImageAdditions): Record<string, string> {
  * The build arguments of an image: its base, and for the Postgres servers their major version and what
  * the project adds — only what there is, so a project without keeps the same tag.
  */
-export function buildArgs(kind: PgImage, pgMajor: PgMajor, added?: ImageAdditions): Record<string, string> {
+function buildArgs(kind: PgImage, pgMajor: PgMajor, added?: ImageAdditions): Record<string, string> {
   const base = { BASE_IMAGE: baseOf(kind, pgMajor) };
   if (kind === 'gateway') return base;
   return { ...base, PG_MAJOR: String(pgMajor), ...additionArgs(added) };
@@ -67,6 +67,20 @@ export function buildArgs(kind: PgImage, pgMajor: PgMajor, added?: ImageAddition
  * Tag from the content of the build context, the base image and the build arguments, so a change
  * means a new image: pgapp/rds:pg17-<hash>, pgapp/gateway:<hash>.
  */
+/**
+ * How an image is built — its context, Dockerfile, arguments, and the project's additions — the same
+ * for a local build and for the cloud's asset build (src/deploy/settings.ts).
+ */
+export function imageBuild(kind: PgImage, pgMajor: PgMajor, needs?: ImageNeeds) {
+  const added = kind !== 'gateway' && needs ? imageAdditions(kind, needs, pgMajor) : undefined;
+  return {
+    context: IMAGES_DIR,
+    dockerfile: `${kind}/Dockerfile`,
+    buildArgs: buildArgs(kind, pgMajor, added),
+    added,
+  };
+}
+
 export function pgImageTag(kind: PgImage, baseId: string, pgMajor: PgMajor, added?: ImageAdditions): string {
   const args = buildArgs(kind, pgMajor, added);
   const h = createHash('sha256').update(baseId).update(JSON.stringify(args));
@@ -90,7 +104,7 @@ export async function ensurePgImage(
   needs?: ImageNeeds,
 ): Promise<EnsuredImage> {
   const baseId = (await ensureBaseImage(opts, suiteOf(kind, pgMajor))).id;
-  const added = kind !== 'gateway' && needs ? imageAdditions(kind, needs, pgMajor) : undefined;
+  const { added, ...how } = imageBuild(kind, pgMajor, needs);
   const tag = pgImageTag(kind, baseId, pgMajor, added);
   const build: ImageSource = {
     source: 'built',
@@ -98,10 +112,8 @@ export async function ensurePgImage(
       await buildImage(
         {
           tag,
-          context: IMAGES_DIR,
-          dockerfile: `${kind}/Dockerfile`,
+          ...how,
           files: contextFiles(kind),
-          buildArgs: buildArgs(kind, pgMajor, added),
           labels: {
             'pgapp.image': kind,
             ...(kind === 'gateway' ? {} : { [LABELS.postgres]: String(pgMajor) }),

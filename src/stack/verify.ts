@@ -10,7 +10,7 @@ import { anyReplica, type Config } from '../config/schema.ts';
 import type { Secrets } from '../config/secrets.ts';
 import { connectionConfig, withClient } from '../db/connect.ts';
 import { errorMessage, PgappError } from '../errors.ts';
-import { sleep } from '../net/time.ts';
+import { retryUntil } from '../net/time.ts';
 import { type ApiTable, readApiTables } from './api.ts';
 import { measureReplicaLag } from './replica.ts';
 
@@ -360,20 +360,24 @@ export async function verifyPublicApi(
   const start = Date.now();
   let last = '';
   type OpenApi = { paths?: Record<string, unknown> };
-  let doc: OpenApi | undefined;
-  while (!doc) {
-    const r = await http('GET', `${base}/`).catch((err: Error) => ({ status: 0, json: err.message }));
-    if (r.status === 200 && r.json && typeof r.json === 'object') doc = r.json as OpenApi;
-    else {
+  const doc = await retryUntil(
+    async () => {
+      const r = await http('GET', `${base}/`).catch((err: Error) => ({ status: 0, json: err.message }));
+      if (r.status === 200 && r.json && typeof r.json === 'object') return r.json as OpenApi;
       last = r.status ? `HTTP ${r.status}` : String(r.json);
-      if (Date.now() - start > timeoutMs)
-        throw new PgappError(
+      return undefined;
+    },
+    {
+      timeoutMs,
+      intervalMs: opts.everyMs ?? 5_000,
+      signal: opts.signal,
+      timedOut: () =>
+        new PgappError(
           `The API at ${base} did not answer 200 within ${Math.round(timeoutMs / 1000)} s (last: ${last})`,
           'Check the API service in the ECS console (its tasks and their logs) and the target group health.',
-        );
-      await sleep(opts.everyMs ?? 5_000, opts.signal);
-    }
-  }
+        ),
+    },
+  );
   const readyMs = Date.now() - start;
   const endpoints = Object.keys(doc.paths ?? {}).filter((p) => p !== '/' && !p.startsWith('/rpc/'));
   const first = endpoints[0];

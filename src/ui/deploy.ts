@@ -3,6 +3,7 @@ import chalk from 'chalk';
 import type { DeployResult, DestroyResult, SynthResult } from '../commands/deploy.ts';
 import type { ApplyResult } from '../commands/deploy-apply.ts';
 import { DATA_OUTPUTS } from '../deploy/data.ts';
+import { hopLine } from './summary.ts';
 
 const ok = chalk.green('✔');
 
@@ -15,7 +16,7 @@ export function renderSynth(r: SynthResult): string {
 
 export function renderApply(r: ApplyResult): string {
   return [
-    ...r.hops.map((h) => `${ok} ${h.hop}: ${h.ms} ms — ${h.detail}`),
+    ...r.hops.map(hopLine),
     `${ok} applied in ${(r.ms / 1000).toFixed(1)} s: schemas ${r.schemas.join(', ') || '(none)'}, ${r.endpoints} endpoints`,
   ].join('\n');
 }

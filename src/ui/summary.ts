@@ -5,6 +5,7 @@ import type { CustomSettings } from '../config/custom.ts';
 import { secretsFile } from '../config/secrets.ts';
 import { connectionDetails } from '../stack/connections.ts';
 import { describeSize } from '../stack/replica.ts';
+import type { Hop } from '../stack/verify.ts';
 import { readsOf } from './status.ts';
 
 const shell = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -73,6 +74,10 @@ function copiesLines(r: DevResult, k: (s: string) => string): string[] {
   ];
 }
 
+/** One proven hop, as `dev`'s summary and `deploy apply` print it. */
+export const hopLine = (hop: Hop): string =>
+  `  ${hop.skipped ? chalk.yellow('–') : chalk.green('✔')} ${hop.hop.padEnd(32)} ${chalk.bold((hop.skipped ? '' : `${hop.ms} ms`).padStart(9))}  ${chalk.dim(hop.detail)}`;
+
 /** Requests to try: the ones `verify` just made, which work as printed. */
 function tryIt(r: DevResult, api: string, h: (s: string) => string): string[] {
   const lines: string[] = [];
@@ -127,10 +132,7 @@ export function renderSummary(r: DevResult): string {
     ...apiLines(r, h),
     '',
     h('Every hop, proven just now'),
-    ...r.hops.map(
-      (hop) =>
-        `  ${hop.skipped ? chalk.yellow('–') : chalk.green('✔')} ${hop.hop.padEnd(32)} ${chalk.bold((hop.skipped ? '' : `${hop.ms} ms`).padStart(9))}  ${chalk.dim(hop.detail)}`,
-    ),
+    ...r.hops.map(hopLine),
     '',
     ...tryIt(r, api, h),
     h('Tokens') + chalk.dim('  (24 h; more with `npm run token -- --role web_user --exp 7d`)'),
