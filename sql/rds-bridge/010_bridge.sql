@@ -4,7 +4,9 @@
 --   catalog         rds's own catalog of those schemas, one JSON document: tables, columns and
 --                   defaults, keys, foreign keys, indexes, the types and extensions they use. custom
 --                   reads it over the bridge and builds its foreign tables, replica and API from it.
---   replica_fence   read-your-writes with reads: replica (custom/api/040_replica.sql)
+--   replica_fence   read-your-writes with reads: replica (custom/api/020_write_through.sql)
+--   writes          every API write, in one statement (a view over replica_fence whose trigger
+--                   makes the write and bumps the fence)
 --   prepare()       called by every `dev`: settles the schemas, grants the stand-in's roles,
 --                   keeps publication pgapp in line with the tables that read the replica
 --   published       what prepare() last asked the publication to carry of each table
@@ -36,10 +38,79 @@ CREATE TABLE IF NOT EXISTS pgapp_bridge.published (relid oid PRIMARY KEY, spec j
 
 -- Read-your-writes over the colocated read path (reads: replica): every API write through the bridge
 -- also bumps one of these counters in the same rds transaction; the write's client then waits, on
--- its next request, until custom has applied that value (custom/api/040_replica.sql). 64 slots
+-- its next request, until custom has applied that value (custom/api/020_write_through.sql). 64 slots
 -- spread concurrent writers; the table is tiny and harmless when reads go through postgres_fdw.
 CREATE TABLE IF NOT EXISTS pgapp_bridge.replica_fence (slot integer PRIMARY KEY, n bigint NOT NULL DEFAULT 0);
 INSERT INTO pgapp_bridge.replica_fence (slot) SELECT generate_series(0, 63) ON CONFLICT DO NOTHING;
+
+-- Every API write in one statement to rds (custom/api/020_write_through.sql): custom's foreign table
+-- rds_bridge.writes is this view, and custom runs
+--   UPDATE rds_bridge.writes SET request = $1 WHERE slot = $2 RETURNING result
+-- which postgres_fdw sends as it is (a direct modify: the view has no generated column and custom no
+-- row trigger on it), in the request's rds transaction: START TRANSACTION, this, COMMIT. Before, a
+-- write was an INSERT prepared, run and deallocated, or an UPDATE/DELETE behind a cursor (DECLARE,
+-- FETCH, CLOSE), and then the fence's own UPDATE: 5 to 8 statements.
+-- request: {"op": INSERT | UPDATE | DELETE, "table": the rds table (qualified, quoted),
+--           "columns": what INSERT or UPDATE writes, "row": their values (as to_jsonb prints them),
+--           "match": the row UPDATE or DELETE changes — its key, and for a per-user table its owner
+--           (so rds, not custom's copy, has the last word on whose row it is), "fence": bump the slot}
+-- result:  {"row": the row as rds wrote it (null: no row matched), "fence": the slot's new value}
+-- Not SECURITY DEFINER: the write is made as the bridge user, with exactly the grants it has anyway.
+CREATE OR REPLACE VIEW pgapp_bridge.writes AS
+  SELECT f.slot, NULL::jsonb AS request, NULL::jsonb AS result FROM pgapp_bridge.replica_fence f;
+
+CREATE OR REPLACE FUNCTION pgapp_bridge.write() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  r jsonb := NEW.request;
+  op text := r ->> 'op';
+  target regclass;
+  cols text[] := ARRAY(SELECT jsonb_array_elements_text(CASE jsonb_typeof(r -> 'columns') WHEN 'array' THEN r -> 'columns' ELSE '[]' END));
+  matched text := (SELECT string_agg(format('t.%1$I = m.%1$I', k), ' AND ')
+                   FROM jsonb_object_keys(CASE jsonb_typeof(r -> 'match') WHEN 'object' THEN r -> 'match' ELSE '{}' END) k);
+  written jsonb;
+  fence bigint;
+BEGIN
+  -- Only the tables pgapp bridges (the bridge user's grants say the rest).
+  SELECT c.oid INTO target FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
+  JOIN pgapp_bridge.bridged b ON b.schema_name = s.nspname
+  WHERE c.oid = to_regclass(r ->> 'table') AND c.relkind IN ('r', 'p');
+  IF target IS NULL THEN
+    RAISE EXCEPTION 'pgapp_bridge.writes: % is not a table of the bridged schemas', r ->> 'table' USING ERRCODE = '42501';
+  END IF;
+  IF op IN ('UPDATE', 'DELETE') AND matched IS NULL THEN
+    RAISE EXCEPTION 'pgapp_bridge.writes: % of % names no row ("match" is empty)', op, target USING ERRCODE = '22023';
+  END IF;
+  IF op = 'INSERT' AND cardinality(cols) = 0 THEN
+    EXECUTE format('INSERT INTO %s AS t DEFAULT VALUES RETURNING to_jsonb(t.*)', target) INTO written;
+  ELSIF op = 'INSERT' THEN
+    -- The columns rds fills (identity, serial, generated, its own defaults) are not named: rds fills them.
+    EXECUTE format('INSERT INTO %s AS t (%s) SELECT %s FROM jsonb_populate_record(NULL::%s, $1) v RETURNING to_jsonb(t.*)',
+                   target, (SELECT string_agg(quote_ident(c), ', ') FROM unnest(cols) c),
+                   (SELECT string_agg(format('v.%I', c), ', ') FROM unnest(cols) c), target)
+      INTO written USING r -> 'row';
+  ELSIF op = 'UPDATE' AND cardinality(cols) > 0 THEN
+    EXECUTE format('UPDATE %s AS t SET %s FROM jsonb_populate_record(NULL::%s, $1) v, jsonb_populate_record(NULL::%s, $2) m WHERE %s RETURNING to_jsonb(t.*)',
+                   target, (SELECT string_agg(format('%1$I = v.%1$I', c), ', ') FROM unnest(cols) c), target, target, matched)
+      INTO written USING r -> 'row', r -> 'match';
+  ELSIF op = 'DELETE' THEN
+    EXECUTE format('DELETE FROM %s AS t USING jsonb_populate_record(NULL::%s, $1) m WHERE %s RETURNING to_jsonb(t.*)',
+                   target, target, matched)
+      INTO written USING r -> 'match';
+  ELSE
+    RAISE EXCEPTION 'pgapp_bridge.writes: no % of % to make', op, target USING ERRCODE = '22023';
+  END IF;
+  -- Read-your-writes: the fence moves in the write's own transaction, so custom applies both together.
+  IF written IS NOT NULL AND (r ->> 'fence')::boolean THEN
+    UPDATE pgapp_bridge.replica_fence f SET n = f.n + 1 WHERE f.slot = NEW.slot RETURNING f.n INTO fence;
+  END IF;
+  NEW.result := jsonb_build_object('row', written, 'fence', fence);
+  RETURN NEW;
+END $$;
+DROP TRIGGER IF EXISTS write ON pgapp_bridge.writes;
+CREATE TRIGGER write INSTEAD OF UPDATE ON pgapp_bridge.writes FOR EACH ROW EXECUTE FUNCTION pgapp_bridge.write();
+REVOKE ALL ON pgapp_bridge.writes FROM PUBLIC;
+REVOKE ALL ON FUNCTION pgapp_bridge.write() FROM PUBLIC;
 
 -- The bridged schemas' tables as rds defines them. Names are schema-qualified (search_path is
 -- pg_catalog here), so every definition means the same on custom, where the same schemas and types
@@ -289,7 +360,9 @@ BEGIN
     EXECUTE format('GRANT USAGE ON SCHEMA pgapp_bridge TO %I', bridge);
     EXECUTE format('GRANT SELECT ON pgapp_bridge.catalog TO %I', bridge);
     EXECUTE format('GRANT EXECUTE ON FUNCTION pgapp_bridge.catalog_doc() TO %I', bridge);
-    EXECUTE format('GRANT SELECT, UPDATE ON pgapp_bridge.replica_fence TO %I', bridge);
+    EXECUTE format('GRANT SELECT, UPDATE ON pgapp_bridge.replica_fence, pgapp_bridge.writes TO %I', bridge);
+    EXECUTE format('GRANT SELECT ON pgapp_bridge.bridged TO %I', bridge); -- what pgapp_bridge.write() may write
+    EXECUTE format('GRANT EXECUTE ON FUNCTION pgapp_bridge.write() TO %I', bridge);
     FOREACH s IN ARRAY schemas LOOP
       EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I', s, bridge);
       EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %I TO %I', s, bridge);

@@ -6,7 +6,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { makeToken } from '../../src/auth/jwt.ts';
 import { type TestStack, useStack } from '../../src/testing/index.ts';
-import { apiClient, query, rdsFromUrl } from '../helpers.ts';
+import { apiClient, customFromUrl, query, rdsFromUrl } from '../helpers.ts';
 
 const postgrest = inject('postgrest');
 const title = postgrest.available
@@ -79,6 +79,20 @@ describe.skipIf(!postgrest.available)(title, () => {
     const r = await call('PATCH', `/deals?id=eq.${dealId}`, alice, { amount: 250 });
     expect(r.status).toBe(200);
     expect(await inRds(dealId)).toEqual({ amount: '250.00', owner_id: 'alice' });
+  });
+
+  it("lets rds, not custom's copy, say whose row a write changes", async () => {
+    // custom's replica says bob owns it (a stale copy, say); rds says alice: bob's PATCH and DELETE
+    // pass custom's check and still change nothing on rds.
+    const onCustom = (sql: string) => query(customFromUrl(stack.customUrl), sql, [dealId]);
+    await onCustom("UPDATE crm.deals SET owner_id = 'bob' WHERE id = $1");
+    try {
+      expect((await call('PATCH', `/deals?id=eq.${dealId}`, bob, { amount: 1 })).body).toEqual([]);
+      expect((await call('DELETE', `/deals?id=eq.${dealId}`, bob)).body).toEqual([]);
+      expect(await inRds(dealId)).toEqual({ amount: '250.00', owner_id: 'alice' });
+    } finally {
+      await onCustom("UPDATE crm.deals SET owner_id = 'alice' WHERE id = $1");
+    }
   });
 
   it('keeps shared rows read-only for API users', async () => {

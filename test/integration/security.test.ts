@@ -104,6 +104,26 @@ describe.skipIf(!postgrest.available)(title, () => {
     expect(await bridgeTries("SELECT pg_read_file('postgresql.conf')")).toBe('42501');
   });
 
+  it("the bridge role's one-statement write (pgapp_bridge.writes) reaches the bridged tables only", async () => {
+    const write = (request: object) =>
+      bridgeTries(
+        `UPDATE pgapp_bridge.writes SET request = '${JSON.stringify(request)}'::jsonb WHERE slot = 0`,
+      );
+    // A bridged table: allowed (no row matches this id, so nothing changes).
+    expect(await write({ op: 'DELETE', table: 'crm.companies', match: { id: -1 } })).toBe('ok');
+    // pgapp's own tables and the master user's, even ones the role could reach: refused by name.
+    expect(await write({ op: 'DELETE', table: 'pgapp_bridge.bridged', match: { schema_name: 'crm' } })).toBe(
+      '42501',
+    );
+    expect(await write({ op: 'DELETE', table: 'pgapp_ledger.applied', match: { file: 'x' } })).toBe('42501');
+    expect(await write({ op: 'INSERT', table: 'pg_catalog.pg_class', columns: [], row: {} })).toBe('42501');
+    // A write with no row named is refused, not turned into a whole-table UPDATE or DELETE.
+    expect(await write({ op: 'DELETE', table: 'crm.companies', match: {} })).toBe('22023');
+    expect(
+      await query(rdsFromUrl(stack.rdsUrl), 'SELECT count(*)::int AS n FROM pgapp_bridge.bridged'),
+    ).toEqual([{ n: 1 }]);
+  });
+
   it.each([
     ['a table in crm', 'CREATE TABLE crm.sneaky (x int)'],
     ['a table in public', 'CREATE TABLE public.sneaky (x int)'],

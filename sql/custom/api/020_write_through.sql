@@ -1,10 +1,10 @@
 -- pgapp:repeatable (idempotent; re-applied when this file changes)
 -- Every API write, in both read modes: an INSTEAD OF trigger on each writable api view (attached by
--- sync_api, 050_api.sql) applies the table's rules and makes the same write on its foreign table, in
--- the same request, returning the row rds wrote. No row trigger sits on a foreign table: postgres_fdw
--- would then send every column of an UPDATE, and the ones rds fills (declared generated) as DEFAULT —
--- a new id. So an UPDATE sends exactly the columns the request changed, and an INSERT leaves out the
--- columns rds fills (postgres_fdw sends DEFAULT for them).
+-- sync_api, 050_api.sql) applies the table's rules and has rds make the same write, in the same
+-- request, in one statement (rds_bridge.writes, below), returning the row rds wrote. An INSERT names
+-- every column but those rds fills, which rds then fills itself; an UPDATE sends exactly the columns
+-- the request changed. (The foreign tables, which your own SQL may write, declare the columns rds
+-- fills as generated so that postgres_fdw sends DEFAULT for them.)
 --
 -- Per-user rows ("access": "owner", custom/bridge/060_owner.sql's rules), for API requests only — an
 -- API role, or a request's token inside a SECURITY DEFINER function; the developer's own sessions
@@ -30,27 +30,32 @@ CREATE UNLOGGED TABLE IF NOT EXISTS rds_replica.waits (sub text PRIMARY KEY, slo
 ALTER TABLE rds_replica.waits OWNER TO api_owner;
 REVOKE ALL ON rds_replica.waits FROM PUBLIC;
 
--- The trigger. TG_ARGV[0]: {"target": the foreign table, "key": its primary key's columns,
--- "assigned": the columns rds fills, "fence": whether the view reads the replica, "owner": {"column",
--- "type"} or null, "refs": [{"columns": [...] (here), "noun": what one row is called, and
--- rds_bridge.row_visible's "target", "refColumns", "types", "owner", "ownerType"}]}.
+-- The trigger. TG_ARGV[0]: {"table": the rds table, "key": its primary key's columns, "assigned": the
+-- columns rds fills, "fence": whether the view reads the replica, "owner": {"column", "type"} or null,
+-- "refs": [{"columns": [...] (here), "noun": what one row is called, and rds_bridge.row_visible's
+-- "target", "refColumns", "types", "owner", "ownerType"}]}.
+-- The write itself is one statement to rds: an UPDATE of rds_bridge.writes, which postgres_fdw sends
+-- as it is, and whose trigger on rds (pgapp_bridge.write, rds-bridge/010_bridge.sql) makes the
+-- INSERT, UPDATE or DELETE and bumps the fence, returning the row rds wrote. With postgres_fdw's own
+-- START TRANSACTION and COMMIT, three statements per request (BENCHMARKS.md, "remote round trips").
+-- A fence slot two writers share at once makes the later one's rds transaction (REPEATABLE READ under
+-- postgres_fdw) fail with 40001: PostgREST runs the request again (hasql-transaction retries it).
 CREATE OR REPLACE FUNCTION rds_replica.write_through() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   spec jsonb := TG_ARGV[0]::jsonb;
-  target regclass := (spec ->> 'target')::regclass;
-  by_key text := (SELECT string_agg(format('t.%I = ($2).%I', k, k), ' AND ') FROM jsonb_array_elements_text(spec -> 'key') k);
   owner_col text := spec -> 'owner' ->> 'column';
   claims json := nullif(current_setting('request.jwt.claims', true), '')::json;
   api_request boolean := current_user IN ('web_user', 'web_anon') OR coalesce(claims ->> 'role', '') IN ('web_user', 'web_anon');
   me text := rds_bridge.current_user_id();
   ref jsonb;
   vals text[];
-  cols text;
-  vals_sql text;
+  cols jsonb;
+  match_cols jsonb;
+  req jsonb;
   result jsonb;
+  fence boolean;
   fence_slot integer;
-  fence_n bigint;
 BEGIN
   IF owner_col IS NOT NULL AND api_request THEN
     IF me IS NULL THEN
@@ -77,45 +82,45 @@ BEGIN
         END IF;
       END LOOP;
     END IF;
+    -- rds, not this copy, has the last word on whose row an UPDATE or DELETE changes.
+    match_cols := (spec -> 'key') || to_jsonb(owner_col);
+  ELSE
+    match_cols := spec -> 'key';
   END IF;
 
   IF TG_OP = 'INSERT' THEN
-    SELECT string_agg(quote_ident(k), ', '), string_agg(format('($1).%I', k), ', ')
-      INTO cols, vals_sql FROM jsonb_object_keys(to_jsonb(NEW)) k
-     WHERE NOT (spec -> 'assigned') ? k;
-    EXECUTE format('INSERT INTO %s AS t (%s) VALUES (%s) RETURNING to_jsonb(t.*)', target, cols, vals_sql)
-      INTO result USING NEW;
+    -- Every column but those rds fills (it fills them: identity, serial, generated, its defaults).
+    SELECT coalesce(jsonb_agg(k), '[]') INTO cols FROM jsonb_object_keys(to_jsonb(NEW)) k WHERE NOT (spec -> 'assigned') ? k;
   ELSIF TG_OP = 'UPDATE' THEN
     -- Only the columns the request changed: another client's write that has not reached the replica
     -- yet is not overwritten with the replica's older values.
-    SELECT string_agg(format('%I = ($1).%I', n.key, n.key), ', ') INTO cols
-      FROM jsonb_each(to_jsonb(NEW)) n WHERE n.value IS DISTINCT FROM to_jsonb(OLD) -> n.key;
+    SELECT jsonb_agg(n.key) INTO cols FROM jsonb_each(to_jsonb(NEW)) n WHERE n.value IS DISTINCT FROM to_jsonb(OLD) -> n.key;
     IF cols IS NULL THEN
       RETURN NEW;
     END IF;
-    EXECUTE format('UPDATE %s AS t SET %s WHERE %s RETURNING to_jsonb(t.*)', target, cols, by_key)
-      INTO result USING NEW, OLD;
-  ELSE
-    EXECUTE format('DELETE FROM %s AS t WHERE %s RETURNING to_jsonb(t.*)', target, by_key)
-      INTO result USING OLD, OLD;
-  END IF;
-  IF result IS NULL THEN
-    RETURN NULL; -- gone from rds meanwhile: not counted, as with RLS
   END IF;
   -- Read-your-writes over the replica: once per transaction (and per caller), the fence, in the same
-  -- rds transaction as the write.
-  IF (spec ->> 'fence')::boolean AND me IS NOT NULL
-     AND current_setting('rds_replica.fenced', true) IS DISTINCT FROM txid_current()::text THEN
-    fence_slot := abs(hashtext(me)) % 64;
-    UPDATE rds_bridge.replica_fence SET n = n + 1 WHERE slot = fence_slot RETURNING n INTO fence_n;
-    INSERT INTO rds_replica.waits (sub, slot, n) VALUES (me, fence_slot, fence_n)
+  -- rds transaction as the write (the slot is the caller's; any slot serves a write without a fence).
+  fence := (spec ->> 'fence')::boolean AND me IS NOT NULL
+           AND current_setting('rds_replica.fenced', true) IS DISTINCT FROM txid_current()::text;
+  fence_slot := CASE WHEN me IS NULL THEN 0 ELSE abs(hashtext(me)) % 64 END;
+  req := jsonb_build_object(
+    'op', TG_OP, 'table', spec ->> 'table', 'columns', cols, 'fence', fence,
+    'row', CASE WHEN TG_OP <> 'DELETE' THEN (SELECT jsonb_object_agg(n.key, n.value) FROM jsonb_each(to_jsonb(NEW)) n WHERE cols ? n.key) END,
+    'match', CASE WHEN TG_OP <> 'INSERT' THEN (SELECT jsonb_object_agg(n.key, n.value) FROM jsonb_each(to_jsonb(OLD)) n WHERE match_cols ? n.key) END);
+  UPDATE rds_bridge.writes SET request = req WHERE slot = fence_slot RETURNING writes.result INTO result;
+  IF result -> 'row' IS NULL OR result -> 'row' = 'null' THEN
+    RETURN NULL; -- gone from rds meanwhile (or, on rds, not yours): not counted, as with RLS
+  END IF;
+  IF fence THEN
+    INSERT INTO rds_replica.waits (sub, slot, n) VALUES (me, fence_slot, (result ->> 'fence')::bigint)
       ON CONFLICT (sub) DO UPDATE SET slot = excluded.slot, n = excluded.n;
     PERFORM set_config('rds_replica.fenced', txid_current()::text, true);
   END IF;
   IF TG_OP = 'DELETE' THEN
     RETURN OLD;
   END IF;
-  RETURN jsonb_populate_record(NEW, result);
+  RETURN jsonb_populate_record(NEW, result -> 'row');
 END $$;
 
 -- PostgREST's pre-request: before a request of a user who wrote, wait until the replica has their

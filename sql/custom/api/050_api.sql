@@ -184,7 +184,8 @@ BEGIN
     -- Every write goes to rds through the trigger (020_write_through.sql), with the owner rules and a
     -- reference check for each foreign key to another owner table.
     spec := jsonb_build_object(
-      'target', pgapp_private.foreign_table(p -> 't'), 'key', p -> 'key', 'assigned', p -> 'assigned',
+      -- rds's name of the table (the replica's is the same): rds makes the write (pgapp_bridge.write).
+      'table', pgapp_private.replica_table(p -> 't'), 'key', p -> 'key', 'assigned', p -> 'assigned',
       'fence', p ->> 'reads' = 'replica',
       'owner', CASE WHEN p ->> 'access' = 'owner' THEN jsonb_build_object('column', p -> 'owner' ->> 'name', 'type', p -> 'owner' ->> 'type') END,
       'refs', CASE WHEN p ->> 'access' <> 'owner' THEN '[]'::jsonb ELSE (

@@ -6,13 +6,17 @@
 CREATE SCHEMA IF NOT EXISTS rds_bridge AUTHORIZATION api_owner;
 REVOKE ALL ON SCHEMA rds_bridge FROM PUBLIC;
 
--- The catalog document and the read-your-writes fence, as foreign tables.
-DROP FOREIGN TABLE IF EXISTS rds_bridge.catalog, rds_bridge.replica_fence;
+-- The catalog document, the read-your-writes fence and the one-statement write (every API write:
+-- custom/api/020_write_through.sql), as foreign tables.
+DROP FOREIGN TABLE IF EXISTS rds_bridge.catalog, rds_bridge.replica_fence, rds_bridge.writes;
 CREATE FOREIGN TABLE rds_bridge.catalog (doc jsonb NOT NULL) SERVER rds OPTIONS (schema_name 'pgapp_bridge', table_name 'catalog');
 CREATE FOREIGN TABLE rds_bridge.replica_fence (slot integer NOT NULL, n bigint NOT NULL)
   SERVER rds OPTIONS (schema_name 'pgapp_bridge', table_name 'replica_fence');
+CREATE FOREIGN TABLE rds_bridge.writes (slot integer NOT NULL, request jsonb, result jsonb)
+  SERVER rds OPTIONS (schema_name 'pgapp_bridge', table_name 'writes');
 ALTER FOREIGN TABLE rds_bridge.catalog OWNER TO api_owner;
 ALTER FOREIGN TABLE rds_bridge.replica_fence OWNER TO api_owner;
+ALTER FOREIGN TABLE rds_bridge.writes OWNER TO api_owner;
 
 -- The last catalog read (by sync_bridge, at the start of each `dev`): the later steps of the same
 -- run read this copy, not rds again.
