@@ -88,6 +88,18 @@ describe.skipIf(!postgrest.available)(title, () => {
     expect(await query(rdsCfg(), 'SELECT 1 FROM crm.companies WHERE id = $1', [created?.id])).toEqual([]);
   });
 
+  it("a bulk POST is one rds transaction: a row rds refuses leaves none of the request's rows", async () => {
+    const domain = `bulk-${project}`;
+    const ok = { name: 'Bulk 1', domain: `${domain}-1.example`, industry: 'software', employees: 1 };
+    const refused = { name: 'Bulk 2', domain: `${domain}-2.example`, industry: null, employees: 1 }; // NOT NULL on rds
+    const res = await send('POST', '/companies', [ok, refused]);
+    expect(res.status).toBe(400);
+    expect((await res.json()).code).toBe('23502');
+    expect(
+      await query(rdsCfg(), 'SELECT domain FROM crm.companies WHERE domain LIKE $1', [`${domain}-%`]),
+    ).toEqual([]);
+  });
+
   it('refuses writes from anonymous and tokens signed with another secret', async () => {
     const anon = await send(
       'POST',
