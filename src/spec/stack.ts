@@ -121,7 +121,7 @@ export function postgrestSettings(publicUrl: string): Record<string, string> {
     // No response holds more than this many rows, whatever `limit` asks (embedded rows aside:
     // the gateway bounds how many and how deep).
     PGRST_DB_MAX_ROWS: String(MAX_ROWS),
-    // Read-your-writes over the local replica (sql/custom/api/040_replica.sql): a request of a
+    // Read-your-writes over the local replica (sql/custom/api/020_write_through.sql): a request of a
     // user who just wrote waits until the replica has the write. Returns at once otherwise.
     PGRST_DB_PRE_REQUEST: 'rds_replica.await_writes',
     // Query plans (`pgapp explain`): only through the gateway with the project's explain key.
