@@ -73,7 +73,8 @@ Commands:
                       with pg_prove, each file from the same snapshot of both servers; exit 1 on a failure
   token [--role R] [--claims JSON] [--exp 1h]   a JWT for the API (default: role web_user, sub "dev")
   explain PATH [--role R] [--claims JSON] [--json]   a request's plan on custom, its remote queries to rds
-                      and the rows each fetched, with warnings where the bridge fetches far more than the answer
+                      and the rows each fetched, with warnings where the bridge fetches far more than the answer;
+                      --method POST|PATCH|DELETE [--body JSON]: a write's dry run and what it sends to rds
   gen types [--out FILE]           TypeScript types of the api schema for @supabase/postgrest-js (Database);
                       "typesOut" in pgapp.config.json makes dev keep a file fresh
   images [--no-postgrest]          build or fetch the images only
@@ -220,7 +221,14 @@ async function main(argv: string[]): Promise<number> {
       );
       return 0;
     case 'explain': {
-      const e = await explain({ ...opts, path: rest[0], role: str('role'), claims: str('claims') });
+      const e = await explain({
+        ...opts,
+        path: rest[0],
+        role: str('role'),
+        claims: str('claims'),
+        method: str('method'),
+        body: str('body'),
+      });
       printed(on('json'), e, renderExplain);
       return 0;
     }

@@ -76,11 +76,12 @@ export function clientKey(headers, address) {
 /**
  * PostgREST's query plans (`Accept: application/vnd.pgrst.plan…`) are for the developer (`pgapp
  * explain`), who proves it with the project's explain key; nobody else learns the plans (or runs
- * EXPLAIN ANALYZE) through the API.
+ * EXPLAIN ANALYZE) through the API. A request that names a key at all (`x-pgapp-explain`: the write
+ * trigger then reports what it sent to rds) must name the right one.
  */
 function planAllowed(headers, explainKey) {
   const accept = String(headers.accept ?? '');
-  if (!/vnd\.pgrst\.plan/i.test(accept)) return true;
+  if (!/vnd\.pgrst\.plan/i.test(accept) && headers['x-pgapp-explain'] === undefined) return true;
   const given = Buffer.from(String(headers['x-pgapp-explain'] ?? ''));
   const key = Buffer.from(explainKey ?? '');
   return key.length > 0 && given.length === key.length && timingSafeEqual(given, key);

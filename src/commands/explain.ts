@@ -1,28 +1,57 @@
 /** `pgapp explain PATH`: a request's plan and what crossed the bridge. */
 import { checkEngine } from '../docker/engine.ts';
 import { PgappError } from '../errors.ts';
-import { type Explained, explainRequest } from '../stack/explain.ts';
+import { type Explained, explainRequest, WRITE_METHODS, type WriteMethod } from '../stack/explain.ts';
 import { apiUrl } from '../stack/verify.ts';
 import { type GlobalOptions, liveConfig, requireSecrets } from './common.ts';
 import { token } from './token.ts';
 
 /** `pgapp explain <path>`: the request's plan and what it costs across the bridge (stack/explain.ts). */
 export async function explain(
-  opts: GlobalOptions & { path?: string; role?: string; claims?: string },
+  opts: GlobalOptions & { path?: string; role?: string; claims?: string; method?: string; body?: string },
 ): Promise<Explained> {
   if (!opts.path)
     throw new PgappError(
       'explain needs the API path of a request',
       "For example: pgapp explain '/contacts?select=id,company(name)&limit=10' (add --role/--claims to ask as a user).",
     );
+  const method = (opts.method ?? 'GET').toUpperCase();
+  if (method !== 'GET' && !(WRITE_METHODS as readonly string[]).includes(method))
+    throw new PgappError(
+      `explain cannot run a ${method}`,
+      `--method is GET (the default), ${WRITE_METHODS.join(', ')}.`,
+    );
+  const write = method !== 'GET';
+  let body: unknown;
+  if (opts.body !== undefined) {
+    if (!write) throw new PgappError('--body is for a write', 'Add --method POST or PATCH.');
+    try {
+      body = JSON.parse(opts.body);
+    } catch (err) {
+      throw new PgappError(
+        `--body is not JSON: ${(err as Error).message}`,
+        `For example: --body '{"name":"Acme"}'.`,
+      );
+    }
+  } else if (method === 'POST' || method === 'PATCH')
+    throw new PgappError(`A ${method} needs its body`, `For example: --body '{"name":"Acme"}'.`);
   await checkEngine();
   const config = await liveConfig(opts);
   const secrets = requireSecrets(config.project);
-  const signedIn = opts.role !== undefined || opts.claims !== undefined;
+  // Anonymous cannot write: a write is asked as `pgapp token`'s default user unless told otherwise.
+  const signedIn = write || opts.role !== undefined || opts.claims !== undefined;
   const jwt = signedIn ? await token({ ...opts, exp: '10m' }) : undefined;
-  const claims = opts.claims ? (JSON.parse(opts.claims) as { sub?: unknown }) : {};
+  const role = opts.role ?? 'web_user';
+  // As `pgapp token` makes it: a web_user token without a sub is user "dev".
+  const sub =
+    (opts.claims ? (JSON.parse(opts.claims) as { sub?: unknown }) : {}).sub ??
+    (role === 'web_user' ? 'dev' : undefined);
   const as = signedIn
-    ? `${opts.role ?? 'web_user'}${claims.sub !== undefined ? ` (sub ${JSON.stringify(claims.sub)})` : ''}`
+    ? `${role}${sub !== undefined ? ` (sub ${JSON.stringify(sub)})` : ''}`
     : 'anonymous (web_anon)';
-  return explainRequest(apiUrl(config), secrets.explainKey, opts.path, { token: jwt, as });
+  return explainRequest(apiUrl(config), secrets.explainKey, opts.path, {
+    token: jwt,
+    as,
+    ...(write ? { write: { method: method as WriteMethod, body } } : {}),
+  });
 }

@@ -436,6 +436,20 @@ export const OPTIONS: readonly OptionSpec[] = [
     commands: ['token', 'explain'],
   },
   {
+    flag: 'method',
+    type: 'string',
+    value: 'M',
+    help: 'GET (default), or POST, PATCH or DELETE: a dry run of the write, rolled back on custom and rds',
+    commands: ['explain'],
+  },
+  {
+    flag: 'body',
+    type: 'string',
+    value: 'JSON',
+    help: "the write's body (POST, PATCH)",
+    commands: ['explain'],
+  },
+  {
     flag: 'exp',
     type: 'string',
     value: '1h',

@@ -126,6 +126,9 @@ export function postgrestSettings(publicUrl: string): Record<string, string> {
     PGRST_DB_PRE_REQUEST: 'rds_replica.await_writes',
     // Query plans (`pgapp explain`): only through the gateway with the project's explain key.
     PGRST_DB_PLAN_ENABLED: 'true',
+    // `Prefer: tx=rollback` is honoured: a dry run of a write (`pgapp explain` of a POST, PATCH or
+    // DELETE; a client's own dry runs). It rolls back the request's rds transaction too.
+    PGRST_DB_TX_END: 'commit-allow-override',
     PGRST_OPENAPI_SERVER_PROXY_URI: publicUrl,
   };
 }

@@ -3,6 +3,9 @@
  * own query under EXPLAIN (ANALYZE, VERBOSE) (its plan media type; the gateway serves it only with
  * the project's explain key), and the plan says, per remote scan, the SQL sent to rds, the rows it
  * fetched and how many times it ran. The same request is also answered normally, for the answer's size.
+ * A write (POST, PATCH, DELETE) is a dry run: both requests carry `Prefer: tx=rollback` (PostgREST
+ * rolls the request back, and with it the request's rds transaction), and the write trigger says in
+ * a response header what it sent to rds, which no plan shows (sql/custom/api/020_write_through.sql).
  */
 import { PgappError } from '../errors.ts';
 
@@ -34,7 +37,34 @@ export interface RemoteQuery {
   roundTrips: number;
 }
 
+export const WRITE_METHODS = ['POST', 'PATCH', 'DELETE'] as const;
+export type WriteMethod = (typeof WRITE_METHODS)[number];
+
+/** What a write's trigger sent to rds (its X-Pgapp-Bridge header). */
+export interface BridgeWrites {
+  /** The rds table of each write: one statement each (an UPDATE of pgapp_bridge.writes). */
+  writes: string[];
+  /** Each reference check: the table, and where it looked (a filtered replica: the replica, then rds). */
+  checks: { table: string; on: 'replica' | 'rds' | 'replica + rds' }[];
+  /**
+   * Round trips: postgres_fdw's START and COMMIT, each write, a cursor (DECLARE, FETCH, CLOSE) per
+   * check that may read rds — at most, for a filtered replica's, which rds answers only past the replica.
+   */
+  roundTrips: number;
+}
+
+/** The write trigger's header, read: nothing sent when there is none (no row written). */
+export function bridgeWrites(header: string | null): BridgeWrites {
+  const noted = header ? (JSON.parse(header) as Partial<Pick<BridgeWrites, 'writes' | 'checks'>>) : {};
+  const writes = noted.writes ?? [];
+  const checks = noted.checks ?? [];
+  const trips = writes.length + 3 * checks.filter((c) => c.on !== 'replica').length;
+  return { writes, checks, roundTrips: trips > 0 ? trips + 2 : 0 };
+}
+
 export interface Explained {
+  /** GET, or the write's method (a dry run, rolled back). */
+  method: 'GET' | WriteMethod;
   path: string;
   /** Who asked: anonymous, or the token's role and user id. */
   as: string;
@@ -50,6 +80,8 @@ export interface Explained {
   roundTrips: number;
   warnings: string[];
   plan: PlanNode;
+  /** A write's: what its trigger sent to rds. */
+  bridge?: BridgeWrites;
 }
 
 /** The remote scans of a plan, in plan order. */
@@ -83,7 +115,8 @@ export function readsOfPlan(plan: PlanNode): { table: string; from: ('replica' |
   const seen = new Map<string, Set<'replica' | 'rds'>>();
   const walk = (n: PlanNode) => {
     const rel = n['Relation Name'];
-    if (rel && n.Schema && !n.Schema.startsWith('pg_')) {
+    // A write's ModifyTable names the api view it writes: not a read.
+    if (rel && n.Schema && !n.Schema.startsWith('pg_') && n['Node Type'] !== 'ModifyTable') {
       const remote = n['Node Type'] === 'Foreign Scan';
       const schema = remote ? n.Schema.replace(/^rds_/, '') : n.Schema;
       if (!(['cache', 'pgapp_private', 'pgapp_bridge', 'rds_bridge', 'cron'] as string[]).includes(schema)) {
@@ -118,12 +151,15 @@ export function bridgeWarnings(remote: RemoteQuery[], answerRows: number): strin
   return warnings;
 }
 
-/** `api`: the API's URL (the gateway); `explainKey`: the project's (secrets). */
+/**
+ * `api`: the API's URL (the gateway); `explainKey`: the project's (secrets); `write`: a write's
+ * method and body (a dry run), else a GET.
+ */
 export async function explainRequest(
   api: string,
   explainKey: string,
   path: string,
-  opts: { token?: string; as: string },
+  opts: { token?: string; as: string; write?: { method: WriteMethod; body?: unknown } },
 ): Promise<Explained> {
   if (!path.startsWith('/'))
     throw new PgappError(
@@ -131,31 +167,58 @@ export async function explainRequest(
       "Give the API path and query, e.g. pgapp explain '/contacts?select=id,company(name)&limit=10'.",
     );
   const url = `${api}${path}`;
+  const method = opts.write?.method ?? 'GET';
   const auth: Record<string, string> = opts.token ? { Authorization: `Bearer ${opts.token}` } : {};
-  const get = async (headers: Record<string, string>) => {
+  // A write: rolled back (strict: PostgREST refuses rather than commit if it may not roll back), and
+  // the key, so the trigger reports what it sent.
+  const dryRun: Record<string, string> = opts.write
+    ? {
+        'Content-Type': 'application/json',
+        Prefer: 'tx=rollback, handling=strict, return=representation',
+        'x-pgapp-explain': explainKey,
+      }
+    : {};
+  const send = async (headers: Record<string, string>) => {
     const res = await fetch(url, {
-      headers: { ...auth, ...headers },
+      method,
+      headers: { ...auth, ...dryRun, ...headers },
+      ...(opts.write?.body !== undefined ? { body: JSON.stringify(opts.write.body) } : {}),
       signal: AbortSignal.timeout(30_000),
     }).catch((err: Error & { cause?: Error }) => {
       throw new PgappError(
-        `GET ${url} failed: ${err.cause?.message ?? err.message}`,
+        `${method} ${url} failed: ${err.cause?.message ?? err.message}`,
         'Is the stack up? `pgapp status`, then `pgapp dev`.',
       );
     });
-    return { status: res.status, text: await res.text() };
+    const text = await res.text();
+    return {
+      status: res.status,
+      text,
+      bridge: res.headers.get('x-pgapp-bridge'),
+      applied: res.headers.get('preference-applied') ?? '',
+    };
   };
-  const answer = await get({ Accept: 'application/json' });
+  // The answer first: PostgREST says there that it rolled the write back (a plan's answer does not
+  // say; it is sent only once the answer proved that the same preference is honoured).
+  const answer = await send({ Accept: 'application/json' });
+  if (opts.write && answer.status < 400 && !/tx=rollback/.test(answer.applied))
+    throw new PgappError(
+      `PostgREST did not say it rolled back the dry run of ${method} ${path}: the write may have been made`,
+      'Run `pgapp dev` (it lets PostgREST roll a request back: PGRST_DB_TX_END=commit-allow-override), then check the table.',
+    );
   if (answer.status >= 400)
     throw new PgappError(
-      `GET ${path} answers HTTP ${answer.status}: ${answer.text.slice(0, 500)}`,
-      'Fix the request first.',
+      `${method} ${path} answers HTTP ${answer.status}: ${answer.text.slice(0, 500)}`,
+      /PGRST122/.test(answer.text)
+        ? 'PostgREST may not roll a request back here: run `pgapp dev` (it sets PGRST_DB_TX_END=commit-allow-override).'
+        : 'Fix the request first.',
     );
-  let answerRows = 1;
+  let answerRows = opts.write ? 0 : 1;
   try {
     const body = JSON.parse(answer.text);
     answerRows = Array.isArray(body) ? body.length : 1;
   } catch {}
-  const planned = await get({
+  const planned = await send({
     Accept: 'application/vnd.pgrst.plan+json; for="application/json"; options=analyze|verbose',
     'x-pgapp-explain': explainKey,
   });
@@ -172,6 +235,7 @@ export async function explainRequest(
   if (!top) throw new PgappError(`PostgREST returned an empty plan for ${path}`);
   const remote = remoteQueries(top.Plan);
   return {
+    method,
     path,
     as: opts.as,
     status: answer.status,
@@ -185,5 +249,6 @@ export async function explainRequest(
     roundTrips: remote.reduce((a, r) => a + r.roundTrips, 0),
     warnings: bridgeWarnings(remote, answerRows),
     plan: top.Plan,
+    ...(opts.write ? { bridge: bridgeWrites(answer.bridge) } : {}),
   };
 }

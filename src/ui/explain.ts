@@ -14,10 +14,50 @@ function planLines(n: PlanNode, depth = 0): string[] {
   return [line, ...(n.Plans ?? []).flatMap((p) => planLines(p, depth + 1))];
 }
 
+/** What a write's trigger sent to rds, and where it looked up each reference. */
+function bridgeLines(b: NonNullable<Explained['bridge']>): string[] {
+  if (b.writes.length === 0)
+    return [chalk.green('Nothing sent to rds: no row was written (none matched, or nothing changed).')];
+  const byTable = new Map<string, number>();
+  for (const w of b.writes) byTable.set(w, (byTable.get(w) ?? 0) + 1);
+  const remoteChecks = b.checks.filter((c) => c.on !== 'replica').length;
+  const lines = [
+    chalk.bold('Sent to rds') +
+      chalk.dim(
+        ` (${remoteChecks > 0 ? 'at most ' : ''}${b.roundTrips} round trips: postgres_fdw's START TRANSACTION and COMMIT, ${b.writes.length} write statement${b.writes.length === 1 ? '' : 's'}` +
+          (remoteChecks > 0
+            ? `, a cursor for each of ${remoteChecks} reference check${remoteChecks === 1 ? '' : 's'} that may read rds`
+            : '') +
+          ')',
+      ),
+    ...[...byTable].map(
+      ([table, n]) =>
+        `  ${chalk.yellow(table)} ${chalk.dim(`${n} × UPDATE pgapp_bridge.writes (rds makes the write, and bumps the read-your-writes fence)`)}`,
+    ),
+  ];
+  const where = {
+    replica: chalk.green('replica (no round trip)'),
+    rds: chalk.yellow('rds (a remote query)'),
+  };
+  if (b.checks.length > 0)
+    lines.push(
+      '',
+      chalk.bold('References checked') + chalk.dim(' (that the row named is one the caller may see)'),
+      ...b.checks.map(
+        (c) =>
+          `  ${c.table.padEnd(28)} ${c.on === 'replica + rds' ? `${where.replica} ${chalk.yellow("+ rds past the replica's filter")}` : where[c.on]}`,
+      ),
+    );
+  return lines;
+}
+
 export function renderExplain(e: Explained): string {
   const lines = [
-    chalk.bold(`GET ${e.path}`) +
-      chalk.dim(`  as ${e.as}: HTTP ${e.status}, ${e.answerRows} rows in the answer`),
+    chalk.bold(`${e.method} ${e.path}`) +
+      chalk.dim(
+        `  as ${e.as}: HTTP ${e.status}, ${e.answerRows} rows in the answer` +
+          (e.bridge ? ' (a dry run: rolled back on custom and on rds, nothing written)' : ''),
+      ),
     '',
     chalk.bold('Plan on custom') +
       chalk.dim(
@@ -36,7 +76,10 @@ export function renderExplain(e: Explained): string {
       ),
       '',
     );
-  if (e.remote.length === 0) {
+  if (e.bridge) lines.push(...bridgeLines(e.bridge), '');
+  if (e.remote.length === 0 && e.bridge) {
+    // A write's plan reads nothing remote: what it sent is above.
+  } else if (e.remote.length === 0) {
     lines.push(
       chalk.green('No remote query: answered from custom alone (the local replica, or local tables).'),
     );

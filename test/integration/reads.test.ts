@@ -176,6 +176,36 @@ describe.skipIf(!postgrest.available)(title, () => {
       expect(theirs.status).toBe(409);
       expect(theirs.body.message).toBe(`ticket ${id} does not exist`);
     }
+    // `pgapp explain` of a write: a dry run, rolled back on custom and rds, that says what it sends to
+    // rds and where it looks each reference up (a filtered replica: the replica, and rds past it).
+    const articles = () => query(stack.rds(), 'SELECT count(*)::int AS n FROM kb.articles');
+    const before = await articles();
+    const odd = made.find((id) => id % 2 === 1);
+    const dry = await cli(
+      [
+        'explain',
+        '--project',
+        stack.project,
+        '/articles',
+        '--method',
+        'POST',
+        '--body',
+        JSON.stringify({ title: 'a dry run', ticket_id: odd }),
+        '--claims',
+        '{"sub":"ann"}',
+        '--json',
+      ],
+      { home: stack.home },
+    );
+    expect(dry.code, dry.output).toBe(0);
+    const explained = JSON.parse(dry.stdout);
+    expect(explained).toMatchObject({ method: 'POST', status: 201, answerRows: 1 });
+    expect(explained.bridge).toEqual({
+      writes: ['kb.articles'],
+      checks: [{ table: 'desk.tickets', on: 'replica + rds' }],
+      roundTrips: 2 + 1 + 3,
+    });
+    expect(await articles()).toEqual(before);
     const gone = await call('ann', 'DELETE', `/tickets?id=in.(${made.join(',')})`);
     expect(gone.status).toBe(200);
     expect((await call('ann', 'GET', `/tickets?id=in.(${made.join(',')})`)).body).toEqual([]);

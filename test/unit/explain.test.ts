@@ -1,6 +1,12 @@
 /** `pgapp explain`'s reading of a plan (src/stack/explain.ts): remote queries, rows, warnings. */
 import { describe, expect, it } from 'vitest';
-import { bridgeWarnings, type PlanNode, readsOfPlan, remoteQueries } from '../../src/stack/explain.ts';
+import {
+  bridgeWarnings,
+  bridgeWrites,
+  type PlanNode,
+  readsOfPlan,
+  remoteQueries,
+} from '../../src/stack/explain.ts';
 import { readsOf } from '../../src/ui/status.ts';
 
 const foreign = (rel: string, rows: number, loops = 1): PlanNode => ({
@@ -66,6 +72,22 @@ describe('explain', () => {
       { table: 'desk.tickets', from: ['replica', 'rds'] },
       { table: 'desk.agents', from: ['rds'] },
     ]);
+  });
+
+  it("counts a write's round trips from what its trigger reports (X-Pgapp-Bridge)", () => {
+    // Nothing written: nothing sent, not even postgres_fdw's START and COMMIT.
+    expect(bridgeWrites(null)).toEqual({ writes: [], checks: [], roundTrips: 0 });
+    expect(bridgeWrites('{"writes": [], "checks": []}').roundTrips).toBe(0);
+    // One write, references read on the replica: START, the write, COMMIT.
+    const one = bridgeWrites(
+      '{"writes": ["crm.deals"], "checks": [{"table": "crm.companies", "on": "replica"}, {"table": "crm.contacts", "on": "replica"}]}',
+    );
+    expect(one.roundTrips).toBe(3);
+    // Two rows (a bulk POST), one reference read on rds and one on a filtered replica: a cursor each.
+    const bulk = bridgeWrites(
+      '{"writes": ["desk.articles", "desk.articles"], "checks": [{"table": "desk.agents", "on": "rds"}, {"table": "desk.tickets", "on": "replica + rds"}]}',
+    );
+    expect(bulk.roundTrips).toBe(2 + 2 + 3 * 2);
   });
 
   it('names what a replica leaves to rds', () => {

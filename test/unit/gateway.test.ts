@@ -54,6 +54,14 @@ describe('gateway rules', () => {
     expect(checkRequest('/contacts', { ...plan, 'x-pgapp-explain': 'k3y' }, LIMITS, 'k3y')).toBeUndefined();
     expect(checkRequest('/contacts', { ...plan, 'x-pgapp-explain': '' }, LIMITS, '')?.status).toBe(403);
     expect(checkRequest('/contacts', { accept: 'application/json' })).toBeUndefined();
+    // A write's dry run names the key too (its trigger then reports what it sent to rds): any
+    // request that names one must name the right one.
+    const json = { accept: 'application/json' };
+    expect(checkRequest('/contacts', { ...json, 'x-pgapp-explain': 'wrong' }, LIMITS, 'k3y')?.status).toBe(
+      403,
+    );
+    expect(checkRequest('/contacts', { ...json, 'x-pgapp-explain': '' }, LIMITS, 'k3y')?.status).toBe(403);
+    expect(checkRequest('/contacts', { ...json, 'x-pgapp-explain': 'k3y' }, LIMITS, 'k3y')).toBeUndefined();
   });
 
   it("counts a client by its token's sub, else by its address", () => {

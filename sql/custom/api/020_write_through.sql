@@ -30,10 +30,30 @@ CREATE UNLOGGED TABLE IF NOT EXISTS rds_replica.waits (sub text PRIMARY KEY, slo
 ALTER TABLE rds_replica.waits OWNER TO api_owner;
 REVOKE ALL ON rds_replica.waits FROM PUBLIC;
 
+-- `pgapp explain` of a write: what the request sent to rds, as PostgREST's response header
+-- X-Pgapp-Bridge: {"writes": [the rds table of each write, one statement each], "checks": [{"table",
+-- "on": where the reference was looked up: "replica", "rds" (a remote query) or "replica + rds" (a
+-- filtered replica)}]}. Only for a request that carries x-pgapp-explain, which the gateway lets
+-- through only with the project's explain key.
+CREATE OR REPLACE FUNCTION rds_replica.explain_note(kind text, what jsonb) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  noted jsonb;
+BEGIN
+  IF nullif(current_setting('request.headers', true), '')::jsonb ->> 'x-pgapp-explain' IS NULL THEN
+    RETURN;
+  END IF;
+  noted := coalesce(nullif(current_setting('rds_replica.explain', true), '')::jsonb, '{"writes": [], "checks": []}');
+  noted := jsonb_set(noted, ARRAY[kind], (noted -> kind) || jsonb_build_array(what));
+  PERFORM set_config('rds_replica.explain', noted::text, true);
+  PERFORM set_config('response.headers', jsonb_build_array(jsonb_build_object('X-Pgapp-Bridge', noted::text))::text, true);
+END $$;
+
 -- The trigger. TG_ARGV[0]: {"table": the rds table, "key": its primary key's columns, "assigned": the
 -- columns rds fills, "fence": whether the view reads the replica, "owner": {"column", "type"} or null,
--- "refs": [{"columns": [...] (here), "noun": what one row is called, and rds_bridge.row_visible's
--- "target", "refColumns", "types", "owner", "ownerType"}]}.
+-- "refs": [{"columns": [...] (here), "noun": what one row is called, "table" (rds's) and "on" (where
+-- the check reads it, for `pgapp explain`), and rds_bridge.row_visible's "target", "refColumns",
+-- "types", "owner", "ownerType"}]}.
 -- The write itself is one statement to rds: an UPDATE of rds_bridge.writes, which postgres_fdw sends
 -- as it is, and whose trigger on rds (pgapp_bridge.write, rds-bridge/010_bridge.sql) makes the
 -- INSERT, UPDATE or DELETE and bumps the fence, returning the row rds wrote. With postgres_fdw's own
@@ -74,6 +94,7 @@ BEGIN
         -- A reference left empty, or unchanged by an update, needs no look.
         CONTINUE WHEN array_position(vals, NULL) IS NOT NULL
           OR (TG_OP = 'UPDATE' AND vals IS NOT DISTINCT FROM ARRAY(SELECT to_jsonb(OLD) ->> c FROM jsonb_array_elements_text(ref -> 'columns') c));
+        PERFORM rds_replica.explain_note('checks', jsonb_build_object('table', ref ->> 'table', 'on', ref ->> 'on'));
         IF NOT rds_bridge.row_visible(ref, vals) THEN
           RAISE EXCEPTION '% % does not exist', ref ->> 'noun', array_to_string(vals, ', ')
             USING ERRCODE = '23503',
@@ -109,6 +130,7 @@ BEGIN
     'row', CASE WHEN TG_OP <> 'DELETE' THEN (SELECT jsonb_object_agg(n.key, n.value) FROM jsonb_each(to_jsonb(NEW)) n WHERE cols ? n.key) END,
     'match', CASE WHEN TG_OP <> 'INSERT' THEN (SELECT jsonb_object_agg(n.key, n.value) FROM jsonb_each(to_jsonb(OLD)) n WHERE match_cols ? n.key) END);
   UPDATE rds_bridge.writes SET request = req WHERE slot = fence_slot RETURNING writes.result INTO result;
+  PERFORM rds_replica.explain_note('writes', spec -> 'table');
   IF result -> 'row' IS NULL OR result -> 'row' = 'null' THEN
     RETURN NULL; -- gone from rds meanwhile (or, on rds, not yours): not counted, as with RLS
   END IF;
@@ -155,7 +177,8 @@ BEGIN
     PERFORM pg_sleep(0.001);
   END LOOP;
 END $$;
-REVOKE ALL ON FUNCTION rds_replica.write_through(), rds_replica.await_writes() FROM PUBLIC;
+REVOKE ALL ON FUNCTION rds_replica.write_through(), rds_replica.await_writes(), rds_replica.explain_note(text, jsonb) FROM PUBLIC;
+ALTER FUNCTION rds_replica.explain_note(text, jsonb) OWNER TO api_owner;
 ALTER FUNCTION rds_replica.write_through() OWNER TO api_owner;
 ALTER FUNCTION rds_replica.await_writes() OWNER TO api_owner;
 GRANT USAGE ON SCHEMA rds_replica TO web_anon, web_user;

@@ -197,6 +197,10 @@ BEGIN
                  -- rds; the caller's own earlier writes are there, the pre-request fence waited for
                  -- them), rds's own foreign key staying the final word.
                  'target', q ->> 'source',
+                 'table', q ->> 'rel',
+                 'on', CASE WHEN q ->> 'reads' = 'fdw' THEN 'rds'
+                            WHEN q ->> 'replica_where' IS NOT NULL OR jsonb_array_length(q -> 'replica_omits') > 0 THEN 'replica + rds'
+                            ELSE 'replica' END,
                  'refColumns', k -> 'refColumns',
                  'types', (SELECT jsonb_agg((SELECT c ->> 'type' FROM jsonb_array_elements(q -> 't' -> 'columns') c WHERE c ->> 'name' = rc)
                                             ORDER BY i) FROM jsonb_array_elements_text(k -> 'refColumns') WITH ORDINALITY AS y(rc, i)),
