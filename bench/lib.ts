@@ -127,6 +127,14 @@ export async function publishedImages(
   return out;
 }
 
+/** Nanoseconds of CPU a container has used so far (Docker's own accounting). */
+export async function cpuNs(id: string): Promise<number> {
+  const s = (await docker().getContainer(id).stats({ stream: false })) as {
+    cpu_stats: { cpu_usage: { total_usage: number } };
+  };
+  return s.cpu_stats.cpu_usage.total_usage;
+}
+
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 export async function timeIt(fn: () => Promise<unknown>): Promise<number> {
   const t = performance.now();

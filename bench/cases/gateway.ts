@@ -12,19 +12,11 @@ import { join } from 'node:path';
 import { docker } from '../../src/docker/engine.ts';
 import { containerName, networkName } from '../../src/spec/stack.ts';
 import type { TestStack } from '../../src/testing/index.ts';
-import { load, median } from '../lib.ts';
+import { cpuNs, load, median } from '../lib.ts';
 import { fmt, notes, report } from '../report.ts';
 import { ensureBaselines } from './http.ts';
 
 const ROUNDS = 3;
-
-/** Nanoseconds of CPU a container has used so far. */
-async function cpuNs(id: string): Promise<number> {
-  const s = (await docker().getContainer(id).stats({ stream: false })) as {
-    cpu_stats: { cpu_usage: { total_usage: number } };
-  };
-  return s.cpu_stats.cpu_usage.total_usage;
-}
 
 const addressOf = async (id: string) =>
   Object.values((await docker().getContainer(id).inspect()).NetworkSettings.Networks ?? {})[0]?.IPAddress;

@@ -2,9 +2,19 @@
 import type autocannon from 'autocannon';
 import { makeToken } from '../../src/auth/jwt.ts';
 import { readSecrets } from '../../src/config/secrets.ts';
+import { containerName } from '../../src/spec/stack.ts';
 import { explainRequest } from '../../src/stack/explain.ts';
 import type { TestStack } from '../../src/testing/index.ts';
-import { CONTACTS, type LoadOptions, load, postgrestDirect, SECONDS, sampleLag, withDb } from '../lib.ts';
+import {
+  CONTACTS,
+  cpuNs,
+  type LoadOptions,
+  load,
+  postgrestDirect,
+  SECONDS,
+  sampleLag,
+  withDb,
+} from '../lib.ts';
 import { fmt, notes, report } from '../report.ts';
 /**
  * The baselines of the HTTP benchmarks, on custom: local tables holding the same rows with real keys
@@ -179,14 +189,30 @@ export async function benchHttp(stack: TestStack) {
     },
   ];
   const lags: number[] = [];
+  // A write's CPU per request in each server (Docker's accounting over the 20-connection run): on
+  // 2 cores shared by everything, what the bridge costs in CPU is what it costs in latency.
+  const servers = ['custom', 'rds'] as const;
+  const ids = Object.fromEntries(servers.map((s) => [s, containerName(stack.project, s)])) as Record<
+    (typeof servers)[number],
+    string
+  >;
   for (const shape of shapes) {
     const results = {} as Record<Mode, { many: autocannon.Result; one: autocannon.Result }>;
+    const cpu = {} as Record<Mode, Record<(typeof servers)[number], number>>;
     for (const mode of ['local', 'replica', 'fdw'] as Mode[]) {
       const path = (client: number) => shape.path(PATHS[mode], client);
       await load(stack.apiUrl, path, stack.jwtSecret, { ...shape.opts, seconds: 2 }); // warm
       let running = mode === 'replica' && shape.opts?.method !== undefined;
       const sampling = running ? sampleLag(stack, () => running) : Promise.resolve([]);
+      const before = await Promise.all(servers.map((s) => cpuNs(ids[s])));
       const many = await load(stack.apiUrl, path, stack.jwtSecret, shape.opts);
+      const after = await Promise.all(servers.map((s) => cpuNs(ids[s])));
+      cpu[mode] = Object.fromEntries(
+        servers.map((s, i) => [
+          s,
+          ((after[i] as number) - (before[i] as number)) / many.requests.total / 1000,
+        ]),
+      ) as Record<(typeof servers)[number], number>;
       running = false;
       lags.push(...(await sampling));
       const one = await load(stack.apiUrl, path, stack.jwtSecret, {
@@ -197,6 +223,18 @@ export async function benchHttp(stack: TestStack) {
       results[mode] = { many, one };
     }
     if (shape.opts?.method === 'POST') await removePosted(stack);
+    if (shape.opts?.method) {
+      const both = (m: Mode) => cpu[m].custom + cpu[m].rds;
+      const of = (m: Mode) => `custom ${fmt(cpu[m].custom, 0)} + rds ${fmt(cpu[m].rds, 0)} µs`;
+      report({
+        benchmark: `CPU per request: ${shape.name} (20 connections)`,
+        measured: `replica reads ${of('replica')}; FDW reads ${of('fdw')}`,
+        baseline: `local tables ${of('local')}`,
+        ratio: `${fmt(both('replica') / Math.max(both('local'), 1), 2)}× / ${fmt(both('fdw') / Math.max(both('local'), 1), 2)}×`,
+        target: 'report',
+        verdict: 'see below',
+      });
+    }
     const describe = (r: { many: autocannon.Result; one: autocannon.Result }) =>
       `p50 ${fmt(r.many.latency.p50)} ms, p99 ${fmt(r.many.latency.p99)} ms, ${fmt(r.many.requests.average, 0)} req/s; 1 conn. p50 ${fmt(r.one.latency.p50)} ms`;
     const local = results.local;
