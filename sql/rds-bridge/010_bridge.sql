@@ -51,10 +51,14 @@ INSERT INTO pgapp_bridge.replica_fence (slot) SELECT generate_series(0, 63) ON C
 -- write was an INSERT prepared, run and deallocated, or an UPDATE/DELETE behind a cursor (DECLARE,
 -- FETCH, CLOSE), and then the fence's own UPDATE: 5 to 8 statements.
 -- request: {"op": INSERT | UPDATE | DELETE, "table": the rds table (qualified, quoted),
---           "columns": what INSERT or UPDATE writes, "row": their values (as to_jsonb prints them),
---           "match": the row UPDATE or DELETE changes — its key, and for a per-user table its owner
+--           "names": the columns of the row as custom has it, in order, "row" (INSERT, UPDATE) and
+--           "old" (UPDATE, DELETE): the new and the old row as record literals — each column in its
+--           type's own text form, as postgres_fdw sends values, so any type (hstore, geometry …)
+--           arrives as it left —, "columns": what INSERT or UPDATE writes, "match": the columns
+--           that find the row UPDATE or DELETE changes — its key, and for a per-user table its owner
 --           (so rds, not custom's copy, has the last word on whose row it is), "fence": bump the slot}
--- result:  {"row": the row as rds wrote it (null: no row matched), "fence": the slot's new value}
+-- result:  {"row": the row as rds wrote it, json and jsonb columns as JSON and the others as their
+--           text form (null: no row matched), "fence": the slot's new value}
 -- Not SECURITY DEFINER: the write is made as the bridge user, with exactly the grants it has anyway.
 CREATE OR REPLACE VIEW pgapp_bridge.writes AS
   SELECT f.slot, NULL::jsonb AS request, NULL::jsonb AS result FROM pgapp_bridge.replica_fence f;
@@ -65,9 +69,11 @@ DECLARE
   r jsonb := NEW.request;
   op text := r ->> 'op';
   target regclass;
+  here text[];
   cols text[] := ARRAY(SELECT jsonb_array_elements_text(CASE jsonb_typeof(r -> 'columns') WHEN 'array' THEN r -> 'columns' ELSE '[]' END));
-  matched text := (SELECT string_agg(format('t.%1$I = m.%1$I', k), ' AND ')
-                   FROM jsonb_object_keys(CASE jsonb_typeof(r -> 'match') WHEN 'object' THEN r -> 'match' ELSE '{}' END) k);
+  matched text := (SELECT string_agg(format('t.%1$I = (x.o).%1$I', k), ' AND ')
+                   FROM jsonb_array_elements_text(CASE jsonb_typeof(r -> 'match') WHEN 'array' THEN r -> 'match' ELSE '[]' END) k);
+  returned text;
   written jsonb;
   fence bigint;
 BEGIN
@@ -78,25 +84,36 @@ BEGIN
   IF target IS NULL THEN
     RAISE EXCEPTION 'pgapp_bridge.writes: % is not a table of the bridged schemas', r ->> 'table' USING ERRCODE = '42501';
   END IF;
+  -- The record literals are read as this table's rows: custom's row must have its columns, in its order.
+  here := ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = target AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum);
+  IF here IS DISTINCT FROM ARRAY(SELECT jsonb_array_elements_text(r -> 'names')) THEN
+    RAISE EXCEPTION '% has columns (%) on rds, but (%) in custom''s api', target, array_to_string(here, ', '),
+                    (SELECT string_agg(x, ', ') FROM jsonb_array_elements_text(r -> 'names') x)
+      USING ERRCODE = '55000', HINT = 'rds''s table changed since the last `pgapp dev`: run it again. Nothing was written.';
+  END IF;
   IF op IN ('UPDATE', 'DELETE') AND matched IS NULL THEN
     RAISE EXCEPTION 'pgapp_bridge.writes: % of % names no row ("match" is empty)', op, target USING ERRCODE = '22023';
   END IF;
+  -- What comes back: json and jsonb as they are, every other column in its text form (as custom reads it).
+  returned := (SELECT string_agg(format('%L, t.%I%s', a.attname, a.attname,
+                                        CASE WHEN a.atttypid IN ('json'::regtype, 'jsonb'::regtype) THEN '' ELSE '::text' END), ', ' ORDER BY a.attnum)
+               FROM pg_attribute a WHERE a.attrelid = target AND a.attnum > 0 AND NOT a.attisdropped);
+  returned := format('jsonb_build_object(%s)', returned);
   IF op = 'INSERT' AND cardinality(cols) = 0 THEN
-    EXECUTE format('INSERT INTO %s AS t DEFAULT VALUES RETURNING to_jsonb(t.*)', target) INTO written;
+    EXECUTE format('INSERT INTO %s AS t DEFAULT VALUES RETURNING %s', target, returned) INTO written;
   ELSIF op = 'INSERT' THEN
     -- The columns rds fills (identity, serial, generated, its own defaults) are not named: rds fills them.
-    EXECUTE format('INSERT INTO %s AS t (%s) SELECT %s FROM jsonb_populate_record(NULL::%s, $1) v RETURNING to_jsonb(t.*)',
+    EXECUTE format('INSERT INTO %s AS t (%s) SELECT %s FROM (SELECT $1::%s AS v) x RETURNING %s',
                    target, (SELECT string_agg(quote_ident(c), ', ') FROM unnest(cols) c),
-                   (SELECT string_agg(format('v.%I', c), ', ') FROM unnest(cols) c), target)
-      INTO written USING r -> 'row';
+                   (SELECT string_agg(format('(x.v).%I', c), ', ') FROM unnest(cols) c), target, returned)
+      INTO written USING r ->> 'row';
   ELSIF op = 'UPDATE' AND cardinality(cols) > 0 THEN
-    EXECUTE format('UPDATE %s AS t SET %s FROM jsonb_populate_record(NULL::%s, $1) v, jsonb_populate_record(NULL::%s, $2) m WHERE %s RETURNING to_jsonb(t.*)',
-                   target, (SELECT string_agg(format('%1$I = v.%1$I', c), ', ') FROM unnest(cols) c), target, target, matched)
-      INTO written USING r -> 'row', r -> 'match';
+    EXECUTE format('UPDATE %s AS t SET %s FROM (SELECT $1::%s AS v, $2::%s AS o) x WHERE %s RETURNING %s',
+                   target, (SELECT string_agg(format('%1$I = (x.v).%1$I', c), ', ') FROM unnest(cols) c), target, target, matched, returned)
+      INTO written USING r ->> 'row', r ->> 'old';
   ELSIF op = 'DELETE' THEN
-    EXECUTE format('DELETE FROM %s AS t USING jsonb_populate_record(NULL::%s, $1) m WHERE %s RETURNING to_jsonb(t.*)',
-                   target, target, matched)
-      INTO written USING r -> 'match';
+    EXECUTE format('DELETE FROM %s AS t USING (SELECT $1::%s AS o) x WHERE %s RETURNING %s', target, target, matched, returned)
+      INTO written USING r ->> 'old';
   ELSE
     RAISE EXCEPTION 'pgapp_bridge.writes: no % of % to make', op, target USING ERRCODE = '22023';
   END IF;

@@ -107,18 +107,41 @@ describe.skipIf(!postgrest.available)(title, () => {
   it("the bridge role's one-statement write (pgapp_bridge.writes) reaches the bridged tables only", async () => {
     const write = (request: object) =>
       bridgeTries(
-        `UPDATE pgapp_bridge.writes SET request = '${JSON.stringify(request)}'::jsonb WHERE slot = 0`,
+        `UPDATE pgapp_bridge.writes SET request = '${JSON.stringify(request).replace(/'/g, "''")}'::jsonb WHERE slot = 0`,
       );
-    // A bridged table: allowed (no row matches this id, so nothing changes).
-    expect(await write({ op: 'DELETE', table: 'crm.companies', match: { id: -1 } })).toBe('ok');
+    const names = (
+      await query<{ n: string }>(
+        rdsFromUrl(stack.rdsUrl),
+        `SELECT attname AS n FROM pg_attribute WHERE attrelid = 'crm.companies'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
+      )
+    ).map((r) => r.n);
+    const none = `(-1${','.repeat(names.length - 1)})`; // a row whose id is -1: no row matches it
+    // A bridged table: allowed (nothing matches, so nothing changes).
+    expect(await write({ op: 'DELETE', table: 'crm.companies', names, old: none, match: ['id'] })).toBe('ok');
     // pgapp's own tables and the master user's, even ones the role could reach: refused by name.
-    expect(await write({ op: 'DELETE', table: 'pgapp_bridge.bridged', match: { schema_name: 'crm' } })).toBe(
-      '42501',
-    );
-    expect(await write({ op: 'DELETE', table: 'pgapp_ledger.applied', match: { file: 'x' } })).toBe('42501');
-    expect(await write({ op: 'INSERT', table: 'pg_catalog.pg_class', columns: [], row: {} })).toBe('42501');
+    expect(
+      await write({
+        op: 'DELETE',
+        table: 'pgapp_bridge.bridged',
+        names: ['schema_name', 'position'],
+        old: '(crm,1)',
+        match: ['schema_name'],
+      }),
+    ).toBe('42501');
+    expect(await write({ op: 'DELETE', table: 'pgapp_ledger.applied', match: ['file'] })).toBe('42501');
+    expect(await write({ op: 'INSERT', table: 'pg_catalog.pg_class', columns: [] })).toBe('42501');
+    // A row that is not that table's shape is refused, not read into the wrong columns.
+    expect(
+      await write({
+        op: 'DELETE',
+        table: 'crm.companies',
+        names: [...names].reverse(),
+        old: none,
+        match: ['id'],
+      }),
+    ).toBe('55000');
     // A write with no row named is refused, not turned into a whole-table UPDATE or DELETE.
-    expect(await write({ op: 'DELETE', table: 'crm.companies', match: {} })).toBe('22023');
+    expect(await write({ op: 'DELETE', table: 'crm.companies', names, old: none, match: [] })).toBe('22023');
     expect(
       await query(rdsFromUrl(stack.rdsUrl), 'SELECT count(*)::int AS n FROM pgapp_bridge.bridged'),
     ).toEqual([{ n: 1 }]);

@@ -60,8 +60,12 @@ END $$;
 -- START TRANSACTION and COMMIT, three statements per request (BENCHMARKS.md, "remote round trips").
 -- A fence slot two writers share at once makes the later one's rds transaction (REPEATABLE READ under
 -- postgres_fdw) fail with 40001: PostgREST runs the request again (hasql-transaction retries it).
+-- The rows go as record literals, each column in its type's text form (pgapp_bridge.write reads
+-- them as its table's rows), written in the forms postgres_fdw uses too: ISO dates, postgres
+-- intervals, floats exact.
 CREATE OR REPLACE FUNCTION rds_replica.write_through() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+SET DateStyle = 'ISO' SET IntervalStyle = 'postgres' SET extra_float_digits = 3 AS $$
 DECLARE
   spec jsonb := TG_ARGV[0]::jsonb;
   owner_col text := spec -> 'owner' ->> 'column';
@@ -126,9 +130,10 @@ BEGIN
            AND current_setting('rds_replica.fenced', true) IS DISTINCT FROM txid_current()::text;
   fence_slot := CASE WHEN me IS NULL THEN 0 ELSE abs(hashtext(me)) % 64 END;
   req := jsonb_build_object(
-    'op', TG_OP, 'table', spec ->> 'table', 'columns', cols, 'fence', fence,
-    'row', CASE WHEN TG_OP <> 'DELETE' THEN (SELECT jsonb_object_agg(n.key, n.value) FROM jsonb_each(to_jsonb(NEW)) n WHERE cols ? n.key) END,
-    'match', CASE WHEN TG_OP <> 'INSERT' THEN (SELECT jsonb_object_agg(n.key, n.value) FROM jsonb_each(to_jsonb(OLD)) n WHERE match_cols ? n.key) END);
+    'op', TG_OP, 'table', spec ->> 'table', 'columns', cols, 'match', match_cols, 'fence', fence,
+    'names', ARRAY(SELECT a.attname FROM pg_attribute a WHERE a.attrelid = TG_RELID AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum),
+    'row', CASE WHEN TG_OP <> 'DELETE' THEN NEW::text END,
+    'old', CASE WHEN TG_OP <> 'INSERT' THEN OLD::text END);
   UPDATE rds_bridge.writes SET request = req WHERE slot = fence_slot RETURNING writes.result INTO result;
   PERFORM rds_replica.explain_note('writes', spec -> 'table');
   IF result -> 'row' IS NULL OR result -> 'row' = 'null' THEN

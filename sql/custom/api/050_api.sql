@@ -256,6 +256,16 @@ BEGIN
     RETURN jsonb_build_object('changed', false);
   END IF;
 
+  -- The extensions whose types rds's tables use (sync_types made them): their functions callable by
+  -- the API roles and the api's owner (its triggers), as on a stock server. custom revokes EXECUTE
+  -- from PUBLIC by default (010_roles.sql), and PostgREST renders hstore or geometry through their
+  -- casts to json, and filters with their operators.
+  FOR obj IN SELECT dep.objid::regprocedure::text FROM pg_depend dep JOIN pg_extension x ON x.oid = dep.refobjid
+             WHERE dep.classid = 'pg_proc'::regclass AND dep.refclassid = 'pg_extension'::regclass AND dep.deptype = 'e'
+               AND x.extname IN (SELECT y ->> 'name' FROM jsonb_array_elements(d -> 'extensions') y) LOOP
+    EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO api_owner, web_anon, web_user', obj);
+  END LOOP;
+
   -- A generated view someone replaced is theirs now: forgotten, never touched again.
   FOR g IN SELECT * FROM pgapp_private.generated x WHERE x.kind = 'view' AND NOT pgapp_private.generated_intact(x) LOOP
     IF to_regclass(regexp_replace(g.object, '^view ', '')) IS NOT NULL THEN
