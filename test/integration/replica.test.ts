@@ -5,7 +5,10 @@
  * RDS way (a non-superuser with rds_replication, SELECT on the bridged schemas only).
  */
 import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { docker } from '../../src/docker/engine.ts';
+import { containerName } from '../../src/spec/stack.ts';
 import { type TestStack, useStack } from '../../src/testing/index.ts';
 import { apiClient, customFromUrl, query, rdsFromUrl } from '../helpers.ts';
 
@@ -181,6 +184,52 @@ describe.skipIf(!postgrest.available)(title, () => {
     );
     expect(n).toBe(counts.reduce((a, b) => a + b.activities, 0));
   }, 300_000);
+
+  it('a write that meets another on its fence slot is run again, not failed (40001 under REPEATABLE READ)', async () => {
+    // Another transaction holds the fence row of this user's slot on rds and commits while the write
+    // waits for it: rds fails the write's transaction (postgres_fdw's REPEATABLE READ) with 40001,
+    // and PostgREST runs the request again.
+    const sub = `${tag}-slot`;
+    const [{ slot } = { slot: -1 }] = await query<{ slot: number }>(
+      custom(),
+      'SELECT abs(hashtext($1)) % 64 AS slot',
+      [sub],
+    );
+    /** The serialization failures rds has logged so far. */
+    const serializationFailures = async () =>
+      (
+        (await docker()
+          .getContainer(containerName(stack.project, 'rds'))
+          .logs({ stdout: true, stderr: true })) as Buffer
+      )
+        .toString()
+        .split('could not serialize access due to concurrent update').length - 1;
+    const before = await serializationFailures();
+    const holder = new pg.Client(rds());
+    await holder.connect();
+    const domain = `${tag}-slot.example`;
+    try {
+      await holder.query('BEGIN');
+      await holder.query('UPDATE pgapp_bridge.replica_fence SET n = n + 1 WHERE slot = $1', [slot]);
+      const send = apiClient(
+        () => stack.apiUrl,
+        () => stack.token({ claims: { sub } }),
+      );
+      const pending = send('POST', '/companies', { name: 'Slot', domain, industry: 'x', employees: 1 });
+      await new Promise((r) => setTimeout(r, 500)); // the write is waiting for the fence row now
+      await holder.query('COMMIT');
+      const res = await pending;
+      expect(res.status, await res.text()).toBe(201);
+      expect(
+        await query(rds(), 'SELECT count(*)::int AS n FROM crm.companies WHERE domain = $1', [domain]),
+      ).toEqual([{ n: 1 }]);
+      // And it did meet the other: rds failed its first try.
+      expect((await serializationFailures()) - before).toBeGreaterThanOrEqual(1);
+    } finally {
+      await holder.end();
+      await query(rds(), 'DELETE FROM crm.companies WHERE domain = $1', [domain]);
+    }
+  });
 
   it('a row written on rds by someone else (not through the API) reaches the API', async () => {
     const domain = `${tag}-direct.example`;
