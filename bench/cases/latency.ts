@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { docker } from '../../src/docker/engine.ts';
 import { containerName } from '../../src/spec/stack.ts';
 import type { TestStack } from '../../src/testing/index.ts';
-import { load, SECONDS, withDb } from '../lib.ts';
+import { load, median, SECONDS, withDb } from '../lib.ts';
 import { fmt, notes, report } from '../report.ts';
 import { ensureBaselines, removePosted } from './http.ts';
 
@@ -21,8 +21,6 @@ const RTT_MS = 1;
 const ROUNDS = 3;
 
 type Timings = { post: number; get: number };
-/** The median of an odd number of values. */
-const middle = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 /** The foreign server's options, as a map. */
 async function serverOptions(customUrl: string): Promise<{ name: string; options: Map<string, string> }> {
@@ -136,12 +134,12 @@ export async function benchLatency(stack: TestStack) {
     // the 2 cores were doing then (a single pair of runs put the same POST at +4.0 and +5.6 ms).
     const rounds: { hop0: Timings; hop1: Timings }[] = [];
     for (let i = 0; i < ROUNDS; i++) rounds.push({ hop0: await withHop(0), hop1: await withHop(RTT_MS) });
-    const median = (side: 'hop0' | 'hop1'): Timings => ({
-      post: middle(rounds.map((r) => r[side].post)),
-      get: middle(rounds.map((r) => r[side].get)),
+    const side = (k: 'hop0' | 'hop1'): Timings => ({
+      post: median(rounds.map((r) => r[k].post)),
+      get: median(rounds.map((r) => r[k].get)),
     });
-    const hop0 = median('hop0');
-    const hop1 = median('hop1');
+    const hop0 = side('hop0');
+    const hop1 = side('hop1');
     for (const [what, k] of [
       ['POST a company', 'post'],
       ['GET a contact by key, FDW reads', 'get'],
