@@ -4,7 +4,7 @@ import { PgappError } from '../errors.ts';
 import { type Explained, explainRequest, WRITE_METHODS, type WriteMethod } from '../stack/explain.ts';
 import { apiUrl } from '../stack/verify.ts';
 import { type GlobalOptions, liveConfig, requireSecrets } from './common.ts';
-import { token } from './token.ts';
+import { token, tokenIdentity } from './token.ts';
 
 /** `pgapp explain <path>`: the request's plan and what it costs across the bridge (stack/explain.ts). */
 export async function explain(
@@ -41,11 +41,8 @@ export async function explain(
   // Anonymous cannot write: a write is asked as `pgapp token`'s default user unless told otherwise.
   const signedIn = write || opts.role !== undefined || opts.claims !== undefined;
   const jwt = signedIn ? await token({ ...opts, exp: '10m' }) : undefined;
-  const role = opts.role ?? 'web_user';
-  // As `pgapp token` makes it: a web_user token without a sub is user "dev".
-  const sub =
-    (opts.claims ? (JSON.parse(opts.claims) as { sub?: unknown }) : {}).sub ??
-    (role === 'web_user' ? 'dev' : undefined);
+  const { role, claims } = tokenIdentity(opts);
+  const sub = claims.sub;
   const as = signedIn
     ? `${role}${sub !== undefined ? ` (sub ${JSON.stringify(sub)})` : ''}`
     : 'anonymous (web_anon)';
