@@ -84,8 +84,14 @@ BEGIN
   IF target IS NULL THEN
     RAISE EXCEPTION 'pgapp_bridge.writes: % is not a table of the bridged schemas', r ->> 'table' USING ERRCODE = '42501';
   END IF;
+  -- Its columns in order, and what comes back: json and jsonb as they are, every other column in its
+  -- text form (as custom reads it).
+  SELECT array_agg(a.attname::text ORDER BY a.attnum),
+         format('jsonb_build_object(%s)', string_agg(format('%L, t.%I%s', a.attname, a.attname,
+                CASE WHEN a.atttypid IN ('json'::regtype, 'jsonb'::regtype) THEN '' ELSE '::text' END), ', ' ORDER BY a.attnum))
+    INTO here, returned
+    FROM pg_attribute a WHERE a.attrelid = target AND a.attnum > 0 AND NOT a.attisdropped;
   -- The record literals are read as this table's rows: custom's row must have its columns, in its order.
-  here := ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = target AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum);
   IF here IS DISTINCT FROM ARRAY(SELECT jsonb_array_elements_text(r -> 'names')) THEN
     RAISE EXCEPTION '% has columns (%) on rds, but (%) in custom''s api', target, array_to_string(here, ', '),
                     (SELECT string_agg(x, ', ') FROM jsonb_array_elements_text(r -> 'names') x)
@@ -94,11 +100,6 @@ BEGIN
   IF op IN ('UPDATE', 'DELETE') AND matched IS NULL THEN
     RAISE EXCEPTION 'pgapp_bridge.writes: % of % names no row ("match" is empty)', op, target USING ERRCODE = '22023';
   END IF;
-  -- What comes back: json and jsonb as they are, every other column in its text form (as custom reads it).
-  returned := (SELECT string_agg(format('%L, t.%I%s', a.attname, a.attname,
-                                        CASE WHEN a.atttypid IN ('json'::regtype, 'jsonb'::regtype) THEN '' ELSE '::text' END), ', ' ORDER BY a.attnum)
-               FROM pg_attribute a WHERE a.attrelid = target AND a.attnum > 0 AND NOT a.attisdropped);
-  returned := format('jsonb_build_object(%s)', returned);
   IF op = 'INSERT' AND cardinality(cols) = 0 THEN
     EXECUTE format('INSERT INTO %s AS t DEFAULT VALUES RETURNING %s', target, returned) INTO written;
   ELSIF op = 'INSERT' THEN
