@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { GenericContainer, Wait } from 'testcontainers';
+import { Wait } from 'testcontainers';
 import { expect } from 'vitest';
 import { makeToken } from '../src/auth/jwt.ts';
 import type { Secrets } from '../src/config/secrets.ts';
@@ -14,28 +14,12 @@ import { freePort } from '../src/net/ports.ts';
 import { PACKAGE_ROOT } from '../src/paths.ts';
 import { PUBLICATION } from '../src/spec/stack.ts';
 import { fenceLag } from '../src/stack/replica.ts';
+import { BoundContainer } from './bound-container.ts';
 
 export interface Throwaway {
   id: string;
   port: number;
   stop: () => Promise<void>;
-}
-
-/**
- * testcontainers publishes ports on every interface; pgapp's bind one address (127.0.0.1, or the
- * Docker bridge's gateway for a server the stack's containers must reach as "remote").
- */
-class BoundContainer extends GenericContainer {
-  constructor(
-    image: string,
-    private readonly hostIp: string,
-  ) {
-    super(image);
-  }
-  protected override async beforeContainerCreated(): Promise<void> {
-    for (const bindings of Object.values(this.hostConfig.PortBindings ?? {}))
-      for (const b of bindings as { HostIp?: string }[]) b.HostIp = this.hostIp;
-  }
 }
 
 /** A container from one of the project's images with 5432 on a random port of `hostIp`, once healthy. */

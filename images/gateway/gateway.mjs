@@ -4,12 +4,14 @@
 // Per request, before PostgREST sees it (each refusal a JSON error in PostgREST's shape, 4xx):
 //   - the URL is at most 8 KiB (414) and its path and query are valid UTF-8 percent-encoding (400;
 //     PostgREST 12 answers a 500 to a non-UTF-8 filter value);
-//   - `select` embeds at most 16 resources, nested at most 3 deep (400): deep or wide embeds
+//   - `select` embeds at most 16 resources, nested at most 6 deep (400): deep or wide embeds
 //     multiply the rows and the remote queries of one request;
 //   - a body is at most 1 MiB (413), whether it says its length or not;
 //   - each client (a JWT's subject, else its address) has at most 4 requests in flight; its next 16
 //     wait their turn, in order, and more are refused (429): one client cannot take every
 //     connection of PostgREST's pool (10) from the others, and a browser's parallel requests queue.
+// Each bound is a setting ("limits" in pgapp.config.json, given here as PGAPP_LIMITS: src/config/limits.ts,
+// whose defaults these are), and a refusal names it.
 // And per response: a statement timeout (PostgREST 12 answers 500 with SQLSTATE 57014) is a 504 with
 // a hint; no answer from PostgREST within its own deadline is a 504 too.
 //
@@ -22,10 +24,18 @@ export const LIMITS = Object.freeze({
   maxUrlBytes: 8192,
   maxBodyBytes: 1024 * 1024,
   maxEmbeds: 16,
-  maxEmbedDepth: 3,
+  maxEmbedDepth: 6,
   maxInFlightPerClient: 4,
   maxQueuedPerClient: 16,
 });
+
+/** The limits PGAPP_LIMITS (JSON) sets, over the defaults. */
+export function limitsFrom(json) {
+  return Object.freeze({ ...LIMITS, ...(json ? JSON.parse(json) : {}) });
+}
+
+/** Where a bound is set, for the hint of a request it refuses. */
+const setting = (name) => `the bound is "limits": {"${name}": …} in pgapp.config.json (PGAPP_LIMITS)`;
 
 /** A refusal in PostgREST's error shape. */
 const refusal = (status, code, message, hint = null) => ({
@@ -101,7 +111,7 @@ export function checkRequest(url, headers, limits = LIMITS, explainKey = undefin
       414,
       'PGAPP414',
       `the URL is longer than ${limits.maxUrlBytes} bytes`,
-      'Send fewer columns or filters, or filter on fewer values.',
+      `Send fewer columns or filters, or filter on fewer values; ${setting('maxUrlBytes')}.`,
     );
   const q = url.indexOf('?');
   const path = q < 0 ? url : url.slice(0, q);
@@ -126,14 +136,14 @@ export function checkRequest(url, headers, limits = LIMITS, explainKey = undefin
           400,
           'PGAPP400',
           `select nests embedded resources ${shape.depth} deep; at most ${limits.maxEmbedDepth}`,
-          'Ask for the deeper resources in a request of their own.',
+          `Ask for the deeper resources in a request of their own; ${setting('maxEmbedDepth')}.`,
         );
       if (shape.count > limits.maxEmbeds)
         return refusal(
           400,
           'PGAPP400',
           `select embeds ${shape.count} resources; at most ${limits.maxEmbeds}`,
-          'Split the request in two.',
+          `Split the request in two; ${setting('maxEmbeds')}.`,
         );
     }
   }
@@ -143,7 +153,7 @@ export function checkRequest(url, headers, limits = LIMITS, explainKey = undefin
       413,
       'PGAPP413',
       `the body is larger than ${limits.maxBodyBytes} bytes`,
-      'Send fewer rows per request.',
+      `Send fewer rows per request; ${setting('maxBodyBytes')}.`,
     );
   return undefined;
 }
@@ -237,7 +247,7 @@ export function createGateway({ upstream, timeoutMs, limits = LIMITS, explainKey
           429,
           'PGAPP429',
           `this client already has ${waiting} requests in flight or waiting; at most ${limits.maxInFlightPerClient + limits.maxQueuedPerClient}`,
-          'Wait for answers before sending more.',
+          `Wait for answers before sending more; ${setting('maxInFlightPerClient')} and "maxQueuedPerClient".`,
         ),
         { 'Retry-After': '1' },
       );
@@ -334,7 +344,12 @@ export function createGateway({ upstream, timeoutMs, limits = LIMITS, explainKey
         refuseAfterBody(
           req,
           res,
-          refusal(413, 'PGAPP413', `the body is larger than ${limits.maxBodyBytes} bytes`),
+          refusal(
+            413,
+            'PGAPP413',
+            `the body is larger than ${limits.maxBodyBytes} bytes`,
+            `Send fewer rows per request; ${setting('maxBodyBytes')}.`,
+          ),
         );
       }
     });
@@ -353,6 +368,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const server = createGateway({
     upstream,
     timeoutMs,
+    limits: limitsFrom(process.env.PGAPP_LIMITS),
     explainKey: process.env.PGAPP_EXPLAIN_KEY,
     log: (l) => console.error(`pgapp-gateway: ${l}`),
   });

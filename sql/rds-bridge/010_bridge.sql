@@ -32,8 +32,8 @@ END $$;
 
 CREATE TABLE IF NOT EXISTS pgapp_bridge.bridged (schema_name name PRIMARY KEY, position integer NOT NULL);
 
--- Per published table, what "tables" asked its replica to hold ({"where", "columns"}), as prepare()
--- last put it in the publication: another ask re-publishes that table alone.
+-- Per published table, what prepare() last put in the publication ({"where": null, "columns": null}:
+-- all of it; an earlier pgapp published parts): another ask re-publishes that table alone.
 CREATE TABLE IF NOT EXISTS pgapp_bridge.published (relid oid PRIMARY KEY, spec jsonb NOT NULL);
 
 -- Read-your-writes over the colocated read path (reads: replica): every API write through the bridge
@@ -54,11 +54,14 @@ INSERT INTO pgapp_bridge.replica_fence (slot) SELECT generate_series(0, 63) ON C
 --           "names": the columns of the row as custom has it, in order, "row" (INSERT, UPDATE) and
 --           "old" (UPDATE, DELETE): the new and the old row as record literals — each column in its
 --           type's own text form, as postgres_fdw sends values, so any type (hstore, geometry …)
---           arrives as it left —, "columns": what INSERT or UPDATE writes, "match": the columns
+--           arrives as it left —, "columns": what INSERT or UPDATE writes, "conflict" (an upsert's
+--           INSERT): {"target": its ON CONFLICT columns, "action": "update" | "nothing", "match": a
+--           per-user table's owner column, which must match for DO UPDATE}, "match": the columns
 --           that find the row UPDATE or DELETE changes — its key, and for a per-user table its owner
 --           (so rds, not custom's copy, has the last word on whose row it is), "fence": bump the slot}
 -- result:  {"row": the row as rds wrote it, json and jsonb columns as JSON and the others as their
---           text form (null: no row matched), "fence": the slot's new value}
+--           text form (null: no row matched), "fence": the slot's new value, "inserted" (INSERT):
+--           whether the row is new, or an upsert updated the row it found}
 -- Not SECURITY DEFINER: the write is made as the bridge user, with exactly the grants it has anyway.
 CREATE OR REPLACE VIEW pgapp_bridge.writes AS
   SELECT f.slot, NULL::jsonb AS request, NULL::jsonb AS result FROM pgapp_bridge.replica_fence f;
@@ -76,6 +79,8 @@ DECLARE
   returned text;
   written jsonb;
   fence bigint;
+  conflict text;
+  inserted boolean;
 BEGIN
   -- Only the tables pgapp bridges (the bridge user's grants say the rest).
   SELECT c.oid INTO target FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
@@ -103,11 +108,27 @@ BEGIN
   IF op = 'INSERT' AND cardinality(cols) = 0 THEN
     EXECUTE format('INSERT INTO %s AS t DEFAULT VALUES RETURNING %s', target, returned) INTO written;
   ELSIF op = 'INSERT' THEN
-    -- The columns rds fills (identity, serial, generated, its own defaults) are not named: rds fills them.
-    EXECUTE format('INSERT INTO %s AS t (%s) SELECT %s FROM (SELECT $1::%s AS v) x RETURNING %s',
+    -- The columns the request named (rds fills the others: identity, serial, generated, its defaults),
+    -- and an upsert's ON CONFLICT as the request asked for it.
+    IF jsonb_typeof(r -> 'conflict') = 'object' THEN
+      conflict := format(' ON CONFLICT (%s) ', (SELECT string_agg(quote_ident(c), ', ') FROM jsonb_array_elements_text(r -> 'conflict' -> 'target') c))
+        || CASE WHEN r -> 'conflict' ->> 'action' = 'update'
+                THEN format('DO UPDATE SET %s', (SELECT string_agg(format('%1$I = EXCLUDED.%1$I', c), ', ') FROM unnest(cols) c))
+                     -- A per-user table: only the caller's own row (rds has the last word on whose it is).
+                     || coalesce(' WHERE ' || (SELECT string_agg(format('t.%1$I IS NOT DISTINCT FROM EXCLUDED.%1$I', m), ' AND ')
+                                               FROM jsonb_array_elements_text(r -> 'conflict' -> 'match') m), '')
+                ELSE 'DO NOTHING' END;
+    END IF;
+    -- Whether the row is new (an upsert that found its row updates it: xmax is then set).
+    EXECUTE format('INSERT INTO %s AS t (%s) SELECT %s FROM (SELECT $1::%s AS v) x%s RETURNING %s, t.xmax::text = ''0''',
                    target, (SELECT string_agg(quote_ident(c), ', ') FROM unnest(cols) c),
-                   (SELECT string_agg(format('(x.v).%I', c), ', ') FROM unnest(cols) c), target, returned)
-      INTO written USING r ->> 'row';
+                   (SELECT string_agg(format('(x.v).%I', c), ', ') FROM unnest(cols) c), target, coalesce(conflict, ''), returned)
+      INTO written, inserted USING r ->> 'row';
+    -- Someone else's row in the way of an upsert: refused as row-level security refuses it.
+    IF written IS NULL AND r -> 'conflict' ->> 'action' = 'update' AND jsonb_typeof(r -> 'conflict' -> 'match') = 'array' THEN
+      RAISE EXCEPTION 'new row violates row-level security policy (USING expression) for table "%"', (SELECT c.relname FROM pg_class c WHERE c.oid = target)
+        USING ERRCODE = '42501';
+    END IF;
   ELSIF op = 'UPDATE' AND cardinality(cols) > 0 THEN
     EXECUTE format('UPDATE %s AS t SET %s FROM (SELECT $1::%s AS v, $2::%s AS o) x WHERE %s RETURNING %s',
                    target, (SELECT string_agg(format('%1$I = (x.v).%1$I', c), ', ') FROM unnest(cols) c), target, target, matched, returned)
@@ -122,7 +143,7 @@ BEGIN
   IF written IS NOT NULL AND (r ->> 'fence')::boolean THEN
     UPDATE pgapp_bridge.replica_fence f SET n = f.n + 1 WHERE f.slot = NEW.slot RETURNING f.n INTO fence;
   END IF;
-  NEW.result := jsonb_build_object('row', written, 'fence', fence);
+  NEW.result := jsonb_build_object('row', written, 'fence', fence, 'inserted', inserted);
   RETURN NEW;
 END $$;
 DROP TRIGGER IF EXISTS write ON pgapp_bridge.writes;
@@ -334,8 +355,7 @@ END $$;
 
 -- Called by every `dev` (as the master user on the stand-in; as the --rds-url user on a real RDS).
 -- Reads pgapp.schemas, pgapp.replica ('true': some table reads the replica, so the publication is
--- kept), pgapp.reads (the default mode) and pgapp.tables (per table: "reads", and "where"/"columns",
--- what its replica holds), pgapp.copy_limit (bytes: a larger table is not published for its first
+-- kept), pgapp.reads (the default mode) and pgapp.tables (per table: "reads"), pgapp.copy_limit (bytes: a larger table is not published for its first
 -- copy, but returned in heldBack for `dev` to ask about), pgapp.own_roles ('true': grant pgapp's own bridge and replicator roles
 -- what they need on the bridged schemas), pgapp.bridge_user and pgapp.replicator_user. Returns what it
 -- settled: the schemas, and whether rds can feed a replica (and why not).
@@ -348,16 +368,10 @@ DECLARE
   asked jsonb := current_setting('pgapp.tables')::jsonb;
   r record;
   spec jsonb;
-  cols text[];
-  bad text;
   wanted oid[] := '{}';
   copy_limit bigint := current_setting('pgapp.copy_limit')::bigint;
   held_back jsonb := '[]';
-  filter_hint text := 'A publication row filter is one boolean expression over the table''s own columns with built-in immutable '
-                      'functions and operators: archived = false, region = ''eu'', created_at >= ''2026-01-01''. No now(), '
-                      'subqueries or functions or types of your own: a stored column can hold what the filter needs.';
   size record;
-  plan jsonb;
   own_roles boolean := current_setting('pgapp.own_roles')::boolean;
   bridge text := current_setting('pgapp.bridge_user');
   replicator text := current_setting('pgapp.replicator_user');
@@ -401,6 +415,12 @@ BEGIN
   END IF;
 
   IF NOT replica THEN
+    -- No table reads the replica: none stays published (custom reads each through postgres_fdw).
+    FOR t IN SELECT pr.prrelid::regclass FROM pg_publication_rel pr JOIN pg_publication p ON p.oid = pr.prpubid
+             WHERE p.pubname = 'pgapp' AND pr.prrelid <> 'pgapp_bridge.replica_fence'::regclass LOOP
+      EXECUTE format('ALTER PUBLICATION pgapp DROP TABLE %s', t);
+    END LOOP;
+    DELETE FROM pgapp_bridge.published;
     RETURN jsonb_build_object('schemas', to_jsonb(schemas), 'replica', jsonb_build_object('ok', false));
   END IF;
 
@@ -426,9 +446,9 @@ BEGIN
   END IF;
   -- The bridged tables that read the replica ("reads" per table, else pgapp.reads) and that rds can
   -- publish: with a primary key or a replica identity (once published, rds refuses UPDATE and DELETE
-  -- on a table without one; the others are read through postgres_fdw). Each with its row filter
-  -- ("where") and column list ("columns", plus the replica identity's columns, which UPDATE and DELETE
-  -- need); a table whose ask changed leaves the publication and comes back with the new one.
+  -- on a table without one; the others are read through postgres_fdw). Whole tables: custom serves
+  -- each as rds's table (custom/bridge/050_tables.sql). A table an earlier pgapp published in part
+  -- (a row filter, a column list) leaves the publication and comes back whole.
   FOR r IN SELECT c.oid, c.oid::regclass AS t, format('%s.%s', n.nspname, c.relname) AS rel, c.relreplident,
                   c.relreplident IN ('f', 'i') OR (c.relreplident = 'd' AND EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)) AS ok,
                   coalesce(asked -> format('%s.%s', n.nspname, c.relname), '{}') AS conf,
@@ -445,57 +465,17 @@ BEGIN
       unpublishable := unpublishable || r.t::text;
       CONTINUE;
     END IF;
-    cols := NULL;
-    IF r.conf ? 'columns' THEN
-      SELECT string_agg(x, ', ') INTO bad FROM jsonb_array_elements_text(r.conf -> 'columns') x
-       WHERE NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = r.oid AND a.attname = x AND a.attnum > 0 AND NOT a.attisdropped);
-      IF bad IS NOT NULL THEN
-        RAISE EXCEPTION '"columns" of % names %, which it does not have', r.rel, bad
-          USING HINT = format('Its columns: %s.', (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) FROM pg_attribute a
-                                                   WHERE a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped));
-      END IF;
-      SELECT string_agg(x, ', ') INTO bad FROM jsonb_array_elements_text(r.conf -> 'columns') x
-       JOIN pg_attribute a ON a.attrelid = r.oid AND a.attname = x WHERE a.attgenerated <> '';
-      IF bad IS NOT NULL THEN
-        RAISE EXCEPTION '"columns" of % names %, generated: logical replication does not carry generated columns', r.rel, bad
-          USING HINT = 'Leave it out: the replica computes it when it holds the columns it is made from, else the API reads it from rds.';
-      END IF;
-      -- The asked ones and the replica identity's, in the table's order; all of them: no list.
-      SELECT array_agg(a.attname::text ORDER BY a.attnum) INTO cols FROM pg_attribute a
-       WHERE a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
-         AND (r.conf -> 'columns' ? a.attname OR r.relreplident = 'f'
-              OR a.attnum = ANY (coalesce((SELECT i.indkey::int2[] FROM pg_index i WHERE i.indrelid = r.oid
-                                           AND CASE r.relreplident WHEN 'i' THEN i.indisreplident ELSE i.indisprimary END), '{}')));
-      IF cols = ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped
-                      AND a.attgenerated = '' ORDER BY a.attnum) THEN
-        cols := NULL;
-      ELSIF NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = r.oid AND i.indisprimary) THEN
-        -- The api reads the columns left out from rds by the key.
-        RAISE EXCEPTION '"columns" of % leaves columns out, but % has no primary key to read them from rds by', r.rel, r.rel
-          USING HINT = 'Give it a primary key in a migration, or drop "columns" (its replica then holds every column).';
-      END IF;
+    -- pgapp.config.json's check says so first (src/config/schema.ts).
+    IF r.conf ? 'columns' OR r.conf ? 'where' THEN
+      RAISE EXCEPTION '"tables" asks for part of % in the replica ("where", "columns"): a replica holds the whole table', r.rel
+        USING HINT = 'Drop "where" and "columns" for it; to copy nothing of it, "reads": "fdw".';
     END IF;
-    spec := jsonb_build_object('where', nullif(r.conf ->> 'where', ''), 'columns', to_jsonb(cols));
+    spec := jsonb_build_object('where', NULL, 'columns', NULL);
     -- A first copy larger than pgapp.copy_limit waits for a yes (`dev` asks, or --yes): not published.
-    -- A part of a table ("where", "columns") is sized by the planner's estimate of what it selects.
     IF NOT r.member THEN
-      IF spec ->> 'where' IS NULL AND cols IS NULL THEN
-        SELECT z.bytes, z.rows INTO size FROM pgapp_bridge.table_size(r.oid) z;
-      ELSE
-        BEGIN
-          EXECUTE format('EXPLAIN (FORMAT JSON) SELECT %s FROM %s%s',
-                         coalesce((SELECT string_agg(quote_ident(x), ', ') FROM unnest(cols) x), '*'), r.t,
-                         CASE WHEN spec ->> 'where' IS NOT NULL THEN format(' WHERE (%s)', spec ->> 'where') ELSE '' END) INTO plan;
-        EXCEPTION WHEN OTHERS THEN
-          RAISE EXCEPTION 'rds cannot publish % as "tables" asks (where %): %', r.rel, spec ->> 'where', SQLERRM
-            USING HINT = filter_hint;
-        END;
-        SELECT ((plan -> 0 -> 'Plan' ->> 'Plan Rows')::numeric * (plan -> 0 -> 'Plan' ->> 'Plan Width')::numeric)::bigint AS bytes,
-               (plan -> 0 -> 'Plan' ->> 'Plan Rows')::numeric::bigint AS rows INTO size;
-      END IF;
+      SELECT z.bytes, z.rows INTO size FROM pgapp_bridge.table_size(r.oid) z;
       IF size.bytes > copy_limit THEN
-        held_back := held_back || jsonb_build_object('rel', r.rel, 'bytes', size.bytes, 'rows', size.rows,
-                                                     'filtered', spec ->> 'where' IS NOT NULL OR cols IS NOT NULL);
+        held_back := held_back || jsonb_build_object('rel', r.rel, 'bytes', size.bytes, 'rows', size.rows);
         CONTINUE;
       END IF;
     END IF;
@@ -504,43 +484,7 @@ BEGIN
     IF r.member THEN
       EXECUTE format('ALTER PUBLICATION pgapp DROP TABLE %s', r.t);
     END IF;
-    BEGIN
-      EXECUTE format('ALTER PUBLICATION pgapp ADD TABLE %s%s%s', r.t,
-                     CASE WHEN cols IS NOT NULL THEN format(' (%s)', (SELECT string_agg(quote_ident(x), ', ') FROM unnest(cols) x)) ELSE '' END,
-                     CASE WHEN spec ->> 'where' IS NOT NULL THEN format(' WHERE (%s)', spec ->> 'where') ELSE '' END);
-    EXCEPTION WHEN OTHERS THEN
-      DECLARE
-        msg text := SQLERRM;
-        detail text;
-      BEGIN
-        GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
-        RAISE EXCEPTION 'rds cannot publish % as "tables" asks (%): %', r.rel,
-                        concat_ws(', ', 'where ' || (spec ->> 'where'), 'columns ' || array_to_string(cols, ', ')), msg
-          USING DETAIL = coalesce(detail, ''),
-                HINT = filter_hint;
-      END;
-    END;
-    -- UPDATE and DELETE on rds must still work: Postgres refuses them (at once, for every writer) when
-    -- the filter reads a column outside the replica identity, or the list leaves one of its columns
-    -- out. Its own check, on a plan of each (nothing runs).
-    BEGIN
-      IF spec ->> 'where' IS NOT NULL OR cols IS NOT NULL THEN
-        EXECUTE format('EXPLAIN UPDATE %s SET %I = DEFAULT WHERE false', r.t,
-                       (SELECT a.attname FROM pg_attribute a WHERE a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum LIMIT 1));
-        EXECUTE format('EXPLAIN DELETE FROM %s WHERE false', r.t);
-      END IF;
-    EXCEPTION WHEN OTHERS THEN
-      DECLARE
-        detail text;
-      BEGIN
-        GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
-        RAISE EXCEPTION 'rds would refuse UPDATE and DELETE on % with that replica: %', r.rel, coalesce(detail, SQLERRM)
-          USING HINT = CASE WHEN spec ->> 'where' IS NOT NULL
-                            THEN format('Filter on its key''s columns, or give it REPLICA IDENTITY FULL in a migration (ALTER TABLE %s REPLICA IDENTITY FULL: '
-                                        'rds then logs the whole old row of each UPDATE and DELETE). Nothing was changed.', r.t)
-                            ELSE 'Keep its replica identity''s columns in "columns". Nothing was changed.' END;
-      END;
-    END;
+    EXECUTE format('ALTER PUBLICATION pgapp ADD TABLE %s', r.t);
     INSERT INTO pgapp_bridge.published AS p (relid, spec) VALUES (r.oid, spec)
     ON CONFLICT (relid) DO UPDATE SET spec = excluded.spec;
   END LOOP;

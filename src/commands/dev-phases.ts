@@ -39,6 +39,7 @@ import {
   slotLeftHint,
   syncReplica,
   type TableSize,
+  type TablesSync,
 } from '../stack/replica.ts';
 import { applyPhase, type Phase, type PhaseResult } from '../stack/sql.ts';
 import { writeTypes } from '../stack/typegen.ts';
@@ -56,7 +57,9 @@ export interface Ctx {
   sql: Record<Phase, { applied: string[]; changed: string[] }>;
   /** The schemas rds mirrors, as its prepare() settled them. */
   schemas?: string[];
-  /** What each table became in the api (read-only ones and your own views carry a note). */
+  /** rds's tables on custom, as the bridge phase left them (what the replica copies). */
+  tables?: TablesSync;
+  /** What each table serves (read-only and unserved ones carry a note). */
   api?: ApiTable[];
   hops: Hop[];
   phases: Record<string, number>;
@@ -297,14 +300,16 @@ export function devPhases(
     return p.schemas.length ? `schemas ${p.schemas.join(', ')}` : 'no schema with tables yet';
   };
 
-  /** rds's tables as foreign tables: how many, and what changed. */
-  const afterBridge = async (_c: Ctx, r: PhaseResult) => {
+  /** rds's tables as foreign tables and as tables on custom: how many, and what changed. */
+  const afterBridge = async (c: Ctx, r: PhaseResult, task: { output: string }) => {
     const t = r.steps['pgapp_private.sync_foreign_tables'] as {
       tables: number;
       made: string[];
       changed: string[];
       gone: string[];
     };
+    c.tables = r.steps['pgapp_private.sync_tables'] as TablesSync;
+    if (c.tables.changed.length) task.output = `made again: ${c.tables.changed.join(', ')}`;
     const changes = [
       t.made.length ? `${t.made.length} new` : '',
       t.changed.length ? `${t.changed.length} columns changed` : '',
@@ -348,6 +353,7 @@ export function devPhases(
       const sync = await syncReplica(
         c.config,
         c.secrets,
+        c.tables as TablesSync,
         (line) => (task.output = line),
         signal,
         READY_TIMEOUT_MS,

@@ -13,7 +13,7 @@ export interface JobRow {
   failures: number;
 }
 
-/** pg_cron's jobs and their last run, commands and output included (GET /jobs shows web_user less). */
+/** pg_cron's jobs and their last run, commands and output included. */
 export async function jobs(opts: GlobalOptions): Promise<JobRow[]> {
   await checkEngine();
   const config = await liveConfig(opts);

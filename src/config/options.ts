@@ -275,9 +275,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     env: 'PGAPP_TABLES',
     file: 'tables',
     envJson: (tables) => tables,
-    help:
-      'per table: "tables": {"public.events": {"access": "none", "reads": "fdw"}, "kb.labels": {"name": "kb_labels"}, ' +
-      '"app.orders": {"where": "archived = false", "columns": ["id", "total"]}} (env: as JSON)',
+    help: 'per table: "tables": {"public.events": {"access": "none", "reads": "fdw"}} (env: as JSON)',
     commands: 'stack',
   },
   {
@@ -326,6 +324,17 @@ export const OPTIONS: readonly OptionSpec[] = [
     help:
       'custom\'s server settings: {"work_mem": "64MB", "pg_stat_statements.track": "all"} (env: as JSON); ' +
       'its build starts a server with them and stops at any the server refuses',
+    commands: 'stack',
+  },
+  {
+    type: 'string',
+    config: 'limits',
+    env: 'PGAPP_LIMITS',
+    file: 'limits',
+    envJson: (limits) => limits,
+    help:
+      'the gateway\'s bounds on one request: "limits": {"maxEmbedDepth": 6, "maxEmbeds": 16, "maxUrlBytes": 8192, ' +
+      '"maxBodyBytes": 1048576, "maxInFlightPerClient": 4, "maxQueuedPerClient": 16} (the defaults; env: as JSON)',
     commands: 'stack',
   },
   {

@@ -4,6 +4,7 @@
 import { resolve } from 'node:path';
 import { PgappError } from '../errors.ts';
 import { type CustomKey, type CustomSettings, validateCustom } from './custom.ts';
+import { DEFAULT_LIMITS, type Limits, validateLimits } from './limits.ts';
 import { validateRdsSection } from './parameters.ts';
 
 /**
@@ -23,20 +24,14 @@ export type Access = (typeof ACCESS_LEVELS)[number];
 /** The access of a table without the owner column, unless "tables" says otherwise. */
 export type DefaultAccess = Exclude<Access, 'owner'>;
 
-/** One table's settings ("tables": {"<schema>.<table>": {…}} in pgapp.config.json). */
+/**
+ * One table's settings ("tables": {"<schema>.<table>": {…}} in pgapp.config.json). Its endpoint is
+ * its own name in its schema's profile, as PostgREST on rds serves it.
+ */
 export interface TableSettings {
   access?: Access;
-  /** Its endpoint: api.<name> (default: the table's name, or <schema>_<table> when two schemas share it). */
-  name?: string;
-  /** Where its reads go (default: "reads"). */
+  /** Where its reads go (default: "reads"). A replica is always of the whole table. */
   reads?: ReadsMode;
-  /**
-   * reads: replica — the rows the replica holds: a publication row filter (only this table's columns,
-   * built-in immutable functions and operators; rds checks it). The API reads the others from rds.
-   */
-  where?: string;
-  /** reads: replica — the columns the replica holds (its key always); the API reads the others from rds. */
-  columns?: string[];
 }
 
 /**
@@ -57,7 +52,7 @@ export const anyReplica = (c: Pick<Config, 'reads' | 'tables'>): boolean =>
  */
 export function fdwOnly<C extends Pick<Config, 'reads' | 'tables'>>(c: C): C {
   const tables: Record<string, TableSettings> = {};
-  for (const [rel, { reads: _r, where: _w, columns: _c, ...rest }] of Object.entries(c.tables))
+  for (const [rel, { reads: _r, ...rest }] of Object.entries(c.tables))
     if (Object.keys(rest).length > 0) tables[rel] = rest;
   return { ...c, reads: 'fdw', tables };
 }
@@ -127,6 +122,8 @@ export interface Config {
    * preloaded libraries and settings, built into its image (config/custom.ts, docker/extensions.ts).
    */
   custom: CustomSettings;
+  /** The gateway's request bounds ("limits" in pgapp.config.json: config/limits.ts). */
+  limits: Limits;
 }
 
 /** A real rds: what --rds-url says, checked. */
@@ -255,6 +252,7 @@ export const DEFAULTS: Config = {
   tables: {},
   extensions: [],
   custom: { extensions: [], python: [], preload: [], settings: {} },
+  limits: { ...DEFAULT_LIMITS },
 };
 
 /** Allowed project names: valid, unquoted SQL identifiers that are also valid Docker names. */
@@ -400,15 +398,27 @@ export function validateAccess(value: unknown, name: string, allowOwner: boolean
   return value as Access;
 }
 
-const TABLE_KEYS = ['access', 'name', 'reads', 'where', 'columns'];
+const TABLE_KEYS = ['access', 'reads'];
 
-/** "tables": {"<schema>.<table>": {"access": …, "name": …, "reads": …, "where": …, "columns": […]}}. Whether each exists is rds's to say (plan_api). */
+/**
+ * What an earlier pgapp took per table and this one does not, and why: the API serves each of rds's
+ * tables as PostgREST on rds would — under its own name, whole.
+ */
+const RETIRED_TABLE_KEYS: Record<string, string> = {
+  name: 'Every table is served under its own name, in its schema\'s profile (a client sends `Accept-Profile: <schema>` for a schema after the first): drop "name".',
+  where:
+    'A replica holds the whole table (custom serves it as rds\'s table, and a table part local and part remote would need objects on rds that stand in the way of your migrations): drop "where"; to copy nothing of it, "reads": "fdw".',
+  columns:
+    'A replica holds every column of the table (custom serves it as rds\'s table): drop "columns"; to copy nothing of it, "reads": "fdw".',
+};
+
+/** "tables": {"<schema>.<table>": {"access": …, "reads": …}}. Whether each exists is rds's to say (plan_api). */
 export function validateTables(value: unknown): Record<string, TableSettings> {
   if (value === undefined || value === '') return {};
   if (value === null || typeof value !== 'object' || Array.isArray(value))
     throw new PgappError(
       '"tables" must be an object',
-      'For example: "tables": {"public.events": {"access": "none"}, "kb.labels": {"name": "kb_labels"}}.',
+      'For example: "tables": {"public.events": {"access": "none"}, "public.audit": {"reads": "fdw"}}.',
     );
   const out: Record<string, TableSettings> = {};
   for (const [rel, v] of Object.entries(value)) {
@@ -419,50 +429,22 @@ export function validateTables(value: unknown): Record<string, TableSettings> {
       );
     if (v === null || typeof v !== 'object' || Array.isArray(v))
       throw new PgappError(`"tables"."${rel}" must be an object`, 'For example: {"access": "write"}.');
+    const retired = Object.keys(v).find((k) => k in RETIRED_TABLE_KEYS);
+    if (retired)
+      throw new PgappError(
+        `"tables"."${rel}" has "${retired}", which pgapp no longer takes`,
+        RETIRED_TABLE_KEYS[retired],
+      );
     const unknown = Object.keys(v).filter((k) => !TABLE_KEYS.includes(k));
     if (unknown.length > 0)
       throw new PgappError(
         `"tables"."${rel}" has unknown key(s): ${unknown.join(', ')}`,
         `A table takes ${TABLE_KEYS.map((k) => `"${k}"`).join(', ')}.`,
       );
-    const t = v as { access?: unknown; name?: unknown; reads?: unknown; where?: unknown; columns?: unknown };
+    const t = v as { access?: unknown; reads?: unknown };
     const settings: TableSettings = {};
     if (t.access !== undefined) settings.access = validateAccess(t.access, `access of ${rel}`, true);
-    if (t.name !== undefined) {
-      if (typeof t.name !== 'string' || !IDENT.test(t.name))
-        throw new PgappError(
-          `Invalid endpoint name ${JSON.stringify(t.name)} for ${rel}`,
-          'Use lower-case letters, digits and underscores (at most 63), starting with a letter or _.',
-        );
-      settings.name = t.name;
-    }
     if (t.reads !== undefined) settings.reads = validateReads(t.reads);
-    if (t.where !== undefined && t.where !== '') {
-      if (typeof t.where !== 'string' || t.where.length > 4000 || /;/.test(t.where.replace(/'[^']*'/g, '')))
-        throw new PgappError(
-          `Invalid "where" for ${rel}: ${JSON.stringify(t.where)}`,
-          'Give one boolean expression over the table\'s own columns, e.g. "archived = false" or "region = \'eu\'".',
-        );
-      settings.where = t.where;
-    }
-    if (t.columns !== undefined) {
-      if (
-        !Array.isArray(t.columns) ||
-        t.columns.length === 0 ||
-        !t.columns.every((c) => typeof c === 'string' && c !== '' && c.length <= 63) ||
-        new Set(t.columns).size !== t.columns.length
-      )
-        throw new PgappError(
-          `Invalid "columns" for ${rel}: ${JSON.stringify(t.columns)}`,
-          'List the columns the replica holds, each once: "columns": ["id", "kind", "created_at"] (the key is always held).',
-        );
-      settings.columns = t.columns as string[];
-    }
-    if ((settings.where !== undefined || settings.columns !== undefined) && settings.reads === 'fdw')
-      throw new PgappError(
-        `"tables"."${rel}" reads through postgres_fdw, but says what its replica holds ("where", "columns")`,
-        'Drop "where" and "columns", or read it from the replica ("reads": "replica").',
-      );
     out[rel] = settings;
   }
   return out;
@@ -522,6 +504,7 @@ export interface RawConfig {
   extensions?: unknown;
   /** pgapp.config.json's `custom` section, key by key (env gives each key on its own). */
   custom?: Partial<Record<CustomKey, unknown>>;
+  limits?: unknown;
 }
 
 /** Merge layers (later wins) over the defaults and validate every field. */
@@ -576,6 +559,7 @@ export function resolveConfig(...layers: RawConfig[]): Config {
     tables: validateTables(mergeReadsIntoTables(merged.tables, readsTables)),
     extensions: validateExtensions(merged.extensions),
     custom: validateCustom(merged.custom),
+    limits: validateLimits(merged.limits),
   };
   const schemas = validateSchemas(merged.schemas);
   if (schemas) config.schemas = schemas;

@@ -3,6 +3,7 @@
  * Pure: no I/O.
  */
 import { createHash } from 'node:crypto';
+import type { Limits } from '../config/limits.ts';
 import type { PortKey } from '../config/schema.ts';
 import type { Secrets } from '../config/secrets.ts';
 import { CONTAINER_CA_DIR, CONTAINER_TLS_DIR, TLS_MOUNTS, type TlsState } from '../config/tls.ts';
@@ -90,6 +91,8 @@ export const PGDATA_VOLUME_TARGET = '/var/lib/postgresql/data';
 export interface StackParams<P> {
   project: string;
   ports: Record<PortKey, P>;
+  /** The gateway's request bounds (config/limits.ts), or compose's placeholder for their JSON. */
+  limits: Limits | string;
 }
 
 /**
@@ -115,7 +118,8 @@ export const CONTAINER_PARAMETER_GROUP_DIR = '/etc/pgapp/parameter-group';
  */
 export function postgrestSettings(publicUrl: string): Record<string, string> {
   return {
-    PGRST_DB_SCHEMAS: 'api',
+    // The schemas it serves (rds's, each a profile) are the authenticator's pgrst.db_schemas, which
+    // every `dev` sets from rds's catalog (sql/custom/api/050_api.sql) and PostgREST reads at start.
     PGRST_DB_ANON_ROLE: 'web_anon',
     PGRST_DB_POOL: '10',
     // No response holds more than this many rows, whatever `limit` asks (embedded rows aside:
@@ -208,6 +212,7 @@ export function stackSpec<P extends number | string>(
         PGAPP_UPSTREAM: `http://postgrest:${POSTGREST_PORT}`,
         // Who may ask PostgREST for query plans (`pgapp explain`): the developer, with this key.
         PGAPP_EXPLAIN_KEY: secrets.explainKey,
+        PGAPP_LIMITS: typeof config.limits === 'string' ? config.limits : JSON.stringify(config.limits),
         ...GATEWAY_SETTINGS,
       },
       cmd: [],

@@ -1,7 +1,7 @@
 /**
- * What the api became: per bridged table, its endpoint, access, where it reads and what a client may
- * write — as pgapp_private.sync_api() recorded it (sql/custom/api/050_api.sql). `dev`'s summary,
- * `status` and `verify` read it here.
+ * What the API serves: per bridged table, its endpoint (its own name, in its schema's profile), access,
+ * where it reads and what a client may write — as pgapp_private.sync_api() recorded it
+ * (sql/custom/api/050_api.sql). `dev`'s summary, `status` and `verify` read it here.
  */
 import type pg from 'pg';
 import type { Access, Config } from '../config/schema.ts';
@@ -11,15 +11,15 @@ import { connectionConfig, withClient } from '../db/connect.ts';
 export interface ApiTable {
   /** The rds table, `schema.table`. */
   rel: string;
-  /** Its endpoint (`/<apiName>`); null when not published. */
+  /** Its endpoint (`/<apiName>`, the table's name); null when served to nobody ("access": "none"). */
   apiName: string | null;
+  /** Its profile: rds's schema (`Accept-Profile`/`Content-Profile`; the first schema needs none). */
+  profile: string;
+  /** Whether its profile is the default one (the first of the mirrored schemas). */
+  defaultProfile: boolean;
   access: Access;
-  /** Where its view reads: the local replica, or rds through postgres_fdw. */
+  /** Where its rows are read: the local replica, or rds through postgres_fdw. */
   reads: 'replica' | 'fdw' | null;
-  /** reads: replica with a row filter: the rows the replica holds (the others are read from rds). */
-  replicaWhere: string | null;
-  /** reads: replica: the columns the replica leaves out (read from rds by the key when selected). */
-  replicaOmits: string[];
   /** Its size on rds when `dev` last read the catalog (the rows are the planner's estimate). */
   size: { rows: number | null; bytes: number | null } | null;
   /** Its last copy to the replica: size on rds then, and seconds it took. */
@@ -27,12 +27,12 @@ export interface ApiTable {
   key: string[];
   /** The columns a client may write; empty: read-only. */
   writable: string[];
-  /** Its to-one relationships (`select=*,<name>(*)`). */
+  /** The columns rds fills when a write leaves them out (identity, serial, the clock, its functions). */
+  assigned: string[];
+  /** Its to-one relationships, each by a name PostgREST embeds it by (`select=*,<name>(*)`). */
   embeds: string[];
-  /** Why it is read-only, not published, or left to you. */
+  /** Why it is read-only or not served. */
   note: string | null;
-  /** Whether pgapp made its endpoint (false: api.<apiName> is the project's own view). */
-  made: boolean;
   /** Column sets no two rows share: its primary key, unique constraints and indexes. */
   uniques: string[][];
   /** Columns with a default custom evaluates (a client may leave them out). */
@@ -43,14 +43,17 @@ export interface ApiTable {
 export async function readApiTables(db: pg.ClientBase): Promise<ApiTable[]> {
   const r = await db
     .query<ApiTable>(
-      `SELECT a.rel, a.api_name AS "apiName", a.access, a.reads, a.replica_where AS "replicaWhere",
-              coalesce(a.replica_omits, '{}') AS "replicaOmits", coalesce(a.key, '{}') AS key, a.writable, a.embeds,
-              a.note, a.made, a.uniques, a.defaults,
+      `SELECT a.rel, a.api_name AS "apiName", a.schema AS profile,
+              a.schema = (SELECT doc -> 'schemas' ->> 0 FROM pgapp_private.catalog) AS "defaultProfile",
+              a.access, a.reads, coalesce(a.key, '{}') AS key, a.writable, coalesce(a.assigned, '{}') AS assigned, a.embeds,
+              a.note, a.uniques, a.defaults,
               (SELECT jsonb_build_object('rows', c.rows, 'bytes', c.bytes, 'seconds', c.seconds)
                  FROM pgapp_private.replica_copies c WHERE c.rel = a.rel AND a.reads = 'replica') AS copy,
               (SELECT jsonb_build_object('rows', (t.def ->> 'rows')::float8, 'bytes', (t.def ->> 'bytes')::float8)
                  FROM pgapp_private.catalog_tables() t WHERE t.rel = a.rel) AS size
-     FROM pgapp_private.api_tables a ORDER BY a.rel`,
+     FROM pgapp_private.api_tables a
+     ORDER BY (SELECT i FROM pgapp_private.catalog, jsonb_array_elements_text(doc -> 'schemas') WITH ORDINALITY AS s(n, i)
+               WHERE n = a.schema), a.rel`,
     )
     .catch((err: { code?: string }) => {
       // Before the first `dev` (or of an older pgapp's, until the next one).

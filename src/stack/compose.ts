@@ -29,6 +29,8 @@ export const COMPOSE_ENV = {
   access: 'PGAPP_ACCESS',
   ownerColumn: 'PGAPP_OWNER_COLUMN',
   tables: 'PGAPP_TABLES',
+  /** The gateway's request bounds, as JSON (empty: its defaults). */
+  limits: 'PGAPP_LIMITS',
   /** The directory holding the project's db/ (yours, or the example's): mounted for setup. */
   projectRoot: 'PGAPP_PROJECT_ROOT',
   /**
@@ -101,7 +103,12 @@ export function composeModel(): { [k: string]: Yaml } {
     gateway: 'pgapp/gateway:compose',
   };
   const files = { stateDir: required(COMPOSE_ENV.stateDir), rdsCertSha256: required(COMPOSE_ENV.rdsCert) };
-  const spec = stackSpec({ project, ports }, secrets, images, files);
+  const spec = stackSpec(
+    { project, ports, limits: orDefault(COMPOSE_ENV.limits, '') },
+    secrets,
+    images,
+    files,
+  );
   const settings = sqlSettings(
     {
       project,

@@ -1,12 +1,11 @@
 /**
  * The colocated read path (reads: replica): rds publishes the bridged schemas' tables (publication
- * pgapp, sql/rds-bridge), custom subscribes into local tables of the same schema and name (logical
- * replication matches tables by name), and the api views read them (sql/custom/api/050_api.sql).
+ * pgapp, sql/rds-bridge), custom subscribes into its tables of the same schema and name (logical
+ * replication matches tables by name), which PostgREST serves (sql/custom/bridge/050_tables.sql).
  *
- * Logical replication carries rows, not DDL: each `dev` brings the local tables in line with rds's
- * catalog (pgapp_private.sync_replica_tables, sql/custom/bridge/050_replica_tables.sql) and then the
- * subscription, here — a new table is copied (REFRESH PUBLICATION), a new column means copying again
- * (the subscription is re-made: rows replicated before the column existed hold no value for it).
+ * Logical replication carries rows, not DDL: each `dev` brings the tables in line with rds's catalog
+ * (pgapp_private.sync_tables, a step of the bridge phase) and then the subscription, here — a new
+ * table is copied (REFRESH PUBLICATION), a table made again is copied again alone.
  */
 import type pg from 'pg';
 import type { Config } from '../config/schema.ts';
@@ -15,7 +14,6 @@ import { connectionConfig, withClient } from '../db/connect.ts';
 import { PgappError } from '../errors.ts';
 import { retryUntil } from '../net/time.ts';
 import { PUBLICATION } from '../spec/stack.ts';
-import { callStep } from './sql.ts';
 import {
   createSubscription,
   dropSubscription,
@@ -37,14 +35,18 @@ export interface TableSize {
   bytes: number | null;
 }
 
-/** What pgapp_private.sync_replica_tables() did (sql/custom/bridge/050_replica_tables.sql). */
-interface ReplicaTables {
+/** What pgapp_private.sync_tables() did (sql/custom/bridge/050_tables.sql), the bridge phase's last step. */
+export interface TablesSync {
+  /** How many of rds's tables custom has. */
+  count: number;
   /** Every local table the subscription fills (the fence included), schema-qualified. */
   tables: string[];
-  /** The local tables this run made, new or made again (their copy follows), as qualified, quoted names. */
+  /** The replica tables this run made, new or made again (their copy follows), as qualified, quoted names. */
   made: string[];
-  /** rds tables whose replica was made again: its columns, their types, row filter or column list changed. */
+  /** rds tables made again: their columns, the columns' types or how they are read changed. */
   changed: string[];
+  /** rds tables gone (their tables here dropped). */
+  gone: string[];
   /** Indexes that could not be copied, and why. */
   skipped: string[];
   /** What is copied now, with its size on rds. */
@@ -112,23 +114,17 @@ export class CopyNeedsYes extends PgappError {
 }
 
 /**
- * Bring custom's local tables and subscription in line with what rds publishes; wait for the copies,
- * showing them (tables ready, rows copied) and timing each.
+ * Bring custom's subscription in line with what rds publishes, for the tables sync_tables made
+ * (`local`); wait for the copies, showing them (tables ready, rows copied) and timing each.
  */
 export async function syncReplica(
   config: Config,
   secrets: Secrets,
+  local: TablesSync,
   progress: (line: string) => void = () => {},
   signal?: AbortSignal,
   timeoutMs = 120_000,
 ): Promise<ReplicaSync> {
-  const local = (await callStep(
-    'custom',
-    'pgapp_private.sync_replica_tables',
-    config,
-    secrets,
-    signal,
-  )) as ReplicaTables;
   for (const line of local.skipped) progress(`not copied: ${line}`);
   return withClient(
     connectionConfig('custom', config, secrets),
@@ -154,7 +150,7 @@ export async function syncReplica(
         // replica keeps what it had.
         await createSubscription(db, conninfo, slot, { enabled: false, copy: true });
         copies = await tableSizes(db);
-        await db.query(`TRUNCATE ${local.tables.join(', ')}`);
+        await db.query(`TRUNCATE ONLY ${local.tables.join(', ')}`);
         how = 'created';
       } else if (sub?.conninfo !== conninfo) await setSubscriptionConninfo(db, conninfo);
       // New tables (or tables made again) to copy, or tables no longer published to let go of.
@@ -187,7 +183,7 @@ export async function syncReplica(
 async function tableSizes(db: pg.Client): Promise<CopyPlan[]> {
   return (
     await db.query<CopyPlan>(
-      `SELECT rel, rt AS "table", rows::float8 AS rows, bytes::float8 AS bytes FROM pgapp_private.replica_plan()`,
+      `SELECT rel, st AS "table", rows::float8 AS rows, bytes::float8 AS bytes FROM pgapp_private.tables_plan() WHERE mode = 'replica'`,
     )
   ).rows;
 }
@@ -235,6 +231,10 @@ export async function dropReplica(
   return withClient(
     connectionConfig('custom', config, secrets),
     async (db) => {
+      // Nothing replicates any more: nobody's next request waits for a write to reach a replica.
+      await db.query(
+        `DO $$ BEGIN IF to_regclass('rds_replica.waits') IS NOT NULL THEN DELETE FROM rds_replica.waits; END IF; END $$`,
+      );
       const sub = await readSubscription(db);
       if (!sub) return { dropped: false };
       try {

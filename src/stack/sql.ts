@@ -52,13 +52,14 @@ export const PHASES: Record<Phase, { target: Target; dirs: PhaseDir[]; steps: st
   bridge: {
     target: 'custom',
     dirs: [{ dir: 'custom/bridge' }],
-    // rds's catalog read; its types, then its tables as foreign tables (sql/custom/bridge).
-    steps: ['pgapp_private.sync_types', 'pgapp_private.sync_foreign_tables'],
+    // rds's catalog read; its types, its tables as foreign tables, then each as a table on custom
+    // (the replica's, or an fdw one over its foreign table) with rds's keys (sql/custom/bridge).
+    steps: ['pgapp_private.sync_types', 'pgapp_private.sync_foreign_tables', 'pgapp_private.sync_tables'],
   },
   api: {
     target: 'custom',
     dirs: [{ dir: 'custom/api' }],
-    // Where a table becomes an endpoint (sql/custom/api/050_api.sql).
+    // What each table serves: access, write triggers, embed names, profiles (sql/custom/api/050_api.sql).
     steps: ['pgapp_private.sync_api'],
   },
   app: {
@@ -308,21 +309,6 @@ export async function applyPhase(
         await client.query(`NOTIFY pgrst, 'reload schema'`);
       return out;
     },
-    signal,
-  );
-}
-
-/** Call one step on its own (the replica's tables, between the bridge and the api). */
-export async function callStep(
-  target: Target,
-  fn: string,
-  config: Config,
-  secrets: Secrets,
-  signal?: AbortSignal,
-): Promise<unknown> {
-  return withClient(
-    connectionConfig(target, config, secrets),
-    (client) => runStep(client, fn, sqlSettings(settingsParams(config), secrets)),
     signal,
   );
 }

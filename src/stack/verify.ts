@@ -21,7 +21,7 @@ export interface Hop {
   /** A hop that could not be proven here, and why (not a failure). */
   skipped?: boolean;
   /** The request the hop made, for people to try (the summary prints it). */
-  request?: { method: string; path: string; body?: unknown };
+  request?: { method: string; path: string; body?: unknown; headers?: Record<string, string> };
 }
 
 async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
@@ -39,12 +39,14 @@ async function http(
   url: string,
   token?: string,
   body?: unknown,
+  headers: Record<string, string> = {},
 ): Promise<{ status: number; json: unknown }> {
   const res = await fetch(url, {
     method,
     headers: {
       ...(token ? { Authorization: `Bearer ${token}` } : {}),
       ...(body ? { 'Content-Type': 'application/json', Prefer: 'return=representation' } : {}),
+      ...headers,
     },
     body: body ? JSON.stringify(body) : undefined,
     signal: AbortSignal.timeout(10_000),
@@ -76,19 +78,27 @@ const foreignTable = (rel: string) => {
   return `${ident(`rds_${schema}`)}.${ident(name.join('.'))}`;
 };
 
+/** The header that picks a table's profile (none for the default one). */
+export function profileHeader(
+  t: Pick<ApiTable, 'profile' | 'defaultProfile'>,
+  name: 'Accept-Profile' | 'Content-Profile',
+): Record<string, string> {
+  return t.defaultProfile ? {} : { [name]: t.profile };
+}
+
 /** What the read hops look at: a published table with a key (read where anonymous callers read), or the fence. */
 interface Probe {
   label: string;
   rds: string;
   custom: string;
-  /** The API's GET, and the rds key it must answer with first. */
-  get?: { path: string; key: string[] };
+  /** The API's GET (and its profile's header), and the rds key it must answer with first. */
+  get?: { path: string; key: string[]; headers: Record<string, string> };
   /** Where the API reads it. */
   reads: ApiTable['reads'];
 }
 
 function probeOf(tables: ApiTable[]): Probe {
-  const t = tables.find((x) => x.apiName && x.made && x.key.length > 0);
+  const t = tables.find((x) => x.apiName && x.key.length > 0);
   if (!t) {
     const q = 'SELECT count(*)::int AS n, min(slot)::text AS first FROM pgapp_bridge.replica_fence';
     return {
@@ -112,6 +122,7 @@ function probeOf(tables: ApiTable[]): Probe {
         t.embeds[0] ? `,${encodeURIComponent(t.embeds[0])}(*)` : ''
       }&order=${t.key.map(encodeURIComponent).join(',')}&limit=1`,
       key: t.key,
+      headers: profileHeader(t, 'Accept-Profile'),
     },
     reads: t.reads,
   };
@@ -166,7 +177,9 @@ export async function verifyStack(
       return;
     }
     const base = apiUrl(config);
-    const [get, ms3] = await timed(() => http('GET', `${base}${probe.get?.path ?? '/'}`));
+    const [get, ms3] = await timed(() =>
+      http('GET', `${base}${probe.get?.path ?? '/'}`, undefined, undefined, probe.get?.headers),
+    );
     if (get.status !== 200) {
       fail(
         'PostgREST GET',
@@ -188,7 +201,7 @@ export async function verifyStack(
     hops.push({
       hop: probe.reads === 'replica' ? 'PostgREST GET → custom (replica)' : 'PostgREST GET → custom → rds',
       ms: ms3,
-      ...(probe.get ? { request: { method: 'GET', path: probe.get.path } } : {}),
+      ...(probe.get ? { request: { method: 'GET', path: probe.get.path, headers: probe.get.headers } } : {}),
       detail: probe.get
         ? `GET ${decodeURIComponent(probe.get.path.split('?')[0] as string)}${probe.get.path.includes('(*)') ? ' with an embed' : ''}`
         : 'GET / (no table yet)',
@@ -213,11 +226,13 @@ function sameRowText(a: string, b: string): boolean {
  * repeat (the copy has another owner).
  */
 export function newRow(
-  t: Pick<ApiTable, 'key' | 'uniques' | 'access' | 'defaults'>,
+  t: Pick<ApiTable, 'key' | 'uniques' | 'access' | 'defaults' | 'assigned'>,
   sample: Record<string, unknown>,
   ownerColumn: string,
 ): Record<string, unknown> | undefined {
   const row = { ...sample };
+  // What rds fills (an identity, a serial, the clock) is left to it; so is a key column custom fills.
+  for (const k of Object.keys(row)) if (t.assigned.includes(k)) delete row[k];
   for (const k of t.key) if (t.defaults.includes(k)) delete row[k];
   const mark = `pgapp-verify-${Date.now().toString(36)}-`;
   for (const cols of t.uniques) {
@@ -251,7 +266,7 @@ async function verifyWrite(
     expiresIn: 300,
     claims: { sub: 'pgapp-verify' },
   });
-  const writable = tables.filter((t) => t.apiName && t.made && t.writable.length > 0 && t.key.length > 0);
+  const writable = tables.filter((t) => t.apiName && t.writable.length > 0 && t.key.length > 0);
   const reasons: string[] = [];
   for (const t of writable.slice(0, 3)) {
     const cols = t.writable.map(ident).join(', ');
@@ -269,7 +284,13 @@ async function verifyWrite(
       continue;
     }
     const [post, ms] = await timed(() =>
-      http('POST', `${base}/${encodeURIComponent(t.apiName as string)}`, token, body),
+      http(
+        'POST',
+        `${base}/${encodeURIComponent(t.apiName as string)}`,
+        token,
+        body,
+        profileHeader(t, 'Content-Profile'),
+      ),
     );
     if (post.status === 401 || post.status === 403 || post.status >= 500) {
       fail(
@@ -296,7 +317,12 @@ async function verifyWrite(
           hop: 'PostgREST POST → rds',
           ms,
           detail: `a row written to ${t.rel}, then removed`,
-          request: { method: 'POST', path: `/${encodeURIComponent(t.apiName as string)}`, body },
+          request: {
+            method: 'POST',
+            path: `/${encodeURIComponent(t.apiName as string)}`,
+            body,
+            headers: profileHeader(t, 'Content-Profile'),
+          },
         },
       ];
       // The writer's next request sees the write, wherever the API reads from.
@@ -304,7 +330,13 @@ async function verifyWrite(
         .map((k) => `${encodeURIComponent(k)}=eq.${encodeURIComponent(String(created[k]))}`)
         .join('&');
       const [again, ms2] = await timed(() =>
-        http('GET', `${base}/${encodeURIComponent(t.apiName as string)}?${filter}`, token),
+        http(
+          'GET',
+          `${base}/${encodeURIComponent(t.apiName as string)}?${filter}`,
+          token,
+          undefined,
+          profileHeader(t, 'Accept-Profile'),
+        ),
       );
       if (again.status !== 200 || (again.json as unknown[]).length !== 1)
         fail(

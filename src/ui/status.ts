@@ -48,26 +48,22 @@ function renderApi(a: StackStatus['api']): string | undefined {
   if ('error' in a) return `${chalk.bold('api')}      ${chalk.yellow(`unknown: ${a.error}`)}`;
   if (a.length === 0) return `${chalk.bold('api')}      ${chalk.dim('no tables from rds yet')}`;
   const rows = a.map((t) => [
-    t.apiName ? `/${t.apiName}` : '-',
+    endpointOf(t),
     t.rel,
-    t.made ? t.access : 'your own view',
-    t.made ? readsOf(t) : '-',
+    t.access,
+    t.reads ?? '-',
     t.size ? describeCost(t.size) : '-',
     t.copy?.seconds != null ? `${t.copy.seconds} s` : '-',
-    !t.apiName || !t.made ? '-' : t.writable.length ? `${t.writable.length} columns` : 'read-only',
+    !t.apiName ? '-' : t.writable.length ? `${t.writable.length} columns` : 'read-only',
     t.note ?? '',
   ]);
   return `${chalk.bold('api')}\n${renderTable(['ENDPOINT', 'RDS TABLE', 'ACCESS', 'READS', 'ON RDS', 'LAST COPY', 'WRITES', 'NOTE'], rows, (r) => (r[0] === '-' ? chalk.dim : (x: string) => x))}`;
 }
 
-/** Where a table's reads go: "fdw", "replica", or what its replica holds ("replica: where …, without …; the rest from rds"). */
-export function readsOf(t: Pick<ApiTable, 'reads' | 'replicaWhere' | 'replicaOmits'>): string {
-  if (t.reads !== 'replica' || (!t.replicaWhere && t.replicaOmits.length === 0)) return t.reads ?? '-';
-  const part = [
-    t.replicaWhere ? `where ${t.replicaWhere}` : '',
-    t.replicaOmits.length ? `without ${t.replicaOmits.join(', ')}` : '',
-  ].filter(Boolean);
-  return `replica (${part.join(', ')}; the rest from rds)`;
+/** A table's endpoint as a client asks for it: `/tickets`, or `/labels (profile kb)` outside the default profile. */
+export function endpointOf(t: Pick<ApiTable, 'apiName' | 'profile' | 'defaultProfile'>): string {
+  if (!t.apiName) return '-';
+  return t.defaultProfile ? `/${t.apiName}` : `/${t.apiName} (profile ${t.profile})`;
 }
 
 function renderParameterGroup(p: StackStatus['parameterGroup']): string | undefined {

@@ -6,7 +6,7 @@ import { secretsFile } from '../config/secrets.ts';
 import { connectionDetails } from '../stack/connections.ts';
 import { describeSize } from '../stack/replica.ts';
 import type { Hop } from '../stack/verify.ts';
-import { readsOf } from './status.ts';
+import { endpointOf } from './status.ts';
 
 const shell = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
@@ -25,14 +25,14 @@ function apiLines(r: DevResult, h: (s: string) => string): string[] {
       `  ${chalk.dim(r.config.remote ? 'no tables in the bridged schemas yet' : 'no tables yet: add SQL to db/rds/migrations, then `pgapp dev`')}`,
     );
   const shown = published.slice(0, 8);
-  const width = Math.max(11, ...shown.map((t) => (t.apiName as string).length + 2));
+  const width = Math.max(11, ...shown.map((t) => endpointOf(t).length + 2));
   for (const t of shown)
     lines.push(
-      `  ${chalk.dim(`/${t.apiName}`.padEnd(width))}${t.made ? t.access : 'your own view'}${t.made && !t.writable.length ? chalk.dim(' (read-only)') : ''}${chalk.dim(` ← ${t.rel}${t.made ? `, ${readsOf(t)}` : ''}`)}`,
+      `  ${chalk.dim(endpointOf(t).padEnd(width))}${t.access}${!t.writable.length ? chalk.dim(' (read-only)') : ''}${chalk.dim(` ← ${t.rel}, ${t.reads}`)}`,
     );
   if (published.length > shown.length)
     lines.push(chalk.dim(`  … ${published.length - shown.length} more: \`npm run status\``));
-  for (const t of r.api.filter((x) => x.note && x.made)) lines.push(chalk.yellow(`  ! ${t.rel}: ${t.note}`));
+  for (const t of r.api.filter((x) => x.note)) lines.push(chalk.yellow(`  ! ${t.rel}: ${t.note}`));
   return lines;
 }
 
@@ -51,16 +51,12 @@ export function customAdds(custom: CustomSettings): string {
 
 /** Where the API reads: the mode most tables have, and how many read the other way or a part. */
 function readsLine(r: DevResult): string {
-  const made = r.api.filter((t) => t.apiName && t.made && t.reads);
+  const made = r.api.filter((t) => t.apiName && t.reads);
   const replica = made.filter((t) => t.reads === 'replica');
-  const part = replica.filter((t) => t.replicaWhere || t.replicaOmits.length);
   if (replica.length === 0 && (r.reads.mode === 'fdw' || made.length > 0))
     return `fdw ${chalk.dim('(every read through postgres_fdw)')}`;
   const fdw = made.length - replica.length;
-  const mixed = [
-    fdw ? `${fdw} through postgres_fdw` : '',
-    part.length ? `${part.length} holding a part (the rest from rds)` : '',
-  ].filter(Boolean);
+  const mixed = [fdw ? `${fdw} through postgres_fdw` : ''].filter(Boolean);
   return `replica ${chalk.dim(`(local tables on custom, kept in sync from rds by logical replication; writes go to rds)${mixed.length ? `; ${mixed.join(', ')}: see API below` : ''}`)}`;
 }
 
@@ -83,12 +79,16 @@ function tryIt(r: DevResult, api: string, h: (s: string) => string): string[] {
   const lines: string[] = [];
   for (const hop of r.hops) {
     if (!hop.request || hop.skipped) continue;
+    // A table outside the default profile: its profile's header.
+    const profile = Object.entries(hop.request.headers ?? {})
+      .map(([k, v]) => ` -H ${shell(`${k}: ${v}`)}`)
+      .join('');
     if (hop.request.method === 'GET')
-      lines.push(`  curl ${shell(`${api}${decodeURIComponent(hop.request.path)}`)}`);
+      lines.push(`  curl ${shell(`${api}${decodeURIComponent(hop.request.path)}`)}${profile}`);
     else
       lines.push(
         `  curl -X POST ${shell(`${api}${decodeURIComponent(hop.request.path)}`)} -H "Authorization: Bearer $PGAPP_TOKEN" \\`,
-        `       -H 'Content-Type: application/json' -H 'Prefer: return=representation' \\`,
+        `       -H 'Content-Type: application/json' -H 'Prefer: return=representation'${profile} \\`,
         `       -d ${shell(JSON.stringify(hop.request.body))}`,
       );
   }

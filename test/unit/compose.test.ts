@@ -45,6 +45,7 @@ describe('compose.yaml', () => {
       'custom:custom/bridge',
       'custom:call:pgapp_private.sync_types',
       'custom:call:pgapp_private.sync_foreign_tables',
+      'custom:call:pgapp_private.sync_tables',
       'custom:custom/api',
       'custom:call:pgapp_private.sync_api',
       'custom:custom/app',

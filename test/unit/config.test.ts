@@ -129,30 +129,25 @@ describe('config', () => {
       );
     });
 
-    it('takes what a replica holds: a row filter and a column list', () => {
-      const c = resolveConfig({
-        tables: { 'app.orders': { where: 'archived = false', columns: ['id', 'total'] } },
-      });
-      expect(c.tables['app.orders']).toEqual({ where: 'archived = false', columns: ['id', 'total'] });
-      expect(() => resolveConfig({ tables: { 'app.orders': { where: 'true; drop table x' } } })).toThrow(
-        /Invalid "where"/,
+    it('refuses what pgapp no longer takes per table ("name", "where", "columns"), saying why and what to do', () => {
+      expect(() => resolveConfig({ tables: { 'kb.labels': { name: 'kb_labels' } } })).toThrow(
+        /"tables"."kb.labels" has "name", which pgapp no longer takes/,
       );
-      expect(() => resolveConfig({ tables: { 'app.orders': { columns: [] } } })).toThrow(/Invalid "columns"/);
-      expect(() => resolveConfig({ tables: { 'app.orders': { columns: ['id', 'id'] } } })).toThrow(
-        /Invalid "columns"/,
+      try {
+        resolveConfig({ tables: { 'app.orders': { where: 'archived = false' } } });
+        expect.unreachable();
+      } catch (err) {
+        expect((err as PgappError).hint).toMatch(/A replica holds the whole table .* "reads": "fdw"/);
+      }
+      expect(() => resolveConfig({ tables: { 'app.orders': { columns: ['id'] } } })).toThrow(/has "columns"/);
+      expect(() => resolveConfig({ tables: { 'app.orders': { reads: 'fdw', nope: 1 } } })).toThrow(
+        /unknown key\(s\): nope/,
       );
-      // A semicolon inside a string literal is part of a value.
-      expect(resolveConfig({ tables: { 'a.b': { where: "note <> 'a;b'" } } }).tables['a.b']?.where).toBe(
-        "note <> 'a;b'",
-      );
-      expect(() =>
-        resolveConfig({ tables: { 'app.orders': { reads: 'fdw', where: 'archived = false' } } }),
-      ).toThrow(/reads through postgres_fdw, but says what its replica holds/);
     });
 
     it('compose reads everything through postgres_fdw: fdwOnly drops the replica settings, keeps the rest', () => {
       const c = resolveConfig({
-        tables: { 'a.b': { reads: 'replica', where: 'x', access: 'write' }, 'a.c': { reads: 'replica' } },
+        tables: { 'a.b': { reads: 'replica', access: 'write' }, 'a.c': { reads: 'replica' } },
       });
       const f = fdwOnly(c);
       expect(f.reads).toBe('fdw');

@@ -7,7 +7,6 @@ import {
   readsOfPlan,
   remoteQueries,
 } from '../../src/stack/explain.ts';
-import { readsOf } from '../../src/ui/status.ts';
 
 const foreign = (rel: string, rows: number, loops = 1): PlanNode => ({
   'Node Type': 'Foreign Scan',
@@ -88,13 +87,5 @@ describe('explain', () => {
       '{"writes": ["desk.articles", "desk.articles"], "checks": [{"table": "desk.agents", "on": "rds"}, {"table": "desk.tickets", "on": "replica + rds"}]}',
     );
     expect(bulk.roundTrips).toBe(2 + 2 + 3 * 2);
-  });
-
-  it('names what a replica leaves to rds', () => {
-    expect(readsOf({ reads: 'fdw', replicaWhere: null, replicaOmits: [] })).toBe('fdw');
-    expect(readsOf({ reads: 'replica', replicaWhere: null, replicaOmits: [] })).toBe('replica');
-    expect(readsOf({ reads: 'replica', replicaWhere: '(id > 5)', replicaOmits: ['body', 'blob'] })).toBe(
-      'replica (where (id > 5), without body, blob; the rest from rds)',
-    );
   });
 });

@@ -34,9 +34,11 @@ describe('gateway rules', () => {
     expect(ok('/contacts?name=eq.%FF%FE')?.status).toBe(400);
     expect(ok('/contacts?name=eq.%E2%82')?.status).toBe(400); // a truncated sequence
     expect(ok('/%FF')?.status).toBe(400);
-    expect(ok('/contacts?select=id,company(id,contacts(id,company(id,contacts(id))))')?.body.message).toMatch(
-      /4 deep; at most 3/,
-    );
+    const seven = '/a?select=id,b(c(d(e(f(g(h(id)))))))';
+    expect(ok(seven)?.body.message).toMatch(/7 deep; at most 6/);
+    // The refusal names the setting that bounds it.
+    expect(ok(seven)?.body.hint).toMatch(/"limits": \{"maxEmbedDepth": …\} in pgapp\.config\.json/);
+    expect(checkRequest(seven, {}, { ...LIMITS, maxEmbedDepth: 7 })).toBeUndefined();
     const wide = Array.from({ length: LIMITS.maxEmbeds + 1 }, (_, i) => `c${i}:company(id)`).join(',');
     expect(ok(`/contacts?select=${wide}`)?.body.message).toMatch(/embeds 17 resources; at most 16/);
     expect(ok(`/contacts?${'a'.repeat(LIMITS.maxUrlBytes)}`)?.status).toBe(414);

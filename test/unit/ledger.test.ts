@@ -10,7 +10,7 @@ describe('SQL ledger (pure parts)', () => {
       'custom/bridge/020_server.sql',
       'custom/bridge/030_catalog.sql',
       'custom/bridge/040_foreign_tables.sql',
-      'custom/bridge/050_replica_tables.sql',
+      'custom/bridge/050_tables.sql',
       'custom/bridge/060_owner.sql',
     ]);
     expect(readSqlDir(join(EXAMPLES_DIR, 'crm'), 'db/rds/migrations').map((f) => f.name)).toEqual([

@@ -1,21 +1,22 @@
 -- pgapp:repeatable (idempotent; re-applied when this file changes)
--- Every API write, in both read modes: an INSTEAD OF trigger on each writable api view (attached by
--- sync_api, 050_api.sql) applies the table's rules and has rds make the same write, in the same
--- request, in one statement (rds_bridge.writes, below), returning the row rds wrote. An INSERT names
--- every column but those rds fills, which rds then fills itself; an UPDATE sends exactly the columns
--- the request changed. (The foreign tables, which your own SQL may write, declare the columns rds
--- fills as generated so that postgres_fdw sends DEFAULT for them.)
+-- What happens to a write. Every table on custom stands for rds's table (custom/bridge/050_tables.sql),
+-- and a write to it — from PostgREST, or from anyone's SQL on custom — is made on rds, in the same
+-- request, in one statement: rds_bridge.writes below, whose trigger on rds (pgapp_bridge.write,
+-- rds-bridge/010_bridge.sql) makes the INSERT, UPDATE or DELETE and returns the row it wrote.
 --
--- Per-user rows ("access": "owner", custom/bridge/060_owner.sql's rules), for API requests only — an
--- API role, or a request's token inside a SECURITY DEFINER function; the developer's own sessions
--- (superuser, api_owner, pg_cron) are not restricted:
---   INSERT  the owner column := the JWT's `sub`; no `sub`, no write
---   UPDATE  only your own rows (others are skipped, as RLS would); the owner cannot change
---   DELETE  only your own rows
---   any     a reference — each of rds's foreign keys to another owner table — must name a row you
---           can see: a shared one (no owner) or your own. Someone else's private row answers exactly
---           as a row that does not exist, and since nobody else can point at your private rows,
---           deleting one of them (and what rds cascades from it) never touches another user's rows.
+--   rds_replica.write_through()  BEFORE INSERT, UPDATE or DELETE, each row of a table here: rds
+--                         makes the write; the row rds wrote (ids, defaults and all) goes on as the
+--                         row of this statement — what RETURNING, and so PostgREST, answers with.
+--                         An INSERT names the columns the request named (rds fills the others),
+--                         an upsert goes as one (ON CONFLICT as the request asked), an UPDATE sends
+--                         the columns it changed; a row rds did not write is skipped here too.
+--   rds_replica.forget_insert()  AFTER INSERT: the inserted row leaves this table again at once. A
+--                         replica table gets it from rds (the subscription would find it already
+--                         here and stop); an fdw table's own part stays empty.
+-- An UPDATE or DELETE of an fdw table's rows goes to its foreign child (postgres_fdw: one statement
+-- to rds) and never reaches these triggers. Per-user rows ("access": "owner") are row-level security
+-- on the table (custom/api/050_api.sql); rds still has the last word on whose row a write changes.
+-- The triggers fire for sessions, never for the subscription's own writes (session_replication_role).
 --
 -- reads: replica — read-your-writes: the write also bumps a fence counter on rds (pgapp_bridge.replica_fence, one of
 -- 64 slots by the caller's user id) in the same rds transaction, and records the value it reached.
@@ -49,11 +50,53 @@ BEGIN
   PERFORM set_config('response.headers', jsonb_build_array(jsonb_build_object('X-Pgapp-Bridge', noted::text))::text, true);
 END $$;
 
+-- What the statement writing `rel` asked for, from its text (current_query(): PostgREST's one
+-- statement per request, `INSERT INTO "s"."t"("a", "b") … ON CONFLICT("a") DO UPDATE SET …`): the
+-- columns it names, and its ON CONFLICT. NULL where the text is not such an INSERT of `rel` (a write
+-- from a function, or psql): then every column goes but the NULL ones rds fills. Read once per
+-- statement (track_activity_query_size on custom holds PostgREST's longest).
+CREATE OR REPLACE FUNCTION rds_replica.statement_shape(rel regclass) RETURNS jsonb
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  key text := statement_timestamp()::text || ' ' || rel::oid::text || ' ' || txid_current_if_assigned();
+  q text;
+  head text;
+  i int;
+  ident text := '"(?:[^"]|"")*"';
+  list text;
+  cols jsonb;
+  conflict jsonb;
+  m text[];
+  shape jsonb;
+BEGIN
+  IF current_setting('rds_replica.shape_key', true) = key THEN
+    RETURN nullif(current_setting('rds_replica.shape', true), '')::jsonb;
+  END IF;
+  q := current_query();
+  SELECT format('INSERT INTO "%s"."%s"(', replace(n.nspname, '"', '""'), replace(c.relname, '"', '""')) INTO head
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = rel;
+  i := strpos(q, head);
+  IF i > 0 THEN
+    m := regexp_match(substr(q, i + length(head)), format('^(%1$s(?:, %1$s)*)\) ', ident));
+    list := m[1];
+    IF list IS NOT NULL THEN
+      SELECT jsonb_agg(replace(substr(x[1], 2, length(x[1]) - 2), '""', '"')) INTO cols FROM regexp_matches(list, ident, 'g') x;
+      m := regexp_match(substr(q, i + length(head) + length(list)), format(' ON CONFLICT\((%1$s(?:, %1$s)*)\) DO (UPDATE SET|NOTHING)', ident));
+      IF m IS NOT NULL THEN
+        conflict := jsonb_build_object(
+          'target', (SELECT jsonb_agg(replace(substr(x[1], 2, length(x[1]) - 2), '""', '"')) FROM regexp_matches(m[1], ident, 'g') x),
+          'action', CASE m[2] WHEN 'NOTHING' THEN 'nothing' ELSE 'update' END);
+      END IF;
+      shape := jsonb_build_object('columns', cols, 'conflict', conflict);
+    END IF;
+  END IF;
+  PERFORM set_config('rds_replica.shape_key', key, true);
+  PERFORM set_config('rds_replica.shape', coalesce(shape::text, ''), true);
+  RETURN shape;
+END $$;
+
 -- The trigger. TG_ARGV[0]: {"table": the rds table, "key": its primary key's columns, "assigned": the
--- columns rds fills, "fence": whether the view reads the replica, "owner": {"column", "type"} or null,
--- "refs": [{"columns": [...] (here), "noun": what one row is called, "table" (rds's) and "on" (where
--- the check reads it, for `pgapp explain`), and rds_bridge.row_visible's "target", "refColumns",
--- "types", "owner", "ownerType"}]}.
+-- columns rds fills, "fence": whether the table reads the replica, "owner": {"column", "type"} or null}.
 -- The write itself is one statement to rds: an UPDATE of rds_bridge.writes, which postgres_fdw sends
 -- as it is, and whose trigger on rds (pgapp_bridge.write, rds-bridge/010_bridge.sql) makes the
 -- INSERT, UPDATE or DELETE and bumps the fence, returning the row rds wrote. With postgres_fdw's own
@@ -69,53 +112,52 @@ SET DateStyle = 'ISO' SET IntervalStyle = 'postgres' SET extra_float_digits = 3 
 DECLARE
   spec jsonb := TG_ARGV[0]::jsonb;
   owner_col text := spec -> 'owner' ->> 'column';
-  claims json := nullif(current_setting('request.jwt.claims', true), '')::json;
-  api_request boolean := current_user IN ('web_user', 'web_anon') OR coalesce(claims ->> 'role', '') IN ('web_user', 'web_anon');
   me text := rds_bridge.current_user_id();
-  ref jsonb;
-  vals text[];
+  shape jsonb;
+  prefer text;
+  row_key text;
   cols jsonb;
   match_cols jsonb;
+  conflict jsonb;
   req jsonb;
   result jsonb;
   fence boolean;
   fence_slot integer;
+  here boolean;
 BEGIN
-  IF owner_col IS NOT NULL AND api_request THEN
-    IF me IS NULL THEN
-      RAISE EXCEPTION 'this token carries no user id'
-        USING ERRCODE = '42501', HINT = 'Writes need a web_user JWT with a "sub" claim (the user id), e.g. `pgapp token --claims ''{"sub":"alice"}''`.';
-    END IF;
-    -- As the column's type prints it (a uuid in lower case), so the comparison is the type's.
-    IF TG_OP <> 'INSERT' AND (to_jsonb(OLD) -> owner_col = 'null' OR to_jsonb(OLD) -> owner_col IS DISTINCT FROM
-                              to_jsonb(jsonb_populate_record(OLD, jsonb_build_object(owner_col, me))) -> owner_col) THEN
-      RETURN NULL; -- not yours (or shared): skipped, not an error (like row-level security)
-    END IF;
-    IF TG_OP <> 'DELETE' THEN
-      NEW := jsonb_populate_record(NEW, jsonb_build_object(owner_col, me));
-      FOR ref IN SELECT jsonb_array_elements(spec -> 'refs') LOOP
-        vals := ARRAY(SELECT to_jsonb(NEW) ->> c FROM jsonb_array_elements_text(ref -> 'columns') c);
-        -- A reference left empty, or unchanged by an update, needs no look.
-        CONTINUE WHEN array_position(vals, NULL) IS NOT NULL
-          OR (TG_OP = 'UPDATE' AND vals IS NOT DISTINCT FROM ARRAY(SELECT to_jsonb(OLD) ->> c FROM jsonb_array_elements_text(ref -> 'columns') c));
-        PERFORM rds_replica.explain_note('checks', jsonb_build_object('table', ref ->> 'table', 'on', ref ->> 'on'));
-        IF NOT rds_bridge.row_visible(ref, vals) THEN
-          RAISE EXCEPTION '% % does not exist', ref ->> 'noun', array_to_string(vals, ', ')
-            USING ERRCODE = '23503',
-                  DETAIL = format('%s must name a %s you can see: a shared one or your own.',
-                                  (SELECT string_agg(c, ', ') FROM jsonb_array_elements_text(ref -> 'columns') c), ref ->> 'noun');
-        END IF;
-      END LOOP;
-    END IF;
-    -- rds, not this copy, has the last word on whose row an UPDATE or DELETE changes.
-    match_cols := (spec -> 'key') || to_jsonb(owner_col);
-  ELSE
-    match_cols := spec -> 'key';
+  -- pgapp's own bookkeeping here (forget_insert), never a write to rds.
+  IF current_setting('rds_replica.local', true) = 'on' THEN
+    RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
   END IF;
+  IF TG_OP <> 'INSERT' AND jsonb_array_length(spec -> 'key') = 0 THEN
+    RAISE EXCEPTION '% has no primary key: pgapp cannot tell rds which row to change', spec ->> 'table'
+      USING ERRCODE = '55000', HINT = 'Give it a primary key on rds, or read it through postgres_fdw ("reads": "fdw"), whose writes go to rds as they are.';
+  END IF;
+  row_key := CASE WHEN TG_OP <> 'DELETE' THEN (SELECT jsonb_agg(to_jsonb(NEW) -> k) FROM jsonb_array_elements_text(spec -> 'key') k)::text END;
+  -- An upsert this statement made on rds, found here too: ON CONFLICT's update here is the same row.
+  IF TG_OP = 'UPDATE' AND current_setting('rds_replica.upserted', true) = TG_RELID::text || ' ' || row_key THEN
+    PERFORM set_config('rds_replica.upserted', '', true);
+    RETURN NEW;
+  END IF;
+  -- rds, not this copy, has the last word on whose row an UPDATE or DELETE changes.
+  match_cols := CASE WHEN owner_col IS NOT NULL THEN (spec -> 'key') || to_jsonb(owner_col) ELSE spec -> 'key' END;
 
   IF TG_OP = 'INSERT' THEN
-    -- Every column but those rds fills (it fills them: identity, serial, generated, its defaults).
-    SELECT coalesce(jsonb_agg(k), '[]') INTO cols FROM jsonb_object_keys(to_jsonb(NEW)) k WHERE NOT (spec -> 'assigned') ? k;
+    shape := rds_replica.statement_shape(TG_RELID);
+    prefer := coalesce(nullif(current_setting('request.headers', true), '')::jsonb ->> 'prefer', '');
+    -- The columns the request named (the owner column too, which the table's default filled from the
+    -- token): rds fills the others, as it would for the same INSERT. Without a statement to read it
+    -- from, every column but the NULL ones rds fills. With `Prefer: missing=default` a named column
+    -- rds fills and the request left out is rds's to fill too.
+    SELECT coalesce(jsonb_agg(k), '[]') INTO cols FROM jsonb_object_keys(to_jsonb(NEW)) k
+    WHERE CASE WHEN shape IS NOT NULL
+               THEN (shape -> 'columns' ? k OR k = owner_col)
+                    AND NOT (prefer ~ 'missing=default' AND spec -> 'assigned' ? k AND to_jsonb(NEW) -> k = 'null')
+               ELSE NOT (spec -> 'assigned' ? k AND to_jsonb(NEW) -> k = 'null') END;
+    conflict := shape -> 'conflict';
+    IF jsonb_typeof(conflict) = 'object' AND owner_col IS NOT NULL THEN
+      conflict := conflict || jsonb_build_object('match', jsonb_build_array(owner_col));
+    END IF;
   ELSIF TG_OP = 'UPDATE' THEN
     -- Only the columns the request changed: another client's write that has not reached the replica
     -- yet is not overwritten with the replica's older values.
@@ -130,14 +172,14 @@ BEGIN
            AND current_setting('rds_replica.fenced', true) IS DISTINCT FROM txid_current()::text;
   fence_slot := CASE WHEN me IS NULL THEN 0 ELSE abs(hashtext(me)) % 64 END;
   req := jsonb_build_object(
-    'op', TG_OP, 'table', spec ->> 'table', 'columns', cols, 'match', match_cols, 'fence', fence,
+    'op', TG_OP, 'table', spec ->> 'table', 'columns', cols, 'match', match_cols, 'fence', fence, 'conflict', conflict,
     'names', ARRAY(SELECT a.attname FROM pg_attribute a WHERE a.attrelid = TG_RELID AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum),
     'row', CASE WHEN TG_OP <> 'DELETE' THEN NEW::text END,
     'old', CASE WHEN TG_OP <> 'INSERT' THEN OLD::text END);
   UPDATE rds_bridge.writes SET request = req WHERE slot = fence_slot RETURNING writes.result INTO result;
   PERFORM rds_replica.explain_note('writes', spec -> 'table');
   IF result -> 'row' IS NULL OR result -> 'row' = 'null' THEN
-    RETURN NULL; -- gone from rds meanwhile (or, on rds, not yours): not counted, as with RLS
+    RETURN NULL; -- not written: gone from rds meanwhile, not the caller's there, or an upsert's DO NOTHING
   END IF;
   IF fence THEN
     INSERT INTO rds_replica.waits (sub, slot, n) VALUES (me, fence_slot, (result ->> 'fence')::bigint)
@@ -147,7 +189,45 @@ BEGIN
   IF TG_OP = 'DELETE' THEN
     RETURN OLD;
   END IF;
-  RETURN jsonb_populate_record(NEW, result -> 'row');
+  NEW := jsonb_populate_record(NEW, result -> 'row');
+  IF conflict ->> 'action' = 'update' THEN
+    PERFORM set_config('rds_replica.upserted',
+                       TG_RELID::text || ' ' || (SELECT jsonb_agg(to_jsonb(NEW) -> k) FROM jsonb_array_elements_text(spec -> 'key') k)::text, true);
+    -- PostgREST answers 201 when a row of an upsert was new, 200 when every one was updated, and
+    -- counts them (pgrst.inserted) by this table's ON CONFLICT: where it finds the row here. What
+    -- rds did is what counts — an fdw table's own part never has the row, a replica may not yet.
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM ONLY %s t WHERE %s)', TG_RELID::regclass,
+                   (SELECT string_agg(format('t.%1$I = ($1).%1$I', c), ' AND ') FROM jsonb_array_elements_text(conflict -> 'target') c))
+      INTO here USING NEW;
+    IF here = (result ->> 'inserted')::boolean THEN
+      PERFORM set_config('pgrst.inserted',
+                         (coalesce(nullif(current_setting('pgrst.inserted', true), '')::int, 0) + CASE WHEN here THEN 1 ELSE -1 END)::text, true);
+    END IF;
+  END IF;
+  RETURN NEW;
+END $$;
+
+-- The inserted row leaves this table again (its own part, ONLY: an fdw table's foreign child holds
+-- rds's rows) once the statement has answered with it: a replica table receives it from rds. As the
+-- superuser, who owns the tables: row-level security must not hide the row from its own removal.
+CREATE OR REPLACE FUNCTION rds_replica.forget_insert() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  spec jsonb := TG_ARGV[0]::jsonb;
+BEGIN
+  IF current_setting('rds_replica.local', true) = 'on' THEN
+    RETURN NULL;
+  END IF;
+  PERFORM set_config('rds_replica.local', 'on', true);
+  IF jsonb_array_length(spec -> 'key') = 0 THEN
+    EXECUTE format('DELETE FROM ONLY %s', TG_RELID::regclass);
+  ELSE
+    EXECUTE format('DELETE FROM ONLY %s t WHERE %s', TG_RELID::regclass,
+                   (SELECT string_agg(format('t.%1$I IS NOT DISTINCT FROM ($1).%1$I', k), ' AND ') FROM jsonb_array_elements_text(spec -> 'key') k))
+      USING NEW;
+  END IF;
+  PERFORM set_config('rds_replica.local', 'off', true);
+  RETURN NULL;
 END $$;
 
 -- PostgREST's pre-request: before a request of a user who wrote, wait until the replica has their
@@ -182,9 +262,12 @@ BEGIN
     PERFORM pg_sleep(0.001);
   END LOOP;
 END $$;
-REVOKE ALL ON FUNCTION rds_replica.write_through(), rds_replica.await_writes(), rds_replica.explain_note(text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION rds_replica.write_through(), rds_replica.forget_insert(), rds_replica.statement_shape(regclass),
+  rds_replica.await_writes(), rds_replica.explain_note(text, jsonb) FROM PUBLIC;
 ALTER FUNCTION rds_replica.explain_note(text, jsonb) OWNER TO api_owner;
 ALTER FUNCTION rds_replica.write_through() OWNER TO api_owner;
+-- forget_insert is the superuser's: it removes a row the caller's row-level security may not let it see.
+ALTER FUNCTION rds_replica.statement_shape(regclass) OWNER TO api_owner;
 ALTER FUNCTION rds_replica.await_writes() OWNER TO api_owner;
 GRANT USAGE ON SCHEMA rds_replica TO web_anon, web_user;
 GRANT EXECUTE ON FUNCTION rds_replica.await_writes() TO web_anon, web_user;

@@ -1,112 +1,67 @@
 -- pgapp:repeatable (idempotent; re-applied when this file changes)
--- Embedding (GET /tickets?select=*,assignee(name)) from rds's foreign keys, the same in both read
--- modes: a computed relationship (a function of one api row returning api rows) for each. Over the
--- replica PostgREST would find the foreign keys through the views by itself; over foreign tables
--- (reads: fdw, or a table rds cannot publish) there are none to find. A computed relationship
--- overrides a detected one of the same name, so these names mean the same whichever way a table is read.
+-- Embedding (GET /tickets?select=*,assignee_id(name)). The tables on custom carry rds's foreign keys
+-- under rds's names (bridge/050_tables.sql), so PostgREST finds every relationship itself, exactly as
+-- it does on rds: to-one, to-many, many-to-many through a junction, one-to-one, a self-reference both
+-- ways, and each spelling — the other table's name, `!<constraint>` and `!<column>` hints, the
+-- foreign key column as the embed (`assignee_id(*)`).
 --
--- Names, for a foreign key from child C to parent P (first come, first served per api view; never a
--- name that is one of the view's columns):
---   to-one  on C  the column without _id (company_id → company), and P's api name when C has one
---                 foreign key to P (contacts → companies); else the constraint's name
---   to-many on P  C's api name when C has one foreign key to P; else <C>_by_<column without _id>
---                 (agents → tickets_by_assignee, tickets_by_reporter)
---   many-to-many  through a table J whose primary key holds exactly two foreign keys, to A and to B:
---                 on A, B's api name (books → tags), and on B, A's
--- A self-reference (agents.lead_id → agents) gives the to-one (lead) and the to-many (agents: the
--- rows that name this one). `select=x!hint(...)` disambiguation works only over the replica: use these names.
+-- pgapp adds one spelling of its own, for a to-one relationship: the foreign key column without its
+-- `_id` (assignee_id → `assignee(name)`), as a computed relationship — a function of one row
+-- returning the row it refers to. Only where that name means nothing to PostgREST already: not a
+-- column of the table, not the name of a table of rds's schemas or a relation in its own, not a
+-- constraint or a column a relationship of the table could be named by, and not taken by another
+-- foreign key of the table.
+-- So it never changes what PostgREST's own spellings answer.
 -- This file changed (a newer pgapp): sync_api makes the relationships again (050_api.sql).
 DELETE FROM pgapp_private.sync_state WHERE step = 'api';
 
 DROP FUNCTION IF EXISTS pgapp_private.plan_relationships(jsonb);
+-- `api`: the planned tables ({schema, name, rel, t: the catalog's table}, 050_api.sql's plan_api()).
 CREATE FUNCTION pgapp_private.plan_relationships(api jsonb)
-RETURNS TABLE (name text, source text, target text, to_one boolean, body text, tables text[])
+RETURNS TABLE (name text, source text, target text, body text, tables text[], fk text)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog AS $$
 DECLARE
   c record;
   taken jsonb := '{}';
-  named jsonb := '{}';
 BEGIN
-  -- A view's own columns are never relationship names.
-  SELECT coalesce(jsonb_object_agg(x ->> 'name', (SELECT jsonb_agg(col ->> 'name') FROM jsonb_array_elements(x -> 't' -> 'columns') col)), '{}')
-    INTO taken FROM jsonb_array_elements(api) x;
   FOR c IN
-    WITH v AS (SELECT x ->> 'rel' AS rel, x ->> 'name' AS vname, x -> 't' AS t FROM jsonb_array_elements(api) x),
+    WITH v AS (SELECT x ->> 'rel' AS rel, x -> 't' AS t, x -> 't' ->> 'schema' AS s, x -> 't' ->> 'name' AS n FROM jsonb_array_elements(api) x),
     fk AS (
-      SELECT ch.rel AS child, pa.rel AS parent, ch.vname AS cv, pa.vname AS pv, k ->> 'name' AS conname,
+      SELECT ch.rel AS child, pa.rel AS parent, format('%I.%I', ch.s, ch.n) AS ct, format('%I.%I', pa.s, pa.n) AS pt,
+             ch.s AS cschema, k ->> 'name' AS conname,
              ARRAY(SELECT jsonb_array_elements_text(k -> 'columns')) AS ccols,
              ARRAY(SELECT jsonb_array_elements_text(k -> 'refColumns')) AS pcols
       FROM v ch CROSS JOIN LATERAL jsonb_array_elements(ch.t -> 'constraints') k
       JOIN v pa ON pa.rel = format('%s.%s', k ->> 'refSchema', k ->> 'refTable')
-      WHERE k ->> 'kind' = 'f'),
-    fk2 AS (
-      SELECT fk.*, count(*) OVER (PARTITION BY child, parent) AS n,
-             CASE WHEN cardinality(ccols) = 1 AND ccols[1] ~ '.._id$' THEN left(ccols[1], -3) END AS stem,
-             -- The parent row of a child ($1), and the children of a parent ($1).
-             format('SELECT * FROM api.%I WHERE %s', pv,
-                    (SELECT string_agg(format('%I = $1.%I', p, ch), ' AND ') FROM unnest(pcols, ccols) AS u(p, ch))) AS one_body,
-             format('SELECT * FROM api.%I WHERE %s', cv,
-                    (SELECT string_agg(format('%I = $1.%I', ch, p), ' AND ') FROM unnest(pcols, ccols) AS u(p, ch))) AS many_body
-      FROM fk),
-    -- Junction tables: exactly two foreign keys, all their columns in the table's primary key.
-    junction AS (
-      SELECT j.rel, j.vname, a.parent AS a_rel, a.pv AS a_v, a.ccols AS a_cols, a.pcols AS a_ref,
-             b.parent AS b_rel, b.pv AS b_v, b.ccols AS b_cols, b.pcols AS b_ref
-      FROM v j
-      JOIN fk a ON a.child = j.rel
-      JOIN fk b ON b.child = j.rel AND b.conname > a.conname
-      WHERE (SELECT count(*) FROM fk x WHERE x.child = j.rel) = 2
-        AND a.parent <> b.parent
-        AND ARRAY(SELECT jsonb_array_elements_text(j.t -> 'key')) @> (a.ccols || b.ccols)),
-    -- Each junction both ways: from one side (s) through it to the other (t).
-    m2m AS (
-      SELECT rel, vname, a_rel, b_rel, side.*
-      FROM junction,
-           LATERAL (VALUES (a_v, a_rel, a_cols, a_ref, b_v, b_cols, b_ref),
-                           (b_v, b_rel, b_cols, b_ref, a_v, a_cols, a_ref)) AS side(s_v, s_rel, s_cols, s_ref, t_v, t_cols, t_ref)),
+      WHERE k ->> 'kind' = 'f' AND cardinality(ARRAY(SELECT jsonb_array_elements_text(k -> 'columns'))) = 1
+        AND k -> 'columns' ->> 0 ~ '.._id$'),
     cand AS (
-      -- to-one, by the column's stem
-      SELECT cv AS source, pv AS target, true AS to_one, stem AS name, 1 AS prio, child || '/' || conname AS fk, 'one' AS dir,
-             one_body AS body, ARRAY[child, parent] AS tables
-      FROM fk2 WHERE stem IS NOT NULL
-      UNION ALL
-      -- to-one, by the parent's name (what PostgREST itself would call it)
-      SELECT cv, pv, true, pv, 2, child || '/' || conname, 'one', one_body, ARRAY[child, parent]
-      FROM fk2 WHERE n = 1 AND child <> parent
-      UNION ALL
-      -- to-one, by the constraint (only when nothing else named it)
-      SELECT cv, pv, true, conname, 3, child || '/' || conname, 'one', one_body, ARRAY[child, parent]
-      FROM fk2
-      UNION ALL
-      -- to-many
-      SELECT pv, cv, false, CASE WHEN n = 1 THEN cv ELSE cv || '_by_' || coalesce(stem, conname) END, 1, child || '/' || conname, 'many',
-             many_body, ARRAY[child, parent]
-      FROM fk2
-      UNION ALL
-      SELECT pv, cv, false, cv || '_by_' || conname, 3, child || '/' || conname, 'many', many_body, ARRAY[child, parent]
-      FROM fk2
-      UNION ALL
-      -- many-to-many
-      SELECT s_v, t_v, false, t_v, 2, rel || '/m2m/' || s_rel, 'm2m',
-             format('SELECT t.* FROM api.%I t WHERE EXISTS (SELECT 1 FROM api.%I j WHERE %s AND %s)', t_v, vname,
-                    (SELECT string_agg(format('j.%I = t.%I', jc, r), ' AND ') FROM unnest(t_cols, t_ref) AS u(jc, r)),
-                    (SELECT string_agg(format('j.%I = $1.%I', jc, r), ' AND ') FROM unnest(s_cols, s_ref) AS u(jc, r))),
-             ARRAY[rel, a_rel, b_rel]
-      FROM m2m
-    )
-    SELECT * FROM cand WHERE octet_length(cand.name) <= 63 ORDER BY cand.prio, cand.source, cand.name, cand.fk
+      SELECT left(ccols[1], -3) AS name, ct AS source, pt AS target, child, parent, conname, cschema,
+             format('SELECT * FROM %s WHERE %s', pt,
+                    (SELECT string_agg(format('%I = $1.%I', p, ch), ' AND ') FROM unnest(pcols, ccols) AS u(p, ch))) AS body
+      FROM fk)
+    SELECT cand.*,
+           -- What PostgREST may already call a relationship of the source: its columns, every table of its
+           -- schema, and the constraints and columns of the foreign keys from and to it.
+           (SELECT jsonb_agg(col ->> 'name') FROM v, jsonb_array_elements(v.t -> 'columns') col WHERE v.rel = cand.child)
+           || (SELECT jsonb_agg(v.n) FROM v)
+           || (SELECT coalesce(jsonb_agg(k ->> 'name'), '[]') FROM v, jsonb_array_elements(v.t -> 'constraints') k
+                WHERE v.rel = cand.child OR (k ->> 'kind' = 'f' AND format('%s.%s', k ->> 'refSchema', k ->> 'refTable') = cand.child))
+           || (SELECT coalesce(jsonb_agg(cc), '[]') FROM v, jsonb_array_elements(v.t -> 'constraints') k, jsonb_array_elements(k -> 'columns') cc
+                WHERE k ->> 'kind' = 'f' AND format('%s.%s', k ->> 'refSchema', k ->> 'refTable') = cand.child) AS reserved
+    FROM cand
+    WHERE octet_length(cand.name) <= 63
+    ORDER BY cand.source, cand.name, cand.conname
   LOOP
-    CONTINUE WHEN coalesce(taken -> c.source, '[]') ? c.name;
-    -- A fallback name only for a foreign key nothing else named in that direction.
-    CONTINUE WHEN c.prio = 3 AND named ? (c.fk || '/' || c.dir);
+    CONTINUE WHEN c.reserved ? c.name OR coalesce(taken -> c.source, '[]') ? c.name
+      OR to_regclass(format('%I.%I', c.cschema, c.name)) IS NOT NULL;
     taken := jsonb_set(taken, ARRAY[c.source], coalesce(taken -> c.source, '[]') || to_jsonb(c.name));
-    named := named || jsonb_build_object(c.fk || '/' || c.dir, true);
     name := c.name;
     source := c.source;
     target := c.target;
-    to_one := c.to_one;
     body := c.body;
-    tables := c.tables;
+    tables := ARRAY[c.child, c.parent];
+    fk := c.conname;
     RETURN NEXT;
   END LOOP;
 END $$;

@@ -1,7 +1,10 @@
 -- pgapp:repeatable (idempotent; re-applied when this file or the settings it reads change)
 -- The postgres_fdw server pointing at rds (the stand-in by service name, or --rds-url), TLS verified
--- (or at least required, unless explicitly relaxed), and the
--- role that owns the foreign tables and the api views: its user mapping is the one the API uses.
+-- (or at least required, unless explicitly relaxed), the role that owns the foreign tables, and one
+-- user mapping, for PUBLIC: every role custom lets read a foreign table — the API's roles reading an
+-- fdw table's rows through its inheritance child (bridge/050_tables.sql), the write path as api_owner,
+-- the developer's psql session — reaches rds as the bridge user, over one connection per session, so
+-- a request's reads and writes there are one rds transaction.
 CREATE SCHEMA IF NOT EXISTS pgapp_private;
 REVOKE ALL ON SCHEMA pgapp_private FROM PUBLIC;
 
@@ -36,7 +39,9 @@ DECLARE
     -- An rds that does not answer must not hang the API: bounded connection set-up, and dead
     -- connections noticed (the API roles' statement_timeout bounds the rest, see api/010_roles.sql).
     'connect_timeout', '5', 'keepalives', '1', 'keepalives_idle', '10', 'keepalives_interval', '5',
-    'keepalives_count', '3');
+    'keepalives_count', '3',
+    -- TRUNCATE of a table on custom never reaches rds (an fdw table's foreign child would take it).
+    'truncatable', 'false');
   mapping_opts jsonb := jsonb_build_object('user', current_setting('pgapp.bridge_user'), 'password', current_setting('pgapp.bridge_password'));
   current text[];
   who text;
@@ -53,13 +58,14 @@ BEGIN
   END IF;
   GRANT USAGE ON FOREIGN SERVER rds TO api_owner;
 
-  -- api_owner: what the API runs through; the superuser: for the developer's own psql session.
-  FOREACH who IN ARRAY ARRAY['api_owner', current_user] LOOP
-    SELECT umoptions INTO current FROM pg_user_mappings WHERE srvname = 'rds' AND usename = who;
-    IF FOUND THEN
-      EXECUTE format('ALTER USER MAPPING FOR %I SERVER rds ', who) || pgapp_private.fdw_options(mapping_opts, current, true);
-    ELSE
-      EXECUTE format('CREATE USER MAPPING FOR %I SERVER rds ', who) || pgapp_private.fdw_options(mapping_opts, NULL, false);
-    END IF;
+  SELECT umoptions INTO current FROM pg_user_mappings WHERE srvname = 'rds' AND usename = 'public';
+  IF FOUND THEN
+    EXECUTE 'ALTER USER MAPPING FOR PUBLIC SERVER rds ' || pgapp_private.fdw_options(mapping_opts, current, true);
+  ELSE
+    EXECUTE 'CREATE USER MAPPING FOR PUBLIC SERVER rds ' || pgapp_private.fdw_options(mapping_opts, NULL, false);
+  END IF;
+  -- An earlier pgapp's mappings per role (each its own connection to rds).
+  FOR who IN SELECT usename FROM pg_user_mappings WHERE srvname = 'rds' AND usename <> 'public' LOOP
+    EXECUTE format('DROP USER MAPPING FOR %I SERVER rds', who);
   END LOOP;
 END $$;

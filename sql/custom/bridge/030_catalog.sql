@@ -29,8 +29,8 @@ REVOKE ALL ON pgapp_private.catalog FROM PUBLIC;
 
 -- What pgapp made from the catalog, and from which rds tables.
 CREATE TABLE IF NOT EXISTS pgapp_private.generated (
-  object      text PRIMARY KEY,   -- how DROP names it: 'view api.tickets', 'function api.assignee(api.tickets)'
-  kind        text NOT NULL,      -- foreign table, replica table, view, function, trigger
+  object      text PRIMARY KEY,   -- its kind and name: 'table desk.tickets', 'function desk.assignee(desk.tickets)'
+  kind        text NOT NULL,      -- foreign table, table, access (grants and policies), function, trigger
   tables      text[] NOT NULL,    -- the rds tables it is made from ('desk.tickets')
   ddl         text NOT NULL,      -- what made it: the same again means there is nothing to do
   fingerprint text                -- a view's definition as made: another one means it is no longer ours
@@ -69,7 +69,7 @@ LANGUAGE sql IMMUTABLE SET search_path = pg_catalog AS $$ SELECT format('%I.%I',
 CREATE OR REPLACE FUNCTION pgapp_private.generated_intact(g pgapp_private.generated) RETURNS boolean
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog AS $$
 DECLARE
-  ident text := regexp_replace(g.object, '^(foreign table|replica table|view|function|trigger) ', '');
+  ident text := regexp_replace(g.object, '^(foreign table|replica table|table|view|function|trigger|access) ', '');
 BEGIN
   CASE g.kind
     WHEN 'function' THEN RETURN to_regprocedure(ident) IS NOT NULL;
@@ -78,6 +78,11 @@ BEGIN
                      AND tg.tgname = trim(both '"' from split_part(ident, ' ON ', 1)));
     WHEN 'view' THEN
       RETURN to_regclass(ident) IS NOT NULL AND md5(pg_get_viewdef(to_regclass(ident))) IS NOT DISTINCT FROM g.fingerprint;
+    -- A table's access: the table is there, and (for "owner") so are pgapp's policies.
+    WHEN 'access' THEN
+      RETURN to_regclass(ident) IS NOT NULL
+        AND (g.ddl NOT LIKE '%CREATE POLICY%'
+             OR (SELECT count(*) FROM pg_policy pol WHERE pol.polrelid = to_regclass(ident) AND pol.polname::text LIKE 'pgapp\_%') = 4);
     ELSE RETURN to_regclass(ident) IS NOT NULL;
   END CASE;
 END $$;
@@ -94,7 +99,7 @@ BEGIN
   IF NOT FOUND THEN
     RETURN;
   END IF;
-  ident := regexp_replace(g.object, '^(foreign table|replica table|view|function|trigger) ', '');
+  ident := regexp_replace(g.object, '^(foreign table|replica table|table|view|function|trigger|access) ', '');
   BEGIN
     CASE g.kind
       WHEN 'function' THEN EXECUTE format('DROP FUNCTION IF EXISTS %s', ident);
@@ -108,7 +113,17 @@ BEGIN
           EXECUTE format('DROP VIEW IF EXISTS %s', ident);
         END IF;
       WHEN 'foreign table' THEN EXECUTE format('DROP FOREIGN TABLE IF EXISTS %s', ident);
-      WHEN 'replica table' THEN EXECUTE format('DROP TABLE IF EXISTS %s', ident);
+      WHEN 'replica table', 'table' THEN EXECUTE format('DROP TABLE IF EXISTS %s', ident);
+      -- A table no longer served as it was: pgapp's policies and the API roles' grants go.
+      WHEN 'access' THEN
+        IF to_regclass(ident) IS NOT NULL THEN
+          EXECUTE format('REVOKE ALL ON %s FROM web_anon, web_user', ident);
+          FOR ident IN SELECT format('%I ON %s', pol.polname, to_regclass(regexp_replace(g.object, '^access ', '')))
+                       FROM pg_policy pol WHERE pol.polrelid = to_regclass(regexp_replace(g.object, '^access ', ''))
+                         AND pol.polname::text LIKE 'pgapp\_%' LOOP
+            EXECUTE 'DROP POLICY ' || ident;
+          END LOOP;
+        END IF;
     END CASE;
   EXCEPTION WHEN dependent_objects_still_exist THEN
     DECLARE
@@ -132,10 +147,12 @@ DECLARE
   o text;
 BEGIN
   FOR o IN SELECT object FROM pgapp_private.generated
-           WHERE tables && rels AND kind IN ('function', 'trigger', 'view')
-           ORDER BY CASE kind WHEN 'function' THEN 1 WHEN 'trigger' THEN 2 ELSE 3 END, object LOOP
+           WHERE tables && rels AND kind IN ('function', 'trigger', 'view', 'access')
+           ORDER BY CASE kind WHEN 'function' THEN 1 WHEN 'trigger' THEN 2 WHEN 'view' THEN 3 ELSE 4 END, object LOOP
     PERFORM pgapp_private.drop_generated(o);
   END LOOP;
+  -- sync_api makes them again, whatever its last input was.
+  DELETE FROM pgapp_private.sync_state WHERE step = 'api';
 END $$;
 
 -- Record a generated object as made by `ddl`.

@@ -35,7 +35,7 @@ DECLARE
   errors text[];
   made text[] := '{}';
   changed text[] := '{}';
-  own_schemas CONSTANT text[] := ARRAY['api', 'app', 'cron', 'rds_bridge', 'rds_replica', 'pgapp_private', 'pgapp_ledger', 'information_schema'];
+  own_schemas CONSTANT text[] := ARRAY['cron', 'rds_bridge', 'rds_replica', 'pgapp_private', 'pgapp_ledger', 'pgapp_bridge', 'information_schema'];
 BEGIN
   FOR s IN SELECT jsonb_array_elements_text(d -> 'schemas') LOOP
     IF s = ANY (own_schemas) OR s LIKE 'rds\_%' OR s LIKE 'pg\_%' THEN
@@ -183,18 +183,13 @@ BEGIN
   RETURN jsonb_build_object('schemas', d -> 'schemas', 'made', to_jsonb(made), 'changed', to_jsonb(ARRAY(SELECT DISTINCT unnest(changed))));
 END $$;
 
--- One column of a foreign table. postgres_fdw sends every column on INSERT, so rds's own defaults
--- never fire — except for a generated column, for which it sends DEFAULT. So a column rds assigns
--- (identity, serial, generated, or a default only rds can evaluate) is declared generated here, and
--- rds fills it in the same statement (RETURNING brings the value back); a default custom can evaluate
--- is copied. NOT NULL is kept either way (it tells PostgREST and typegen what a row holds).
+-- One column of a foreign table: its name, type and NOT NULL, as on rds. Nothing writes through a
+-- foreign table (every write goes to rds in one statement, custom/api/020_write_through.sql); one is
+-- read as it is, or as the inheritance child of its table on custom (bridge/050_tables.sql), whose
+-- columns it matches.
 CREATE OR REPLACE FUNCTION pgapp_private.foreign_column(c jsonb) RETURNS text
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog AS $$
-  SELECT format('%I %s', c ->> 'name', c ->> 'type')
-      || CASE WHEN (c ->> 'notNull')::boolean THEN ' NOT NULL' ELSE '' END
-      || CASE WHEN c ->> 'defaultOn' = 'rds' THEN format(' GENERATED ALWAYS AS (NULL::%s) STORED', c ->> 'type')
-              WHEN c ->> 'defaultOn' = 'custom' THEN ' DEFAULT ' || (c ->> 'expr')
-              ELSE '' END
+  SELECT format('%I %s', c ->> 'name', c ->> 'type') || CASE WHEN (c ->> 'notNull')::boolean THEN ' NOT NULL' ELSE '' END
 $$;
 
 CREATE OR REPLACE FUNCTION pgapp_private.sync_foreign_tables() RETURNS jsonb
@@ -208,6 +203,7 @@ DECLARE
   changed text[] := '{}';
   gone text[] := '{}';
   released boolean;
+  parent regclass;
 BEGIN
   FOR t IN SELECT * FROM pgapp_private.catalog_tables() LOOP
     ft := pgapp_private.foreign_table(t.def);
@@ -224,6 +220,7 @@ BEGIN
     END IF;
     PERFORM pgapp_private.remember('foreign table ' || ft, 'foreign table', ARRAY[t.rel], '');
     released := false;
+    parent := (SELECT i.inhparent::regclass FROM pg_inherits i WHERE i.inhrelid = ft::regclass);
     -- Columns rds dropped, or that changed how they are filled or their type: the api objects made
     -- from this table go first (sync_api makes them again), then the column is dropped and made again.
     FOR here IN SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull, a.attgenerated <> '' AS assigned,
@@ -231,10 +228,16 @@ BEGIN
                 FROM pg_attribute a LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
                 WHERE a.attrelid = ft::regclass AND a.attnum > 0 AND NOT a.attisdropped LOOP
       SELECT x INTO c FROM jsonb_array_elements(t.def -> 'columns') x WHERE x ->> 'name' = here.attname;
-      IF c IS NULL OR here.type <> c ->> 'type' OR here.assigned <> (c ->> 'defaultOn' = 'rds') THEN
+      -- (A generated column, or a default, is what an earlier pgapp declared: plain columns now.)
+      IF c IS NULL OR here.type <> c ->> 'type' OR here.assigned THEN
         IF NOT released THEN
           PERFORM pgapp_private.release(ARRAY[t.rel]);
           released := true;
+        END IF;
+        -- Its table on custom is made again to match (bridge/050_tables.sql), and adopts it again.
+        IF parent IS NOT NULL THEN
+          EXECUTE format('ALTER FOREIGN TABLE %s NO INHERIT %s', ft, parent);
+          parent := NULL;
         END IF;
         BEGIN
           EXECUTE format('ALTER FOREIGN TABLE %s DROP COLUMN %I', ft, here.attname);
@@ -251,18 +254,24 @@ BEGIN
         changed := changed || format('%s.%s', t.rel, here.attname);
       ELSE
         IF here.attnotnull <> (c ->> 'notNull')::boolean THEN
+          IF parent IS NOT NULL THEN
+            EXECUTE format('ALTER FOREIGN TABLE %s NO INHERIT %s', ft, parent);
+            parent := NULL;
+          END IF;
           EXECUTE format('ALTER FOREIGN TABLE %s ALTER COLUMN %I %s NOT NULL', ft, here.attname,
                          CASE WHEN (c ->> 'notNull')::boolean THEN 'SET' ELSE 'DROP' END);
           changed := changed || format('%s.%s', t.rel, here.attname);
         END IF;
-        IF NOT here.assigned AND here.expr IS DISTINCT FROM (CASE WHEN c ->> 'defaultOn' = 'custom' THEN c ->> 'expr' END) THEN
-          EXECUTE CASE WHEN c ->> 'defaultOn' = 'custom' THEN format('ALTER FOREIGN TABLE %s ALTER COLUMN %I SET DEFAULT %s', ft, here.attname, c ->> 'expr')
-                       ELSE format('ALTER FOREIGN TABLE %s ALTER COLUMN %I DROP DEFAULT', ft, here.attname) END;
-          changed := changed || format('%s.%s', t.rel, here.attname);
+        IF here.expr IS NOT NULL THEN
+          EXECUTE format('ALTER FOREIGN TABLE %s ALTER COLUMN %I DROP DEFAULT', ft, here.attname);
         END IF;
       END IF;
     END LOOP;
     -- Columns rds added (or that were dropped above to be made again).
+    IF parent IS NOT NULL AND EXISTS (SELECT 1 FROM jsonb_array_elements(t.def -> 'columns') x
+                                      WHERE NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = ft::regclass AND a.attname = x ->> 'name' AND NOT a.attisdropped)) THEN
+      EXECUTE format('ALTER FOREIGN TABLE %s NO INHERIT %s', ft, parent);
+    END IF;
     FOR c IN SELECT x FROM jsonb_array_elements(t.def -> 'columns') x
              WHERE NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = ft::regclass AND a.attname = x ->> 'name' AND NOT a.attisdropped) LOOP
       EXECUTE format('ALTER FOREIGN TABLE %s ADD COLUMN %s', ft, pgapp_private.foreign_column(c));

@@ -1,15 +1,15 @@
 -- pgapp:repeatable (idempotent; re-applied when this file changes)
 -- The colocated cache (the answer to "foreign tables are far away"): materialized views of the
 -- hottest FDW-backed aggregates, stored on custom, refreshed CONCURRENTLY by pg_cron every minute
--- (REFRESH ... CONCURRENTLY takes an EXCLUSIVE lock: readers are never blocked), served by api.
+-- (REFRESH ... CONCURRENTLY takes an EXCLUSIVE lock: readers are never blocked), served by the API.
 --
 -- The cache obeys the visibility of the tables it summarises (bridge/040_owner.sql): shared rows
--- (no owner) and each owner's private rows are cached apart, and api.company_pipeline adds up only
+-- (no owner) and each owner's private rows are cached apart, and crm.company_pipeline adds up only
 -- the caller's: shared companies and their own, shared deals and contacts plus their own. Nobody's
 -- private row reaches anyone else, anonymous callers included. A read is two index lookups.
 CREATE SCHEMA IF NOT EXISTS cache AUTHORIZATION api_owner;
 REVOKE ALL ON SCHEMA cache FROM PUBLIC;
-DROP VIEW IF EXISTS api.company_pipeline, api.stage_pipeline;
+DROP VIEW IF EXISTS crm.company_pipeline, crm.stage_pipeline;
 DROP MATERIALIZED VIEW IF EXISTS cache.company_pipeline, cache.company_contacts, cache.companies,
   cache.pipeline_parts, cache.contact_parts, cache.company_totals, cache.private_parts, cache.stage_totals;
 SET LOCAL ROLE api_owner;
@@ -96,7 +96,7 @@ REVOKE ALL ON FUNCTION cache.refresh() FROM PUBLIC;
 
 -- The API: the cached pipeline of each company the caller may see, from the deals and contacts the
 -- caller may see, with the time of the data. `(SELECT current_user_id())` is evaluated once.
-CREATE VIEW api.company_pipeline AS
+CREATE VIEW crm.company_pipeline AS
 SELECT t.company_id,
        t.name,
        t.open_deals + coalesce(p.open_deals, 0)             AS open_deals,
@@ -108,26 +108,26 @@ SELECT t.company_id,
 FROM cache.company_totals t
 LEFT JOIN cache.private_parts p ON p.company_id = t.company_id AND p.scope = (SELECT rds_bridge.current_user_id())
 WHERE t.scope = '' OR t.scope = (SELECT rds_bridge.current_user_id());
-COMMENT ON VIEW api.company_pipeline IS
+COMMENT ON VIEW crm.company_pipeline IS
   'Deal pipeline per company, cached on custom (refreshed every minute by pg_cron): shared rows and your own';
 -- The pipeline per stage, in the order deals move through it, the same way.
-CREATE VIEW api.stage_pipeline AS
+CREATE VIEW crm.stage_pipeline AS
 SELECT stage, sum(deals)::bigint AS deals, sum(amount) AS amount,
        (SELECT min(refreshed_at) FROM cache.refreshes) AS cached_at
 FROM cache.stage_totals
 WHERE scope = '' OR scope = (SELECT rds_bridge.current_user_id())
 GROUP BY stage
 ORDER BY array_position(ARRAY['lead', 'qualified', 'proposal', 'negotiation', 'won', 'lost'], stage), stage;
-COMMENT ON VIEW api.stage_pipeline IS
+COMMENT ON VIEW crm.stage_pipeline IS
   'Deals and amount per stage, cached on custom (refreshed every minute by pg_cron): shared deals and your own';
 RESET ROLE;
-CREATE TRIGGER read_only INSTEAD OF INSERT OR UPDATE OR DELETE ON api.company_pipeline
+CREATE TRIGGER read_only INSTEAD OF INSERT OR UPDATE OR DELETE ON crm.company_pipeline
   FOR EACH ROW EXECUTE FUNCTION pgapp_private.read_only_view();
-CREATE TRIGGER read_only INSTEAD OF INSERT OR UPDATE OR DELETE ON api.stage_pipeline
+CREATE TRIGGER read_only INSTEAD OF INSERT OR UPDATE OR DELETE ON crm.stage_pipeline
   FOR EACH ROW EXECUTE FUNCTION pgapp_private.read_only_view();
 
 GRANT USAGE ON SCHEMA cache TO api_owner;
-GRANT SELECT ON api.company_pipeline, api.stage_pipeline TO web_anon, web_user;
+GRANT SELECT ON crm.company_pipeline, crm.stage_pipeline TO web_anon, web_user;
 
 -- Created WITH DATA just now.
 INSERT INTO cache.refreshes VALUES ('company_totals', now(), 0), ('private_parts', now(), 0), ('stage_totals', now(), 0);

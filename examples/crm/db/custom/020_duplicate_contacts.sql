@@ -6,15 +6,15 @@
 -- Created by the superuser (plpython3u is untrusted), then owned by api_owner, so as SECURITY DEFINER
 -- its queries run with api_owner's rights only.
 --
--- Colocated: it reads api.contacts, the API's own read path — the local replica when there is one
+-- Colocated: it reads crm.contacts, the API's own read path — the local replica when there is one
 -- (reads: replica), postgres_fdw otherwise — with the API's visibility: shared contacts and the
--- caller's own (api.contacts filters by the caller's token, which a SECURITY DEFINER function keeps).
+-- caller's own (crm.contacts filters by the caller's token, which a SECURITY DEFINER function keeps).
 --
 -- Bounded: at most 500 contacts (124,750 pairs) per call. No Python loop runs over pairs (a Python loop
 -- never looks at Postgres's interrupts); the only one runs once per contact, building its trigrams. At
 -- the bound the work is two 500 x V matrix products (V: the distinct trigrams, a few thousand at most),
 -- a fraction of a second of CPU whatever the names are.
-CREATE OR REPLACE FUNCTION api.duplicate_contacts(company_id bigint, threshold numeric DEFAULT 0.8)
+CREATE OR REPLACE FUNCTION crm.duplicate_contacts(company_id bigint, threshold numeric DEFAULT 0.8)
 RETURNS TABLE (contact_id bigint, duplicate_id bigint, similarity numeric, reason text)
 LANGUAGE plpython3u STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $py$
@@ -31,7 +31,7 @@ if not 0.5 <= limit <= 1.0:
 plan = SD.get("plan")
 if plan is None:
     plan = SD["plan"] = plpy.prepare(
-        "SELECT id, first_name, last_name, email FROM api.contacts"
+        "SELECT id, first_name, last_name, email FROM crm.contacts"
         " WHERE company_id = $1 ORDER BY id LIMIT $2", ["bigint", "int"])
 rows = plan.execute([company_id, MAX_CONTACTS + 1])
 if len(rows) > MAX_CONTACTS:
@@ -64,6 +64,6 @@ ids = [r['id'] for r in rows]
 return [(ids[i[k]], ids[j[k]], round(float(best[i[k], j[k]]), 3),
          'name' if name[i[k], j[k]] >= mail[i[k], j[k]] else 'email') for k in top]
 $py$;
-ALTER FUNCTION api.duplicate_contacts(bigint, numeric) OWNER TO api_owner;
-REVOKE ALL ON FUNCTION api.duplicate_contacts(bigint, numeric) FROM PUBLIC, web_anon;
-GRANT EXECUTE ON FUNCTION api.duplicate_contacts(bigint, numeric) TO web_user;
+ALTER FUNCTION crm.duplicate_contacts(bigint, numeric) OWNER TO api_owner;
+REVOKE ALL ON FUNCTION crm.duplicate_contacts(bigint, numeric) FROM PUBLIC, web_anon;
+GRANT EXECUTE ON FUNCTION crm.duplicate_contacts(bigint, numeric) TO web_user;

@@ -10,18 +10,18 @@
 --                          from the model as it is read: a deal written a moment ago has one at once.
 --
 -- Visibility: the model learns from shared rows only (owner_id IS NULL), so nobody's private deal
--- shapes what anyone else sees; /deal_scores reads api.deals and api.companies as its caller, so
+-- shapes what anyone else sees; /deal_scores reads crm.deals and crm.companies as its caller, so
 -- each user gets the shared deals and their own, and anonymous callers the shared ones.
 CREATE SCHEMA IF NOT EXISTS ml AUTHORIZATION api_owner;
 REVOKE ALL ON SCHEMA ml FROM PUBLIC;
 GRANT USAGE ON SCHEMA ml TO web_anon, web_user;
-DROP VIEW IF EXISTS api.deal_scores;
+DROP VIEW IF EXISTS crm.deal_scores;
 
 -- The features, in the order of the model's arrays.
 CREATE TABLE IF NOT EXISTS ml.deal_model (
   one        boolean PRIMARY KEY DEFAULT true CHECK (one),
   trained_at timestamptz NOT NULL,
-  source     text NOT NULL,        -- the schema it read: crm (the replica), rds_crm (through the bridge), api
+  source     text NOT NULL,        -- the schema it read: crm (the API's tables), rds_crm (the foreign tables)
   deals      integer NOT NULL,     -- closed shared deals it learned from
   won        integer NOT NULL,
   seconds    double precision NOT NULL,
@@ -41,8 +41,8 @@ ALTER TABLE ml.company_history OWNER TO api_owner;
 REVOKE ALL ON ml.deal_model, ml.company_history FROM PUBLIC;
 GRANT SELECT ON ml.deal_model, ml.company_history TO web_anon, web_user;
 
--- source: the schema holding deals and companies — 'crm' (the replica; with reads: fdw there is
--- none, and 'api' reads as the API does), or 'rds_crm' (the foreign tables: every row crosses the
+-- source: the schema holding deals and companies — 'crm' (the API's tables: the local replica, or
+-- with reads: fdw rds's rows through them), or 'rds_crm' (the foreign tables: every row crosses the
 -- bridge; `npm run bench` compares the two).
 CREATE OR REPLACE FUNCTION ml.train_deal_model(source text DEFAULT NULL) RETURNS jsonb
 LANGUAGE plpython3u VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -52,9 +52,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 t0 = time.perf_counter()
-src = source
-if src is None:
-    src = "crm" if plpy.execute("SELECT to_regclass('crm.deals') IS NOT NULL AND to_regclass('crm.companies') IS NOT NULL AS ok")[0]["ok"] else "api"
+src = source or "crm"
 s = plpy.quote_ident(src)
 rows = plpy.execute(f"""
   SELECT d.company_id, d.amount::float8 AS amount, (d.stage = 'won') AS won, c.employees::float8 AS employees,
@@ -112,8 +110,8 @@ $py$;
 ALTER FUNCTION ml.train_deal_model(text) OWNER TO api_owner;
 REVOKE ALL ON FUNCTION ml.train_deal_model(text) FROM PUBLIC;
 
--- Each open deal the caller may see, scored with the model (SECURITY INVOKER over the api views: the
--- caller's own visibility). A function between the view and api.deals, so pgapp can make api.deals
+-- Each open deal the caller may see, scored with the model (SECURITY INVOKER over crm's tables, whose
+-- row-level security keeps to the caller's token: the caller's own visibility). A function between the view and crm.deals, so pgapp can make crm.deals
 -- again without asking; every name in it qualified and no SET clause, so the planner inlines it
 -- (a request's filter, order and limit reach the tables).
 CREATE OR REPLACE FUNCTION ml.deal_scores()
@@ -128,9 +126,9 @@ LANGUAGE sql STABLE AS $$
            + m.weights[4] * (coalesce(ln(1 + c.employees::float8), m.means[4]) - m.means[4]) / m.scales[4]
            + m.weights[5] * (ln(1 + coalesce(h.closed, 0)) - m.means[5]) / m.scales[5]))))::numeric, 3),
          m.trained_at
-  FROM api.deals d
+  FROM crm.deals d
   CROSS JOIN ml.deal_model m
-  LEFT JOIN api.companies c ON c.id = d.company_id
+  LEFT JOIN crm.companies c ON c.id = d.company_id
   LEFT JOIN ml.company_history h ON h.company_id = d.company_id
   WHERE d.stage NOT IN ('won', 'lost')
 $$;
@@ -139,14 +137,14 @@ REVOKE ALL ON FUNCTION ml.deal_scores() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ml.deal_scores() TO web_anon, web_user;
 
 SET LOCAL ROLE api_owner;
-CREATE VIEW api.deal_scores AS SELECT * FROM ml.deal_scores();
-COMMENT ON VIEW api.deal_scores IS
+CREATE VIEW crm.deal_scores AS SELECT * FROM ml.deal_scores();
+COMMENT ON VIEW crm.deal_scores IS
   'Open deals you may see, with the chance each is won (a model scikit-learn fits on shared deals on custom, every 5 minutes)';
 RESET ROLE;
-CREATE TRIGGER read_only INSTEAD OF INSERT OR UPDATE OR DELETE ON api.deal_scores
+CREATE TRIGGER read_only INSTEAD OF INSERT OR UPDATE OR DELETE ON crm.deal_scores
   FOR EACH ROW EXECUTE FUNCTION pgapp_private.read_only_view();
-REVOKE ALL ON api.deal_scores FROM PUBLIC;
-GRANT SELECT ON api.deal_scores TO web_anon, web_user;
+REVOKE ALL ON crm.deal_scores FROM PUBLIC;
+GRANT SELECT ON crm.deal_scores TO web_anon, web_user;
 
 -- A model now (from what the replica holds; pg_cron keeps it current), and every five minutes.
 SELECT ml.train_deal_model();

@@ -4,7 +4,7 @@
 -- pg_trgm is "custom": {"extensions": [...]} in the example's pgapp.config.json (the image's build
 -- creates it once to check it); it is created here.
 --
--- SECURITY INVOKER over api.contacts: the caller's own visibility (shared contacts and their own;
+-- SECURITY INVOKER over crm.contacts: the caller's own visibility (shared contacts and their own;
 -- anonymous callers the shared ones), read where the API reads them. With reads: replica that is
 -- crm.contacts on custom, which gets two trigram indexes here, so a search looks up the contacts that
 -- share enough trigrams with q (pg_trgm's `%`, similarity >= 0.3) instead of scoring every one. The
@@ -22,22 +22,22 @@ BEGIN
   END IF;
 END $$;
 
-CREATE OR REPLACE FUNCTION api.similar_contacts(q text, max_results integer DEFAULT 10)
+CREATE OR REPLACE FUNCTION crm.similar_contacts(q text, max_results integer DEFAULT 10)
 RETURNS TABLE (id bigint, first_name text, last_name text, email text, company_id bigint, similarity real)
 LANGUAGE sql STABLE SET search_path = pg_catalog, public AS $$
   SELECT c.id, c.first_name, c.last_name, c.email, c.company_id,
          greatest(similarity(lower(c.first_name || ' ' || c.last_name), lower(q)),
                   similarity(lower(split_part(c.email, '@', 1)), lower(q))) AS sim
-  FROM api.contacts c
+  FROM crm.contacts c
   WHERE (lower(c.first_name || ' ' || c.last_name) % lower(q) OR lower(split_part(c.email, '@', 1)) % lower(q))
     AND length(trim(q)) > 0
   ORDER BY sim DESC, c.id
   LIMIT least(greatest(coalesce(max_results, 10), 1), 100)
 $$;
-COMMENT ON FUNCTION api.similar_contacts(text, integer) IS
+COMMENT ON FUNCTION crm.similar_contacts(text, integer) IS
   'Contacts whose name or e-mail is like q (pg_trgm on custom; at most 100): shared ones and your own';
-ALTER FUNCTION api.similar_contacts(text, integer) OWNER TO api_owner;
-REVOKE ALL ON FUNCTION api.similar_contacts(text, integer) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION api.similar_contacts(text, integer) TO web_anon, web_user;
+ALTER FUNCTION crm.similar_contacts(text, integer) OWNER TO api_owner;
+REVOKE ALL ON FUNCTION crm.similar_contacts(text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.similar_contacts(text, integer) TO web_anon, web_user;
 -- pgapp grants the API's roles no function by default: these of pg_trgm's they call (`%` is similarity_op).
 GRANT EXECUTE ON FUNCTION public.similarity(text, text), public.similarity_op(text, text) TO web_anon, web_user;

@@ -1,6 +1,6 @@
 -- pgapp:repeatable (idempotent; re-applied when this file changes)
 -- The database as the app, in a browser: GET /rpc/app answers text/html (PostgREST 12 picks the
--- function's media type from its return type, the domain api."text/html", when the browser accepts
+-- function's media type from its return type, the domain crm."text/html", when the browser accepts
 -- it). A small CRM page drawn by SQL: the deal pipeline per stage and per company from the pg_cron
 -- cache as inline SVG charts, the open deals most likely to be won (022_deal_scores.sql), the latest
 -- activities, and a contacts search whose form comes back to the same function (GET /rpc/app?q=…).
@@ -8,7 +8,7 @@
 --
 -- Safe by construction: every value goes through app.h() (HTML escaping) on its way into the page,
 -- the search term is a function argument (a bound parameter, never SQL text; LIKE's wildcards in it
--- are escaped), and the function runs as its caller (SECURITY INVOKER) over the api views: anonymous
+-- are escaped), and the function runs as its caller (SECURITY INVOKER) over crm's tables: anonymous
 -- visitors see exactly what web_anon may read, a signed-in user what web_user may.
 CREATE SCHEMA IF NOT EXISTS app AUTHORIZATION api_owner;
 REVOKE ALL ON SCHEMA app FROM PUBLIC;
@@ -17,8 +17,8 @@ SET LOCAL ROLE api_owner;
 
 DO $$
 BEGIN
-  IF to_regtype('api."text/html"') IS NULL THEN
-    CREATE DOMAIN api."text/html" AS text;
+  IF to_regtype('crm."text/html"') IS NULL THEN
+    CREATE DOMAIN crm."text/html" AS text;
   END IF;
 END $$;
 
@@ -52,7 +52,7 @@ LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, app AS $$
   FROM b
 $$;
 
-CREATE OR REPLACE FUNCTION api.app(q text DEFAULT NULL) RETURNS api."text/html"
+CREATE OR REPLACE FUNCTION crm.app(q text DEFAULT NULL) RETURNS crm."text/html"
 LANGUAGE sql STABLE SET search_path = pg_catalog, app AS $$
   SELECT '<!doctype html><html lang="en"><head><meta charset="utf-8">'
     || '<meta name="viewport" content="width=device-width, initial-scale=1"><title>pgapp CRM</title><style>'
@@ -62,23 +62,23 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, app AS $$
     || 'table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.25rem .5rem;border-bottom:1px solid #ddd}'
     || 'small{color:#666}</style></head><body>'
     || '<h1>pgapp CRM</h1><p><small>Served by Postgres through PostgREST: no app server. Pipeline from the cache pg_cron refreshes'
-    || coalesce(' (as of ' || h(to_char((SELECT max(cached_at) FROM api.stage_pipeline), 'YYYY-MM-DD HH24:MI:SS TZ')) || ')', '')
+    || coalesce(' (as of ' || h(to_char((SELECT max(cached_at) FROM crm.stage_pipeline), 'YYYY-MM-DD HH24:MI:SS TZ')) || ')', '')
     || '.</small></p>'
     || '<h2>Pipeline per stage</h2>'
     || (SELECT bar_chart('Deal amount per stage', coalesce(array_agg(stage), '{}'), coalesce(array_agg(amount), '{}'))
-          FROM api.stage_pipeline)
+          FROM crm.stage_pipeline)
     || '<h2>Pipeline per company</h2>'
     || (SELECT bar_chart('Open pipeline of the top companies', coalesce(array_agg(name ORDER BY pipeline_amount DESC, company_id), '{}'),
                          coalesce(array_agg(pipeline_amount ORDER BY pipeline_amount DESC, company_id), '{}'))
-          FROM (SELECT company_id, name, pipeline_amount FROM api.company_pipeline
+          FROM (SELECT company_id, name, pipeline_amount FROM crm.company_pipeline
                  ORDER BY pipeline_amount DESC, company_id LIMIT 8) top)
     || '<h2>Open deals most likely to be won</h2><p><small>A model scikit-learn fits on custom (022_deal_scores.sql)'
-    || coalesce(' as of ' || h(to_char((SELECT max(model_trained_at) FROM api.deal_scores), 'YYYY-MM-DD HH24:MI:SS TZ')), '')
+    || coalesce(' as of ' || h(to_char((SELECT max(model_trained_at) FROM crm.deal_scores), 'YYYY-MM-DD HH24:MI:SS TZ')), '')
     || '.</small></p><table id="deal-scores"><tr><th>Deal</th><th>Stage</th><th>Amount</th><th>Chance</th></tr>'
     || coalesce((SELECT string_agg(format('<tr><td>%s</td><td>%s</td><td>%s</td><td>%s%%</td></tr>',
                                           h(s.title), h(s.stage), h(to_char(s.amount, 'FM999G999G990')),
                                           h(round(s.win_probability * 100))), '' ORDER BY s.win_probability DESC, s.deal_id)
-                   FROM (SELECT * FROM api.deal_scores ORDER BY win_probability DESC, deal_id LIMIT 5) s), '')
+                   FROM (SELECT * FROM crm.deal_scores ORDER BY win_probability DESC, deal_id LIMIT 5) s), '')
     || '</table>'
     || '<h2>Contacts</h2><form method="get" action="app" role="search"><input type="search" name="q" '
     || 'placeholder="name or e-mail" value="' || h(q) || '"> <button type="submit">Search</button></form>'
@@ -87,11 +87,11 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, app AS $$
                         || string_agg(format('<tr><td>%s %s</td><td>%s</td><td>%s</td></tr>',
                                              h(c.first_name), h(c.last_name), h(c.email), h(co.name)), '' ORDER BY c.last_name, c.id)
                         || '</table>'
-                      FROM (SELECT * FROM api.contacts c
+                      FROM (SELECT * FROM crm.contacts c
                              WHERE c.first_name || ' ' || c.last_name || ' ' || c.email
                                    ILIKE '%' || replace(replace(replace(trim(q), '\', '\\'), '%', '\%'), '_', '\_') || '%'
                              ORDER BY c.last_name, c.id LIMIT 20) c
-                      LEFT JOIN api.companies co ON co.id = c.company_id
+                      LEFT JOIN crm.companies co ON co.id = c.company_id
                      HAVING count(*) > 0),
                      '<p id="results">No contact matches ' || h(q) || '.</p>')
        END
@@ -99,11 +99,11 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, app AS $$
     || coalesce((SELECT string_agg(format('<tr><td>%s</td><td>%s</td><td>%s</td><td>%s %s</td></tr>',
                                           h(to_char(a.occurred_at, 'YYYY-MM-DD')), h(a.kind), h(a.subject),
                                           h(c.first_name), h(c.last_name)), '' ORDER BY a.occurred_at DESC, a.id DESC)
-                   FROM (SELECT * FROM api.activities ORDER BY occurred_at DESC, id DESC LIMIT 10) a
-                   LEFT JOIN api.contacts c ON c.id = a.contact_id), '')
+                   FROM (SELECT * FROM crm.activities ORDER BY occurred_at DESC, id DESC LIMIT 10) a
+                   LEFT JOIN crm.contacts c ON c.id = a.contact_id), '')
     || '</table></body></html>'
 $$;
-COMMENT ON FUNCTION api.app(text) IS 'The CRM as an HTML page (open /rpc/app in a browser)';
+COMMENT ON FUNCTION crm.app(text) IS 'The CRM as an HTML page (open /rpc/app in a browser)';
 RESET ROLE;
 GRANT EXECUTE ON FUNCTION app.h(anyelement), app.bar_chart(text, text[], numeric[]) TO web_anon, web_user;
-GRANT EXECUTE ON FUNCTION api.app(text) TO web_anon, web_user;
+GRANT EXECUTE ON FUNCTION crm.app(text) TO web_anon, web_user;
