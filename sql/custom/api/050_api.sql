@@ -136,7 +136,8 @@ BEGIN
       FROM jsonb_array_elements(p -> 't' -> 'constraints') k
      WHERE k ->> 'kind' = 'f' AND (p -> 'owners') ? format('%s.%s', k ->> 'refSchema', k ->> 'refTable');
     out := out || ARRAY[
-      format('ALTER TABLE %s ALTER COLUMN %I SET DEFAULT %s', st, oc, me),
+      format('ALTER TABLE %s ALTER COLUMN %I SET DEFAULT rds_bridge.current_user_id()%s', st, oc,
+             CASE WHEN p -> 'owner' ->> 'type' = 'uuid' THEN '::uuid' ELSE '' END),
       format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', st),
       format('CREATE POLICY pgapp_read ON %s FOR SELECT TO web_anon, web_user, api_owner USING (%I IS NULL OR %I = %s)', st, oc, oc, me),
       format('CREATE POLICY pgapp_insert ON %s FOR INSERT TO web_user, api_owner WITH CHECK (%I = %s%s)', st, oc, me, coalesce(' AND ' || refs, '')),

@@ -228,8 +228,13 @@ BEGIN
                 FROM pg_attribute a LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
                 WHERE a.attrelid = ft::regclass AND a.attnum > 0 AND NOT a.attisdropped LOOP
       SELECT x INTO c FROM jsonb_array_elements(t.def -> 'columns') x WHERE x ->> 'name' = here.attname;
-      -- (A generated column, or a default, is what an earlier pgapp declared: plain columns now.)
-      IF c IS NULL OR here.type <> c ->> 'type' OR here.assigned THEN
+      -- A generated column is what an earlier pgapp declared for what rds fills: a plain column now
+      -- (in place: what your own SQL on custom made over it stays).
+      IF c IS NOT NULL AND here.type = c ->> 'type' AND here.assigned THEN
+        EXECUTE format('ALTER TABLE %s ALTER COLUMN %I DROP EXPRESSION', ft, here.attname);
+        here.assigned := false;
+      END IF;
+      IF c IS NULL OR here.type <> c ->> 'type' THEN
         IF NOT released THEN
           PERFORM pgapp_private.release(ARRAY[t.rel]);
           released := true;

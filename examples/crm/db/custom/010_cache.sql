@@ -9,7 +9,8 @@
 -- private row reaches anyone else, anonymous callers included. A read is two index lookups.
 CREATE SCHEMA IF NOT EXISTS cache AUTHORIZATION api_owner;
 REVOKE ALL ON SCHEMA cache FROM PUBLIC;
-DROP VIEW IF EXISTS crm.company_pipeline, crm.stage_pipeline;
+-- (An earlier version served them from schema api.)
+DROP VIEW IF EXISTS crm.company_pipeline, crm.stage_pipeline, api.company_pipeline, api.stage_pipeline;
 DROP MATERIALIZED VIEW IF EXISTS cache.company_pipeline, cache.company_contacts, cache.companies,
   cache.pipeline_parts, cache.contact_parts, cache.company_totals, cache.private_parts, cache.stage_totals;
 SET LOCAL ROLE api_owner;

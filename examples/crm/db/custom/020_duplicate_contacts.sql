@@ -14,6 +14,8 @@
 -- never looks at Postgres's interrupts); the only one runs once per contact, building its trigrams. At
 -- the bound the work is two 500 x V matrix products (V: the distinct trigrams, a few thousand at most),
 -- a fraction of a second of CPU whatever the names are.
+-- (An earlier version served it from schema api.)
+DROP FUNCTION IF EXISTS api.duplicate_contacts(bigint, numeric);
 CREATE OR REPLACE FUNCTION crm.duplicate_contacts(company_id bigint, threshold numeric DEFAULT 0.8)
 RETURNS TABLE (contact_id bigint, duplicate_id bigint, similarity numeric, reason text)
 LANGUAGE plpython3u STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp

@@ -15,7 +15,7 @@
 CREATE SCHEMA IF NOT EXISTS ml AUTHORIZATION api_owner;
 REVOKE ALL ON SCHEMA ml FROM PUBLIC;
 GRANT USAGE ON SCHEMA ml TO web_anon, web_user;
-DROP VIEW IF EXISTS crm.deal_scores;
+DROP VIEW IF EXISTS crm.deal_scores, api.deal_scores;
 
 -- The features, in the order of the model's arrays.
 CREATE TABLE IF NOT EXISTS ml.deal_model (

@@ -22,6 +22,8 @@ BEGIN
   END IF;
 END $$;
 
+-- (An earlier version served it from schema api.)
+DROP FUNCTION IF EXISTS api.similar_contacts(text, integer);
 CREATE OR REPLACE FUNCTION crm.similar_contacts(q text, max_results integer DEFAULT 10)
 RETURNS TABLE (id bigint, first_name text, last_name text, email text, company_id bigint, similarity real)
 LANGUAGE sql STABLE SET search_path = pg_catalog, public AS $$

@@ -12,6 +12,9 @@
 -- visitors see exactly what web_anon may read, a signed-in user what web_user may.
 CREATE SCHEMA IF NOT EXISTS app AUTHORIZATION api_owner;
 REVOKE ALL ON SCHEMA app FROM PUBLIC;
+-- (An earlier version served the page from schema api.)
+DROP FUNCTION IF EXISTS api.app(text);
+DROP DOMAIN IF EXISTS api."text/html";
 GRANT USAGE ON SCHEMA app TO web_anon, web_user;
 SET LOCAL ROLE api_owner;
 
