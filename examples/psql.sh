@@ -4,4 +4,4 @@
 # RDS_DATABASE_URL carries sslmode=verify-full and the project's CA as sslrootcert: psql verifies rds.
 set -eu
 psql "$RDS_DATABASE_URL" -Atc "SELECT 'rds: ' || count(*) || ' contacts, TLS ' || (SELECT version FROM pg_stat_ssl WHERE pid = pg_backend_pid()) FROM crm.contacts"
-psql "$DATABASE_URL" -Atc "SELECT 'custom: ' || count(*) || ' contacts in the api' FROM api.contacts"
+psql "$DATABASE_URL" -Atc "SELECT 'custom: ' || count(*) || ' contacts served by the api' FROM crm.contacts"

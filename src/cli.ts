@@ -74,8 +74,9 @@ Commands:
   token [--role R] [--claims JSON] [--exp 1h]   a JWT for the API (default: role web_user, sub "dev")
   explain PATH [--role R] [--claims JSON] [--json]   a request's plan on custom, its remote queries to rds
                       and the rows each fetched, with warnings where the bridge fetches far more than the answer;
-                      --method POST|PATCH|DELETE [--body JSON]: a write's dry run and what it sends to rds
-  gen types [--out FILE]           TypeScript types of the api schema for @supabase/postgrest-js (Database);
+                      --method POST|PATCH|DELETE [--body JSON]: a write's dry run and what it sends to rds;
+                      --profile SCHEMA: a table of another mirrored schema than the first
+  gen types [--out FILE]           TypeScript types of the served schemas for @supabase/postgrest-js (Database);
                       "typesOut" in pgapp.config.json makes dev keep a file fresh
   images [--no-postgrest]          build or fetch the images only
   compose             regenerate compose.yaml from the stack spec
@@ -228,6 +229,7 @@ async function main(argv: string[]): Promise<number> {
         claims: str('claims'),
         method: str('method'),
         body: str('body'),
+        profile: str('profile'),
       });
       printed(on('json'), e, renderExplain);
       return 0;

@@ -1,19 +1,14 @@
 // Types of gateway.mjs, for the project's TypeScript (its unit tests); the image runs the .mjs alone.
 import type { Server } from 'node:http';
+import type { Limits } from '../../src/config/limits.ts';
 
-export interface Limits {
-  maxUrlBytes: number;
-  maxBodyBytes: number;
-  maxEmbeds: number;
-  maxEmbedDepth: number;
-  maxInFlightPerClient: number;
-  maxQueuedPerClient: number;
-}
+export type { Limits };
 export interface Refusal {
   status: number;
   body: { code: string; details: null; hint: string | null; message: string };
 }
 export const LIMITS: Readonly<Limits>;
+export function limitsFrom(json: string | undefined): Readonly<Limits>;
 export function embedShape(select: string): { count: number; depth: number };
 export function clientKey(headers: Record<string, string | string[] | undefined>, address?: string): string;
 export function checkRequest(

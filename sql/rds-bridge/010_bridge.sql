@@ -318,7 +318,22 @@ SELECT jsonb_build_object(
       'subtype', CASE WHEN typ.kind = 'r' THEN (SELECT format_type(r.rngsubtype, NULL) FROM pg_range r WHERE r.rngtypid = typ.oid) END,
       'table', CASE WHEN typ.kind = 'c' THEN (SELECT c.relkind <> 'c' FROM pg_class c WHERE c.oid = typ.typrelid) END)
     ORDER BY typ.schema, typ.name) FROM typ), '[]'),
-  'extensions', coalesce((SELECT jsonb_agg(jsonb_build_object('name', extname, 'schema', schema) ORDER BY extname) FROM ext), '[]'))
+  'extensions', coalesce((SELECT jsonb_agg(jsonb_build_object('name', extname, 'schema', schema) ORDER BY extname) FROM ext), '[]'),
+  -- What else the bridged schemas hold that PostgREST on rds would serve, which pgapp does not (yet):
+  -- `dev` and `status` list each, with why, so nothing is left out silently.
+  'unserved', coalesce((SELECT jsonb_agg(jsonb_build_object('schema', o.schema, 'name', o.name, 'kind', o.kind) ORDER BY o.position, o.kind, o.name)
+    FROM (SELECT b.position, n.nspname AS schema, c.relname::text AS name,
+                 CASE WHEN c.relispartition THEN 'partition' ELSE
+                   CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' WHEN 'f' THEN 'foreign table' END END AS kind
+          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pgapp_bridge.bridged b ON b.schema_name = n.nspname
+          WHERE (c.relkind IN ('v', 'm', 'f') OR (c.relkind IN ('r', 'p') AND c.relispartition))
+            AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+          UNION ALL
+          SELECT b.position, n.nspname, format('%s(%s)', p.proname, pg_get_function_identity_arguments(p.oid)),
+                 CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END
+          FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pgapp_bridge.bridged b ON b.schema_name = n.nspname
+          WHERE p.prokind IN ('f', 'p') AND p.prorettype NOT IN ('trigger'::regtype, 'event_trigger'::regtype)
+            AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')) o), '[]'))
 $$;
 CREATE OR REPLACE VIEW pgapp_bridge.catalog AS SELECT pgapp_bridge.catalog_doc() AS doc;
 

@@ -29,7 +29,7 @@ import {
   stackFiles,
   stackSpec,
 } from '../spec/stack.ts';
-import { type ApiTable, apiTables } from '../stack/api.ts';
+import { type ApiTable, apiTables, apiUnserved, type Unserved } from '../stack/api.ts';
 import { applyParameterGroup } from '../stack/parameters.ts';
 import {
   CopyNeedsYes,
@@ -61,6 +61,8 @@ export interface Ctx {
   tables?: TablesSync;
   /** What each table serves (read-only and unserved ones carry a note). */
   api?: ApiTable[];
+  /** What rds's schemas hold besides tables, which the API does not serve (and why). */
+  unserved?: Unserved[];
   hops: Hop[];
   phases: Record<string, number>;
   reads: Reads;
@@ -323,6 +325,7 @@ export function devPhases(
     const sync = r.steps['pgapp_private.sync_api'] as { changed: boolean; notes?: string[] };
     const before = c.api;
     c.api = await apiTables(c.config, c.secrets, signal);
+    c.unserved = await apiUnserved(c.config, c.secrets, signal);
     if (before && !sync.changed) return undefined; // the app phase's second look: nothing new
     const notes = [...(sync.notes ?? []), ...c.api.filter((t) => t.note).map((t) => `${t.rel}: ${t.note}`)];
     if (notes.length) task.output = notes.join('\n');

@@ -18,7 +18,7 @@ import { stackBaseImages } from '../docker/pg-images.ts';
 import { InterruptedError, PgappError } from '../errors.ts';
 import { projectSqlRoot } from '../paths.ts';
 import type { Service } from '../spec/stack.ts';
-import type { ApiTable } from '../stack/api.ts';
+import type { ApiTable, Unserved } from '../stack/api.ts';
 import { ensureParameterGroupFile } from '../stack/parameters.ts';
 import { CopyNeedsYes, describeSize } from '../stack/replica.ts';
 import type { Phase } from '../stack/sql.ts';
@@ -48,6 +48,8 @@ export interface DevResult {
   /** The rds schemas the stack mirrors, and what each of their tables became in the api. */
   schemas: string[];
   api: ApiTable[];
+  /** What those schemas hold that the API does not serve, and why. */
+  unserved: Unserved[];
   /** Whether the project's SQL is pgapp's example (no db/ of its own yet). */
   example: boolean;
 }
@@ -194,6 +196,7 @@ async function bringUp(config: Config, opts: DevOptions): Promise<DevResult> {
     ms: Math.round(performance.now() - started),
     schemas: ctx.schemas ?? [],
     api: ctx.api ?? [],
+    unserved: ctx.unserved ?? [],
     // The example runs when the project has no db/ of its own — on a real rds, only if pgapp seeded it there.
     example: projectSqlRoot().example && (!ctx.config.remote || ctx.config.remote.seed),
   };

@@ -8,7 +8,14 @@ import { token, tokenIdentity } from './token.ts';
 
 /** `pgapp explain <path>`: the request's plan and what it costs across the bridge (stack/explain.ts). */
 export async function explain(
-  opts: GlobalOptions & { path?: string; role?: string; claims?: string; method?: string; body?: string },
+  opts: GlobalOptions & {
+    path?: string;
+    role?: string;
+    claims?: string;
+    method?: string;
+    body?: string;
+    profile?: string;
+  },
 ): Promise<Explained> {
   if (!opts.path)
     throw new PgappError(
@@ -49,6 +56,7 @@ export async function explain(
   return explainRequest(apiUrl(config), secrets.explainKey, opts.path, {
     token: jwt,
     as,
+    ...(opts.profile ? { profile: opts.profile } : {}),
     ...(write ? { write: { method: method as WriteMethod, body } } : {}),
   });
 }

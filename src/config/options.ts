@@ -459,6 +459,13 @@ export const OPTIONS: readonly OptionSpec[] = [
     commands: ['explain'],
   },
   {
+    flag: 'profile',
+    type: 'string',
+    value: 'SCHEMA',
+    help: "the schema of the request's table (Accept-Profile / Content-Profile; default: the first mirrored schema)",
+    commands: ['explain'],
+  },
+  {
     flag: 'exp',
     type: 'string',
     value: '1h',

@@ -67,3 +67,27 @@ export async function readApiTables(db: pg.ClientBase): Promise<ApiTable[]> {
 export async function apiTables(config: Config, secrets: Secrets, signal?: AbortSignal): Promise<ApiTable[]> {
   return withClient(connectionConfig('custom', config, secrets), readApiTables, signal);
 }
+
+/** What rds's bridged schemas hold besides their tables, which pgapp does not serve, and why. */
+export interface Unserved {
+  schema: string;
+  /** A relation's name, or a function's with its arguments. */
+  name: string;
+  kind: 'view' | 'materialized view' | 'foreign table' | 'partition' | 'function' | 'procedure';
+  why: string;
+}
+
+/** The objects not served, on an open connection to custom (empty before the first `dev`). */
+export async function readUnserved(db: pg.ClientBase): Promise<Unserved[]> {
+  const r = await db
+    .query<Unserved>('SELECT schema, name, kind, why FROM pgapp_private.api_unserved ORDER BY schema, kind, name')
+    .catch((err: { code?: string }) => {
+      if (err.code === '42P01' || err.code === '3F000') return { rows: [] as Unserved[] };
+      throw err;
+    });
+  return r.rows;
+}
+
+export async function apiUnserved(config: Config, secrets: Secrets, signal?: AbortSignal): Promise<Unserved[]> {
+  return withClient(connectionConfig('custom', config, secrets), readUnserved, signal);
+}

@@ -40,26 +40,21 @@ export interface RemoteQuery {
 export const WRITE_METHODS = ['POST', 'PATCH', 'DELETE'] as const;
 export type WriteMethod = (typeof WRITE_METHODS)[number];
 
-/** What a write's trigger sent to rds (its X-Pgapp-Bridge header). */
+/**
+ * What a write's trigger sent to rds (its X-Pgapp-Bridge header). A reference a per-user table checks
+ * (row-level security) is a read of the plan, where `reads` shows where it looked.
+ */
 export interface BridgeWrites {
   /** The rds table of each write: one statement each (an UPDATE of pgapp_bridge.writes). */
   writes: string[];
-  /** Each reference check: the table, and where it looked (a filtered replica: the replica, then rds). */
-  checks: { table: string; on: 'replica' | 'rds' | 'replica + rds' }[];
-  /**
-   * Round trips: postgres_fdw's START and COMMIT, each write, a cursor (DECLARE, FETCH, CLOSE) per
-   * check that may read rds — at most, for a filtered replica's, which rds answers only past the replica.
-   */
+  /** Round trips: postgres_fdw's START and COMMIT, and each write. */
   roundTrips: number;
 }
 
 /** The write trigger's header, read: nothing sent when there is none (no row written). */
 export function bridgeWrites(header: string | null): BridgeWrites {
-  const noted = header ? (JSON.parse(header) as Partial<Pick<BridgeWrites, 'writes' | 'checks'>>) : {};
-  const writes = noted.writes ?? [];
-  const checks = noted.checks ?? [];
-  const trips = writes.length + 3 * checks.filter((c) => c.on !== 'replica').length;
-  return { writes, checks, roundTrips: trips > 0 ? trips + 2 : 0 };
+  const writes = (header ? (JSON.parse(header) as { writes?: string[] }) : {}).writes ?? [];
+  return { writes, roundTrips: writes.length > 0 ? writes.length + 2 : 0 };
 }
 
 export interface Explained {
@@ -109,22 +104,31 @@ export function remoteQueries(plan: PlanNode): RemoteQuery[] {
 
 /**
  * Where the request read each of rds's tables: its local replica on custom, or rds through the
- * foreign table (schema rds_<schema>), as the plan's scans say. A filtered replica reads both.
+ * foreign table (schema rds_<schema>), as the plan's scans say. An fdw table is an Append of its own
+ * empty part and its foreign child: that part is no read of the replica.
  */
 export function readsOfPlan(plan: PlanNode): { table: string; from: ('replica' | 'rds')[] }[] {
   const seen = new Map<string, Set<'replica' | 'rds'>>();
-  const walk = (n: PlanNode) => {
+  const keyOf = (n: PlanNode) => {
     const rel = n['Relation Name'];
-    // A write's ModifyTable names the api view it writes: not a read.
-    if (rel && n.Schema && !n.Schema.startsWith('pg_') && n['Node Type'] !== 'ModifyTable') {
-      const remote = n['Node Type'] === 'Foreign Scan';
-      const schema = remote ? n.Schema.replace(/^rds_/, '') : n.Schema;
-      if (!(['cache', 'pgapp_private', 'pgapp_bridge', 'rds_bridge', 'cron'] as string[]).includes(schema)) {
-        const key = `${schema}.${rel}`;
-        seen.set(key, (seen.get(key) ?? new Set()).add(remote ? 'rds' : 'replica'));
-      }
+    // A write's ModifyTable names the table it writes: not a read.
+    if (!rel || !n.Schema || n.Schema.startsWith('pg_') || n['Node Type'] === 'ModifyTable') return undefined;
+    const remote = n['Node Type'] === 'Foreign Scan';
+    const schema = remote ? n.Schema.replace(/^rds_/, '') : n.Schema;
+    if ((['cache', 'pgapp_private', 'pgapp_bridge', 'rds_bridge', 'cron'] as string[]).includes(schema)) return undefined;
+    return { key: `${schema}.${rel}`, from: remote ? ('rds' as const) : ('replica' as const) };
+  };
+  const walk = (n: PlanNode) => {
+    const own = keyOf(n);
+    if (own) seen.set(own.key, (seen.get(own.key) ?? new Set()).add(own.from));
+    const children = (n.Plans ?? []).map((p) => ({ p, k: keyOf(p) }));
+    for (const { p, k } of children) {
+      const shell =
+        n['Node Type'].endsWith('Append') &&
+        k?.from === 'replica' &&
+        children.some((c) => c.k?.key === k.key && c.k.from === 'rds');
+      if (!shell) walk(p);
     }
-    for (const p of n.Plans ?? []) walk(p);
   };
   walk(plan);
   return [...seen].map(([table, from]) => ({
@@ -159,7 +163,7 @@ export async function explainRequest(
   api: string,
   explainKey: string,
   path: string,
-  opts: { token?: string; as: string; write?: { method: WriteMethod; body?: unknown } },
+  opts: { token?: string; as: string; profile?: string; write?: { method: WriteMethod; body?: unknown } },
 ): Promise<Explained> {
   if (!path.startsWith('/'))
     throw new PgappError(
@@ -168,7 +172,10 @@ export async function explainRequest(
     );
   const url = `${api}${path}`;
   const method = opts.write?.method ?? 'GET';
-  const auth: Record<string, string> = opts.token ? { Authorization: `Bearer ${opts.token}` } : {};
+  const auth: Record<string, string> = {
+    ...(opts.token ? { Authorization: `Bearer ${opts.token}` } : {}),
+    ...(opts.profile ? { [opts.write ? 'Content-Profile' : 'Accept-Profile']: opts.profile } : {}),
+  };
   // A write: rolled back (strict: PostgREST refuses rather than commit if it may not roll back), and
   // the key, so the trigger reports what it sent.
   const dryRun: Record<string, string> = opts.write

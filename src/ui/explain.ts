@@ -14,41 +14,22 @@ function planLines(n: PlanNode, depth = 0): string[] {
   return [line, ...(n.Plans ?? []).flatMap((p) => planLines(p, depth + 1))];
 }
 
-/** What a write's trigger sent to rds, and where it looked up each reference. */
+/** What a write's trigger sent to rds. */
 function bridgeLines(b: NonNullable<Explained['bridge']>): string[] {
   if (b.writes.length === 0)
     return [chalk.green('Nothing sent to rds: no row was written (none matched, or nothing changed).')];
   const byTable = new Map<string, number>();
   for (const w of b.writes) byTable.set(w, (byTable.get(w) ?? 0) + 1);
-  const remoteChecks = b.checks.filter((c) => c.on !== 'replica').length;
-  const lines = [
+  return [
     chalk.bold('Sent to rds') +
       chalk.dim(
-        ` (${remoteChecks > 0 ? 'at most ' : ''}${b.roundTrips} round trips: postgres_fdw's START TRANSACTION and COMMIT, ${b.writes.length} write statement${b.writes.length === 1 ? '' : 's'}` +
-          (remoteChecks > 0
-            ? `, a cursor for each of ${remoteChecks} reference check${remoteChecks === 1 ? '' : 's'} that may read rds`
-            : '') +
-          ')',
+        ` (${b.roundTrips} round trips: postgres_fdw's START TRANSACTION and COMMIT, ${b.writes.length} write statement${b.writes.length === 1 ? '' : 's'})`,
       ),
     ...[...byTable].map(
       ([table, n]) =>
         `  ${chalk.yellow(table)} ${chalk.dim(`${n} × UPDATE pgapp_bridge.writes (rds makes the write, and bumps the read-your-writes fence)`)}`,
     ),
   ];
-  const where = {
-    replica: chalk.green('replica (no round trip)'),
-    rds: chalk.yellow('rds (a remote query)'),
-  };
-  if (b.checks.length > 0)
-    lines.push(
-      '',
-      chalk.bold('References checked') + chalk.dim(' (that the row named is one the caller may see)'),
-      ...b.checks.map(
-        (c) =>
-          `  ${c.table.padEnd(28)} ${c.on === 'replica + rds' ? `${where.replica} ${chalk.yellow("+ rds past the replica's filter")}` : where[c.on]}`,
-      ),
-    );
-  return lines;
 }
 
 export function renderExplain(e: Explained): string {

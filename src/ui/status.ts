@@ -36,9 +36,12 @@ export function renderStatus(s: StackStatus): string {
   const rows = s.services.map((x) => [x.service, x.state, x.health, x.ports.join(', ') || '-', x.image]);
   const color = (r: string[]) =>
     r[1] === 'running' ? chalk.green : r[1] === 'absent' ? chalk.dim : chalk.yellow;
-  const extra = [renderApi(s.api), renderReplica(s.replica), renderParameterGroup(s.parameterGroup)].filter(
-    Boolean,
-  );
+  const extra = [
+    renderApi(s.api),
+    renderUnserved(s.unserved),
+    renderReplica(s.replica),
+    renderParameterGroup(s.parameterGroup),
+  ].filter(Boolean);
   return `${chalk.bold(`pgapp "${s.project}"`)}${s.postgres ? chalk.dim(` · PostgreSQL ${s.postgres}`) : ''}\n${renderTable(['SERVICE', 'STATE', 'HEALTH', 'PORTS', 'IMAGE'], rows, color)}${extra.map((l) => `\n${l}`).join('')}`;
 }
 
@@ -58,6 +61,13 @@ function renderApi(a: StackStatus['api']): string | undefined {
     t.note ?? '',
   ]);
   return `${chalk.bold('api')}\n${renderTable(['ENDPOINT', 'RDS TABLE', 'ACCESS', 'READS', 'ON RDS', 'LAST COPY', 'WRITES', 'NOTE'], rows, (r) => (r[0] === '-' ? chalk.dim : (x: string) => x))}`;
+}
+
+/** What rds's schemas hold that the API does not serve: each, and why. */
+function renderUnserved(u: StackStatus['unserved']): string | undefined {
+  if (!u?.length) return undefined;
+  const rows = u.map((x) => [`${x.schema}.${x.name}`, x.kind, x.why]);
+  return `${chalk.bold('not served')}\n${renderTable(['ON RDS', 'KIND', 'WHY'], rows, () => chalk.dim)}`;
 }
 
 /** A table's endpoint as a client asks for it: `/tickets`, or `/labels (profile kb)` outside the default profile. */

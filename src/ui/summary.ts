@@ -2,6 +2,7 @@
 import chalk from 'chalk';
 import type { DevResult } from '../commands/dev.ts';
 import type { CustomSettings } from '../config/custom.ts';
+import { changedLimits, type Limits } from '../config/limits.ts';
 import { secretsFile } from '../config/secrets.ts';
 import { connectionDetails } from '../stack/connections.ts';
 import { describeSize } from '../stack/replica.ts';
@@ -33,7 +34,30 @@ function apiLines(r: DevResult, h: (s: string) => string): string[] {
   if (published.length > shown.length)
     lines.push(chalk.dim(`  … ${published.length - shown.length} more: \`npm run status\``));
   for (const t of r.api.filter((x) => x.note)) lines.push(chalk.yellow(`  ! ${t.rel}: ${t.note}`));
+  // What PostgREST on rds would serve too, and pgapp does not: said, never dropped silently.
+  if (r.unserved.length) {
+    const kinds = new Map<string, number>();
+    for (const u of r.unserved) kinds.set(u.kind, (kinds.get(u.kind) ?? 0) + 1);
+    lines.push(
+      chalk.yellow(
+        `  ! not served: ${[...kinds].map(([k, n]) => `${n} ${k}${n === 1 ? '' : k.endsWith('s') ? 'es' : 's'}`).join(', ')} (${r.unserved
+          .slice(0, 3)
+          .map((u) => `${u.schema}.${u.name}`)
+          .join(', ')}${r.unserved.length > 3 ? ', …' : ''}): \`npm run status\` says why`,
+      ),
+    );
+  }
   return lines;
+}
+
+/** The gateway's bounds in force: each request's, and each client's (config/limits.ts). */
+function limitsLine(l: Limits): string {
+  const changed = changedLimits(l);
+  return (
+    `select ≤ ${l.maxEmbedDepth} deep, ≤ ${l.maxEmbeds} embeds; URL ≤ ${l.maxUrlBytes} B, body ≤ ${l.maxBodyBytes} B; ` +
+    `${l.maxInFlightPerClient} in flight + ${l.maxQueuedPerClient} waiting per client ` +
+    chalk.dim(changed.length ? `("limits" sets ${changed.join(', ')})` : '(the defaults; "limits" in pgapp.config.json)')
+  );
 }
 
 /** What the project added to custom ("custom" in pgapp.config.json), in a line; '' for nothing. */
@@ -112,6 +136,7 @@ export function renderSummary(r: DevResult): string {
     '',
     h('Services') + chalk.dim('  (host ports on 127.0.0.1 only)'),
     `  ${k('api')}${api}   ${chalk.dim('gateway → PostgREST')}`,
+    `  ${k('limits')}${limitsLine(config.limits)}`,
     ...(r.example
       ? [
           `  ${k('app')}${api}/rpc/app   ${chalk.dim('the CRM as a web page, drawn by SQL (open it in a browser)')}`,

@@ -203,7 +203,7 @@ describe.skipIf(!postgrest.available)(title, () => {
     expect(rds.code, rds.output).toBe(0);
     expect(rds.stdout.trim()).toBe('postgres|t|f');
     const custom = await cli(
-      ['psql', 'custom', '--project', project, '--', '-tAc', 'SELECT count(*) > 0 FROM api.contacts'],
+      ['psql', 'custom', '--project', project, '--', '-tAc', 'SELECT count(*) > 0 FROM crm.contacts'],
       { home },
     );
     expect(custom.code, custom.output).toBe(0);

@@ -56,11 +56,11 @@ describe.skipIf(!postgrest.available)(title, () => {
       join(stack.home, 'db', 'custom', '020_numpy.sql'),
       `CREATE EXTENSION IF NOT EXISTS hypopg;
        CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
-       CREATE FUNCTION api.numpy_mean(xs float8[]) RETURNS float8 LANGUAGE plpython3u IMMUTABLE AS $$
+       CREATE FUNCTION desk.numpy_mean(xs float8[]) RETURNS float8 LANGUAGE plpython3u IMMUTABLE AS $$
        import numpy
        return float(numpy.mean(xs))
        $$;
-       GRANT EXECUTE ON FUNCTION api.numpy_mean(float8[]) TO web_anon, web_user;`,
+       GRANT EXECUTE ON FUNCTION desk.numpy_mean(float8[]) TO web_anon, web_user;`,
     );
     setCustom(OWN);
     first = await stack.dev();

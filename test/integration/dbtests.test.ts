@@ -98,7 +98,7 @@ describe.skipIf(!postgrest.available)(title, () => {
           'SELECT is(',
           "  (SELECT 1 + 1), 3, 'arithmetic is what it was');",
           "SELECT pgapp_test.as_user('carol');",
-          "INSERT INTO api.companies (name, domain, industry, employees) VALUES ('Carol Co', 'carol.example.com', 'energy', 2);",
+          "INSERT INTO crm.companies (name, domain, industry, employees) VALUES ('Carol Co', 'carol.example.com', 'energy', 2);",
           "SELECT ok(true, 'the third holds');",
           'SELECT * FROM finish();',
           '',

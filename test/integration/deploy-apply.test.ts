@@ -197,12 +197,14 @@ describe('pgapp deploy apply (the cloud bootstrap task) on bare servers, from in
     const [sub] = await query<{ c: string }>(custom(), 'SELECT subconninfo AS c FROM pg_subscription');
     expect(sub?.c).toContain(`user='${REPLICATOR_USER}'`);
     expect(sub?.c).not.toContain(secrets.rdsMasterPassword);
-    // The api is published, and reads what rds holds.
-    const [views] = await query<{ n: number }>(
+    // rds's schema is served (PostgREST's profiles), its tables on custom with their write triggers.
+    const [served] = await query<{ schemas: string[]; triggers: number }>(
       custom(),
-      `SELECT count(*)::int AS n FROM information_schema.views WHERE table_schema = 'api'`,
+      `SELECT (SELECT setconfig FROM pg_db_role_setting WHERE setrole = 'authenticator'::regrole AND setdatabase = 0) AS schemas,
+              (SELECT count(*)::int FROM pg_trigger WHERE tgname = 'pgapp_write') AS triggers`,
     );
-    expect(views?.n).toBeGreaterThan(0);
+    expect(served?.schemas).toContain('pgrst.db_schemas=crm');
+    expect(served?.triggers).toBeGreaterThan(0);
 
     // Run again (every `pgapp deploy` does), with custom not answering at first, as an instance
     // still booting: it waits for it; then nothing is applied twice and every hop is proven again.

@@ -302,7 +302,7 @@ describe.skipIf(!postgrest.available)(title, () => {
     );
     writeFileSync(
       join(home, 'db', 'custom', '040_hello.sql'),
-      "CREATE VIEW api.hello AS SELECT 'hi'::text AS greeting;\nGRANT SELECT ON api.hello TO web_anon;\n",
+      "CREATE VIEW crm.hello AS SELECT 'hi'::text AS greeting;\nGRANT SELECT ON crm.hello TO web_anon;\n",
     );
     const ok = await stack.dev();
     expect(ok.code, ok.output).toBe(0);
@@ -330,7 +330,7 @@ describe.skipIf(!postgrest.available)(title, () => {
     rmSync(join(home, 'sql'), { recursive: true });
 
     const bad = join(home, 'db', 'custom', '050_bad.sql');
-    writeFileSync(bad, 'CREATE TABLE api.half_done (x int);\nSELEC 2;\n');
+    writeFileSync(bad, 'CREATE TABLE crm.half_done (x int);\nSELEC 2;\n');
     const r = await stack.dev();
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(
@@ -347,7 +347,7 @@ describe.skipIf(!postgrest.available)(title, () => {
         password: stack.secrets.customPassword,
         database: project,
       },
-      `SELECT to_regclass('api.half_done')::text AS t`,
+      `SELECT to_regclass('crm.half_done')::text AS t`,
     );
     expect(c?.t).toBeNull();
     unlinkSync(bad);
@@ -370,7 +370,7 @@ describe.skipIf(!postgrest.available)(title, () => {
       expect(readFileSync(types, 'utf8')).toMatch(/hello: \{\s+Row: \{\s+greeting: string \| null\s+\}/);
       writeFileSync(
         join(home, 'db', 'custom', '060_hello_answer.sql'),
-        "CREATE OR REPLACE VIEW api.hello AS SELECT 'hi'::text AS greeting, 42 AS answer;\n",
+        "CREATE OR REPLACE VIEW crm.hello AS SELECT 'hi'::text AS greeting, 42 AS answer;\n",
       );
       const next = await stack.dev();
       expect(next.code, next.output).toBe(0);
@@ -457,11 +457,14 @@ describe.skipIf(!postgrest.available)(title, () => {
     expect(fdw.code, fdw.output).toBe(0);
     expect(fdw.output).toContain('Replica: off (reads: fdw; subscription dropped)');
     expect(fdw.output).toContain('✔ PostgREST GET → custom → rds');
-    const [view] = await query<{ def: string }>(
-      stack.custom(),
-      `SELECT pg_get_viewdef('api.companies') AS def`,
-    );
-    expect(view?.def).toMatch(/FROM rds_crm\.companies/);
+    // crm.companies: rds's rows through its foreign child; none of its own.
+    expect(
+      await query(
+        stack.custom(),
+        `SELECT (SELECT count(*)::int FROM ONLY crm.companies) AS own,
+                (SELECT inhrelid::regclass::text FROM pg_inherits WHERE inhparent = 'crm.companies'::regclass) AS child`,
+      ),
+    ).toEqual([{ own: 0, child: 'rds_crm.companies' }]);
     expect(await query(stack.custom(), `SELECT subname FROM pg_subscription`)).toEqual([]);
     expect(await query(stack.rds(), `SELECT slot_name FROM pg_replication_slots`)).toEqual([]);
     // End to end over FDW: a write, read back at once, with an embed.

@@ -1,9 +1,10 @@
 /**
  * Your schema, not a demo: a project of its own (test/fixtures/desk, a ticket desk in two schemas,
  * nothing like the CRM example) brought up by the real CLI, its whole API made from rds's catalog —
- * in both read modes the same endpoints, embeds from foreign keys, writes with read-your-writes,
- * per-user rows for the tables that have an owner and the default for those that do not, the
- * project's own view, types that compile, and a schema change on the next `dev`.
+ * in both read modes the same endpoints (each schema a profile), embeds from foreign keys, writes
+ * with read-your-writes, per-user rows for the tables that have an owner and the default for those
+ * that do not, the project's own rule, types that compile, a schema change on the next `dev` — and
+ * every answer of the desk corpus equal to PostgREST's pointed straight at rds (the oracle).
  */
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,6 +20,7 @@ import {
   cli,
   portFlags,
   query,
+  replicaCaughtUp,
   startPg,
   type Throwaway,
   ThrowawayStack,
@@ -26,6 +28,9 @@ import {
   throwawayProjectName,
   typeCheckDir,
 } from '../helpers.ts';
+import { deskCorpus } from '../oracle/corpus/desk.ts';
+import { oracleOnStack, runCorpus } from '../oracle/harness.ts';
+import { expectOracleEqual, oracleRun } from '../oracle/stack.ts';
 
 const postgrest = inject('postgrest');
 const title = postgrest.available
@@ -43,8 +48,19 @@ describe.skipIf(!postgrest.available)(title, () => {
       () => stack.api(),
       () => (sub ? token(sub) : null),
     );
-  const call = async (sub: string | null, method: string, path: string, body?: unknown) => {
-    const res = await as(sub)(method, path, body);
+  const call = async (sub: string | null, method: string, path: string, body?: unknown, profile?: string) => {
+    const res = profile
+      ? await fetch(stack.api(path), {
+          method,
+          headers: {
+            ...(sub ? { Authorization: `Bearer ${token(sub)}` } : {}),
+            'Content-Type': 'application/json',
+            Prefer: 'return=representation',
+            [method === 'GET' ? 'Accept-Profile' : 'Content-Profile']: profile,
+          },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        })
+      : await as(sub)(method, path, body);
     const text = await res.text();
     return { status: res.status, body: text ? JSON.parse(text) : null };
   };
@@ -70,10 +86,9 @@ describe.skipIf(!postgrest.available)(title, () => {
          AND attname IN ('priority', 'email', 'embedding') ORDER BY 1`,
     );
     expect(types.map((r) => r.t)).toEqual(['desk.email', 'desk.priority', 'vector(3)']);
-    // What each table became, and what is left to the project.
+    // What each table became: its own name, in its schema's profile.
     expect(first.output).toMatch(/\/Audit Log +read \(read-only\) ← desk\.Audit Log, fdw/);
-    expect(first.output).toMatch(/\/kb_labels +read \(read-only\) ← kb\.labels, replica/);
-    expect(first.output).toMatch(/\/settings +your own view ← desk\.settings/);
+    expect(first.output).toMatch(/\/labels \(profile kb\) +read \(read-only\) ← kb\.labels, replica/);
     expect(first.output).toContain('✔ PostgREST POST → rds');
   });
 
@@ -86,6 +101,10 @@ describe.skipIf(!postgrest.available)(title, () => {
           expect(r.code, r.output).toBe(0);
           expect(r.output).toContain('Replica: off (reads: fdw; subscription dropped)');
         }
+      });
+
+      it('answers every request of the desk corpus as PostgREST on rds does (the oracle)', async () => {
+        expectOracleEqual(`desk, reads: ${reads}`, await oracleRun(stack, reads, deskCorpus()));
       });
 
       it("embeds what rds's foreign keys relate: to-one, to-many, a self-reference, many-to-many, across schemas", async () => {
@@ -120,11 +139,14 @@ describe.skipIf(!postgrest.available)(title, () => {
           '/labels?select=name,tickets(id)&name=eq.bug&tickets.order=id&tickets.limit=2',
         );
         expect(labels.body).toEqual([{ name: 'bug', tickets: [{ id: 5 }, { id: 10 }] }]);
-        // Across schemas (kb.articles → desk.tickets), and kb.labels under the name it gets (desk has labels).
+        // kb's profile: its own labels (desk has labels too); across schemas (kb.articles →
+        // desk.tickets) by pgapp's extra name, as PostgREST relates tables within a schema only.
         const articles = await call(
           null,
           'GET',
-          '/articles?select=id,words,embedding,ticket(subject),kb_labels(tag)&id=eq.2',
+          '/articles?select=id,words,embedding,ticket(subject),labels(tag)&id=eq.2',
+          undefined,
+          'kb',
         );
         expect(articles.body).toEqual([
           {
@@ -132,7 +154,7 @@ describe.skipIf(!postgrest.available)(title, () => {
             words: 7,
             embedding: '[2,2,2]',
             ticket: { subject: 'Ticket 10' },
-            kb_labels: [{ tag: 'reference' }],
+            labels: [{ tag: 'reference' }],
           },
         ]);
         // A table without a key, whose name needs quoting: read-only, through postgres_fdw.
@@ -182,11 +204,13 @@ describe.skipIf(!postgrest.available)(title, () => {
         expect((await call(null, 'GET', `/agents?id=eq.${id}&select=lead(name)`)).body).toEqual([
           { lead: { name: 'New' } },
         ]);
-        // identity ALWAYS: rds's id, none from the client.
+        // identity ALWAYS: rds's id; rds refuses one from the client, as it would PostgREST on it.
         const l = await call('alice', 'POST', '/labels', { name: `label-${reads}` });
         expect(l.status).toBe(201);
         expect(l.body[0]).toMatchObject({ id: expect.any(Number), color: 'grey' });
-        expect((await call('alice', 'POST', '/labels', { id: 999, name: 'x' })).status).toBe(403);
+        const chosen = await call('alice', 'POST', '/labels', { id: 999, name: 'x' });
+        expect(chosen.status).toBe(400);
+        expect(chosen.body.code).toBe('428C9');
         // A composite key: the many-to-many row, made and removed by both its columns.
         const link = await call('alice', 'POST', '/ticket_labels', {
           ticket_id: alice,
@@ -204,15 +228,16 @@ describe.skipIf(!postgrest.available)(title, () => {
         );
         expect(unlinked.body).toHaveLength(1);
         // A generated column and a vector: rds computes the one, keeps the other.
-        const art = await call('alice', 'POST', '/articles', {
-          title: 'x',
-          body: 'one two three',
-          embedding: '[1,2,3]',
-          ticket_id: alice,
-        });
+        const art = await call(
+          'alice',
+          'POST',
+          '/articles',
+          { title: 'x', body: 'one two three', embedding: '[1,2,3]', ticket_id: alice },
+          'kb',
+        );
         expect(art.status, JSON.stringify(art.body)).toBe(201);
         expect(art.body[0]).toMatchObject({ words: 3, embedding: '[1,2,3]', owner_id: 'alice' });
-        expect((await call('alice', 'POST', '/articles', { title: 'x', words: 3 })).status).toBe(403);
+        expect((await call('alice', 'POST', '/articles', { title: 'x', words: 3 }, 'kb')).status).toBe(400);
         // Rows written straight on rds reach the API, and the rows written here are on rds.
         const [onRds] = await query<{ n: number }>(
           stack.rds(),
@@ -225,10 +250,10 @@ describe.skipIf(!postgrest.available)(title, () => {
       it('keeps per-user rows for the tables with an owner: two users and anonymous', async () => {
         expect((await call('bob', 'GET', `/tickets?id=eq.${alice}`)).body).toEqual([]);
         expect((await call(null, 'GET', `/tickets?id=eq.${alice}`)).body).toEqual([]);
-        // Someone else's private row answers as one that does not exist.
-        const ref = await call('bob', 'POST', '/articles', { title: 'x', ticket_id: alice });
-        expect(ref.status).toBe(409);
-        expect(ref.body.message).toBe(`ticket ${alice} does not exist`);
+        // A reference to someone else's private row: row-level security refuses it (as it would on rds).
+        const ref = await call('bob', 'POST', '/articles', { title: 'x', ticket_id: alice }, 'kb');
+        expect(ref.status).toBe(403);
+        expect(ref.body.message).toBe('new row violates row-level security policy for table "articles"');
         expect((await call('bob', 'PATCH', `/tickets?id=eq.${alice}`, { priority: 'low' })).body).toEqual([]);
         expect((await call('bob', 'DELETE', `/tickets?id=eq.${alice}`)).body).toEqual([]);
         // Shared rows (no owner): everyone reads them, no API user changes them.
@@ -241,15 +266,15 @@ describe.skipIf(!postgrest.available)(title, () => {
 
       it('gives tables without an owner the default, read, unless the project says otherwise', async () => {
         // kb.labels: read for everyone, writes for nobody (401 anonymous, 403 signed in).
-        expect((await call(null, 'GET', '/kb_labels?limit=1')).status).toBe(200);
-        expect((await call(null, 'POST', '/kb_labels', { article_id: 1, tag: 'x' })).status).toBe(401);
-        expect((await call('alice', 'POST', '/kb_labels', { article_id: 1, tag: 'x' })).status).toBe(403);
+        expect((await call(null, 'GET', '/labels?limit=1', undefined, 'kb')).status).toBe(200);
+        expect((await call(null, 'POST', '/labels', { article_id: 1, tag: 'x' }, 'kb')).status).toBe(401);
+        expect((await call('alice', 'POST', '/labels', { article_id: 1, tag: 'x' }, 'kb')).status).toBe(403);
         // desk.labels: "write" in pgapp.config.json — web_user writes, web_anon still only reads.
         expect((await call(null, 'POST', '/labels', { name: 'anon' })).status).toBe(401);
-        // A table without a primary key is read-only whatever its access.
+        // "Audit Log" is "read" (the default): nobody writes it.
         expect((await call('alice', 'POST', '/Audit%20Log', { action: 'x' })).status).toBe(403);
-        // The project's own view: its endpoint, without the secret row.
-        expect((await call(null, 'GET', '/settings?order=key')).body).toEqual([
+        // The project's own rule (db/custom: row-level security on custom's table): no secret row.
+        expect((await call(null, 'GET', '/settings?order=key&select=key,value')).body).toEqual([
           { key: 'greeting', value: 'Hello, how can we help?' },
           { key: 'hours', value: { open: 8, close: 18 } },
         ]);
@@ -265,6 +290,10 @@ describe.skipIf(!postgrest.available)(title, () => {
       expect(r.code, r.output).toBe(0);
       const types = readFileSync(out, 'utf8');
       expect(types).toContain('"Audit Log"');
+      // Each profile its schema, each table its foreign keys (PostgREST's relationships).
+      expect(types).toMatch(/\n {2}desk: \{/);
+      expect(types).toMatch(/\n {2}kb: \{/);
+      expect(types).toContain('foreignKeyName: "tickets_assignee_id_fkey"');
       expect(types).toMatch(/priority: "low" \| "normal" \| "high"/);
       const tsc = (body: string) =>
         program.check(
@@ -283,7 +312,7 @@ describe.skipIf(!postgrest.available)(title, () => {
             "  const t = await db.from('tickets').select('id, subject, priority, assignee(name), labels(name)').eq('priority', 'high');",
             "  const p: 'low' | 'normal' | 'high' | undefined = t.data?.[0]?.priority;",
             "  await db.from('agents').insert({ email: 'a@b.c', name: 'x', skills: ['y'] });",
-            "  const a = await db.from('articles').select('words, embedding, ticket(subject)');",
+            "  const a = await db.schema('kb').from('articles').select('words, embedding, ticket_id');",
             '  return [p, a.data?.[0]?.words];',
           ].join('\n'),
         ),
@@ -322,8 +351,8 @@ describe.skipIf(!postgrest.available)(title, () => {
     ]);
     const urgent = await call('carol', 'POST', '/tickets', { subject: 'now', priority: 'urgent' });
     expect(urgent.status, JSON.stringify(urgent.body)).toBe(201);
-    expect((await call(null, 'GET', '/articles?select=words&limit=1')).status).toBe(400);
-    expect((await call(null, 'GET', '/kb_labels')).status).toBe(404);
+    expect((await call(null, 'GET', '/articles?select=words&limit=1', undefined, 'kb')).status).toBe(400);
+    expect((await call(null, 'GET', '/labels', undefined, 'kb')).status).toBe(404);
     expect(r.output).toMatch(/foreign tables \(1 new, \d+ columns changed, 1 gone\)/);
   });
 
@@ -430,6 +459,8 @@ describe.skipIf(!postgrest.available)(`${title}: over --rds-url, in public`, () 
     } finally {
       await client.end();
     }
+    // Their database as it is now, for the oracle: PostgREST over a copy of it (nobody is connected yet).
+    await query({ ...db(), database: 'postgres' }, 'CREATE DATABASE theirs_pristine TEMPLATE theirs');
     ports = await portFlags({ rds: false });
   });
   afterAll(async () => {
@@ -453,21 +484,66 @@ describe.skipIf(!postgrest.available)(`${title}: over --rds-url, in public`, () 
       'Remote rds: bridge only (no migrations, no seed): nothing to apply, schemas kb, public',
     );
     expect(r.output).toMatch(/Replica custom ← rds \(logical replication\): 7 tables, subscription created/);
-    // kb comes first (name order): its labels keep the name, public's get the schema's.
+    // Each schema its profile, kb first (name order): the default.
     expect(r.output).toMatch(/\/labels +read \(read-only\) ← kb\.labels/);
-    expect(r.output).toMatch(/\/public_labels +read \(read-only\) ← public\.labels/);
+    expect(r.output).toMatch(/\/labels \(profile public\) +read \(read-only\) ← public\.labels/);
     const api = (path: string, init?: RequestInit) =>
       fetch(`http://127.0.0.1:${ports.ports.api}${path}`, init);
+    const pub = { 'Accept-Profile': 'public' };
     expect(
       await (
-        await api('/tickets?select=id,assignee(name),public_labels(name)&id=eq.2&public_labels.order=name')
+        await api('/tickets?select=id,assignee(name),labels(name)&id=eq.2&labels.order=name', {
+          headers: pub,
+        })
       ).json(),
-    ).toEqual([
-      { id: 2, assignee: { name: 'Agent 3' }, public_labels: [{ name: 'billing' }, { name: 'urgent' }] },
-    ]);
+    ).toEqual([{ id: 2, assignee: { name: 'Agent 3' }, labels: [{ name: 'billing' }, { name: 'urgent' }] }]);
     expect(await (await api('/articles?select=id,embedding,ticket(subject)&id=eq.2')).json()).toEqual([
       { id: 2, embedding: '[2,2,2]', ticket: { subject: 'Ticket 10' } },
     ]);
+  });
+
+  it('answers every request of the desk corpus as PostgREST on their database does (the oracle)', async () => {
+    const secrets = JSON.parse(readFileSync(join(home, '.pgapp', project, 'secrets.json'), 'utf8'));
+    const oracle = await oracleOnStack({
+      custom: {
+        host: '127.0.0.1',
+        port: ports.ports.custom,
+        user: 'postgres',
+        password: secrets.customPassword,
+        database: project,
+      },
+      rds: { ...db(), database: 'postgres' },
+      template: 'theirs_pristine',
+      database: 'theirs_oracle',
+      host: GATEWAY,
+      port: server.port,
+      jwtSecret: secrets.jwtSecret,
+    });
+    try {
+      const outcomes = await runCorpus({
+        oracle: oracle.url,
+        pgapp: `http://127.0.0.1:${ports.ports.api}`,
+        jwtSecret: secrets.jwtSecret,
+        requests: deskCorpus('public'),
+        settle: () =>
+          replicaCaughtUp(db(), {
+            host: '127.0.0.1',
+            port: ports.ports.custom,
+            user: 'postgres',
+            password: secrets.customPassword,
+            database: project,
+          }),
+        run: 'remote',
+      });
+      expectOracleEqual('desk over --rds-url', outcomes);
+    } finally {
+      await oracle.stop();
+    }
+  });
+
+  it('writes land there', async () => {
+    const api = (path: string, init?: RequestInit) =>
+      fetch(`http://127.0.0.1:${ports.ports.api}${path}`, init);
     const token = (
       await cli(['token', '--project', project, '--claims', '{"sub":"alice"}'], { home })
     ).stdout.trim();
@@ -476,6 +552,7 @@ describe.skipIf(!postgrest.available)(`${title}: over --rds-url, in public`, () 
       headers: {
         Authorization: `Bearer ${token}`,
         'Content-Type': 'application/json',
+        'Content-Profile': 'public',
         Prefer: 'return=representation',
       },
       body: JSON.stringify({ subject: 'on their server', priority: 'high' }),

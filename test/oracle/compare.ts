@@ -28,6 +28,13 @@ export interface OracleRequest {
    * request is tallied as documented, never as equal.
    */
   documented?: string;
+  /** The runs it is documented for ("fdw", "replica", "remote"); all when absent. */
+  documentedIn?: string[];
+  /**
+   * A value of the oracle's answer later requests use as `{{name}}` in their path or body (an id
+   * rds gave: the same on both sides when the answers are equal): {name: path into the body}.
+   */
+  capture?: Record<string, string>;
 }
 
 /** The parts of an HTTP answer that are compared. */
@@ -167,9 +174,10 @@ export const requestLabel = (r: OracleRequest): string =>
   r.name ??
   `${r.method ?? 'GET'} ${r.path}${r.headers?.['Accept-Profile'] ? ` [${r.headers['Accept-Profile']}]` : ''}`;
 
-export function verdictOf(r: OracleRequest, differences: Difference[]): Outcome['verdict'] {
+export function verdictOf(r: OracleRequest, differences: Difference[], run?: string): Outcome['verdict'] {
   if (differences.length === 0) return 'equal';
-  return r.documented ? 'documented' : 'differ';
+  const documented = r.documented && (!r.documentedIn || (run !== undefined && r.documentedIn.includes(run)));
+  return documented ? 'documented' : 'differ';
 }
 
 const show = (v: unknown): string => {

@@ -48,8 +48,61 @@ export interface Oracle {
   stop(): Promise<void>;
 }
 
+/**
+ * The oracle for a running stack: PostgREST over a copy of `template` on the stack's rds, with the
+ * schemas pgapp serves (rds's, in order) and the very rules pgapp gave its tables on custom — the
+ * statements recorded in pgapp_private.generated, and the functions they call (who the caller is).
+ */
+export async function oracleOnStack(opts: {
+  custom: pg.ClientConfig;
+  rds: pg.ClientConfig;
+  template: string;
+  database: string;
+  network?: string;
+  host: string;
+  port: number;
+  jwtSecret: string;
+}): Promise<Oracle> {
+  const { schemas, access, identity } = await withClient(opts.custom, async (c) => ({
+    schemas: (
+      await c.query<{ s: string[] }>(
+        `SELECT ARRAY(SELECT jsonb_array_elements_text(doc -> 'schemas')) AS s FROM pgapp_private.catalog`,
+      )
+    ).rows[0]?.s as string[],
+    access: (
+      await c.query<{ ddl: string }>(
+        `SELECT ddl FROM pgapp_private.generated WHERE kind = 'access' ORDER BY object`,
+      )
+    ).rows.map((r) => r.ddl),
+    identity: (
+      await c.query<{ d: string }>(
+        `SELECT pg_get_functiondef('rds_bridge.current_user_id()'::regprocedure) AS d`,
+      )
+    ).rows[0]?.d as string,
+  }));
+  return startOracle({
+    admin: opts.rds,
+    template: opts.template,
+    database: opts.database,
+    network: opts.network,
+    host: opts.host,
+    port: opts.port,
+    schemas,
+    jwtSecret: opts.jwtSecret,
+    access: [
+      'CREATE SCHEMA IF NOT EXISTS rds_bridge',
+      ...identity,
+      'GRANT USAGE ON SCHEMA rds_bridge TO web_anon, web_user, api_owner',
+      'GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA rds_bridge TO web_anon, web_user, api_owner',
+      ...access,
+    ],
+  });
+}
+
 /** The authenticator the oracle logs in as (NOINHERIT, like pgapp's). */
 const ORACLE_LOGIN = 'pgapp_oracle';
+/** The roles pgapp's access rules name besides the API's own (api_owner: its views and functions run for a request). */
+const RULE_ROLES = [...API_ROLES, 'api_owner'];
 
 const ident = (s: string) => `"${s.replaceAll('"', '""')}"`;
 
@@ -66,7 +119,7 @@ async function withClient<T>(cfg: pg.ClientConfig, fn: (c: pg.Client) => Promise
 export async function startOracle(src: OracleSource): Promise<Oracle> {
   const password = randomBytes(18).toString('hex');
   await withClient(src.admin, async (c) => {
-    for (const role of API_ROLES)
+    for (const role of RULE_ROLES)
       await c.query(
         `DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${role}') THEN CREATE ROLE ${role} NOLOGIN; END IF; END $$`,
       );
@@ -157,11 +210,31 @@ export async function runCorpus(opts: {
   jwtSecret: string;
   requests: OracleRequest[];
   settle?: () => Promise<void>;
+  /** Which run this is (reads mode, or "remote"): a difference may be documented for some runs only. */
+  run?: string;
 }): Promise<Outcome[]> {
   const out: Outcome[] = [];
-  for (const request of opts.requests) {
+  const captured: Record<string, string> = {};
+  const fill = (text: string) => text.replace(/\{\{(\w+)\}\}/g, (_, k: string) => captured[k] ?? `{{${k}}}`);
+  for (const template of opts.requests) {
+    const request: OracleRequest = {
+      ...template,
+      path: fill(template.path),
+      ...(template.body === undefined
+        ? {}
+        : {
+            body:
+              typeof template.body === 'string'
+                ? fill(template.body)
+                : JSON.parse(fill(JSON.stringify(template.body))),
+          }),
+    };
     const oracle = await send(opts.oracle, request, opts.jwtSecret);
     const pgapp = await send(opts.pgapp, request, opts.jwtSecret);
+    for (const [name, at] of Object.entries(request.capture ?? {}))
+      captured[name] = String(
+        at.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown>)?.[k], oracle.body),
+      );
     if (writes.has(request.method ?? 'GET')) await opts.settle?.();
     const differences = compareAnswers(request, oracle, pgapp);
     out.push({

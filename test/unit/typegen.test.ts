@@ -1,4 +1,4 @@
-/** The api schema's catalog as TypeScript (the Database shape @supabase/postgrest-js takes). */
+/** The served schemas' catalog as TypeScript (the Database shape @supabase/postgrest-js takes). */
 import { describe, expect, it } from 'vitest';
 import { type ApiCatalog, type CatalogColumn, renderDatabaseTypes } from '../../src/stack/typegen.ts';
 
@@ -36,8 +36,17 @@ const catalog: ApiCatalog = {
         col('level', { name: 'level', schema: 'crm', kind: 'e' }),
         col('odd name', t('jsonb')),
       ],
+      relationships: [
+        {
+          foreignKeyName: 'notes_report_fkey',
+          columns: ['body'],
+          isOneToOne: false,
+          referencedRelation: 'report',
+          referencedColumns: ['total'],
+        },
+      ],
     },
-    { name: 'report', kind: 'v', columns: [col('total', t('numeric'))] },
+    { name: 'report', kind: 'v', columns: [col('total', t('numeric'))], relationships: [] },
   ],
   functions: [
     {
@@ -58,8 +67,10 @@ const catalog: ApiCatalog = {
   ],
 };
 
+const other: ApiCatalog = { schema: 'kb', relations: [], functions: [], enums: [] };
+
 describe('renderDatabaseTypes', () => {
-  const text = renderDatabaseTypes(catalog, 'a test');
+  const text = renderDatabaseTypes([catalog, other], 'a test');
 
   it('tables: Row with nullability; Insert only of writable columns, optional when nullable or defaulted', () => {
     expect(text).toMatch(
@@ -77,5 +88,13 @@ describe('renderDatabaseTypes', () => {
     expect(text).toMatch(/ping: \{\s+Args: \{ \[_ in never\]: never \}\s+Returns: undefined/);
     expect(text).toMatch(/Enums: \{\s+mood: "happy" \| "sad"\s+\}/);
     expect(text).not.toMatch(/level: "low" \| "high"\n\s+\}\n\s+CompositeTypes/);
+  });
+
+  it("each schema its own part (a profile), and a table's foreign keys as its Relationships", () => {
+    expect(text).toMatch(/^export type Database = \{\n {2}api: \{/m);
+    expect(text).toMatch(/\n {2}kb: \{\n {4}Tables: \{ \[_ in never\]: never \}/);
+    expect(text).toMatch(
+      /Relationships: \[\s+\{\s+foreignKeyName: "notes_report_fkey"\s+columns: \["body"\]\s+isOneToOne: false\s+referencedRelation: "report"\s+referencedColumns: \["total"\]\s+\},\s+\]/,
+    );
   });
 });

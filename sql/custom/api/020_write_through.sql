@@ -124,6 +124,8 @@ DECLARE
   fence boolean;
   fence_slot integer;
   here boolean;
+  rule text;
+  allowed boolean;
 BEGIN
   -- pgapp's own bookkeeping here (forget_insert), never a write to rds.
   IF current_setting('rds_replica.local', true) = 'on' THEN
@@ -138,6 +140,20 @@ BEGIN
   IF TG_OP = 'UPDATE' AND current_setting('rds_replica.upserted', true) = TG_RELID::text || ' ' || row_key THEN
     PERFORM set_config('rds_replica.upserted', '', true);
     RETURN NEW;
+  END IF;
+  -- A per-user table's own rule for the row an API caller writes (its policy's WITH CHECK: the owner,
+  -- and references only to rows the caller can see), before anything goes to rds: as on rds, the
+  -- rule answers first — a reference to a row that is not there is the same refusal as to someone
+  -- else's, never rds's foreign key error. (Postgres checks it again after this trigger.)
+  IF TG_OP <> 'DELETE' AND jsonb_typeof(spec -> 'owner') = 'object' AND current_setting('role') IN ('web_user', 'web_anon') THEN
+    SELECT pg_get_expr(pol.polwithcheck, pol.polrelid) INTO rule FROM pg_policy pol
+    WHERE pol.polrelid = TG_RELID AND pol.polname = CASE TG_OP WHEN 'INSERT' THEN 'pgapp_insert' ELSE 'pgapp_update' END;
+    IF rule IS NOT NULL THEN
+      EXECUTE format('SELECT %s FROM (SELECT ($1).*) AS %I', rule, TG_TABLE_NAME) INTO allowed USING NEW;
+      IF allowed IS NOT TRUE THEN
+        RAISE EXCEPTION 'new row violates row-level security policy for table "%"', TG_TABLE_NAME USING ERRCODE = '42501';
+      END IF;
+    END IF;
   END IF;
   -- rds, not this copy, has the last word on whose row an UPDATE or DELETE changes.
   match_cols := CASE WHEN owner_col IS NOT NULL THEN (spec -> 'key') || to_jsonb(owner_col) ELSE spec -> 'key' END;

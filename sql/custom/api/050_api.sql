@@ -15,6 +15,8 @@
 --                        /deal_scores, its cache), is bound by the same rules: the caller's token's.
 --                 read   web_anon and web_user read; nobody writes
 --                 write  web_anon and web_user read; web_user writes every row
+--               A client writes the columns rds does not fill: ids, generated columns and times
+--               are rds's (naming one: 401/403, as a column it may not write).
 --                 none   served to nobody (the table is there, with no grant: PostgREST refuses it)
 --               Grants by name, never ON ALL TABLES: a re-applied file never widens anyone's rights.
 --   writes      every write goes to rds (020_write_through.sql): the triggers are on every table,
@@ -47,6 +49,15 @@ ALTER TABLE pgapp_private.api_tables ADD COLUMN IF NOT EXISTS replica_omits text
 ALTER TABLE pgapp_private.api_tables ADD COLUMN IF NOT EXISTS schema text;     -- its profile
 ALTER TABLE pgapp_private.api_tables ADD COLUMN IF NOT EXISTS assigned text[]; -- the columns rds fills when a write leaves them out
 REVOKE ALL ON pgapp_private.api_tables FROM PUBLIC;
+-- What rds's bridged schemas hold besides their tables, which PostgREST on rds would serve and pgapp
+-- does not: `dev` and `status` list each, with why.
+CREATE TABLE IF NOT EXISTS pgapp_private.api_unserved (
+  schema text NOT NULL,
+  name   text NOT NULL,     -- a relation's name, or a function's with its arguments
+  kind   text NOT NULL,     -- view, materialized view, foreign table, partition, function, procedure
+  why    text NOT NULL
+);
+REVOKE ALL ON pgapp_private.api_unserved FROM PUBLIC;
 -- This file changed (a newer pgapp): whatever it made is made again.
 DELETE FROM pgapp_private.sync_state WHERE step = 'api';
 DROP FUNCTION IF EXISTS pgapp_private.reserved_api_names(), pgapp_private.view_sql(jsonb);
@@ -91,9 +102,11 @@ BEGIN
                    THEN 'no primary key: inserts only' END,
       'reads', pgapp_private.table_mode(t.def),
       'owner', CASE WHEN access = 'owner' THEN owner END,
+      -- What a client may write: not what rds fills (identity, serial, generated, the clock, your
+      -- functions: ids and times come from rds) nor the owner (it comes from the token).
       'writable', CASE WHEN access IN ('write', 'owner')
                        THEN (SELECT coalesce(jsonb_agg(c ->> 'name'), '[]') FROM jsonb_array_elements(t.def -> 'columns') c
-                              WHERE (access <> 'owner' OR c ->> 'name' <> owner_col) AND c ->> 'generated' IS NULL AND c ->> 'identity' IS DISTINCT FROM 'a')
+                              WHERE c ->> 'defaultOn' IS DISTINCT FROM 'rds' AND (access <> 'owner' OR c ->> 'name' <> owner_col))
                        ELSE '[]' END,
       'assigned', (SELECT coalesce(jsonb_agg(c ->> 'name'), '[]') FROM jsonb_array_elements(t.def -> 'columns') c WHERE c ->> 'defaultOn' = 'rds'));
   END LOOP;
@@ -117,13 +130,13 @@ BEGIN
     RETURN out;
   END IF;
   out := out || format('GRANT SELECT ON %s TO web_anon, web_user', st);
-  IF p ->> 'access' = 'write' THEN
-    out := out || format('GRANT INSERT, UPDATE, DELETE ON %s TO web_user', st);
-  ELSIF p ->> 'access' = 'owner' THEN
+  IF p ->> 'access' IN ('write', 'owner') THEN
     out := out || format('GRANT DELETE ON %s TO web_user', st);
     IF cols IS NOT NULL THEN
       out := out || format('GRANT INSERT (%2$s), UPDATE (%2$s) ON %1$s TO web_user', st, cols);
     END IF;
+  END IF;
+  IF p ->> 'access' = 'owner' THEN
     -- A reference to another owner table names a row the caller can see there (its rules apply to the
     -- look): a shared one or their own — someone else's private row is as good as missing.
     SELECT string_agg(format('(%s OR EXISTS (SELECT 1 FROM %s r WHERE %s))',
@@ -136,7 +149,7 @@ BEGIN
       FROM jsonb_array_elements(p -> 't' -> 'constraints') k
      WHERE k ->> 'kind' = 'f' AND (p -> 'owners') ? format('%s.%s', k ->> 'refSchema', k ->> 'refTable');
     out := out || ARRAY[
-      format('ALTER TABLE %s ALTER COLUMN %I SET DEFAULT rds_bridge.current_user_id()%s', st, oc,
+      format('ALTER TABLE %s ALTER COLUMN %I SET DEFAULT rds_bridge.owner_of_write()%s', st, oc,
              CASE WHEN p -> 'owner' ->> 'type' = 'uuid' THEN '::uuid' ELSE '' END),
       format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', st),
       format('CREATE POLICY pgapp_read ON %s FOR SELECT TO web_anon, web_user, api_owner USING (%I IS NULL OR %I = %s)', st, oc, oc, me),
@@ -313,6 +326,16 @@ BEGIN
          ARRAY(SELECT c2 ->> 'name' FROM jsonb_array_elements(x -> 't' -> 'columns') c2 WHERE c2 ->> 'defaultOn' = 'custom')
   FROM jsonb_array_elements(plan) x;
 
+  DELETE FROM pgapp_private.api_unserved;
+  INSERT INTO pgapp_private.api_unserved (schema, name, kind, why)
+  SELECT u ->> 'schema', u ->> 'name', u ->> 'kind',
+         CASE u ->> 'kind'
+           WHEN 'procedure' THEN 'PostgREST calls functions, not procedures (on rds too: 404)'
+           WHEN 'partition' THEN 'pgapp serves its partitioned table, not each partition (not yet)'
+           WHEN 'foreign table' THEN 'a foreign table on rds: pgapp does not bridge what rds itself reaches elsewhere'
+           ELSE format('pgapp serves tables; a %s is not served (not yet)', u ->> 'kind') END
+  FROM jsonb_array_elements(coalesce(d -> 'unserved', '[]')) u;
+
   -- PostgREST's profiles: rds's schemas, in order (the first is the default).
   profiles := (SELECT string_agg(s, ', ') FROM jsonb_array_elements_text(d -> 'schemas') s);
   IF profiles IS NOT NULL AND profiles IS DISTINCT FROM
@@ -330,7 +353,7 @@ END $$;
 REVOKE ALL ON FUNCTION pgapp_private.plan_api(), pgapp_private.access_sql(jsonb), pgapp_private.api_extras(jsonb),
   pgapp_private.sync_api() FROM PUBLIC;
 
--- What the API roles may call: the current user (the tables' row-level security; the pre-request is
--- granted in 020_write_through.sql).
+-- What the API roles may call: the current user, and the owner a write stamps (the tables' row-level
+-- security and owner columns; the pre-request is granted in 020_write_through.sql).
 GRANT USAGE ON SCHEMA rds_bridge TO web_anon, web_user;
-GRANT EXECUTE ON FUNCTION rds_bridge.current_user_id() TO web_anon, web_user;
+GRANT EXECUTE ON FUNCTION rds_bridge.current_user_id(), rds_bridge.owner_of_write() TO web_anon, web_user;

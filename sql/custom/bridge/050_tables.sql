@@ -129,6 +129,14 @@ BEGIN
             WHERE co.confrelid = to_regclass(st) AND co.conrelid <> co.confrelid AND co.contype = 'f' LOOP
     EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', fk.child, fk.conname);
   END LOOP;
+  -- Other tables' per-user rules look rows up here (a reference must name a row the caller sees):
+  -- their access goes too, and sync_api makes it again over the new table.
+  FOR fk IN SELECT DISTINCT 'access ' || pol.polrelid::regclass::text AS object
+            FROM pg_depend d JOIN pg_policy pol ON d.classid = 'pg_policy'::regclass AND d.objid = pol.oid
+            WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = to_regclass(st) AND pol.polrelid <> to_regclass(st)
+              AND pol.polname::text LIKE 'pgapp\_%' LOOP
+    PERFORM pgapp_private.drop_generated(fk.object);
+  END LOOP;
   FOR child IN SELECT i.inhrelid::regclass FROM pg_inherits i WHERE i.inhparent = to_regclass(st) LOOP
     EXECUTE format('ALTER FOREIGN TABLE %s NO INHERIT %s', child, st);
   END LOOP;

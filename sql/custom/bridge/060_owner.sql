@@ -27,6 +27,21 @@ BEGIN
   RETURN me;
 END $$;
 
+-- The owner a write stamps on a per-user row (the owner column's default, custom/api/050_api.sql):
+-- the caller's id. A signed-in caller whose token has none is refused, saying why; a session that is
+-- no API caller (the superuser's psql) gets NULL: a shared row.
+CREATE OR REPLACE FUNCTION rds_bridge.owner_of_write() RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog AS $$
+DECLARE
+  me text := rds_bridge.current_user_id();
+BEGIN
+  IF me IS NULL AND current_user IN ('web_user', 'web_anon') THEN
+    RAISE EXCEPTION 'this token carries no user id'
+      USING ERRCODE = '42501', HINT = 'Writes need a web_user JWT with a "sub" claim (the user id), e.g. `pgapp token --claims ''{"sub":"alice"}''`.';
+  END IF;
+  RETURN me;
+END $$;
+
 -- Can the caller see the row that `ref` points at, whose referenced columns hold `vals`? `ref`:
 -- {"target": where the API reads that table (its replica table, or what stands for it, or its foreign
 -- table), "refColumns": [...], "types": [...], "owner": its owner column, "ownerType": its type}. As
@@ -46,6 +61,7 @@ BEGIN
 END $$;
 
 REVOKE ALL ON FUNCTION rds_bridge.row_visible(jsonb, text[]) FROM PUBLIC;
-REVOKE ALL ON FUNCTION rds_bridge.current_user_id() FROM PUBLIC; -- granted to the API roles in custom/api
+REVOKE ALL ON FUNCTION rds_bridge.current_user_id(), rds_bridge.owner_of_write() FROM PUBLIC; -- granted to the API roles in custom/api
+ALTER FUNCTION rds_bridge.owner_of_write() OWNER TO api_owner;
 ALTER FUNCTION rds_bridge.current_user_id() OWNER TO api_owner;
 ALTER FUNCTION rds_bridge.row_visible(jsonb, text[]) OWNER TO api_owner;

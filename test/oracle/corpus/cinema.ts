@@ -68,7 +68,13 @@ const reads: OracleRequest[] = [
   { path: '/rental?select=rental_id&order=rental_id&limit=5&offset=190' },
   { path: '/rental?select=rental_id&order=rental_id', headers: { Range: '10-14', 'Range-Unit': 'items' } },
   { path: '/rental?select=rental_id&order=rental_id&limit=3', headers: { Prefer: 'count=exact' } },
-  { path: '/rental?select=rental_id&order=rental_id&limit=3', headers: { Prefer: 'count=planned' } },
+  {
+    path: '/rental?select=rental_id&order=rental_id&limit=3',
+    headers: { Prefer: 'count=planned' },
+    documented:
+      "an fdw table's planner estimate counts its own, always empty, part as a row (README: answers that differ)",
+    documentedIn: ['fdw'],
+  },
   { path: '/rental?select=rental_id&order=rental_id&limit=3', headers: { Prefer: 'count=estimated' } },
   {
     path: '/rental?select=rental_id&return_date=is.null&order=rental_id',
@@ -217,7 +223,8 @@ const writes: OracleRequest[] = [
   { method: 'POST', path: '/film_stats', headers: rep, body: { film_id: 2, rentals: 7 } },
   { method: 'POST', path: '/film_actor', headers: rep, body: [{ actor_id: 5, film_id: 31 }] },
   { path: '/film?select=film_id,title,actor(last_name),film_stats(rentals)&film_id=gte.30&order=film_id' },
-  // Upserts: merge, ignore, on a unique column, PUT.
+  // Upserts: merge, ignore, on a unique column, PUT — on natural keys (a serial key is rds's to fill:
+  // naming it is refused, as a column the caller may not write).
   {
     method: 'POST',
     path: '/category',
@@ -229,11 +236,20 @@ const writes: OracleRequest[] = [
   },
   {
     method: 'POST',
-    path: '/category',
-    headers: { Prefer: 'return=representation,resolution=ignore-duplicates' },
+    path: '/language',
+    headers: { ...legacyWrite, Prefer: 'return=representation,resolution=merge-duplicates' },
     body: [
-      { category_id: 2, name: 'never' },
-      { category_id: 8, name: 'Music' },
+      { code: 'en', name: 'English (UK)' },
+      { code: 'de', name: 'Deutsch' },
+    ],
+  },
+  {
+    method: 'POST',
+    path: '/language',
+    headers: { ...legacyWrite, Prefer: 'return=representation,resolution=ignore-duplicates' },
+    body: [
+      { code: 'it', name: 'never' },
+      { code: 'es', name: 'Español' },
     ],
   },
   {
@@ -243,17 +259,29 @@ const writes: OracleRequest[] = [
     body: { name: 'English' },
   },
   {
-    method: 'PUT',
-    path: '/category?category_id=eq.9',
-    headers: rep,
-    body: { category_id: 9, name: 'Sports' },
+    method: 'POST',
+    path: '/store_hours?on_conflict=store_id,weekday',
+    headers: { Prefer: 'return=representation,resolution=merge-duplicates' },
+    body: [
+      { store_id: 2, weekday: 1, opens: '08:00', closes: '20:00' },
+      { store_id: 2, weekday: 7, opens: '10:00', closes: '14:00' },
+    ],
   },
   {
     method: 'PUT',
-    path: '/category?category_id=eq.9',
+    path: '/store_hours?store_id=eq.3&weekday=eq.7',
     headers: rep,
-    body: { category_id: 9, name: 'Sport' },
+    body: { store_id: 3, weekday: 7, opens: '11:00', closes: '15:00' },
   },
+  {
+    method: 'PUT',
+    path: '/store_hours?store_id=eq.3&weekday=eq.7',
+    headers: rep,
+    body: { store_id: 3, weekday: 7, opens: '11:30', closes: '15:00' },
+  },
+  { method: 'PUT', path: '/category?category_id=eq.9', headers: rep, body: { category_id: 9, name: 'Sports' } },
+  { path: '/store_hours?store_id=in.(2,3)&order=store_id,weekday' },
+  { path: '/language?order=code', headers: legacy },
   { path: '/category?order=category_id' },
   // Updates and deletes with filters.
   {
