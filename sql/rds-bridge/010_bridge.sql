@@ -58,7 +58,8 @@ INSERT INTO pgapp_bridge.replica_fence (slot) SELECT generate_series(0, 63) ON C
 --           INSERT): {"target": its ON CONFLICT columns, "action": "update" | "nothing", "match": a
 --           per-user table's owner column, which must match for DO UPDATE}, "match": the columns
 --           that find the row UPDATE or DELETE changes — its key, and for a per-user table its owner
---           (so rds, not custom's copy, has the last word on whose row it is), "fence": bump the slot}
+--           (so rds, not custom's copy, has the last word on whose row it is), "fence": bump the slot,
+--           "quiet": the tables whose rows the caller may not see (below: what a refusal shows)}
 -- result:  {"row": the row as rds wrote it, json and jsonb columns as JSON and the others as their
 --           text form (null: no row matched), "fence": the slot's new value, "inserted" (INSERT):
 --           whether the row is new, or an upsert updated the row it found}
@@ -66,10 +67,9 @@ INSERT INTO pgapp_bridge.replica_fence (slot) SELECT generate_series(0, 63) ON C
 CREATE OR REPLACE VIEW pgapp_bridge.writes AS
   SELECT f.slot, NULL::jsonb AS request, NULL::jsonb AS result FROM pgapp_bridge.replica_fence f;
 
-CREATE OR REPLACE FUNCTION pgapp_bridge.write() RETURNS trigger
+CREATE OR REPLACE FUNCTION pgapp_bridge.write_row(r jsonb, slot integer) RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-  r jsonb := NEW.request;
   op text := r ->> 'op';
   target regclass;
   here text[];
@@ -141,9 +141,48 @@ BEGIN
   END IF;
   -- Read-your-writes: the fence moves in the write's own transaction, so custom applies both together.
   IF written IS NOT NULL AND (r ->> 'fence')::boolean THEN
-    UPDATE pgapp_bridge.replica_fence f SET n = f.n + 1 WHERE f.slot = NEW.slot RETURNING f.n INTO fence;
+    UPDATE pgapp_bridge.replica_fence f SET n = f.n + 1 WHERE f.slot = write_row.slot RETURNING f.n INTO fence;
   END IF;
-  NEW.result := jsonb_build_object('row', written, 'fence', fence, 'inserted', inserted);
+  RETURN jsonb_build_object('row', written, 'fence', fence, 'inserted', inserted);
+END $$;
+REVOKE ALL ON FUNCTION pgapp_bridge.write_row(jsonb, integer) FROM PUBLIC;
+
+-- The write, and what its refusal says. Postgres leaves out an integrity error's detail — the key or
+-- the failing row, "Key (owner_id, domain)=(alice, a.example) already exists." — for a caller who may
+-- not see that table's rows (row-level security on, or no SELECT), so no value leaks through an error.
+-- The bridge user sees everything, so custom names the tables for which its caller would not ("quiet":
+-- the written table and those referencing it, whose rows a cascade changes), and the detail is left
+-- out as Postgres would leave it out for the caller. Only then is the write a subtransaction here.
+CREATE OR REPLACE FUNCTION pgapp_bridge.write() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  quiet text[] := ARRAY(SELECT jsonb_array_elements_text(
+                          CASE jsonb_typeof(NEW.request -> 'quiet') WHEN 'array' THEN NEW.request -> 'quiet' ELSE '[]' END));
+  st text; msg text; det text; hnt text; sch text; tbl text; con text; shown text;
+BEGIN
+  IF cardinality(quiet) = 0 THEN
+    NEW.result := pgapp_bridge.write_row(NEW.request, NEW.slot);
+    RETURN NEW;
+  END IF;
+  BEGIN
+    NEW.result := pgapp_bridge.write_row(NEW.request, NEW.slot);
+  EXCEPTION WHEN integrity_constraint_violation THEN
+    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL,
+                            hnt = PG_EXCEPTION_HINT, sch = SCHEMA_NAME, tbl = TABLE_NAME, con = CONSTRAINT_NAME;
+    -- Whose values the detail shows: the error's table; a row still referenced, the referenced one's.
+    shown := CASE WHEN st = '23503' AND det LIKE '%is still referenced from table%'
+                  THEN (SELECT n.nspname || '.' || c.relname FROM pg_constraint k JOIN pg_class c ON c.oid = k.confrelid
+                        JOIN pg_namespace n ON n.oid = c.relnamespace
+                        WHERE k.conname = con AND k.conrelid = to_regclass(format('%I.%I', sch, tbl)))
+                  ELSE sch || '.' || tbl END;
+    IF NOT (det ~ '^(Key \(|Failing row contains )' AND shown = ANY (quiet)) THEN
+      RAISE;
+    ELSIF hnt = '' THEN
+      RAISE USING ERRCODE = st, MESSAGE = msg;
+    ELSE
+      RAISE USING ERRCODE = st, MESSAGE = msg, HINT = hnt;
+    END IF;
+  END;
   RETURN NEW;
 END $$;
 DROP TRIGGER IF EXISTS write ON pgapp_bridge.writes;
@@ -409,7 +448,7 @@ BEGIN
     EXECUTE format('GRANT EXECUTE ON FUNCTION pgapp_bridge.catalog_doc() TO %I', bridge);
     EXECUTE format('GRANT SELECT, UPDATE ON pgapp_bridge.replica_fence, pgapp_bridge.writes TO %I', bridge);
     EXECUTE format('GRANT SELECT ON pgapp_bridge.bridged TO %I', bridge); -- what pgapp_bridge.write() may write
-    EXECUTE format('GRANT EXECUTE ON FUNCTION pgapp_bridge.write() TO %I', bridge);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION pgapp_bridge.write(), pgapp_bridge.write_row(jsonb, integer) TO %I', bridge);
     FOREACH s IN ARRAY schemas LOOP
       EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I', s, bridge);
       EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %I TO %I', s, bridge);

@@ -123,6 +123,7 @@ DECLARE
   result jsonb;
   fence boolean;
   fence_slot integer;
+  quiet text[];
   here boolean;
   rule text;
   allowed boolean;
@@ -163,13 +164,15 @@ BEGIN
     prefer := coalesce(nullif(current_setting('request.headers', true), '')::jsonb ->> 'prefer', '');
     -- The columns the request named (the owner column too, which the table's default filled from the
     -- token): rds fills the others, as it would for the same INSERT. Without a statement to read it
-    -- from, every column but the NULL ones rds fills. With `Prefer: missing=default` a named column
-    -- rds fills and the request left out is rds's to fill too.
+    -- from, every column but the NULL ones rds fills, and never an identity GENERATED ALWAYS (here
+    -- too, the value is this table's own, not the caller's). With `Prefer: missing=default` a named
+    -- column rds fills and the request left out is rds's to fill too.
     SELECT coalesce(jsonb_agg(k), '[]') INTO cols FROM jsonb_object_keys(to_jsonb(NEW)) k
     WHERE CASE WHEN shape IS NOT NULL
                THEN (shape -> 'columns' ? k OR k = owner_col)
                     AND NOT (prefer ~ 'missing=default' AND spec -> 'assigned' ? k AND to_jsonb(NEW) -> k = 'null')
-               ELSE NOT (spec -> 'assigned' ? k AND to_jsonb(NEW) -> k = 'null') END;
+               ELSE NOT (spec -> 'assigned' ? k AND to_jsonb(NEW) -> k = 'null')
+                    AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = TG_RELID AND a.attname = k AND a.attidentity = 'a') END;
     conflict := shape -> 'conflict';
     IF jsonb_typeof(conflict) = 'object' AND owner_col IS NOT NULL THEN
       conflict := conflict || jsonb_build_object('match', jsonb_build_array(owner_col));
@@ -187,8 +190,19 @@ BEGIN
   fence := (spec ->> 'fence')::boolean AND me IS NOT NULL
            AND current_setting('rds_replica.fenced', true) IS DISTINCT FROM txid_current()::text;
   fence_slot := CASE WHEN me IS NULL THEN 0 ELSE abs(hashtext(me)) % 64 END;
+  -- The tables whose rows the caller (the role the request set; this function runs as its owner) may
+  -- not all see — row-level security on for it, or no SELECT —: this one and those referencing it. A
+  -- refusal from rds then shows no values of theirs, as Postgres shows none to that caller on rds.
+  quiet := ARRAY(SELECT n.nspname || '.' || c.relname
+                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                 JOIN pg_roles u ON u.rolname = CASE current_setting('role') WHEN 'none' THEN session_user ELSE current_setting('role') END
+                 WHERE c.oid IN (SELECT TG_RELID UNION SELECT k.conrelid FROM pg_constraint k WHERE k.confrelid = TG_RELID AND k.contype = 'f')
+                   AND NOT u.rolsuper
+                   AND ((c.relrowsecurity AND NOT u.rolbypassrls AND (c.relforcerowsecurity OR NOT pg_has_role(u.oid, c.relowner, 'USAGE')))
+                        OR NOT has_table_privilege(u.oid, c.oid, 'SELECT')));
   req := jsonb_build_object(
     'op', TG_OP, 'table', spec ->> 'table', 'columns', cols, 'match', match_cols, 'fence', fence, 'conflict', conflict,
+    'quiet', CASE WHEN cardinality(quiet) > 0 THEN to_jsonb(quiet) END,
     'names', ARRAY(SELECT a.attname FROM pg_attribute a WHERE a.attrelid = TG_RELID AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum),
     'row', CASE WHEN TG_OP <> 'DELETE' THEN NEW::text END,
     'old', CASE WHEN TG_OP <> 'INSERT' THEN OLD::text END);
