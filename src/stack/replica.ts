@@ -45,6 +45,8 @@ export interface TablesSync {
   made: string[];
   /** rds tables made again: their columns, the columns' types or how they are read changed. */
   changed: string[];
+  /** Of those, the ones the replica held before too (copied again; the others are new to it). */
+  recopied: string[];
   /** rds tables gone (their tables here dropped). */
   gone: string[];
   /** Indexes that could not be copied, and why. */
@@ -65,7 +67,7 @@ export interface ReplicaSync {
   tables: number;
   /** rds tables copied by this run (new, or made again). */
   copied: Copy[];
-  /** Of those, the ones made again (their shape or what the replica holds of them changed). */
+  /** Of those, the ones copied again (their shape changed; the others are new to the replica). */
   changed: string[];
   /** How the subscription was brought up: made (and every table copied), refreshed, or kept. */
   subscription: 'created' | 'refreshed' | 'kept';
@@ -173,7 +175,7 @@ export async function syncReplica(
         progress(`vacuuming what was copied (${vacuum.length} tables)`);
         await db.query(`VACUUM (ANALYZE) ${vacuum.join(', ')}`);
       }
-      return { tables: local.tables.length - 1, copied, changed: local.changed, subscription: how };
+      return { tables: local.tables.length - 1, copied, changed: local.recopied, subscription: how };
     },
     signal,
   );

@@ -95,7 +95,8 @@ describe.skipIf(!postgrest.available)(title, () => {
   it('embeds a replica table in a foreign one and back', async () => {
     // Ticket 3's assignee, Agent 4, read through postgres_fdw, by PostgREST's own spelling and by pgapp's.
     expect(
-      (await call(null, 'GET', '/tickets?select=id,assignee_id(name),assignee(name)&id=in.(2,3)&order=id')).body,
+      (await call(null, 'GET', '/tickets?select=id,assignee_id(name),assignee(name)&id=in.(2,3)&order=id'))
+        .body,
     ).toEqual([
       { id: 2, assignee_id: { name: 'Agent 3' }, assignee: { name: 'Agent 3' } },
       { id: 3, assignee_id: { name: 'Agent 4' }, assignee: { name: 'Agent 4' } },
@@ -110,9 +111,12 @@ describe.skipIf(!postgrest.available)(title, () => {
       ).body,
     ).toEqual([{ name: 'Agent 4', tickets: [{ id: 3 }, { id: 13 }] }]);
     // explain says where each table was read.
-    const e = await cli(['explain', '--project', stack.project, '/tickets?select=id,assignee_id(name)&id=eq.3'], {
-      home: stack.home,
-    });
+    const e = await cli(
+      ['explain', '--project', stack.project, '/tickets?select=id,assignee_id(name)&id=eq.3'],
+      {
+        home: stack.home,
+      },
+    );
     expect(e.output).toMatch(/desk\.tickets +replica/);
     expect(e.output).toMatch(/desk\.agents +rds/);
   });
@@ -173,7 +177,7 @@ describe.skipIf(!postgrest.available)(title, () => {
     expect(dry.code, dry.output).toBe(0);
     const explained = JSON.parse(dry.stdout);
     expect(explained).toMatchObject({ method: 'POST', status: 201, answerRows: 1 });
-    expect(explained.bridge).toEqual({ writes: ['kb.articles'], checks: [], roundTrips: 3 });
+    expect(explained.bridge).toEqual({ writes: ['kb.articles'], roundTrips: 3 });
     expect(await articles()).toEqual(before);
     const gone = await call('ann', 'DELETE', `/tickets?id=in.(${made.join(',')})`);
     expect(gone.status).toBe(200);
@@ -241,7 +245,7 @@ describe.skipIf(!postgrest.available)(title, () => {
     configure((c) => {
       c.tables['desk.labels'] = { ...c.tables['desk.labels'], reads: 'replica' };
     });
-    const back = await stack.dev();
+    const back = await stack.dev(['--yes']); // over the copyLimit the test before set
     expect(back.code, back.output).toBe(0);
     expect(back.output).toMatch(/subscription refreshed, 1 new/);
     expect(await local('desk.labels')).toEqual({ rows: 5, child: null });

@@ -62,11 +62,15 @@ $$;
 
 -- One column. A replica table computes a generated column itself (logical replication does not carry
 -- them); an empty fdw table's columns are plain, as its foreign child's are (a parent's and a
--- child's columns are generated alike or not at all), and rds computes the value.
+-- child's columns are generated alike or not at all), and rds computes the value. An identity
+-- GENERATED ALWAYS is one here too, so a value for it is refused before anything else, as on rds
+-- (428C9: "cannot insert a non-DEFAULT value"); its numbers are rds's all the same (the write
+-- carries on with rds's row, and the replica gets rds's).
 CREATE OR REPLACE FUNCTION pgapp_private.table_column(c jsonb, mode text) RETURNS text
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog AS $$
   SELECT format('%I %s', c ->> 'name', c ->> 'type')
       || CASE WHEN mode = 'replica' AND c ->> 'generated' = 's' THEN format(' GENERATED ALWAYS AS (%s) STORED', c ->> 'expr') ELSE '' END
+      || CASE WHEN c ->> 'identity' = 'a' THEN ' GENERATED ALWAYS AS IDENTITY' ELSE '' END
       || CASE WHEN (c ->> 'notNull')::boolean THEN ' NOT NULL' ELSE '' END
 $$;
 
@@ -94,10 +98,11 @@ BEGIN
     IF to_regclass(st) IS NULL THEN
       state := 'new';
     ELSE
-      want := ARRAY(SELECT format('%s %s %s', x ->> 'name', x ->> 'type', mode = 'replica' AND x ->> 'generated' IS NOT DISTINCT FROM 's')
+      want := ARRAY(SELECT format('%s %s %s %s', x ->> 'name', x ->> 'type', mode = 'replica' AND x ->> 'generated' IS NOT DISTINCT FROM 's',
+                                  x ->> 'identity' IS NOT DISTINCT FROM 'a')
                     FROM jsonb_array_elements(t.def -> 'columns') x ORDER BY 1);
-      have := ARRAY(SELECT format('%s %s %s', a.attname, format_type(a.atttypid, a.atttypmod), a.attgenerated = 's') FROM pg_attribute a
-                    WHERE a.attrelid = st::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY 1);
+      have := ARRAY(SELECT format('%s %s %s %s', a.attname, format_type(a.atttypid, a.atttypmod), a.attgenerated = 's', a.attidentity = 'a')
+                    FROM pg_attribute a WHERE a.attrelid = st::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY 1);
       recorded := (SELECT g.ddl FROM pgapp_private.generated g WHERE g.object = 'table ' || st);
       -- A table an earlier pgapp made for the replica recorded {"where", "columns"}: a replica table
       -- (of all its rows and columns: the others were part of an api view, and are made again).
@@ -166,6 +171,7 @@ DECLARE
   made text[] := '{}';
   to_copy text[] := '{}';
   changed text[] := '{}';
+  recopied text[] := '{}';
   gone text[] := '{}';
   skipped text[] := '{}';
   filled text[] := ARRAY['pgapp_bridge.replica_fence'];
@@ -188,6 +194,11 @@ BEGIN
       END LOOP;
     END IF;
     IF t.state = 'changed' THEN
+      -- A replica table before and after: its copy is made again (else the replica gets a new table).
+      IF t.mode = 'replica' AND (SELECT coalesce(was.ddl::jsonb ->> 'mode', 'replica') FROM pgapp_private.generated was
+                                 WHERE was.object = 'table ' || t.st) = 'replica' THEN
+        recopied := recopied || t.rel;
+      END IF;
       -- Made again, alone: what the api made of it and the foreign keys other tables hold to it go
       -- first (made again below, and by sync_api).
       PERFORM pgapp_private.drop_table(ARRAY[t.rel], t.st);
@@ -278,10 +289,11 @@ BEGIN
   END LOOP;
   DELETE FROM pgapp_private.replica_copies rc WHERE NOT rc.rel IN (SELECT x ->> 'rel' FROM jsonb_array_elements(plan) x WHERE x ->> 'mode' = 'replica');
   -- `tables`: every local table the subscription fills, the fence included; `made`: the rds tables
-  -- made now; `copy`: the replica tables among them (new or changed), to copy, with their size on rds.
+  -- made now; `copy`: the replica tables among them (new or changed), to copy, with their size on rds;
+  -- `changed`: the tables made again, `recopied` those of them the replica held before too.
   RETURN jsonb_build_object(
     'count', jsonb_array_length(plan),
-    'tables', to_jsonb(filled), 'made', to_jsonb(to_copy), 'changed', to_jsonb(changed), 'gone', to_jsonb(gone),
+    'tables', to_jsonb(filled), 'made', to_jsonb(to_copy), 'changed', to_jsonb(changed), 'recopied', to_jsonb(recopied), 'gone', to_jsonb(gone),
     'skipped', to_jsonb(skipped),
     'copies', (SELECT coalesce(jsonb_agg(jsonb_build_object('rel', x ->> 'rel', 'table', x ->> 'st', 'rows', x -> 'rows', 'bytes', x -> 'bytes')), '[]')
                FROM jsonb_array_elements(plan) x WHERE x ->> 'state' <> 'same' AND x ->> 'mode' = 'replica'));
