@@ -1,9 +1,11 @@
 -- pgapp:repeatable (idempotent; re-applied when this file changes)
 -- Per-user access ("access": "owner", the default for a table with the owner column, owner_id unless
--- "ownerColumn" says otherwise): who the caller is, and whether a referenced row is one they may
--- see. The rules themselves are applied by every API write (custom/api/020_write_through.sql) and by
--- the api views' filter (shared rows and your own, custom/api/050_api.sql).
+-- "ownerColumn" says otherwise): who the caller is, and whom a write stamps as the owner. The rules
+-- themselves are row-level security on each table (custom/api/050_api.sql), which these functions
+-- serve; the oracle's PostgREST on rds gets the same functions (test/oracle/harness.ts).
 DROP FUNCTION IF EXISTS rds_bridge.row_visible(text, bigint);
+-- A reference's check is row-level security's now (custom/api/050_api.sql: pgapp_insert, pgapp_update).
+DROP FUNCTION IF EXISTS rds_bridge.row_visible(jsonb, text[]);
 DROP FUNCTION IF EXISTS rds_bridge.next_id(text);
 -- The owner rules once were a row trigger on each foreign table: now they are part of every api
 -- write (custom/api/020_write_through.sql), and no row trigger sits on a foreign table.
@@ -42,26 +44,6 @@ BEGIN
   RETURN me;
 END $$;
 
--- Can the caller see the row that `ref` points at, whose referenced columns hold `vals`? `ref`:
--- {"target": where the API reads that table (its replica table, or what stands for it, or its foreign
--- table), "refColumns": [...], "types": [...], "owner": its owner column, "ownerType": its type}. As
--- api_owner (which reads all of them), for the trigger; the caller is the token's, never an argument.
-CREATE OR REPLACE FUNCTION rds_bridge.row_visible(ref jsonb, vals text[]) RETURNS boolean
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-  found boolean;
-BEGIN
-  EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE %s AND (%I IS NULL OR %I = $2::%s))',
-                 ref ->> 'target',
-                 (SELECT string_agg(format('%I = ($1[%s])::%s', c, i, ref -> 'types' ->> (i - 1)::int), ' AND ')
-                    FROM jsonb_array_elements_text(ref -> 'refColumns') WITH ORDINALITY AS x(c, i)),
-                 ref ->> 'owner', ref ->> 'owner', ref ->> 'ownerType')
-    INTO found USING vals, rds_bridge.current_user_id();
-  RETURN found;
-END $$;
-
-REVOKE ALL ON FUNCTION rds_bridge.row_visible(jsonb, text[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION rds_bridge.current_user_id(), rds_bridge.owner_of_write() FROM PUBLIC; -- granted to the API roles in custom/api
 ALTER FUNCTION rds_bridge.owner_of_write() OWNER TO api_owner;
 ALTER FUNCTION rds_bridge.current_user_id() OWNER TO api_owner;
-ALTER FUNCTION rds_bridge.row_visible(jsonb, text[]) OWNER TO api_owner;

@@ -1,6 +1,6 @@
 -- Writes to crm's tables on custom go to rds in the caller's transaction (write_through), and the caller's
 -- next request reads them back from the replica (await_writes).
-SELECT plan(7);
+SELECT plan(8);
 
 SELECT pgapp_test.as_user('alice');
 INSERT INTO crm.companies (name, domain, industry, employees)
@@ -30,5 +30,7 @@ SELECT is_empty($$SELECT 1 FROM rds_crm.companies WHERE domain = 'through.exampl
 SELECT pgapp_test.as_user('alice');
 SELECT throws_ok($$INSERT INTO crm.contacts (company_id, first_name, last_name, email)
                    VALUES (-1, 'No', 'Body', 'no.body@example.com')$$,
-                 '23503', NULL, 'rds''s own foreign keys are the last word');
+                 '42501', NULL, 'a reference to a company she cannot see is refused on custom, before rds');
+SELECT throws_ok($$INSERT INTO crm.contacts (first_name, last_name, email) VALUES ('No', 'Body', 'nobody')$$,
+                 '23514', NULL, 'rds''s own constraints are the last word');
 SELECT * FROM finish();
