@@ -22,6 +22,8 @@ import {
   tempHome,
   throwawayProjectName,
 } from '../helpers.ts';
+import { crmCorpus } from '../oracle/corpus/crm.ts';
+import { expectOracleEqual, oracleRun } from '../oracle/stack.ts';
 
 const postgrest = inject('postgrest');
 const title = postgrest.available
@@ -68,6 +70,12 @@ describe.skipIf(!postgrest.available)(title, () => {
     expect(firstRun.output).toContain(`pgapp "${project}" is up`);
     expect(firstRun.output).toMatch(/web_user {4}eyJ/);
     expect(firstRun.output).toContain(stack.api());
+  });
+
+  it('answers as PostgREST on rds does: the example, read and written as two users and nobody', async () => {
+    const outcomes = await oracleRun(stack, 'replica', crmCorpus);
+    expectOracleEqual('crm, reads: replica', outcomes);
+    expect(outcomes.filter((o) => o.oracle.status < 300).length).toBeGreaterThan(20);
   });
 
   it('re-runs warm: reuses every container and applies no SQL', async () => {

@@ -74,11 +74,12 @@ export async function oracleOnStack(opts: {
         `SELECT ddl FROM pgapp_private.generated WHERE kind = 'access' ORDER BY object`,
       )
     ).rows.map((r) => r.ddl),
+    // Who the caller is, and whom a write stamps: the functions the rules call.
     identity: (
       await c.query<{ d: string }>(
-        `SELECT pg_get_functiondef('rds_bridge.current_user_id()'::regprocedure) AS d`,
+        `SELECT pg_get_functiondef(p.oid) AS d FROM pg_proc p WHERE p.pronamespace = 'rds_bridge'::regnamespace ORDER BY p.proname`,
       )
-    ).rows[0]?.d as string,
+    ).rows.map((r) => r.d),
   }));
   return startOracle({
     admin: opts.rds,
@@ -153,12 +154,14 @@ export async function startOracle(src: OracleSource): Promise<Oracle> {
     })
     .withExposedPorts(3000)
     .withLabels({ 'pgapp.test': 'oracle' })
-    .withWaitStrategy(Wait.forHttp('/', 3000).forStatusCode(200))
+    // Ready once its schema cache is loaded (a check over HTTP would ask testcontainers which host
+    // reaches the port, and inside a container it answers the bridge's gateway: not 127.0.0.1).
+    .withWaitStrategy(Wait.forLogMessage(/Schema cache loaded/))
     .withStartupTimeout(60_000);
   if (src.network) container = container.withNetworkMode(src.network);
   const started: StartedTestContainer = await container.start();
   return {
-    url: `http://${started.getHost()}:${started.getMappedPort(3000)}`,
+    url: `http://127.0.0.1:${started.getMappedPort(3000)}`,
     stop: async () => {
       await started.stop({ remove: true }).catch(() => {});
       await withClient(src.admin, (c) =>
@@ -243,7 +246,7 @@ export async function runCorpus(opts: {
       oracle,
       pgapp,
       differences,
-      verdict: verdictOf(request, differences),
+      verdict: verdictOf(request, differences, opts.run),
     });
   }
   return out;

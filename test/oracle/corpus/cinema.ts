@@ -75,7 +75,13 @@ const reads: OracleRequest[] = [
       "an fdw table's planner estimate counts its own, always empty, part as a row (README: answers that differ)",
     documentedIn: ['fdw'],
   },
-  { path: '/rental?select=rental_id&order=rental_id&limit=3', headers: { Prefer: 'count=estimated' } },
+  {
+    path: '/rental?select=rental_id&order=rental_id&limit=3',
+    headers: { Prefer: 'count=estimated' },
+    documented:
+      "estimated is the planner's count where PostgREST takes it: an fdw table's counts its own, always empty, part as a row (README: answers that differ)",
+    documentedIn: ['fdw'],
+  },
   {
     path: '/rental?select=rental_id&return_date=is.null&order=rental_id',
     headers: { Prefer: 'count=exact' },
@@ -279,7 +285,12 @@ const writes: OracleRequest[] = [
     headers: rep,
     body: { store_id: 3, weekday: 7, opens: '11:30', closes: '15:00' },
   },
-  { method: 'PUT', path: '/category?category_id=eq.9', headers: rep, body: { category_id: 9, name: 'Sports' } },
+  {
+    method: 'PUT',
+    path: '/category?category_id=eq.9',
+    headers: rep,
+    body: { category_id: 9, name: 'Sports' },
+  },
   { path: '/store_hours?store_id=in.(2,3)&order=store_id,weekday' },
   { path: '/language?order=code', headers: legacy },
   { path: '/category?order=category_id' },

@@ -83,7 +83,16 @@ const requests: OracleRequest[] = [
     body: { title: 'bob on shared', body: 'one two', ticket_id: 1 },
   },
   { method: 'POST', path: '/articles', as: 'bob', headers: kbWrite, body: { title: 'x', owner_id: 'alice' } },
-  { method: 'POST', path: '/articles', as: 'bob', headers: kbWrite, body: { title: 'x', words: 3 } },
+  {
+    method: 'POST',
+    path: '/articles',
+    as: 'bob',
+    headers: kbWrite,
+    body: { title: 'x', words: 3 },
+    documented:
+      "a generated column of a table read through postgres_fdw is a plain one on custom: a value for it is one the caller may not write (403), not rds's 400 (README: answers that differ)",
+    documentedIn: ['fdw'],
+  },
   // Only your own rows change: others' and shared ones are not found.
   {
     method: 'PATCH',
@@ -129,6 +138,14 @@ const requests: OracleRequest[] = [
     as: 'alice',
     headers: { Prefer: 'return=representation,resolution=merge-duplicates' },
     body: { email: 'agent1@desk.example', name: 'Agent One' },
+  },
+  // And back (the stack's other tests read Agent 1), answering nothing.
+  {
+    method: 'POST',
+    path: '/agents?on_conflict=email',
+    as: 'alice',
+    headers: { Prefer: 'resolution=merge-duplicates' },
+    body: { email: 'agent1@desk.example', name: 'Agent 1' },
   },
   // "read" tables and anonymous callers: refused.
   { method: 'POST', path: '/labels', as: 'alice', headers: kbWrite, body: { article_id: 1, tag: 'x' } },
