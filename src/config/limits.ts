@@ -4,6 +4,7 @@
  * has none of them, so each is a setting: a bound that refuses a client's request says its name.
  * Pure: no I/O.
  */
+import { LIMITS } from '../../images/gateway/gateway.mjs';
 import { PgappError } from '../errors.ts';
 
 export interface Limits {
@@ -21,15 +22,8 @@ export interface Limits {
   maxQueuedPerClient: number;
 }
 
-/** The defaults (images/gateway/gateway.mjs holds the same for a gateway run on its own; a unit test ties them). */
-export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
-  maxUrlBytes: 8192,
-  maxBodyBytes: 1024 * 1024,
-  maxEmbeds: 16,
-  maxEmbedDepth: 6,
-  maxInFlightPerClient: 4,
-  maxQueuedPerClient: 16,
-});
+/** The defaults: the gateway's own (it runs on its own in its image, with no dependencies). */
+export const DEFAULT_LIMITS: Readonly<Limits> = LIMITS;
 
 /** "limits": {"maxEmbedDepth": 8, …}: positive integers, over the defaults. */
 export function validateLimits(value: unknown): Limits {

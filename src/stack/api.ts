@@ -80,7 +80,9 @@ export interface Unserved {
 /** The objects not served, on an open connection to custom (empty before the first `dev`). */
 export async function readUnserved(db: pg.ClientBase): Promise<Unserved[]> {
   const r = await db
-    .query<Unserved>('SELECT schema, name, kind, why FROM pgapp_private.api_unserved ORDER BY schema, kind, name')
+    .query<Unserved>(
+      'SELECT schema, name, kind, why FROM pgapp_private.api_unserved ORDER BY schema, kind, name',
+    )
     .catch((err: { code?: string }) => {
       if (err.code === '42P01' || err.code === '3F000') return { rows: [] as Unserved[] };
       throw err;
@@ -88,6 +90,10 @@ export async function readUnserved(db: pg.ClientBase): Promise<Unserved[]> {
   return r.rows;
 }
 
-export async function apiUnserved(config: Config, secrets: Secrets, signal?: AbortSignal): Promise<Unserved[]> {
+export async function apiUnserved(
+  config: Config,
+  secrets: Secrets,
+  signal?: AbortSignal,
+): Promise<Unserved[]> {
   return withClient(connectionConfig('custom', config, secrets), readUnserved, signal);
 }

@@ -115,7 +115,8 @@ export function readsOfPlan(plan: PlanNode): { table: string; from: ('replica' |
     if (!rel || !n.Schema || n.Schema.startsWith('pg_') || n['Node Type'] === 'ModifyTable') return undefined;
     const remote = n['Node Type'] === 'Foreign Scan';
     const schema = remote ? n.Schema.replace(/^rds_/, '') : n.Schema;
-    if ((['cache', 'pgapp_private', 'pgapp_bridge', 'rds_bridge', 'cron'] as string[]).includes(schema)) return undefined;
+    if ((['cache', 'pgapp_private', 'pgapp_bridge', 'rds_bridge', 'cron'] as string[]).includes(schema))
+      return undefined;
     return { key: `${schema}.${rel}`, from: remote ? ('rds' as const) : ('replica' as const) };
   };
   const walk = (n: PlanNode) => {

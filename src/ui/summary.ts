@@ -56,7 +56,11 @@ function limitsLine(l: Limits): string {
   return (
     `select ≤ ${l.maxEmbedDepth} deep, ≤ ${l.maxEmbeds} embeds; URL ≤ ${l.maxUrlBytes} B, body ≤ ${l.maxBodyBytes} B; ` +
     `${l.maxInFlightPerClient} in flight + ${l.maxQueuedPerClient} waiting per client ` +
-    chalk.dim(changed.length ? `("limits" sets ${changed.join(', ')})` : '(the defaults; "limits" in pgapp.config.json)')
+    chalk.dim(
+      changed.length
+        ? `("limits" sets ${changed.join(', ')})`
+        : '(the defaults; "limits" in pgapp.config.json)',
+    )
   );
 }
 

@@ -87,7 +87,10 @@ describe.skipIf(!postgrest.available)(title, () => {
     // As the subscription writes (its session_replication_role): custom's tables stand for rds's,
     // and any other write to them goes to rds.
     const onCustom = (sql: string) =>
-      query(customFromUrl(stack.customUrl), `SET session_replication_role = replica; ${sql.replace('$1', String(dealId))}`);
+      query(
+        customFromUrl(stack.customUrl),
+        `SET session_replication_role = replica; ${sql.replace('$1', String(dealId))}`,
+      );
     await onCustom("UPDATE crm.deals SET owner_id = 'bob' WHERE id = $1");
     try {
       expect((await call('PATCH', `/deals?id=eq.${dealId}`, bob, { amount: 1 })).body).toEqual([]);

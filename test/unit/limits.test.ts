@@ -5,9 +5,9 @@ import { resolveConfig } from '../../src/config/schema.ts';
 import { stackSpec } from '../../src/spec/stack.ts';
 
 describe('the gateway\'s bounds are settings ("limits")', () => {
-  it('has one set of defaults: the gateway run on its own bounds a request as pgapp configures it', () => {
-    expect({ ...LIMITS }).toEqual({ ...DEFAULT_LIMITS });
+  it("the gateway's own defaults, and PGAPP_LIMITS over them", () => {
     expect(limitsFrom('')).toEqual(LIMITS);
+    expect(limitsFrom(undefined)).toEqual({ ...DEFAULT_LIMITS });
     expect(limitsFrom(JSON.stringify({ maxEmbedDepth: 9 })).maxEmbedDepth).toBe(9);
   });
 
