@@ -32,10 +32,9 @@ ALTER TABLE rds_replica.waits OWNER TO api_owner;
 REVOKE ALL ON rds_replica.waits FROM PUBLIC;
 
 -- `pgapp explain` of a write: what the request sent to rds, as PostgREST's response header
--- X-Pgapp-Bridge: {"writes": [the rds table of each write, one statement each], "checks": [{"table",
--- "on": where the reference was looked up: "replica", "rds" (a remote query) or "replica + rds" (a
--- filtered replica)}]}. Only for a request that carries x-pgapp-explain, which the gateway lets
--- through only with the project's explain key.
+-- X-Pgapp-Bridge: {"writes": [the rds table of each write, one statement each]} (a reference's check
+-- is row-level security's: a read in the request's own plan). Only for a request that carries
+-- x-pgapp-explain, which the gateway lets through only with the project's explain key.
 CREATE OR REPLACE FUNCTION rds_replica.explain_note(kind text, what jsonb) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -44,7 +43,7 @@ BEGIN
   IF nullif(current_setting('request.headers', true), '')::jsonb ->> 'x-pgapp-explain' IS NULL THEN
     RETURN;
   END IF;
-  noted := coalesce(nullif(current_setting('rds_replica.explain', true), '')::jsonb, '{"writes": [], "checks": []}');
+  noted := coalesce(nullif(current_setting('rds_replica.explain', true), '')::jsonb, '{"writes": []}');
   noted := jsonb_set(noted, ARRAY[kind], (noted -> kind) || jsonb_build_array(what));
   PERFORM set_config('rds_replica.explain', noted::text, true);
   PERFORM set_config('response.headers', jsonb_build_array(jsonb_build_object('X-Pgapp-Bridge', noted::text))::text, true);
