@@ -285,3 +285,73 @@ export async function cliStack(
   const secrets = JSON.parse(readFileSync(join(home, '.pgapp', project, 'secrets.json'), 'utf8')) as Secrets;
   return { home, ports, secrets };
 }
+
+/**
+ * Twins of served tables on custom, beside them in the same schema (`<table><suffix>`), so PostgREST
+ * asks each the same way: rds's columns, keys, indexes and the foreign keys among `tables`, read from
+ * custom's catalog, and the per-user rules pgapp made for the originals (its registry), pointed at the
+ * twins. `local`: the rows copied into a plain table. `fdw`: what reads: fdw serves, an empty table
+ * whose inheritance child (bench.<name><suffix>) is a foreign table over rds's, with the originals'
+ * write triggers (without the read-your-writes fence: nothing reads a replica after them).
+ */
+export async function twins(
+  c: pg.Client,
+  tables: string[],
+  suffix: string,
+  reads: 'local' | 'fdw',
+): Promise<void> {
+  const names = [...tables].sort((a, b) => b.length - a.length);
+  const esc = (s: string) => s.replace(/[.]/g, '\\.');
+  const pattern = new RegExp(`\\b(${names.map(esc).join('|')})\\b`, 'g');
+  const rename = (sql: string) => sql.replace(pattern, `$1${suffix}`);
+  const { rows } = await c.query<{ t: string; kind: string; name: string; ddl: string }>(
+    `SELECT r::regclass::text AS t, 'fk' AS kind, con.conname AS name, pg_get_constraintdef(con.oid) AS ddl
+       FROM unnest($1::regclass[]) r JOIN pg_constraint con ON con.conrelid = r AND con.contype = 'f'
+      WHERE con.confrelid = ANY($1::regclass[])
+     UNION ALL
+     SELECT substr(g.object, 8), 'access', '', g.ddl FROM pgapp_private.generated g
+      WHERE g.object = ANY(SELECT 'access ' || unnest($1::text[]))
+     UNION ALL
+     SELECT t.tgrelid::regclass::text, 'trigger', t.tgname, pg_get_triggerdef(t.oid)
+       FROM pg_trigger t WHERE t.tgrelid = ANY($1::regclass[]) AND t.tgname IN ('pgapp_write', 'pgapp_forget')`,
+    [tables],
+  );
+  const of = (kind: string) => rows.filter((r) => r.kind === kind);
+  const twinsOf = `{${tables.map((t) => `${t}${suffix}`).join(',')}}`;
+  const sql: string[] = [
+    `CREATE SCHEMA IF NOT EXISTS bench AUTHORIZATION api_owner`,
+    `GRANT USAGE ON SCHEMA bench TO web_anon, web_user`,
+  ];
+  for (const t of tables) {
+    const [schema, name] = t.split('.') as [string, string];
+    sql.push(
+      `DROP TABLE IF EXISTS ${t}${suffix} CASCADE`,
+      `CREATE TABLE ${t}${suffix} (LIKE ${t} INCLUDING ALL)`,
+    );
+    if (reads === 'local') sql.push(`INSERT INTO ${t}${suffix} SELECT * FROM ${t}`);
+    else
+      sql.push(
+        `CREATE FOREIGN TABLE bench.${name}${suffix} () INHERITS (${t}${suffix}) SERVER rds OPTIONS (schema_name '${schema}', table_name '${name}')`,
+      );
+  }
+  for (const fk of of('fk'))
+    sql.push(`ALTER TABLE ${fk.t}${suffix} ADD CONSTRAINT ${fk.name}${suffix} ${rename(fk.ddl)}`);
+  for (const a of of('access')) sql.push(rename(a.ddl));
+  if (reads === 'fdw') {
+    // As pgapp's own: rds checks references (the empty local parts hold no rows to check against).
+    sql.push(`DO $$ DECLARE g record; BEGIN
+      FOR g IN SELECT tg.tgrelid::regclass AS rel, tg.tgname FROM pg_trigger tg JOIN pg_constraint co ON co.oid = tg.tgconstraint
+               WHERE co.contype = 'f' AND (co.conrelid = ANY($t$${twinsOf}$t$::regclass[]) OR co.confrelid = ANY($t$${twinsOf}$t$::regclass[])) LOOP
+        EXECUTE format('ALTER TABLE %s DISABLE TRIGGER %I', g.rel, g.tgname);
+      END LOOP; END $$`);
+    // The write triggers on the twin; what they write stays rds's table.
+    for (const tg of of('trigger'))
+      sql.push(
+        tg.ddl.replace(` ON ${tg.t} `, ` ON ${tg.t}${suffix} `).replace('"fence": true', '"fence": false'),
+      );
+  }
+  sql.push(
+    `ANALYZE ${tables.map((t) => (reads === 'local' ? `${t}${suffix}` : `bench.${t.split('.')[1]}${suffix}`)).join(', ')}`,
+  );
+  await c.query(sql.join(';\n'));
+}

@@ -7,12 +7,12 @@ export async function benchCache(stack: TestStack) {
     if ((await c.query(`SELECT to_regclass('bench.pipeline_local') IS NOT NULL AS e`)).rows[0].e) return;
     await c.query(`
       CREATE SCHEMA IF NOT EXISTS bench AUTHORIZATION api_owner;
-      CREATE TABLE bench.pipeline_local AS SELECT * FROM api.company_pipeline;
+      CREATE TABLE bench.pipeline_local AS SELECT * FROM crm.company_pipeline;
       ALTER TABLE bench.pipeline_local ADD PRIMARY KEY (company_id);
       ANALYZE bench.pipeline_local;
-      CREATE VIEW api.pipeline_local AS SELECT * FROM bench.pipeline_local;
+      CREATE VIEW crm.pipeline_local AS SELECT * FROM bench.pipeline_local;
       GRANT USAGE ON SCHEMA bench TO web_anon;
-      GRANT SELECT ON bench.pipeline_local, api.pipeline_local TO web_anon;
+      GRANT SELECT ON bench.pipeline_local, crm.pipeline_local TO web_anon;
       NOTIFY pgrst, 'reload schema';`);
   });
   await new Promise((r) => setTimeout(r, 1000));

@@ -7,7 +7,7 @@ export async function benchPushdown(stack: TestStack) {
   await ensureBaselines(stack);
   await withDb(stack.customUrl, async (c) => {
     const cases: [string, string][] = [
-      ['filter by company', 'SELECT * FROM api.contacts_fdw WHERE company_id = 42'],
+      ['filter by company', 'SELECT * FROM crm.contacts_fdw WHERE company_id = 42'],
       ['count per stage', 'SELECT stage, count(*) FROM rds_crm.deals GROUP BY stage'],
       [
         'join + aggregate',

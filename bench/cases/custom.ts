@@ -35,21 +35,21 @@ export async function benchCustom(stack: TestStack) {
   });
 
   // The similarity RPC against the same function over a local table holding the same rows, behind a
-  // view with api.contacts' visibility filter and with the same trigram indexes: the function's own
-  // definition, read from custom, with api.contacts swapped for it (made again each run).
+  // view with crm.contacts' per-user rule and with the same trigram indexes: the function's own
+  // definition, read from custom, with crm.contacts swapped for it (made again each run).
   await withDb(stack.customUrl, async (c) => {
     const def = (
       await c.query<{ d: string }>(
-        `SELECT pg_get_functiondef('api.similar_contacts(text, integer)'::regprocedure) AS d`,
+        `SELECT pg_get_functiondef('crm.similar_contacts(text, integer)'::regprocedure) AS d`,
       )
     ).rows[0]?.d as string;
-    if (!def.includes('FROM api.contacts c'))
+    if (!def.includes('FROM crm.contacts c'))
       throw new Error(
-        'api.similar_contacts no longer reads "FROM api.contacts c": update bench/cases/custom.ts',
+        'crm.similar_contacts no longer reads "FROM crm.contacts c": update bench/cases/custom.ts',
       );
     await c.query(`
       CREATE SCHEMA IF NOT EXISTS bench AUTHORIZATION api_owner;
-      DROP FUNCTION IF EXISTS api.similar_contacts_local(text, integer);
+      DROP FUNCTION IF EXISTS crm.similar_contacts_local(text, integer);
       DROP TABLE IF EXISTS bench.contacts_local CASCADE;
       CREATE TABLE bench.contacts_local AS SELECT * FROM rds_crm.contacts;
       ALTER TABLE bench.contacts_local ADD PRIMARY KEY (id);
@@ -59,11 +59,11 @@ export async function benchCustom(stack: TestStack) {
       CREATE VIEW bench.contacts_view AS SELECT * FROM bench.contacts_local
         WHERE owner_id IS NULL OR owner_id = (SELECT rds_bridge.current_user_id());
       ${def
-        .replace('api.similar_contacts(', 'api.similar_contacts_local(')
-        .replace('FROM api.contacts c', 'FROM bench.contacts_view c')};
+        .replace('crm.similar_contacts(', 'crm.similar_contacts_local(')
+        .replace('FROM crm.contacts c', 'FROM bench.contacts_view c')};
       GRANT USAGE ON SCHEMA bench TO web_anon;
       GRANT SELECT ON bench.contacts_local, bench.contacts_view TO web_anon;
-      GRANT EXECUTE ON FUNCTION api.similar_contacts_local(text, integer) TO web_anon;
+      GRANT EXECUTE ON FUNCTION crm.similar_contacts_local(text, integer) TO web_anon;
       NOTIFY pgrst, 'reload schema';`);
   });
   await new Promise((r) => setTimeout(r, 1000));
@@ -104,7 +104,7 @@ export async function benchCustom(stack: TestStack) {
   notes.push(
     '**Compute on custom.** The ML job is `ml.train_deal_model()` (plpython3u with numpy and scikit-learn, examples/crm/db/custom/022_deal_scores.sql):',
     'the same function reading the replica (`crm`) or the foreign tables (`rds_crm`, every closed shared deal fetched from rds), 5 runs each in one',
-    'backend, median. The similarity RPC is `/rpc/similar_contacts` (pg_trgm over api.contacts, the replica) against the same SQL over a local',
+    'backend, median. The similarity RPC is `/rpc/similar_contacts` (pg_trgm over crm.contacts, the replica) against the same SQL over a local',
     "copy of the contacts (the function's own definition over a view with the same visibility filter) with the same two trigram indexes",
     '(pg_trgm `%`: the contacts sharing enough trigrams with the query, then scored and sorted).',
     '',

@@ -13,61 +13,36 @@ import {
   postgrestDirect,
   SECONDS,
   sampleLag,
+  twins,
   withDb,
 } from '../lib.ts';
 import { fmt, notes, report } from '../report.ts';
 /**
- * The baselines of the HTTP benchmarks, on custom: local tables holding the same rows with real keys
- * and rds's indexes (api.*_local), and the FDW read path as views over the foreign tables
- * (api.*_fdw, with the computed relationships reads: fdw has) — next to the api views, which read the
- * replica. Made once per bench stack; the writers' own companies are made on every run.
+ * The baselines of the HTTP benchmarks, on custom, served beside crm's tables (the replica) in the
+ * same schema and shape, with crm's own per-user rules, so PostgREST asks each the same way (twins in
+ * bench/lib.ts): crm.*_local, local tables holding the same rows, with real keys and rds's indexes;
+ * crm.*_fdw, what reads: fdw serves (an empty table over a foreign table to rds's). Made once per
+ * bench stack; the writers' own companies on every run.
  */
 export async function ensureBaselines(stack: TestStack) {
   await withDb(stack.customUrl, async (c) => {
-    // All four, or made again: a `dev` that rebuilt the api may have left some of them behind.
     const exists = (
       await c.query(
-        `SELECT bool_and(to_regclass(v) IS NOT NULL) AS e FROM unnest(array['api.contacts_fdw', 'api.companies_fdw', 'api.contacts_local', 'api.companies_local']) AS v`,
+        // Its last step too: a run stopped half-way makes them all again.
+        `SELECT bool_and(to_regclass(v) IS NOT NULL) AS e FROM unnest(array['crm.contacts_fdw', 'crm.companies_fdw', 'crm.contacts_local', 'crm.companies_local', 'crm.companies_local_id']) AS v`,
       )
     ).rows[0].e;
     if (exists) return;
+    const tables = ['crm.companies', 'crm.contacts'];
+    await c.query('DROP SCHEMA IF EXISTS bench CASCADE');
+    await twins(c, tables, '_local', 'local');
+    await twins(c, tables, '_fdw', 'fdw');
+    // The local companies' own keys (a POST there is not rds's), far above rds's.
     await c.query(`
-      DROP SCHEMA IF EXISTS bench CASCADE;
-      DROP VIEW IF EXISTS api.companies_fdw, api.contacts_fdw CASCADE;
-      CREATE SCHEMA bench AUTHORIZATION api_owner;
-      CREATE TABLE bench.companies_local AS SELECT * FROM crm.companies;
-      CREATE TABLE bench.contacts_local AS SELECT * FROM crm.contacts;
-      CREATE SEQUENCE bench.companies_local_id START 100000000 OWNED BY bench.companies_local.id;
-      ALTER TABLE bench.companies_local ADD PRIMARY KEY (id),
-        ALTER COLUMN id SET DEFAULT nextval('bench.companies_local_id'), ALTER COLUMN created_at SET DEFAULT now();
-      ALTER TABLE bench.contacts_local ADD PRIMARY KEY (id),
-        ADD FOREIGN KEY (company_id) REFERENCES bench.companies_local (id);
-      CREATE INDEX ON bench.contacts_local (company_id);
-      CREATE UNIQUE INDEX ON bench.companies_local (owner_id, domain) NULLS NOT DISTINCT;
-      CREATE UNIQUE INDEX ON bench.contacts_local (owner_id, email) NULLS NOT DISTINCT;
-      ALTER TABLE bench.companies_local OWNER TO api_owner;
-      ALTER TABLE bench.contacts_local OWNER TO api_owner;
-      ANALYZE bench.companies_local, bench.contacts_local;
-      SET ROLE api_owner;
-      CREATE VIEW api.companies_local AS SELECT id, name, domain, industry, employees, created_at, owner_id
-        FROM bench.companies_local WHERE owner_id IS NULL OR owner_id = (SELECT rds_bridge.current_user_id());
-      CREATE VIEW api.contacts_local AS SELECT id, company_id, first_name, last_name, email, phone, title, created_at, owner_id
-        FROM bench.contacts_local WHERE owner_id IS NULL OR owner_id = (SELECT rds_bridge.current_user_id());
-      CREATE VIEW api.companies_fdw AS SELECT id, name, domain, industry, employees, created_at, owner_id
-        FROM rds_crm.companies WHERE owner_id IS NULL OR owner_id = (SELECT rds_bridge.current_user_id());
-      CREATE VIEW api.contacts_fdw AS SELECT id, company_id, first_name, last_name, email, phone, title, created_at, owner_id
-        FROM rds_crm.contacts WHERE owner_id IS NULL OR owner_id = (SELECT rds_bridge.current_user_id());
-      CREATE FUNCTION api.company(api.contacts_fdw) RETURNS SETOF api.companies_fdw ROWS 1
-        LANGUAGE sql STABLE AS $$ SELECT * FROM api.companies_fdw WHERE id = $1.company_id $$;
-      CREATE FUNCTION api.contacts(api.companies_fdw) RETURNS SETOF api.contacts_fdw
-        LANGUAGE sql STABLE AS $$ SELECT * FROM api.contacts_fdw WHERE company_id = $1.id $$;
-      RESET ROLE;
-      GRANT USAGE ON SCHEMA bench TO web_anon, web_user;
-      GRANT SELECT ON api.companies_local, api.contacts_local, api.companies_fdw, api.contacts_fdw TO web_anon, web_user;
-      GRANT INSERT (name, domain, industry, employees), UPDATE (employees)
-        ON api.companies_local, api.companies_fdw TO web_user;
-      GRANT USAGE ON SEQUENCE bench.companies_local_id TO web_user;
-      GRANT EXECUTE ON FUNCTION api.company(api.contacts_fdw), api.contacts(api.companies_fdw) TO web_anon, web_user;
+      CREATE SEQUENCE crm.companies_local_id START 100000000 OWNED BY crm.companies_local.id;
+      ALTER TABLE crm.companies_local ALTER COLUMN id SET DEFAULT nextval('crm.companies_local_id'),
+        ALTER COLUMN created_at SET DEFAULT now();
+      GRANT USAGE ON SEQUENCE crm.companies_local_id TO web_user;
       NOTIFY pgrst, 'reload schema';`);
   });
   await new Promise((r) => setTimeout(r, 1000));
@@ -89,7 +64,7 @@ export async function writersCompanies(stack: TestStack): Promise<number[]> {
   });
   await withDb(stack.customUrl, async (c) => {
     await c.query(
-      `INSERT INTO bench.companies_local SELECT * FROM rds_crm.companies WHERE id = ANY($1) ON CONFLICT (id) DO NOTHING`,
+      `INSERT INTO crm.companies_local SELECT * FROM rds_crm.companies WHERE id = ANY($1) ON CONFLICT (id) DO NOTHING`,
       [ids],
     );
   });
@@ -100,14 +75,22 @@ export async function writersCompanies(stack: TestStack): Promise<number[]> {
 export async function removePosted(stack: TestStack) {
   await withDb(stack.rdsUrl, (c) => c.query(`DELETE FROM crm.companies WHERE domain LIKE 'bench-post-%'`));
   await withDb(stack.customUrl, (c) =>
-    c.query(`DELETE FROM bench.companies_local WHERE domain LIKE 'bench-post-%'`),
+    c.query(`DELETE FROM crm.companies_local WHERE domain LIKE 'bench-post-%'`),
   );
 }
 
-/** The three read paths of one request shape: the api views (the replica), FDW views, local tables. */
+/**
+ * The three read paths of one request shape: crm's tables (the replica), the same shape read through
+ * postgres_fdw, local tables. Embeds by PostgREST's own spelling: the other table's name.
+ */
 export const PATHS = {
-  replica: { contacts: 'contacts', companies: 'companies', company: 'company', contactsOf: 'contacts' },
-  fdw: { contacts: 'contacts_fdw', companies: 'companies_fdw', company: 'company', contactsOf: 'contacts' },
+  replica: { contacts: 'contacts', companies: 'companies', company: 'companies', contactsOf: 'contacts' },
+  fdw: {
+    contacts: 'contacts_fdw',
+    companies: 'companies_fdw',
+    company: 'companies_fdw',
+    contactsOf: 'contacts_fdw',
+  },
   local: {
     contacts: 'contacts_local',
     companies: 'companies_local',
@@ -279,10 +262,11 @@ export async function benchHttp(stack: TestStack) {
     verdict: p(0.99) <= 100 ? 'met' : 'missed',
   });
   notes.push(
-    '**HTTP shapes.** Each shape runs against three read paths in the same run: the api views (reads: replica —',
-    'local tables on custom kept in sync by logical replication), the same views over the foreign tables',
-    '(`api.*_fdw`, what reads: fdw serves) and local tables with the same rows, keys and indexes (`api.*_local`,',
-    'the baseline). Writes always go to rds: through postgres_fdw for replica and FDW, locally for the baseline,',
+    "**HTTP shapes.** Each shape runs against three read paths in the same run, each a table of crm's on custom",
+    "with crm's per-user rules and embedded by PostgREST's own relationships: crm's tables (reads: replica — kept in",
+    'sync by logical replication), the same shape read through postgres_fdw (`crm.*_fdw`: an empty table whose',
+    "foreign child is rds's, what reads: fdw serves) and local tables with the same rows, keys and indexes",
+    '(`crm.*_local`, the baseline). Writes always go to rds: through postgres_fdw for replica and FDW, locally for the baseline,',
     "so their ratio is the bridge's price, not a target. `rds: … rows, … queries` is from PostgREST's own plan",
     '(`pgapp explain`) of one request. Over FDW, a to-one or to-many embed is a `LEFT JOIN LATERAL` postgres_fdw',
     '(PostgreSQL 15 and 17 alike) does not push down: the planner picks a parameterized remote scan of the embedded table once per outer',
