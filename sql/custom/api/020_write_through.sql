@@ -2,7 +2,7 @@
 -- What happens to a write. Every table on custom stands for rds's table (custom/bridge/050_tables.sql),
 -- and a write to it — from PostgREST, or from anyone's SQL on custom — is made on rds, in the same
 -- request, in one statement: rds_bridge.writes below, whose trigger on rds (pgapp_bridge.write,
--- rds-bridge/010_bridge.sql) makes the INSERT, UPDATE or DELETE and returns the row it wrote.
+-- rds-bridge/020_writes.sql) makes the INSERT, UPDATE or DELETE and returns the row it wrote.
 --
 --   rds_replica.write_through()  BEFORE INSERT, UPDATE or DELETE, each row of a table here: rds
 --                         makes the write; the row rds wrote (ids, defaults and all) goes on as the
@@ -97,7 +97,7 @@ END $$;
 -- The trigger. TG_ARGV[0]: {"table": the rds table, "key": its primary key's columns, "assigned": the
 -- columns rds fills, "fence": whether the table reads the replica, "owner": {"column", "type"} or null}.
 -- The write itself is one statement to rds: an UPDATE of rds_bridge.writes, which postgres_fdw sends
--- as it is, and whose trigger on rds (pgapp_bridge.write, rds-bridge/010_bridge.sql) makes the
+-- as it is, and whose trigger on rds (pgapp_bridge.write, rds-bridge/020_writes.sql) makes the
 -- INSERT, UPDATE or DELETE and bumps the fence, returning the row rds wrote. With postgres_fdw's own
 -- START TRANSACTION and COMMIT, three statements per request (BENCHMARKS.md, "remote round trips").
 -- A fence slot two writers share at once makes the later one's rds transaction (REPEATABLE READ under

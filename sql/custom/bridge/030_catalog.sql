@@ -1,6 +1,6 @@
 -- pgapp:repeatable (idempotent; re-applied when this file changes)
 -- rds's catalog on custom: everything custom builds from rds — types, foreign tables, the replica's
--- tables, the api — is made from pgapp_bridge.catalog (rds-bridge/010_bridge.sql), read over the
+-- tables, the api — is made from pgapp_bridge.catalog (rds-bridge/030_catalog.sql), read over the
 -- bridge, never from a list of names. What pgapp made is recorded in pgapp_private.generated, so a
 -- later run changes only its own objects: an api view you replace with your own is yours from then on.
 CREATE SCHEMA IF NOT EXISTS rds_bridge AUTHORIZATION api_owner;
