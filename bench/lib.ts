@@ -328,7 +328,7 @@ export async function twins(
       `DROP TABLE IF EXISTS ${t}${suffix} CASCADE`,
       `CREATE TABLE ${t}${suffix} (LIKE ${t} INCLUDING ALL)`,
     );
-    if (reads === 'local') sql.push(`INSERT INTO ${t}${suffix} SELECT * FROM ${t}`);
+    if (reads === 'local') sql.push(`INSERT INTO ${t}${suffix} OVERRIDING SYSTEM VALUE SELECT * FROM ${t}`);
     else
       sql.push(
         `CREATE FOREIGN TABLE bench.${name}${suffix} () INHERITS (${t}${suffix}) SERVER rds OPTIONS (schema_name '${schema}', table_name '${name}')`,

@@ -91,7 +91,7 @@ export async function benchCold(stack: TestStack) {
       imgs.postgrest,
       {
         PGRST_DB_URI: `postgres://authenticator:${secrets?.authenticatorPassword}@custom:5432/${stack.project}`,
-        PGRST_DB_SCHEMAS: 'api',
+        PGRST_DB_SCHEMAS: 'crm',
         PGRST_DB_ANON_ROLE: 'web_anon',
       },
       { network: `${stack.project}_net`, readyUrlPort: 1 },
