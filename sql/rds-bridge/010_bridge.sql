@@ -220,5 +220,4 @@ BEGIN
   RETURN jsonb_build_object('schemas', to_jsonb(schemas), 'replica', jsonb_build_object(
     'ok', true, 'unpublishable', to_jsonb(unpublishable), 'heldBack', held_back));
 END $$;
-REVOKE ALL ON FUNCTION pgapp_bridge.prepare(), pgapp_bridge.resolve_schemas(text), pgapp_bridge.catalog_doc(),
-  pgapp_bridge.table_size(oid) FROM PUBLIC;
+REVOKE ALL ON FUNCTION pgapp_bridge.prepare(), pgapp_bridge.resolve_schemas(text) FROM PUBLIC;

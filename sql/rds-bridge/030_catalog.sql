@@ -185,3 +185,4 @@ SELECT jsonb_build_object(
             AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')) o), '[]'))
 $$;
 CREATE OR REPLACE VIEW pgapp_bridge.catalog AS SELECT pgapp_bridge.catalog_doc() AS doc;
+REVOKE ALL ON FUNCTION pgapp_bridge.catalog_doc(), pgapp_bridge.table_size(oid) FROM PUBLIC;

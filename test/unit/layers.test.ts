@@ -23,7 +23,10 @@ const LAYERS = [
 ];
 
 const SRC = join(PACKAGE_ROOT, 'src');
+/** The images' own programs (the gateway's gateway.mjs): standalone, importing nothing of src/ — below every layer. */
+const IMAGES = join(PACKAGE_ROOT, 'images');
 const layerOf = (file: string): number => {
+  if (!relative(IMAGES, file).startsWith('..')) return -1;
   const top = relative(SRC, file).split('/')[0] as string;
   const i = LAYERS.findIndex((l) => l.includes(top));
   if (i < 0) throw new Error(`${relative(PACKAGE_ROOT, file)} is in no layer: add its folder to LAYERS`);
