@@ -159,7 +159,7 @@ describe.skipIf(!postgrest.available)(title, () => {
     const r = await cli(['dev', '--project', p, '--rds-url', url(tls, 'theirs'), ...pp.args], { home });
     expect(r.code, r.output).toBe(0);
     // pgapp_bridge (the catalog, the read-your-writes fence), then the publication the replica reads.
-    expect(r.output).toContain('Remote rds: bridge only (no migrations, no seed): 1 applied, schemas crm');
+    expect(r.output).toContain('Remote rds: bridge only (no migrations, no seed): 3 applied, schemas crm');
     expect(r.output).toMatch(/Replica custom ← rds \(logical replication\): 4 tables, subscription created/);
     const rows = (await (
       await fetch(`http://127.0.0.1:${pp.api}/contacts?select=id&order=id`)
@@ -277,7 +277,7 @@ describe.skipIf(!postgrest.available)(title, () => {
     const r = await cli(['dev', '--project', p, '--rds-url', url(tls, 'empty'), ...pp.args], { home });
     expect(r.code, r.output).toBe(0);
     expect(r.output).toContain(
-      'Remote rds: bridge only (no migrations, no seed): 1 applied, no schema with tables yet',
+      'Remote rds: bridge only (no migrations, no seed): 3 applied, no schema with tables yet',
     );
     expect(r.output).toContain('no tables in the bridged schemas yet');
     const asked = await cli(
