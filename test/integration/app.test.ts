@@ -94,6 +94,19 @@ describe.skipIf(!postgrest.available)(title, () => {
       await new Promise((r) => setTimeout(r, 500));
     }
     expect(runs[0]?.status).toBe('succeeded');
+    // Stop the 2-second schedule and let a run that started meanwhile end: `pgapp jobs` shows the
+    // latest run, and one caught mid-flight says "running".
+    await custom.query(
+      `SELECT cron.alter_job(jobid, schedule => '0 0 1 1 *') FROM cron.job WHERE jobname = 'pgapp-cache-refresh'`,
+    );
+    while (Date.now() < deadline + 15_000) {
+      const running = await custom.query(
+        `SELECT 1 FROM cron.job_run_details d JOIN cron.job j USING (jobid)
+          WHERE j.jobname = 'pgapp-cache-refresh' AND d.status IN ('starting', 'running')`,
+      );
+      if (running.rowCount === 0) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
     const r = await cli(['jobs', '--json', '--project', stack.project], { home: workDir() });
     const jobs = JSON.parse(r.stdout) as { jobname: string; last_status?: string }[];
     expect(jobs.find((j) => j.jobname === 'pgapp-cache-refresh')?.last_status).toBe('succeeded');
