@@ -271,9 +271,12 @@ export async function benchHttp(stack: TestStack) {
     '(`pgapp explain`) of one request. Over FDW, a to-one or to-many embed is a `LEFT JOIN LATERAL` postgres_fdw',
     '(PostgreSQL 15 and 17 alike) does not push down: the planner picks a parameterized remote scan of the embedded table once per outer',
     'row (N+1: 101 remote queries for a page of 100 with its companies, 11 for 10 companies with their contacts),',
-    'or, when the table is small, fetches it whole; there is no plan setting that ships the join. Pages, keys,',
-    'counts and non-key filters push down (one remote query, no more rows than the answer). The replica answers',
-    'every shape with local joins, at local speed: that is why replica reads are the default.',
+    'or, when the table is small, fetches it whole; there is no plan setting that ships the join. Keys, order and',
+    "non-key filters push down (one remote query). A page's limit and offset and a count do not: the table",
+    'PostgREST reads is an Append of its empty part and its foreign child, and postgres_fdw pushes nothing',
+    'below an Append, so a deep offset page fetches every row before it and a count every row that matches',
+    "(`rds: … rows` above). The replica answers every shape with local joins, at local speed: that is why",
+    'replica reads are the default, and keyset pages (`id=gt.…`) the way to page a table read through postgres_fdw.',
     '',
   );
   // What the gateway (request bounds, per-client fairness) costs: the same reads, PostgREST direct.

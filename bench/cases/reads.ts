@@ -28,6 +28,6 @@ export async function benchReads() {
     await versusLocal(stack, shape, { benchmark: `Reads per table: ${shape.name}` });
   notes.push(
     '',
-    `"Reads per table" rows: the desk fixture, medium seed (${TICKETS.toLocaleString('en')} tickets), on a stack of its own (\`${PROJECT}\`) with \`"desk.agents": {"reads": "fdw"}\`, against local tables with the same rows. A table read through postgres_fdw is an empty table over a foreign table: a read of it is a pushed-down remote query, and an embed into it costs one per row embedded. What a whole replica costs instead is the "Your schema" rows.`,
+    `"Reads per table" rows: the desk fixture, medium seed (${TICKETS.toLocaleString('en')} tickets), on a stack of its own (\`${PROJECT}\`) with \`"desk.agents": {"reads": "fdw"}\`, against local tables with the same rows. A table read through postgres_fdw is an empty table over a foreign table: a read of it is one remote query (its filters and order pushed down, not its limit: HTTP shapes above), and an embed into it costs one per row embedded. What a whole replica costs instead is the "Your schema" rows.`,
   );
 }
