@@ -11,7 +11,7 @@ import { useStack } from '../src/testing/index.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    images: { custom: string; rds: string };
+    images: { custom: string; rds: string; gateway: string };
     postgrest: { available: boolean; image: string; reason: string };
   }
 }
@@ -24,7 +24,8 @@ export default async function setup(project: TestProject) {
   };
   const custom = await ensurePgImage('postgres', DEFAULTS.postgres, opts);
   const rds = await ensurePgImage('rds', DEFAULTS.postgres, opts);
-  project.provide('images', { custom: custom.ref, rds: rds.ref });
+  const gateway = await ensurePgImage('gateway', DEFAULTS.postgres, opts);
+  project.provide('images', { custom: custom.ref, rds: rds.ref, gateway: gateway.ref });
   const available = Boolean(await imageId(POSTGREST_IMAGE));
   const reason = available
     ? ''

@@ -275,7 +275,7 @@ export async function benchHttp(stack: TestStack) {
     "non-key filters push down (one remote query). A page's limit and offset and a count do not: the table",
     'PostgREST reads is an Append of its empty part and its foreign child, and postgres_fdw pushes nothing',
     'below an Append, so a deep offset page fetches every row before it and a count every row that matches',
-    "(`rds: … rows` above). The replica answers every shape with local joins, at local speed: that is why",
+    '(`rds: … rows` above). The replica answers every shape with local joins, at local speed: that is why',
     'replica reads are the default, and keyset pages (`id=gt.…`) the way to page a table read through postgres_fdw.',
     '',
   );

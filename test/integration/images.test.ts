@@ -1,9 +1,13 @@
 /**
- * The two Postgres images, started for real: the custom one's extensions work (pg_cron jobs really
- * run), the RDS stand-in behaves like RDS (no superuser powers, TLS forced, passwords only).
+ * The images, started for real: the custom one's extensions work (pg_cron jobs really run), the RDS
+ * stand-in behaves like RDS (no superuser powers, TLS forced, passwords only), the gateway stops cleanly.
  */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Wait } from 'testcontainers';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { docker } from '../../src/docker/engine.ts';
+import { BoundContainer } from '../bound-container.ts';
 import { dockerExec, query, sqlState, startPg, type Throwaway } from '../helpers.ts';
 
 const images = inject('images');
@@ -303,4 +307,58 @@ describe('images/rds (the RDS stand-in)', () => {
     expect(a).toHaveLength(64);
     expect(a).not.toBe(b);
   });
+});
+
+describe('images/gateway (in the image, on the Node it ships)', () => {
+  it('stops on SIGTERM: the request in flight is answered, then exit 0 in a few seconds, a keep-alive client connected', async () => {
+    // A stand-in PostgREST on the Docker bridge's address (the container reaches it there): `/slow`
+    // answers after 1 s, so a request is in flight when the signal comes.
+    const bridge = (await docker().getNetwork('bridge').inspect()) as {
+      IPAM: { Config: { Gateway?: string }[] };
+    };
+    const hostIp = bridge.IPAM.Config.find((c) => c.Gateway)?.Gateway ?? '172.17.0.1';
+    const upstream = http.createServer((req, res) => {
+      setTimeout(
+        () => res.writeHead(200, { 'content-type': 'application/json' }).end('[]'),
+        req.url === '/slow' ? 1000 : 0,
+      );
+    });
+    await new Promise<void>((r) => upstream.listen(0, hostIp, r));
+    const upPort = (upstream.address() as AddressInfo).port;
+    const started = await new BoundContainer(images.gateway, '127.0.0.1')
+      .withEnvironment({ PGAPP_UPSTREAM: `http://${hostIp}:${upPort}` })
+      .withExposedPorts(3000)
+      .withLabels({ 'pgapp.test': 'throwaway' })
+      .withWaitStrategy(Wait.forLogMessage(/listening on/))
+      .start();
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
+    const get = (path: string) =>
+      new Promise<number>((resolve, reject) =>
+        http
+          .get({ host: '127.0.0.1', port: started.getMappedPort(3000), path, agent }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          })
+          .on('error', reject),
+      );
+    try {
+      expect(await get('/')).toBe(200); // its connection stays open, idle (keep-alive)
+      const inFlight = get('/slow');
+      await new Promise((r) => setTimeout(r, 300));
+      const c = docker().getContainer(started.getId());
+      const t = Date.now();
+      await c.kill({ signal: 'SIGTERM' });
+      expect(await inFlight).toBe(200);
+      await c.wait();
+      const elapsed = Date.now() - t;
+      expect((await c.inspect()).State.ExitCode).toBe(0);
+      // Docker's grace is 10 s, then SIGKILL (137); the gateway bounds its own wait at 2 s. Without
+      // closing its idle keep-alive connections it waited for their 5 s timeout (or, busy, for Docker).
+      expect(elapsed).toBeLessThan(4_000);
+    } finally {
+      agent.destroy();
+      upstream.close();
+      await started.stop({ remove: true }).catch(() => {});
+    }
+  }, 60_000);
 });
