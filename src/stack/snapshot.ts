@@ -108,32 +108,56 @@ async function cronRestarter(custom: pg.Client): Promise<() => Promise<void>> {
   };
 }
 
-/** Re-open the app database and wait for PostgREST to have its connections back (its first try answers 503). */
-async function apiBack(config: Config, signal?: AbortSignal): Promise<void> {
+/**
+ * Wait for PostgREST to have its connections back (its first try answers 503) and the schemas it
+ * should serve. PostgREST v12 re-reads its in-database config (the authenticator's
+ * pgrst.db_schemas) when it reconnects; a read that meets the held database fails, and it carries on
+ * with its own default (`public`) and 404s every table. So the first profile is asked for by name,
+ * and while PostgREST refuses it (406) it is told to read its config and schema cache again.
+ */
+async function apiBack(config: Config, secrets: Secrets, signal?: AbortSignal): Promise<void> {
+  const custom = await appDb('custom', config, secrets);
   let last = '';
-  await retryUntil(
-    async () => {
-      try {
-        const res = await fetch(apiReadyUrl(config.ports.postgrest), { signal: AbortSignal.timeout(2000) });
-        await res.arrayBuffer();
-        if (res.ok) return true;
-        last = `HTTP ${res.status}`;
-      } catch (err) {
-        last = errorMessage(err);
-      }
-      return undefined;
-    },
-    {
-      timeoutMs: 15_000,
-      intervalMs: 50,
-      signal,
-      timedOut: () =>
-        new PgappError(
-          `The API did not answer after the databases were swapped (${last})`,
-          'See `pgapp logs postgrest`; `pgapp dev` repairs the stack.',
-        ),
-    },
-  );
+  try {
+    const first = (
+      await custom.query<{ s: string | null }>(
+        `SELECT split_part(substr(c, length('pgrst.db_schemas=') + 1), ',', 1) AS s
+           FROM pg_db_role_setting rs, unnest(rs.setconfig) c
+          WHERE rs.setrole = 'authenticator'::regrole AND rs.setdatabase = 0 AND c LIKE 'pgrst.db\\_schemas=%'`,
+      )
+    ).rows[0]?.s?.trim();
+    const headers: Record<string, string> = first ? { 'Accept-Profile': first } : {};
+    await retryUntil(
+      async () => {
+        try {
+          const res = await fetch(apiReadyUrl(config.ports.postgrest), {
+            headers,
+            signal: AbortSignal.timeout(2000),
+          });
+          await res.arrayBuffer();
+          if (res.ok) return true;
+          last = `HTTP ${res.status}`;
+          if (res.status === 406)
+            await custom.query(`NOTIFY pgrst, 'reload config'; NOTIFY pgrst, 'reload schema'`);
+        } catch (err) {
+          last = errorMessage(err);
+        }
+        return undefined;
+      },
+      {
+        timeoutMs: 15_000,
+        intervalMs: 50,
+        signal,
+        timedOut: () =>
+          new PgappError(
+            `The API did not answer after the databases were swapped (${last})`,
+            'See `pgapp logs postgrest`; `pgapp dev` repairs the stack.',
+          ),
+      },
+    );
+  } finally {
+    await custom.end().catch(() => {});
+  }
 }
 
 export interface SavedSnapshot {
@@ -207,7 +231,7 @@ export async function saveSnapshot(
       await startCron();
       if (sub?.enabled) await resume(config, secrets);
     }
-    await apiBack(config, opts.signal);
+    await apiBack(config, secrets, opts.signal);
     return {
       name,
       takenAt: meta.takenAt,
@@ -369,7 +393,7 @@ export async function restoreSnapshot(
     await Promise.all([
       // Proof the replica streams again: a write on rds reaches custom.
       replica ? measureReplicaLag(config, secrets, 15_000) : undefined,
-      apiBack(config, opts.signal),
+      apiBack(config, secrets, opts.signal),
     ]);
     const ms = Math.round(performance.now() - t0);
     const meta = snap.meta;

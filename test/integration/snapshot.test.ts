@@ -95,7 +95,7 @@ describe.skipIf(!postgrest.available)(title, () => {
 
     // Every hop, at once: PostgREST's first answer (no 503 while it reconnects), the bridge …
     const first = await fetch(`${stack.apiUrl}/companies?select=id,name&limit=1`);
-    expect(first.status).toBe(200);
+    expect(first.status, await first.clone().text()).toBe(200);
     const [viaFdw] = await custom<{ n: string }>('SELECT count(*) AS n FROM rds_crm.companies');
     expect(viaFdw?.n).toBe(onRds?.n);
     // … a write through the API, read back at once through the replica …
