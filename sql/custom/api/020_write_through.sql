@@ -171,7 +171,8 @@ BEGIN
                THEN (shape -> 'columns' ? k OR k = owner_col)
                     AND NOT (prefer ~ 'missing=default' AND spec -> 'assigned' ? k AND to_jsonb(NEW) -> k = 'null')
                ELSE NOT (spec -> 'assigned' ? k AND to_jsonb(NEW) -> k = 'null')
-                    AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = TG_RELID AND a.attname = k AND a.attidentity = 'a') END;
+                    AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = TG_RELID AND a.attname = k
+                                    AND (a.attidentity = 'a' OR a.attgenerated <> '')) END;
     conflict := shape -> 'conflict';
     IF jsonb_typeof(conflict) = 'object' AND owner_col IS NOT NULL THEN
       conflict := conflict || jsonb_build_object('match', jsonb_build_array(owner_col));
@@ -179,7 +180,11 @@ BEGIN
   ELSIF TG_OP = 'UPDATE' THEN
     -- Only the columns the request changed: another client's write that has not reached the replica
     -- yet is not overwritten with the replica's older values.
-    SELECT jsonb_agg(n.key) INTO cols FROM jsonb_each(to_jsonb(NEW)) n WHERE n.value IS DISTINCT FROM to_jsonb(OLD) -> n.key;
+    -- A generated column is not among them: in a BEFORE trigger it is not computed yet (NULL here),
+    -- and rds computes its own.
+    SELECT jsonb_agg(n.key) INTO cols FROM jsonb_each(to_jsonb(NEW)) n
+    WHERE n.value IS DISTINCT FROM to_jsonb(OLD) -> n.key
+      AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = TG_RELID AND a.attname = n.key AND a.attgenerated <> '');
     IF cols IS NULL THEN
       RETURN NEW;
     END IF;

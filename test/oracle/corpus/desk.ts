@@ -93,6 +93,14 @@ const requests: OracleRequest[] = [
       "a generated column of a table read through postgres_fdw is a plain one on custom: a value for it is one the caller may not write (403), not rds's 400 (README: answers that differ)",
     documentedIn: ['fdw'],
   },
+  // A PATCH of a table with a generated column: rds computes it again (not sent, not refused).
+  {
+    method: 'PATCH',
+    path: '/articles?title=eq.bob%20on%20shared&select=title,words',
+    as: 'bob',
+    headers: { ...kbWrite, ...rep },
+    body: { body: 'one two three four' },
+  },
   // Only your own rows change: others' and shared ones are not found.
   {
     method: 'PATCH',
