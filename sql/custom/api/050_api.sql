@@ -169,6 +169,7 @@ DECLARE
   out jsonb := '[]';
   spec jsonb;
   r record;
+  fn text;
 BEGIN
   FOR p IN SELECT jsonb_array_elements(plan) LOOP
     spec := jsonb_build_object(
@@ -185,14 +186,16 @@ BEGIN
                     p ->> 'st', jsonb_build_object('key', p -> 'key')::text));
   END LOOP;
   FOR r IN SELECT * FROM pgapp_private.plan_relationships(plan) LOOP
+    -- The function sits in the source table's schema (r.source is the table's quoted name).
+    fn := format('%I.%I', (parse_ident(r.source))[1], r.name);
     out := out || jsonb_build_object(
-      'object', format('function %s(%s)', format('%I.%I', split_part(r.source, '.', 1), r.name), r.source), 'kind', 'function',
+      'object', format('function %s(%s)', fn, r.source), 'kind', 'function',
       'tables', to_jsonb(r.tables), 'name', r.name, 'source', r.source,
       'ddl', format(E'CREATE FUNCTION %1$s(%2$s) RETURNS SETOF %3$s ROWS 1 LANGUAGE sql STABLE AS %4$L;\n'
                     'ALTER FUNCTION %1$s(%2$s) OWNER TO api_owner;\n'
                     'REVOKE ALL ON FUNCTION %1$s(%2$s) FROM PUBLIC;\n'
                     'GRANT EXECUTE ON FUNCTION %1$s(%2$s) TO web_anon, web_user',
-                    format('%s.%I', split_part(r.source, '.', 1), r.name), r.source, r.target, r.body));
+                    fn, r.source, r.target, r.body));
   END LOOP;
   RETURN out;
 END $$;
