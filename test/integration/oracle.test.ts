@@ -45,4 +45,11 @@ describe.skipIf(!postgrest.available)(title, () => {
       expect(outcomes.filter((o) => o.oracle.status === 200).length).toBeGreaterThan(90);
     });
   }
+
+  it("serves nothing of custom's own in a schema it shares with rds (public): postgres_fdw's functions are no endpoints", async () => {
+    const res = await fetch(stack.api('/rpc/postgres_fdw_disconnect_all'), { method: 'POST' });
+    expect(res.status, await res.text()).toBe(404);
+    const doc = (await (await fetch(stack.api('/'))).json()) as { paths: Record<string, unknown> };
+    expect(Object.keys(doc.paths).filter((p) => p.startsWith('/rpc/'))).toEqual([]);
+  });
 });
