@@ -43,6 +43,27 @@ describe("the oracle's comparison", () => {
     ]);
   });
 
+  it('documents differences only where the request says they are (documentedParts); anything else differs', () => {
+    const req = {
+      path: '/',
+      documented: 'why',
+      documentedParts: ['host', 'definitions.*.properties.*.default'],
+    };
+    const doc = (host: string, dflt?: string, type = 'integer') => ({
+      host,
+      definitions: { film: { properties: { id: { type, ...(dflt ? { default: dflt } : {}) } } } },
+    });
+    const a = answer(200, doc('0.0.0.0:3000', 'nextval(…)'));
+    const onlyThere = compareAnswers(req, a, answer(200, doc('127.0.0.1:3000')));
+    expect(onlyThere.length).toBeGreaterThan(0);
+    expect(verdictOf(req, onlyThere)).toBe('documented');
+    const elsewhere = compareAnswers(req, a, answer(200, doc('127.0.0.1:3000', undefined, 'text')));
+    expect(verdictOf(req, elsewhere)).toBe('differ');
+    expect(verdictOf(req, compareAnswers(req, a, answer(500, doc('0.0.0.0:3000', 'nextval(…)'))))).toBe(
+      'differ',
+    );
+  });
+
   it('tallies, and shows each difference; a documented one is counted apart', () => {
     const req = { path: '/x' };
     const diffs = compareAnswers(req, answer(200, [1]), answer(400, { code: 'PGRST100' }));

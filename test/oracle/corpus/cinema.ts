@@ -10,6 +10,14 @@ const legacyWrite = { 'Content-Profile': 'legacy' };
 const rep = { Prefer: 'return=representation' };
 
 const reads: OracleRequest[] = [
+  // The OpenAPI document of each profile: the same paths, parameters, types and required columns.
+  ...[{}, legacy].map((headers) => ({
+    path: '/',
+    headers,
+    documentedParts: ['host', 'definitions.*.properties.*.default'],
+    documented:
+      "the OpenAPI document's host is where it is served, and it shows no default rds assigns (a sequence, the clock) (README: answers that differ)",
+  })),
   // The root and a plain read.
   { path: '/language?order=language_id' },
   {
