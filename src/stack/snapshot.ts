@@ -118,6 +118,7 @@ async function cronRestarter(custom: pg.Client): Promise<() => Promise<void>> {
 async function apiBack(config: Config, secrets: Secrets, signal?: AbortSignal): Promise<void> {
   const custom = await appDb('custom', config, secrets);
   let last = '';
+  let told = 0;
   try {
     const first = (
       await custom.query<{ s: string | null }>(
@@ -137,8 +138,10 @@ async function apiBack(config: Config, secrets: Secrets, signal?: AbortSignal): 
           await res.arrayBuffer();
           if (res.ok) return true;
           last = `HTTP ${res.status}`;
-          if (res.status === 406)
+          if (res.status === 406 && Date.now() - told > 1000) {
+            told = Date.now(); // once a second: each reload takes PostgREST a moment
             await custom.query(`NOTIFY pgrst, 'reload config'; NOTIFY pgrst, 'reload schema'`);
+          }
         } catch (err) {
           last = errorMessage(err);
         }
