@@ -69,6 +69,14 @@ export async function apiTables(config: Config, secrets: Secrets, signal?: Abort
 }
 
 /** What rds's bridged schemas hold besides their tables, which pgapp does not serve, and why. */
+/** The profile PostgREST serves without an Accept-Profile header: rds's first bridged schema (none yet: null). */
+export async function readDefaultProfile(db: pg.ClientBase): Promise<string | null> {
+  const r = await db.query<{ s: string | null }>(
+    `SELECT doc -> 'schemas' ->> 0 AS s FROM pgapp_private.catalog`,
+  );
+  return r.rows[0]?.s ?? null;
+}
+
 export interface Unserved {
   schema: string;
   /** A relation's name, or a function's with its arguments. */

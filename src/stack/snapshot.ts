@@ -22,6 +22,7 @@ import type { Secrets } from '../config/secrets.ts';
 import { errorMessage, PgappError } from '../errors.ts';
 import { retryUntil } from '../net/time.ts';
 import { apiReadyUrl } from '../spec/stack.ts';
+import { readDefaultProfile } from './api.ts';
 import { fenceLag, measureReplicaLag } from './replica.ts';
 import {
   ASIDE,
@@ -112,7 +113,7 @@ async function cronRestarter(custom: pg.Client): Promise<() => Promise<void>> {
  * Wait for PostgREST to have its connections back (its first try answers 503) and the schemas it
  * should serve. PostgREST v12 re-reads its in-database config (the authenticator's
  * pgrst.db_schemas) when it reconnects; a read that meets the held database fails, and it carries on
- * with its own default (`public`) and 404s every table. So the first profile is asked for by name,
+ * with its own default (`public`) and 404s every table. So the default profile is asked for by name,
  * and while PostgREST refuses it (406) it is told to read its config and schema cache again.
  */
 async function apiBack(config: Config, secrets: Secrets, signal?: AbortSignal): Promise<void> {
@@ -120,13 +121,7 @@ async function apiBack(config: Config, secrets: Secrets, signal?: AbortSignal): 
   let last = '';
   let told = 0;
   try {
-    const first = (
-      await custom.query<{ s: string | null }>(
-        `SELECT split_part(substr(c, length('pgrst.db_schemas=') + 1), ',', 1) AS s
-           FROM pg_db_role_setting rs, unnest(rs.setconfig) c
-          WHERE rs.setrole = 'authenticator'::regrole AND rs.setdatabase = 0 AND c LIKE 'pgrst.db\\_schemas=%'`,
-      )
-    ).rows[0]?.s?.trim();
+    const first = await readDefaultProfile(custom);
     const headers: Record<string, string> = first ? { 'Accept-Profile': first } : {};
     await retryUntil(
       async () => {
