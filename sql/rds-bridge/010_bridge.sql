@@ -44,7 +44,7 @@ CREATE TABLE IF NOT EXISTS pgapp_bridge.replica_fence (slot integer PRIMARY KEY,
 INSERT INTO pgapp_bridge.replica_fence (slot) SELECT generate_series(0, 63) ON CONFLICT DO NOTHING;
 
 -- The schemas to bridge: the ones asked for (pgapp.schemas, comma-separated), or '*': every schema
--- the login can use that holds tables of its own — not pg_catalog's, pgapp's, or an extension's —
+-- the login can use that holds tables or views of its own — not pg_catalog's, pgapp's, or an extension's —
 -- in name order. Asking for one that does not exist stops with the ones that do.
 CREATE OR REPLACE FUNCTION pgapp_bridge.resolve_schemas(asked text) RETURNS name[]
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog AS $$
@@ -58,7 +58,7 @@ BEGIN
   WHERE n.nspname NOT LIKE 'pg\_%' AND n.nspname NOT IN ('information_schema', 'pgapp_bridge', 'pgapp_ledger')
     AND has_schema_privilege(n.oid, 'USAGE')
     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_namespace'::regclass AND d.objid = n.oid AND d.deptype = 'e')
-    AND EXISTS (SELECT 1 FROM pg_class c WHERE c.relnamespace = n.oid AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+    AND EXISTS (SELECT 1 FROM pg_class c WHERE c.relnamespace = n.oid AND c.relkind IN ('r', 'p', 'v', 'm') AND NOT c.relispartition
                   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e'));
   IF asked = '*' THEN
     RETURN available;

@@ -20,7 +20,7 @@ CREATE OR REPLACE FUNCTION pgapp_bridge.table_size(t oid, OUT rows bigint, OUT b
 LANGUAGE sql STABLE SET search_path = pg_catalog AS $$
   SELECT sum(c.reltuples) FILTER (WHERE c.reltuples >= 0)::bigint, sum(pg_table_size(c.oid))::bigint
   FROM pg_class c
-  WHERE (c.oid = t AND c.relkind = 'r') OR c.oid IN (SELECT pt.relid FROM pg_partition_tree(t) pt WHERE pt.isleaf)
+  WHERE (c.oid = t AND c.relkind IN ('r', 'm')) OR c.oid IN (SELECT pt.relid FROM pg_partition_tree(t) pt WHERE pt.isleaf)
 $$;
 
 CREATE OR REPLACE FUNCTION pgapp_bridge.catalog_doc() RETURNS jsonb
@@ -60,11 +60,32 @@ col2 AS (
               WHEN col.needs_rds THEN 'function' END AS assigned_by
   FROM col
 ),
+-- The views and materialized views of the bridged schemas (PostgREST serves them as it serves tables).
+vw AS (
+  SELECT c.oid, n.nspname AS schema, c.relname AS name, c.relkind, c.reloptions, b.position
+  FROM pg_class c
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+  JOIN pgapp_bridge.bridged b ON b.schema_name = n.nspname
+  WHERE c.relkind IN ('v', 'm')
+    AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+),
+-- What each view's definition uses: relations and functions (a view's rule depends on them).
+vw_use AS (
+  SELECT DISTINCT vw.oid, d.refclassid, d.refobjid
+  FROM vw JOIN pg_rewrite r ON r.ev_class = vw.oid
+  JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid AND d.deptype = 'n'
+  WHERE NOT (d.refclassid = 'pg_class'::regclass AND d.refobjid = vw.oid)
+),
 -- Every type a bridged column uses, and what those are built on (array elements, a domain's base,
--- a composite's attributes, a range's subtype), transitively.
+-- a composite's attributes, a range's subtype), transitively. A view's columns too, but not one of a
+-- relation's own row type (custom cannot make those: the view is then rds's, read as it is).
 used (oid) AS (
   WITH RECURSIVE u (oid) AS (
     SELECT DISTINCT atttypid FROM col
+    UNION
+    SELECT a.atttypid FROM pg_attribute a JOIN vw ON vw.oid = a.attrelid JOIN pg_type t ON t.oid = a.atttypid
+    WHERE a.attnum > 0 AND NOT a.attisdropped
+      AND NOT (t.typtype = 'c' AND (SELECT k.relkind FROM pg_class k WHERE k.oid = t.typrelid) <> 'c')
     UNION
     SELECT x.oid FROM u JOIN pg_type t ON t.oid = u.oid
     CROSS JOIN LATERAL (
@@ -168,14 +189,39 @@ SELECT jsonb_build_object(
       'table', CASE WHEN typ.kind = 'c' THEN (SELECT c.relkind <> 'c' FROM pg_class c WHERE c.oid = typ.typrelid) END)
     ORDER BY typ.schema, typ.name) FROM typ), '[]'),
   'extensions', coalesce((SELECT jsonb_agg(jsonb_build_object('name', extname, 'schema', schema) ORDER BY extname) FROM ext), '[]'),
+  -- Views and materialized views: their definitions (names qualified: search_path is pg_catalog),
+  -- options (security_invoker, security_barrier, check_option), columns, what they read and call.
+  'views', coalesce((SELECT jsonb_agg(jsonb_build_object(
+      'schema', vw.schema,
+      'name', vw.name,
+      'kind', CASE vw.relkind WHEN 'v' THEN 'view' ELSE 'materialized view' END,
+      'definition', pg_get_viewdef(vw.oid),
+      'options', coalesce(to_jsonb(vw.reloptions), '[]'),
+      'comment', obj_description(vw.oid, 'pg_class'),
+      'columns', (SELECT jsonb_agg(jsonb_build_object('name', a.attname, 'type', format_type(a.atttypid, a.atttypmod),
+                                                      'comment', col_description(a.attrelid, a.attnum)) ORDER BY a.attnum)
+                  FROM pg_attribute a WHERE a.attrelid = vw.oid AND a.attnum > 0 AND NOT a.attisdropped),
+      -- The relations it reads, directly: {schema, name, kind (r, p, v, m, f)}.
+      'reads', (SELECT coalesce(jsonb_agg(jsonb_build_object('schema', rn.nspname, 'name', rc.relname, 'kind', rc.relkind)
+                                          ORDER BY rn.nspname, rc.relname), '[]')
+                FROM vw_use u JOIN pg_class rc ON rc.oid = u.refobjid JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+                WHERE u.oid = vw.oid AND u.refclassid = 'pg_class'::regclass),
+      -- The functions it calls that are not pg_catalog's (the user's, an extension's).
+      'functions', (SELECT coalesce(jsonb_agg(format('%s.%s', pn.nspname, p.proname) ORDER BY pn.nspname, p.proname), '[]')
+                    FROM vw_use u JOIN pg_proc p ON p.oid = u.refobjid JOIN pg_namespace pn ON pn.oid = p.pronamespace
+                    WHERE u.oid = vw.oid AND u.refclassid = 'pg_proc'::regclass AND pn.nspname <> 'pg_catalog'),
+      -- Which writes it takes (pg_relation_is_updatable's bits: 4 INSERT, 8 UPDATE, 16 DELETE).
+      'updatable', pg_relation_is_updatable(vw.oid, true),
+      'rows', CASE WHEN vw.relkind = 'm' THEN (SELECT z.rows FROM pgapp_bridge.table_size(vw.oid) z) END)
+    ORDER BY vw.position, vw.name) FROM vw), '[]'),
   -- What else the bridged schemas hold that PostgREST on rds would serve, which pgapp does not (yet):
   -- `dev` and `status` list each, with why, so nothing is left out silently.
   'unserved', coalesce((SELECT jsonb_agg(jsonb_build_object('schema', o.schema, 'name', o.name, 'kind', o.kind) ORDER BY o.position, o.kind, o.name)
     FROM (SELECT b.position, n.nspname AS schema, c.relname::text AS name,
                  CASE WHEN c.relispartition THEN 'partition' ELSE
-                   CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' WHEN 'f' THEN 'foreign table' END END AS kind
+                   CASE c.relkind WHEN 'f' THEN 'foreign table' END END AS kind
           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pgapp_bridge.bridged b ON b.schema_name = n.nspname
-          WHERE (c.relkind IN ('v', 'm', 'f') OR (c.relkind IN ('r', 'p') AND c.relispartition))
+          WHERE (c.relkind = 'f' OR (c.relkind IN ('r', 'p') AND c.relispartition))
             AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
           UNION ALL
           SELECT b.position, n.nspname, format('%s(%s)', p.proname, pg_get_function_identity_arguments(p.oid)),

@@ -9,8 +9,10 @@ import type { Secrets } from '../config/secrets.ts';
 import { connectionConfig, withClient } from '../db/connect.ts';
 
 export interface ApiTable {
-  /** The rds table, `schema.table`. */
+  /** The rds table or view, `schema.name`. */
   rel: string;
+  /** What it is on rds. */
+  kind: 'table' | 'view' | 'materialized view';
   /** Its endpoint (`/<apiName>`, the table's name); null when served to nobody ("access": "none"). */
   apiName: string | null;
   /** Its profile: rds's schema (`Accept-Profile`/`Content-Profile`; the first schema needs none). */
@@ -18,8 +20,11 @@ export interface ApiTable {
   /** Whether its profile is the default one (the first of the mirrored schemas). */
   defaultProfile: boolean;
   access: Access;
-  /** Where its rows are read: the local replica, or rds through postgres_fdw. */
-  reads: 'replica' | 'fdw' | null;
+  /**
+   * Where its rows are read: the local replica, or rds through postgres_fdw (a view made on custom
+   * reads what its tables read); 'rds': rds's own view, read as it is through postgres_fdw.
+   */
+  reads: 'replica' | 'fdw' | 'rds' | null;
   /** Its size on rds when `dev` last read the catalog (the rows are the planner's estimate). */
   size: { rows: number | null; bytes: number | null } | null;
   /** Its last copy to the replica: size on rds then, and seconds it took. */
@@ -43,7 +48,7 @@ export interface ApiTable {
 export async function readApiTables(db: pg.ClientBase): Promise<ApiTable[]> {
   const r = await db
     .query<ApiTable>(
-      `SELECT a.rel, a.api_name AS "apiName", a.schema AS profile,
+      `SELECT a.rel, a.kind, a.api_name AS "apiName", a.schema AS profile,
               a.schema = (SELECT doc -> 'schemas' ->> 0 FROM pgapp_private.catalog) AS "defaultProfile",
               a.access, a.reads, coalesce(a.key, '{}') AS key, a.writable, coalesce(a.assigned, '{}') AS assigned, a.embeds,
               a.note, a.uniques, a.defaults,

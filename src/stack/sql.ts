@@ -54,7 +54,12 @@ export const PHASES: Record<Phase, { target: Target; dirs: PhaseDir[]; steps: st
     dirs: [{ dir: 'custom/bridge' }],
     // rds's catalog read; its types, its tables as foreign tables, then each as a table on custom
     // (the replica's, or an fdw one over its foreign table) with rds's keys (sql/custom/bridge).
-    steps: ['pgapp_private.sync_types', 'pgapp_private.sync_foreign_tables', 'pgapp_private.sync_tables'],
+    steps: [
+      'pgapp_private.sync_types',
+      'pgapp_private.sync_foreign_tables',
+      'pgapp_private.sync_tables',
+      'pgapp_private.sync_views',
+    ],
   },
   api: {
     target: 'custom',

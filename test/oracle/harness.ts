@@ -124,6 +124,8 @@ export async function startOracle(src: OracleSource): Promise<Oracle> {
       await c.query(
         `DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${role}') THEN CREATE ROLE ${role} NOLOGIN; END IF; END $$`,
       );
+    // The views pgapp makes are api_owner's (sql/custom/bridge/070_views.sql): the rules give them to it.
+    await c.query('GRANT api_owner TO CURRENT_USER');
     await c.query(
       `DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${ORACLE_LOGIN}') THEN CREATE ROLE ${ORACLE_LOGIN} LOGIN NOINHERIT; END IF; END $$`,
     );

@@ -48,6 +48,7 @@ ALTER TABLE pgapp_private.api_tables ADD COLUMN IF NOT EXISTS replica_where text
 ALTER TABLE pgapp_private.api_tables ADD COLUMN IF NOT EXISTS replica_omits text[];
 ALTER TABLE pgapp_private.api_tables ADD COLUMN IF NOT EXISTS schema text;     -- its profile
 ALTER TABLE pgapp_private.api_tables ADD COLUMN IF NOT EXISTS assigned text[]; -- the columns rds fills when a write leaves them out
+ALTER TABLE pgapp_private.api_tables ADD COLUMN IF NOT EXISTS kind text NOT NULL DEFAULT 'table'; -- table, view, materialized view
 REVOKE ALL ON pgapp_private.api_tables FROM PUBLIC;
 -- What rds's bridged schemas hold besides their tables, which PostgREST on rds would serve and pgapp
 -- does not: `dev` and `status` list each, with why.
@@ -79,11 +80,12 @@ DECLARE
   unknown text;
 BEGIN
   SELECT string_agg(k, ', ') INTO unknown FROM jsonb_object_keys(overrides) k
-   WHERE k NOT IN (SELECT rel FROM pgapp_private.catalog_tables());
+   WHERE k NOT IN (SELECT rel FROM pgapp_private.catalog_tables() UNION ALL SELECT rel FROM pgapp_private.catalog_views());
   IF unknown IS NOT NULL THEN
     RAISE EXCEPTION '"tables" in pgapp.config.json names %, which rds''s bridged schemas do not hold', unknown
-      USING HINT = format('Name tables as <schema>.<table>; the bridged ones are: %s.',
-                          (SELECT coalesce(string_agg(rel, ', '), 'none') FROM pgapp_private.catalog_tables()));
+      USING HINT = format('Name tables and views as <schema>.<name>; the bridged ones are: %s.',
+                          (SELECT coalesce(string_agg(rel, ', '), 'none')
+                             FROM (SELECT rel FROM pgapp_private.catalog_tables() UNION ALL SELECT rel FROM pgapp_private.catalog_views()) x));
   END IF;
   FOR t IN SELECT * FROM pgapp_private.catalog_tables() LOOP
     cfg := coalesce(overrides -> t.rel, '{}');
@@ -200,12 +202,92 @@ BEGIN
   RETURN out;
 END $$;
 
+-- The plan for rds's views (what bridge/070_views.sql made of each, pgapp_private.views): per view
+-- {rel, st, name, schema, kind, reads, access, note, local, reads_directly}. "access" as "tables"
+-- says for it, by default "read"; "write" where rds's view takes writes (a simple view; its writes
+-- go to its table, and through that table's trigger to rds); "owner" is a table's only. A view read
+-- from rds as it is (reads 'rds') shows what rds's view shows its owner, which pgapp's per-user rules
+-- cannot narrow: over a table not every caller may read whole ("owner", "none") it is served to
+-- nobody unless "tables" says otherwise.
+CREATE OR REPLACE FUNCTION pgapp_private.plan_views(tables_plan jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog AS $$
+DECLARE
+  overrides jsonb := current_setting('pgapp.tables')::jsonb;
+  v record;
+  access text;
+  narrow text;
+  note text;
+  plan jsonb := '[]';
+BEGIN
+  FOR v IN SELECT w.*, split_part(w.rel, '.', 1) AS schema, substr(w.rel, length(split_part(w.rel, '.', 1)) + 2) AS name
+           FROM pgapp_private.views w WHERE w.made ORDER BY w.rel LOOP
+    access := overrides -> v.rel ->> 'access';
+    note := NULL;
+    IF access = 'owner' THEN
+      RAISE EXCEPTION '"tables" gives view % "access": "owner", which only a table with an owner column can have', v.rel
+        USING HINT = 'A view over an owner table already shows each caller their own rows: give it "read" (the default).';
+    ELSIF access = 'write' AND v.updatable & 28 = 0 THEN
+      RAISE EXCEPTION '"tables" gives view % "access": "write", but rds''s view takes no writes', v.rel
+        USING HINT = 'Only a simple view (one table, no aggregates or joins) takes writes; give it "read".';
+    END IF;
+    IF access IS NULL THEN
+      access := 'read';
+      IF v.reads = 'rds' THEN
+        SELECT string_agg(x ->> 'rel', ', ') INTO narrow FROM jsonb_array_elements(tables_plan) x
+        WHERE x ->> 'rel' = ANY (v.tables) AND x ->> 'access' IN ('owner', 'none');
+        IF narrow IS NOT NULL THEN
+          access := 'none';
+          note := format('read from rds as it is, over %s, whose rows not every caller may see: served to nobody ("tables": {"%s": {"access": "read"}} serves it as rds''s view shows them)', narrow, v.rel);
+        END IF;
+      END IF;
+    END IF;
+    plan := plan || jsonb_build_object(
+      'rel', v.rel, 'st', format('%I.%I', v.schema, v.name), 'name', v.name, 'schema', v.schema, 'kind', v.kind,
+      'reads', v.reads, 'access', access, 'local', v.reads <> 'rds', 'readsDirectly', to_jsonb(v.reads_directly),
+      'note', coalesce(note, CASE WHEN access = 'none' THEN 'served to nobody ("access": "none")' END));
+  END LOOP;
+  RETURN plan;
+END $$;
+
+-- Who may do what to one view (an entry of plan_views), as statements — on custom, and the same on
+-- the oracle's rds. A view made here is api_owner's (it reads what it reads as api_owner, under the
+-- caller's rules), and api_owner reads (for "write": writes) what it names.
+CREATE OR REPLACE FUNCTION pgapp_private.view_access_sql(v jsonb) RETURNS text[]
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog AS $$
+DECLARE
+  st text := v ->> 'st';
+  r text;
+  out text[] := '{}';
+BEGIN
+  IF (v ->> 'local')::boolean THEN
+    -- (An owner must be able to create in the schema; custom gives api_owner that on rds's schemas.)
+    out := out || format('GRANT USAGE, CREATE ON SCHEMA %I TO api_owner', v ->> 'schema')
+               || format('ALTER TABLE %s OWNER TO api_owner', st);
+    FOR r IN SELECT DISTINCT split_part(x, '.', 1) FROM jsonb_array_elements_text(v -> 'readsDirectly') x LOOP
+      out := out || format('GRANT USAGE ON SCHEMA %I TO api_owner', r);
+    END LOOP;
+    FOR r IN SELECT jsonb_array_elements_text(v -> 'readsDirectly') LOOP
+      out := out || format('GRANT SELECT%s ON %I.%I TO api_owner', CASE WHEN v ->> 'access' = 'write' THEN ', INSERT, UPDATE, DELETE' ELSE '' END,
+                           split_part(r, '.', 1), substr(r, length(split_part(r, '.', 1)) + 2));
+    END LOOP;
+  END IF;
+  out := out || format('REVOKE ALL ON %s FROM PUBLIC, web_anon, web_user', st);
+  IF v ->> 'access' <> 'none' THEN
+    out := out || format('GRANT SELECT ON %s TO web_anon, web_user', st);
+  END IF;
+  IF v ->> 'access' = 'write' THEN
+    out := out || format('GRANT INSERT, UPDATE, DELETE ON %s TO web_user', st);
+  END IF;
+  RETURN out;
+END $$;
+
 CREATE OR REPLACE FUNCTION pgapp_private.sync_api() RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog AS $$
 DECLARE
   d jsonb := (SELECT doc FROM pgapp_private.catalog);
   plan jsonb := pgapp_private.plan_api();
-  hash text := md5(d::text || plan::text);
+  vplan jsonb := pgapp_private.plan_views(plan);
+  hash text := md5(d::text || plan::text || vplan::text);
   owners jsonb;
   p jsonb;
   e jsonb;
@@ -279,6 +361,17 @@ BEGIN
     made := made || obj;
   END LOOP;
 
+  -- rds's views: their access (what each reads, bridge/070_views.sql made).
+  FOR p IN SELECT jsonb_array_elements(vplan) LOOP
+    obj := format('access %s', p ->> 'st');
+    sql := array_to_string(pgapp_private.view_access_sql(p), E';\n');
+    wanted := wanted || obj;
+    CONTINUE WHEN sql = (SELECT g.ddl FROM pgapp_private.generated g WHERE g.object = obj);
+    EXECUTE sql;
+    PERFORM pgapp_private.remember(obj, 'access', ARRAY(SELECT unnest(w.tables) FROM pgapp_private.views w WHERE w.rel = p ->> 'rel'), sql);
+    made := made || obj;
+  END LOOP;
+
   -- Triggers and relationships.
   extras := pgapp_private.api_extras(plan);
   FOR e IN SELECT jsonb_array_elements(extras) LOOP
@@ -328,6 +421,15 @@ BEGIN
              WHERE (i ->> 'unique')::boolean AND jsonb_typeof(i -> 'columns') = 'array') u),
          ARRAY(SELECT c2 ->> 'name' FROM jsonb_array_elements(x -> 't' -> 'columns') c2 WHERE c2 ->> 'defaultOn' = 'custom')
   FROM jsonb_array_elements(plan) x;
+  -- rds's views: reads 'replica' or 'fdw' (made here from rds's definition) or 'rds' (rds's own).
+  INSERT INTO pgapp_private.api_tables (rel, schema, api_name, access, reads, key, writable, assigned, embeds, note, made, uniques, defaults, kind)
+  SELECT x ->> 'rel', x ->> 'schema', CASE WHEN x ->> 'access' <> 'none' THEN x ->> 'name' END, x ->> 'access', x ->> 'reads',
+         '{}', CASE WHEN x ->> 'access' = 'write'
+                    THEN ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = (x ->> 'st')::regclass AND a.attnum > 0 AND NOT a.attisdropped
+                               ORDER BY a.attnum) ELSE '{}' END,
+         '{}', '{}', coalesce(x ->> 'note', CASE WHEN x ->> 'reads' = 'rds' THEN (SELECT w.note FROM pgapp_private.views w WHERE w.rel = x ->> 'rel') END),
+         true, '[]', '{}', x ->> 'kind'
+  FROM jsonb_array_elements(vplan) x;
 
   DELETE FROM pgapp_private.api_unserved;
   INSERT INTO pgapp_private.api_unserved (schema, name, kind, why)
@@ -338,6 +440,9 @@ BEGIN
            WHEN 'foreign table' THEN 'a foreign table on rds: pgapp does not bridge what rds itself reaches elsewhere'
            ELSE format('pgapp serves tables; a %s is not served (not yet)', u ->> 'kind') END
   FROM jsonb_array_elements(coalesce(d -> 'unserved', '[]')) u;
+  INSERT INTO pgapp_private.api_unserved (schema, name, kind, why)
+  SELECT split_part(w.rel, '.', 1), substr(w.rel, length(split_part(w.rel, '.', 1)) + 2), w.kind, w.note
+  FROM pgapp_private.views w WHERE NOT w.made;
 
   -- PostgREST's profiles: rds's schemas, in order (the first is the default).
   profiles := (SELECT string_agg(s, ', ') FROM jsonb_array_elements_text(d -> 'schemas') s);
@@ -354,6 +459,7 @@ BEGIN
   RETURN jsonb_build_object('changed', true, 'made', to_jsonb(made), 'notes', '[]'::jsonb);
 END $$;
 REVOKE ALL ON FUNCTION pgapp_private.plan_api(), pgapp_private.access_sql(jsonb), pgapp_private.api_extras(jsonb),
+  pgapp_private.plan_views(jsonb), pgapp_private.view_access_sql(jsonb),
   pgapp_private.sync_api() FROM PUBLIC;
 
 -- What the API roles may call: the current user, and the owner a write stamps (the tables' row-level

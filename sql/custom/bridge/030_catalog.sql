@@ -30,7 +30,8 @@ REVOKE ALL ON pgapp_private.catalog FROM PUBLIC;
 -- What pgapp made from the catalog, and from which rds tables.
 CREATE TABLE IF NOT EXISTS pgapp_private.generated (
   object      text PRIMARY KEY,   -- its kind and name: 'table desk.tickets', 'function desk.assignee(desk.tickets)'
-  kind        text NOT NULL,      -- foreign table, table, access (grants and policies), function, trigger
+  kind        text NOT NULL,      -- foreign table, table, access (grants and policies), function, trigger,
+                                  -- rds view (rds's view made here), foreign view (rds's read as it is)
   tables      text[] NOT NULL,    -- the rds tables it is made from ('desk.tickets')
   ddl         text NOT NULL,      -- what made it: the same again means there is nothing to do
   fingerprint text                -- a view's definition as made: another one means it is no longer ours
@@ -76,7 +77,7 @@ BEGIN
     WHEN 'trigger' THEN
       RETURN EXISTS (SELECT 1 FROM pg_trigger tg WHERE tg.tgrelid = to_regclass(split_part(ident, ' ON ', 2))
                      AND tg.tgname = trim(both '"' from split_part(ident, ' ON ', 1)));
-    WHEN 'view' THEN
+    WHEN 'view', 'rds view' THEN
       RETURN to_regclass(ident) IS NOT NULL AND md5(pg_get_viewdef(to_regclass(ident))) IS NOT DISTINCT FROM g.fingerprint;
     -- A table's access: the table is there, and (for "owner") so are pgapp's policies.
     WHEN 'access' THEN
@@ -108,11 +109,12 @@ BEGIN
           EXECUTE format('DROP TRIGGER IF EXISTS %s', ident);
         END IF;
       -- A view someone replaced is theirs: only forgotten.
-      WHEN 'view' THEN
+      WHEN 'view', 'rds view' THEN
         IF pgapp_private.generated_intact(g) THEN
           EXECUTE format('DROP VIEW IF EXISTS %s', ident);
         END IF;
-      WHEN 'foreign table' THEN EXECUTE format('DROP FOREIGN TABLE IF EXISTS %s', ident);
+      -- (A 'foreign view': rds's view read as it is, bridge/070_views.sql.)
+      WHEN 'foreign table', 'foreign view' THEN EXECUTE format('DROP FOREIGN TABLE IF EXISTS %s', ident);
       WHEN 'replica table', 'table' THEN EXECUTE format('DROP TABLE IF EXISTS %s', ident);
       -- A table no longer served as it was: pgapp's policies and the API roles' grants go.
       WHEN 'access' THEN
@@ -146,6 +148,10 @@ LANGUAGE plpgsql SET search_path = pg_catalog AS $$
 DECLARE
   o text;
 BEGIN
+  -- rds's views over them first (bridge/070_views.sql makes them again: all of them, in order).
+  PERFORM pgapp_private.drop_views(ARRAY(SELECT object FROM pgapp_private.generated
+                                         WHERE tables && rels AND kind IN ('rds view', 'foreign view')));
+  DELETE FROM pgapp_private.sync_state WHERE step = 'views';
   FOR o IN SELECT object FROM pgapp_private.generated
            WHERE tables && rels AND kind IN ('function', 'trigger', 'view', 'access')
            ORDER BY CASE kind WHEN 'function' THEN 1 WHEN 'trigger' THEN 2 WHEN 'view' THEN 3 ELSE 4 END, object LOOP
@@ -161,7 +167,7 @@ LANGUAGE plpgsql SET search_path = pg_catalog AS $$
 DECLARE
   fp text;
 BEGIN
-  IF kind = 'view' THEN
+  IF kind IN ('view', 'rds view') THEN
     fp := md5(pg_get_viewdef(regexp_replace(obj, '^view ', '')::regclass));
   END IF;
   INSERT INTO pgapp_private.generated AS g (object, kind, tables, ddl, fingerprint) VALUES (obj, kind, rels, ddl, fp)
