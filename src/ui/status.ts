@@ -52,7 +52,7 @@ function renderApi(a: StackStatus['api']): string | undefined {
   if (a.length === 0) return `${chalk.bold('api')}      ${chalk.dim('no tables from rds yet')}`;
   const rows = a.map((t) => [
     endpointOf(t),
-    t.rel,
+    relOf(t),
     t.access,
     t.reads ?? '-',
     t.size ? describeCost(t.size) : '-',
@@ -68,6 +68,11 @@ function renderUnserved(u: StackStatus['unserved']): string | undefined {
   if (!u?.length) return undefined;
   const rows = u.map((x) => [`${x.schema}.${x.name}`, x.kind, x.why]);
   return `${chalk.bold('not served')}\n${renderTable(['ON RDS', 'KIND', 'WHY'], rows, () => chalk.dim)}`;
+}
+
+/** What an endpoint is on rds: `desk.tickets`, or `public.film_list (view)`. */
+export function relOf(t: Pick<ApiTable, 'rel' | 'kind'>): string {
+  return t.kind === 'table' ? t.rel : `${t.rel} (${t.kind})`;
 }
 
 /** A table's endpoint as a client asks for it: `/tickets`, or `/labels (profile kb)` outside the default profile. */

@@ -7,7 +7,7 @@ import { secretsFile } from '../config/secrets.ts';
 import { connectionDetails } from '../stack/connections.ts';
 import { describeSize } from '../stack/replica.ts';
 import type { Hop } from '../stack/verify.ts';
-import { endpointOf } from './status.ts';
+import { endpointOf, relOf } from './status.ts';
 
 const shell = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
@@ -25,15 +25,21 @@ function apiLines(r: DevResult, h: (s: string) => string): string[] {
     lines.push(
       `  ${chalk.dim(r.config.remote ? 'no tables in the bridged schemas yet' : 'no tables yet: add SQL to db/rds/migrations, then `pgapp dev`')}`,
     );
-  const shown = published.slice(0, 8);
+  const shown = published.slice(0, 12);
   const width = Math.max(11, ...shown.map((t) => endpointOf(t).length + 2));
   for (const t of shown)
     lines.push(
-      `  ${chalk.dim(endpointOf(t).padEnd(width))}${t.access}${!t.writable.length ? chalk.dim(' (read-only)') : ''}${chalk.dim(` ← ${t.rel}, ${t.reads}`)}`,
+      `  ${chalk.dim(endpointOf(t).padEnd(width))}${t.access}${!t.writable.length ? chalk.dim(' (read-only)') : ''}${chalk.dim(` ← ${relOf(t)}, ${t.reads}`)}`,
     );
   if (published.length > shown.length)
     lines.push(chalk.dim(`  … ${published.length - shown.length} more: \`npm run status\``));
-  for (const t of r.api.filter((x) => x.note)) lines.push(chalk.yellow(`  ! ${t.rel}: ${t.note}`));
+  // A view read from rds as it is says why, as a fact; what is read-only or hidden, as a warning.
+  for (const t of r.api.filter((x) => x.note))
+    lines.push(
+      t.kind !== 'table' && t.apiName
+        ? chalk.dim(`  · ${relOf(t)}: ${t.note}`)
+        : chalk.yellow(`  ! ${relOf(t)}: ${t.note}`),
+    );
   // What PostgREST on rds would serve too, and pgapp does not: said, never dropped silently.
   if (r.unserved.length) {
     const kinds = new Map<string, number>();

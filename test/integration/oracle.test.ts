@@ -6,11 +6,11 @@
  * request of the corpus (test/oracle/corpus/cinema.ts) answered the same by both. The desk fixture's
  * runs (both modes, and over --rds-url) share schema.test.ts's stacks; the example's, api.test.ts's.
  */
-import { cpSync } from 'node:fs';
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PACKAGE_ROOT } from '../../src/paths.ts';
-import { ThrowawayStack } from '../helpers.ts';
+import { query, ThrowawayStack } from '../helpers.ts';
 import { cinemaCorpus } from '../oracle/corpus/cinema.ts';
 import { expectOracleEqual, oracleRun } from '../oracle/stack.ts';
 
@@ -45,6 +45,55 @@ describe.skipIf(!postgrest.available)(title, () => {
       expect(outcomes.filter((o) => o.oracle.status === 200).length).toBeGreaterThan(90);
     });
   }
+
+  it("follows rds's views on the next dev — redefined, added, dropped — and leaves a view of yours at the same name alone", async () => {
+    const get = async (path: string) => {
+      const res = await fetch(stack.api(path));
+      return { status: res.status, body: await res.json() };
+    };
+    await query(
+      stack.rds(),
+      `CREATE OR REPLACE VIEW public.film_rank AS
+         SELECT film_id, title, length, rank() OVER (ORDER BY length DESC NULLS LAST, film_id) AS longest,
+                sum(length) OVER (PARTITION BY rating ORDER BY film_id) AS running_length, rating
+         FROM public.film;
+       CREATE VIEW public.g_film AS SELECT film_id, title FROM public.film WHERE rating = 'G';
+       DROP VIEW public.payroll;`,
+    );
+    // Yours (db/custom), at the name of rds's long_film: from then on it is yours.
+    mkdirSync(join(stack.home, 'db', 'custom'), { recursive: true });
+    writeFileSync(
+      join(stack.home, 'db', 'custom', '010_long_film.sql'),
+      'CREATE OR REPLACE VIEW public.long_film AS SELECT film_id, title, length, language_id FROM public.film WHERE length > 170;\n',
+    );
+    const r = await stack.dev();
+    expect(r.code, r.output).toBe(0);
+    expect((await get('/film_rank?select=film_id,rating&order=longest&limit=1')).body).toEqual(
+      (
+        await query(
+          stack.rds(),
+          'SELECT film_id, rating::text FROM public.film_rank ORDER BY longest LIMIT 1',
+        )
+      ).map((x) => ({ film_id: x.film_id, rating: x.rating })),
+    );
+    const g = await get('/g_film?order=film_id');
+    expect(g.status).toBe(200);
+    expect(g.body.length).toBeGreaterThan(0);
+    expect((await get('/payroll')).status).toBe(404);
+    const mine = await get('/long_film?select=length&order=length');
+    expect(mine.body.length).toBeGreaterThan(0);
+    expect(mine.body.every((x: { length: number }) => x.length > 170)).toBe(true);
+    // The next dev changes nothing of yours, and the view stays yours when rds's changes.
+    await query(
+      stack.rds(),
+      "CREATE OR REPLACE VIEW public.g_film AS SELECT film_id, title FROM public.film WHERE rating IN ('G', 'PG')",
+    );
+    const again = await stack.dev();
+    expect(again.code, again.output).toBe(0);
+    expect((await get('/long_film?select=length&length=lte.170')).body).toEqual([]);
+    const both = (await get('/g_film?select=film_id')).body.length;
+    expect(both).toBeGreaterThan(g.body.length);
+  });
 
   it("serves nothing of custom's own in a schema it shares with rds (public): postgres_fdw's functions are no endpoints", async () => {
     const res = await fetch(stack.api('/rpc/postgres_fdw_disconnect_all'), { method: 'POST' });

@@ -89,6 +89,8 @@ describe.skipIf(!postgrest.available)(title, () => {
     // What each table became: its own name, in its schema's profile.
     expect(first.output).toMatch(/\/Audit Log +read \(read-only\) ← desk\.Audit Log, fdw/);
     expect(first.output).toMatch(/\/labels \(profile kb\) +read \(read-only\) ← kb\.labels, replica/);
+    // rds's view: made on custom over the replica's tables (local speed), read-only by default.
+    expect(first.output).toMatch(/\/ticket_board +read \(read-only\) ← desk\.ticket_board \(view\), replica/);
     expect(first.output).toContain('✔ PostgREST POST → rds');
   });
 
@@ -254,6 +256,14 @@ describe.skipIf(!postgrest.available)(title, () => {
       it('keeps per-user rows for the tables with an owner: two users and anonymous', async () => {
         expect((await call('bob', 'GET', `/tickets?id=eq.${alice}`)).body).toEqual([]);
         expect((await call(null, 'GET', `/tickets?id=eq.${alice}`)).body).toEqual([]);
+        // Nor through rds's view over the table (desk.ticket_board): it reads under the caller's rules.
+        expect((await call('alice', 'GET', `/ticket_board?id=eq.${alice}&select=id`)).body).toEqual([
+          { id: alice },
+        ]);
+        expect((await call('bob', 'GET', `/ticket_board?id=eq.${alice}`)).body).toEqual([]);
+        expect((await call(null, 'GET', `/ticket_board?id=eq.${alice}`)).body).toEqual([]);
+        const board = await call('bob', 'GET', '/ticket_board?select=owner_id&owner_id=not.is.null');
+        expect(board.body.every((r: { owner_id: string }) => r.owner_id === 'bob')).toBe(true);
         // A reference to someone else's private row: row-level security refuses it (as it would on rds).
         const ref = await call('bob', 'POST', '/articles', { title: 'x', ticket_id: alice }, 'kb');
         expect(ref.status).toBe(403);

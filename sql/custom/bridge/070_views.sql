@@ -120,10 +120,12 @@ BEGIN
   mine := ARRAY(SELECT g.object FROM pgapp_private.generated g WHERE g.kind IN ('rds view', 'foreign view'));
   FOREACH obj IN ARRAY mine LOOP
     IF NOT pgapp_private.generated_intact((SELECT g FROM pgapp_private.generated g WHERE g.object = obj)) THEN
-      -- Replaced by someone (your db/custom): yours from now on.
+      -- Replaced by someone (your db/custom): yours from now on, with the grants it has.
       yours := yours || regexp_replace(obj, '^(view|foreign table) ', '');
+      DELETE FROM pgapp_private.generated WHERE object = 'access ' || regexp_replace(obj, '^(view|foreign table) ', '');
+    ELSE
+      PERFORM pgapp_private.drop_generated('access ' || regexp_replace(obj, '^(view|foreign table) ', ''));
     END IF;
-    PERFORM pgapp_private.drop_generated('access ' || regexp_replace(obj, '^(view|foreign table) ', ''));
   END LOOP;
   PERFORM pgapp_private.drop_views(mine);
   DELETE FROM pgapp_private.views;
@@ -133,12 +135,8 @@ BEGIN
     rels := rels || v.rel;
     obj := format('%I.%I', v.schema, v.name);
     reason := NULL;
-    -- Something of yours (db/custom) at its name: yours wins.
-    IF to_regclass(obj) IS NOT NULL THEN
-      INSERT INTO pgapp_private.views (rel, kind, reads, tables, made, note)
-      VALUES (v.rel, v.def ->> 'kind', NULL, v.tables, false, format('%s on custom is your own (db/custom): pgapp leaves it as it is', obj));
-      CONTINUE;
-    END IF;
+    -- Something of yours (db/custom) at its name: yours wins (served as you made it, not listed here).
+    CONTINUE WHEN to_regclass(obj) IS NOT NULL;
     IF v.def ->> 'kind' = 'materialized view' THEN
       reason := 'a materialized view: read from rds, as rds last refreshed it';
     ELSIF jsonb_array_length(v.def -> 'functions') > 0 THEN

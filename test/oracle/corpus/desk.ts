@@ -67,6 +67,11 @@ const requests: OracleRequest[] = [
   { path: '/tickets?select=id,subject&subject=eq.alice%20private', as: 'bob' },
   { path: '/tickets?select=id,subject&subject=eq.alice%20private' },
   { path: '/tickets?select=id,owner_id&id=lt.3&order=id', as: 'bob' },
+  // Through a view of rds's over the per-user table: the same rows for each caller.
+  { path: '/ticket_board?select=id,subject,owner_id,assignee&subject=eq.alice%20private', as: 'alice' },
+  { path: '/ticket_board?select=id,subject&subject=eq.alice%20private', as: 'bob' },
+  { path: '/ticket_board?select=id,subject&subject=eq.alice%20private' },
+  { path: '/ticket_board?select=id,assignee,agents(name)&id=lt.4&order=id', as: 'bob' },
   // A reference to someone else's private row is refused; to a shared one it is not.
   {
     method: 'POST',
