@@ -115,7 +115,7 @@ BEGIN
     EXECUTE format('GRANT EXECUTE ON FUNCTION pgapp_bridge.catalog_doc() TO %I', bridge);
     EXECUTE format('GRANT SELECT, UPDATE ON pgapp_bridge.replica_fence, pgapp_bridge.writes TO %I', bridge);
     EXECUTE format('GRANT SELECT ON pgapp_bridge.bridged TO %I', bridge); -- what pgapp_bridge.write() may write
-    EXECUTE format('GRANT EXECUTE ON FUNCTION pgapp_bridge.write(), pgapp_bridge.write_row(jsonb, integer) TO %I', bridge);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION pgapp_bridge.write(), pgapp_bridge.write_row(jsonb, integer), pgapp_bridge.call(jsonb) TO %I', bridge);
     FOREACH s IN ARRAY schemas LOOP
       EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I', s, bridge);
       EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %I TO %I', s, bridge);

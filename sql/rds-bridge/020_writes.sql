@@ -104,6 +104,49 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION pgapp_bridge.write_row(jsonb, integer) FROM PUBLIC;
 
+-- A call of one of the bridged schemas' functions, for custom (a function that writes, or that custom
+-- cannot run itself: custom/bridge/080_functions.sql), as the bridge user:
+-- request {"function": its schema.name(argument types), "args": each input's text form (null: NULL),
+--          "claims": the caller's request.jwt.claims (a function may read them, as under PostgREST)}
+-- result  {"rows": the rows `SELECT * FROM f(…)` gives, as JSON objects ([] for void)}
+-- A function that writes is called through pgapp_bridge.writes (in the request's rds transaction);
+-- one that only reads, also over its own connection (dblink).
+CREATE OR REPLACE FUNCTION pgapp_bridge.call(r jsonb) RETURNS jsonb
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  fn oid;
+  p pg_proc;
+  args text;
+  rows jsonb;
+BEGIN
+  SELECT f.oid INTO fn FROM pg_proc f JOIN pg_namespace n ON n.oid = f.pronamespace JOIN pgapp_bridge.bridged b ON b.schema_name = n.nspname
+  WHERE f.oid = to_regprocedure(r ->> 'function') AND f.prokind = 'f';
+  IF fn IS NULL THEN
+    RAISE EXCEPTION 'pgapp_bridge.call: % is not a function of the bridged schemas', r ->> 'function' USING ERRCODE = '42883',
+      HINT = 'rds''s function changed since the last `pgapp dev`: run it again.';
+  END IF;
+  SELECT * INTO p FROM pg_proc WHERE oid = fn;
+  IF jsonb_typeof(r -> 'claims') = 'string' THEN
+    PERFORM set_config('request.jwt.claims', r ->> 'claims', true);
+  END IF;
+  -- Each input in its type (the last as VARIADIC where it is one), so the call names this function.
+  SELECT string_agg(CASE WHEN a.i = cardinality(p.proargtypes::oid[]) AND p.provariadic <> 0 THEN 'VARIADIC ' ELSE '' END
+                    || CASE WHEN v.value IS NULL OR jsonb_typeof(v.value) = 'null' THEN 'NULL' ELSE quote_literal(v.value #>> '{}') END
+                    || '::' || format_type(a.t, NULL), ', ' ORDER BY a.i)
+    INTO args
+  FROM unnest(p.proargtypes::oid[]) WITH ORDINALITY AS a(t, i)
+  LEFT JOIN jsonb_array_elements(r -> 'args') WITH ORDINALITY AS v(value, j) ON v.j = a.i;
+  IF p.prorettype = 'void'::regtype THEN
+    EXECUTE format('SELECT %s.%I(%s)', p.pronamespace::regnamespace, p.proname, coalesce(args, ''));
+    rows := '[]';
+  ELSE
+    EXECUTE format('SELECT coalesce(jsonb_agg(to_jsonb(x)), ''[]'') FROM (SELECT * FROM %s.%I(%s)) x',
+                   p.pronamespace::regnamespace, p.proname, coalesce(args, '')) INTO rows;
+  END IF;
+  RETURN jsonb_build_object('rows', rows);
+END $$;
+REVOKE ALL ON FUNCTION pgapp_bridge.call(jsonb) FROM PUBLIC;
+
 -- The write, and what its refusal says. Postgres leaves out an integrity error's detail — the key or
 -- the failing row, "Key (owner_id, domain)=(alice, a.example) already exists." — for a caller who may
 -- not see that table's rows (row-level security on, or no SELECT), so no value leaks through an error.
@@ -116,7 +159,17 @@ DECLARE
   quiet text[] := ARRAY(SELECT jsonb_array_elements_text(
                           CASE jsonb_typeof(NEW.request -> 'quiet') WHEN 'array' THEN NEW.request -> 'quiet' ELSE '[]' END));
   st text; msg text; det text; hnt text; sch text; tbl text; con text; shown text;
+  fence bigint;
 BEGIN
+  -- A function call (pgapp_bridge.call), the fence bumped with it: it may have written.
+  IF NEW.request ->> 'op' = 'CALL' THEN
+    NEW.result := pgapp_bridge.call(NEW.request);
+    IF (NEW.request ->> 'fence')::boolean THEN
+      UPDATE pgapp_bridge.replica_fence f SET n = f.n + 1 WHERE f.slot = NEW.slot RETURNING f.n INTO fence;
+      NEW.result := NEW.result || jsonb_build_object('fence', fence);
+    END IF;
+    RETURN NEW;
+  END IF;
   IF cardinality(quiet) = 0 THEN
     NEW.result := pgapp_bridge.write_row(NEW.request, NEW.slot);
     RETURN NEW;

@@ -76,6 +76,15 @@ vw_use AS (
   JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid AND d.deptype = 'n'
   WHERE NOT (d.refclassid = 'pg_class'::regclass AND d.refobjid = vw.oid)
 ),
+-- The functions of the bridged schemas PostgREST would call (not procedures, aggregates, triggers).
+fn AS (
+  SELECT p.oid, n.nspname AS schema, p.proname AS name, b.position
+  FROM pg_proc p
+  JOIN pg_namespace n ON n.oid = p.pronamespace
+  JOIN pgapp_bridge.bridged b ON b.schema_name = n.nspname
+  WHERE p.prokind = 'f' AND p.prorettype NOT IN ('trigger'::regtype, 'event_trigger'::regtype)
+    AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+),
 -- Every type a bridged column uses, and what those are built on (array elements, a domain's base,
 -- a composite's attributes, a range's subtype), transitively. A view's columns too, but not one of a
 -- relation's own row type (custom cannot make those: the view is then rds's, read as it is).
@@ -214,6 +223,34 @@ SELECT jsonb_build_object(
       'updatable', pg_relation_is_updatable(vw.oid, true),
       'rows', CASE WHEN vw.relkind = 'm' THEN (SELECT z.rows FROM pgapp_bridge.table_size(vw.oid) z) END)
     ORDER BY vw.position, vw.name) FROM vw), '[]'),
+  -- Functions: their definitions, signatures and what they return, to be made on custom or called on rds.
+  'functions', coalesce((SELECT jsonb_agg(jsonb_build_object(
+      'schema', fn.schema,
+      'name', fn.name,
+      -- As to_regprocedure reads it (argument types only), and as GRANT names it.
+      'callAs', format('%I.%I(%s)', fn.schema, fn.name, oidvectortypes(p.proargtypes)),
+      'arguments', pg_get_function_arguments(p.oid),
+      'result', pg_get_function_result(p.oid),
+      'definition', pg_get_functiondef(p.oid),
+      'language', l.lanname,
+      'volatility', p.provolatile,
+      'securityDefiner', p.prosecdef,
+      'set', p.proretset,
+      'returns', format_type(p.prorettype, NULL),
+      'returnsKind', CASE WHEN p.prorettype = 'void'::regtype THEN 'void'
+                          WHEN coalesce(p.proargmodes::text[] && '{o,b,t}', false) THEN 'record'
+                          WHEN p.prorettype = 'record'::regtype THEN 'anonymous record'
+                          WHEN rt.typtype = 'c' THEN 'composite'
+                          WHEN rt.typtype = 'p' THEN 'pseudo'
+                          ELSE 'scalar' END,
+      -- Its parameters in order: position (as $n counts them), name, type, mode (i, o, b, v, t).
+      'parameters', (SELECT coalesce(jsonb_agg(jsonb_build_object('position', a.i, 'name', nullif(a.name, ''), 'type', format_type(a.type, NULL),
+                                                                 'mode', coalesce(a.mode, 'i')) ORDER BY a.i), '[]')
+                     FROM unnest(coalesce(p.proallargtypes, p.proargtypes::oid[]), p.proargmodes, p.proargnames)
+                          WITH ORDINALITY AS a(type, mode, name, i)),
+      'comment', obj_description(p.oid, 'pg_proc'))
+    ORDER BY fn.position, fn.name, p.oid)
+    FROM fn JOIN pg_proc p ON p.oid = fn.oid JOIN pg_language l ON l.oid = p.prolang JOIN pg_type rt ON rt.oid = p.prorettype), '[]'),
   -- What else the bridged schemas hold that PostgREST on rds would serve, which pgapp does not (yet):
   -- `dev` and `status` list each, with why, so nothing is left out silently.
   'unserved', coalesce((SELECT jsonb_agg(jsonb_build_object('schema', o.schema, 'name', o.name, 'kind', o.kind) ORDER BY o.position, o.kind, o.name)
@@ -224,10 +261,9 @@ SELECT jsonb_build_object(
           WHERE (c.relkind = 'f' OR (c.relkind IN ('r', 'p') AND c.relispartition))
             AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
           UNION ALL
-          SELECT b.position, n.nspname, format('%s(%s)', p.proname, pg_get_function_identity_arguments(p.oid)),
-                 CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END
+          SELECT b.position, n.nspname, format('%s(%s)', p.proname, pg_get_function_identity_arguments(p.oid)), 'procedure'
           FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pgapp_bridge.bridged b ON b.schema_name = n.nspname
-          WHERE p.prokind IN ('f', 'p') AND p.prorettype NOT IN ('trigger'::regtype, 'event_trigger'::regtype)
+          WHERE p.prokind = 'p'
             AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')) o), '[]'))
 $$;
 CREATE OR REPLACE VIEW pgapp_bridge.catalog AS SELECT pgapp_bridge.catalog_doc() AS doc;

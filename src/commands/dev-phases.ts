@@ -29,7 +29,14 @@ import {
   stackFiles,
   stackSpec,
 } from '../spec/stack.ts';
-import { type ApiTable, apiTables, apiUnserved, type Unserved } from '../stack/api.ts';
+import {
+  type ApiFunctions,
+  type ApiTable,
+  apiFunctions,
+  apiTables,
+  apiUnserved,
+  type Unserved,
+} from '../stack/api.ts';
 import { applyParameterGroup } from '../stack/parameters.ts';
 import {
   CopyNeedsYes,
@@ -63,6 +70,8 @@ export interface Ctx {
   api?: ApiTable[];
   /** What rds's schemas hold besides tables, which the API does not serve (and why). */
   unserved?: Unserved[];
+  /** rds's functions at /rpc/<name>, by where they run. */
+  functions?: ApiFunctions;
   hops: Hop[];
   phases: Record<string, number>;
   reads: Reads;
@@ -326,11 +335,15 @@ export function devPhases(
     const before = c.api;
     c.api = await apiTables(c.config, c.secrets, signal);
     c.unserved = await apiUnserved(c.config, c.secrets, signal);
+    c.functions = await apiFunctions(c.config, c.secrets, signal);
     if (before && !sync.changed) return undefined; // the app phase's second look: nothing new
     const notes = [...(sync.notes ?? []), ...c.api.filter((t) => t.note).map((t) => `${t.rel}: ${t.note}`)];
     if (notes.length) task.output = notes.join('\n');
     const published = c.api.filter((t) => t.apiName);
-    return `${published.length} endpoint${published.length === 1 ? '' : 's'}${sync.changed ? '' : ' (unchanged)'}`;
+    const fns = c.functions.custom + c.functions.rds;
+    return `${published.length} endpoint${published.length === 1 ? '' : 's'}${
+      fns ? `, ${fns} function${fns === 1 ? '' : 's'} (${c.functions.rds} run on rds)` : ''
+    }${sync.changed ? '' : ' (unchanged)'}`;
   };
 
   const seedTitle = !config.remote

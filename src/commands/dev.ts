@@ -18,7 +18,7 @@ import { stackBaseImages } from '../docker/pg-images.ts';
 import { InterruptedError, PgappError } from '../errors.ts';
 import { projectSqlRoot } from '../paths.ts';
 import type { Service } from '../spec/stack.ts';
-import type { ApiTable, Unserved } from '../stack/api.ts';
+import type { ApiFunctions, ApiTable, Unserved } from '../stack/api.ts';
 import { ensureParameterGroupFile } from '../stack/parameters.ts';
 import { CopyNeedsYes, describeSize } from '../stack/replica.ts';
 import type { Phase } from '../stack/sql.ts';
@@ -50,6 +50,8 @@ export interface DevResult {
   api: ApiTable[];
   /** What those schemas hold that the API does not serve, and why. */
   unserved: Unserved[];
+  /** rds's functions served at /rpc/<name>, by where they run. */
+  functions: ApiFunctions;
   /** Whether the project's SQL is pgapp's example (no db/ of its own yet). */
   example: boolean;
 }
@@ -197,6 +199,7 @@ async function bringUp(config: Config, opts: DevOptions): Promise<DevResult> {
     schemas: ctx.schemas ?? [],
     api: ctx.api ?? [],
     unserved: ctx.unserved ?? [],
+    functions: ctx.functions ?? { custom: 0, rds: 0 },
     // The example runs when the project has no db/ of its own — on a real rds, only if pgapp seeded it there.
     example: projectSqlRoot().example && (!ctx.config.remote || ctx.config.remote.seed),
   };

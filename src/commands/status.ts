@@ -5,7 +5,14 @@ import { dataPgMajor, projectContainers } from '../docker/containers.ts';
 import { checkEngine } from '../docker/engine.ts';
 import { errorMessage } from '../errors.ts';
 import { LABELS, SERVICES } from '../spec/stack.ts';
-import { type ApiTable, apiTables, apiUnserved, type Unserved } from '../stack/api.ts';
+import {
+  type ApiFunctions,
+  type ApiTable,
+  apiFunctions,
+  apiTables,
+  apiUnserved,
+  type Unserved,
+} from '../stack/api.ts';
 import { type ConnectionDetails, connectionDetails } from '../stack/connections.ts';
 import { type ParameterGroupStatus, parameterGroupStatus } from '../stack/parameters.ts';
 import { type ReplicaStatus, replicaStatus } from '../stack/replica.ts';
@@ -35,6 +42,8 @@ export interface StackStatus {
   api?: ApiTable[] | { error: string };
   /** What rds's bridged schemas hold that the API does not serve, and why; absent when custom is down. */
   unserved?: Unserved[];
+  /** rds's functions at /rpc/<name>, by where they run; absent when custom is down. */
+  functions?: ApiFunctions;
 }
 
 export async function status(opts: GlobalOptions & { showSecrets?: boolean }): Promise<StackStatus> {
@@ -72,6 +81,7 @@ export async function status(opts: GlobalOptions & { showSecrets?: boolean }): P
   if (secrets && services.find((s) => s.service === 'custom')?.state === 'running') {
     result.api = await apiTables(live, secrets).catch((err) => ({ error: errorMessage(err) }));
     result.unserved = await apiUnserved(live, secrets).catch(() => undefined);
+    result.functions = await apiFunctions(live, secrets).catch(() => undefined);
     result.replica = await replicaStatus(live, secrets).catch((err) => ({ error: errorMessage(err) }));
   }
   return result;

@@ -82,6 +82,36 @@ export async function readDefaultProfile(db: pg.ClientBase): Promise<string | nu
   return r.rows[0]?.s ?? null;
 }
 
+/** rds's functions served at /rpc/<name>, by where they run (sql/custom/bridge/080_functions.sql). */
+export interface ApiFunctions {
+  /** Made on custom from rds's definition: local speed. */
+  custom: number;
+  /** Calling rds's own (they write, or read what custom cannot). */
+  rds: number;
+}
+
+/** How many of rds's functions run where, on an open connection to custom (none before the first `dev`). */
+export async function readApiFunctions(db: pg.ClientBase): Promise<ApiFunctions> {
+  const r = await db
+    .query<ApiFunctions>(
+      `SELECT count(*) FILTER (WHERE runs = 'custom')::int AS custom, count(*) FILTER (WHERE runs = 'rds')::int AS rds
+       FROM pgapp_private.functions WHERE made`,
+    )
+    .catch((err: { code?: string }) => {
+      if (err.code === '42P01' || err.code === '3F000') return { rows: [{ custom: 0, rds: 0 }] };
+      throw err;
+    });
+  return r.rows[0] ?? { custom: 0, rds: 0 };
+}
+
+export async function apiFunctions(
+  config: Config,
+  secrets: Secrets,
+  signal?: AbortSignal,
+): Promise<ApiFunctions> {
+  return withClient(connectionConfig('custom', config, secrets), readApiFunctions, signal);
+}
+
 export interface Unserved {
   schema: string;
   /** A relation's name, or a function's with its arguments. */

@@ -59,6 +59,7 @@ export const PHASES: Record<Phase, { target: Target; dirs: PhaseDir[]; steps: st
       'pgapp_private.sync_foreign_tables',
       'pgapp_private.sync_tables',
       'pgapp_private.sync_views',
+      'pgapp_private.sync_functions',
     ],
   },
   api: {

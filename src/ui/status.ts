@@ -38,6 +38,7 @@ export function renderStatus(s: StackStatus): string {
     r[1] === 'running' ? chalk.green : r[1] === 'absent' ? chalk.dim : chalk.yellow;
   const extra = [
     renderApi(s.api),
+    renderFunctions(s.functions),
     renderUnserved(s.unserved),
     renderReplica(s.replica),
     renderParameterGroup(s.parameterGroup),
@@ -61,6 +62,14 @@ function renderApi(a: StackStatus['api']): string | undefined {
     t.note ?? '',
   ]);
   return `${chalk.bold('api')}\n${renderTable(['ENDPOINT', 'RDS TABLE', 'ACCESS', 'READS', 'ON RDS', 'LAST COPY', 'WRITES', 'NOTE'], rows, (r) => (r[0] === '-' ? chalk.dim : (x: string) => x))}`;
+}
+
+/** rds's functions at /rpc/<name>: how many, and where they run. */
+function renderFunctions(f: StackStatus['functions']): string | undefined {
+  if (!f || f.custom + f.rds === 0) return undefined;
+  return `${chalk.bold('rpc')}      ${f.custom + f.rds} functions of rds's ${chalk.dim(
+    `· ${f.custom} made on custom (local speed) · ${f.rds} calling rds's (they write, or read what custom cannot)`,
+  )}`;
 }
 
 /** What rds's schemas hold that the API does not serve: each, and why. */

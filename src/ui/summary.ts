@@ -33,6 +33,13 @@ function apiLines(r: DevResult, h: (s: string) => string): string[] {
     );
   if (published.length > shown.length)
     lines.push(chalk.dim(`  … ${published.length - shown.length} more: \`npm run status\``));
+  const fns = r.functions.custom + r.functions.rds;
+  if (fns)
+    lines.push(
+      `  ${chalk.dim('/rpc/…'.padEnd(width))}${fns} function${fns === 1 ? '' : 's'} of rds's${chalk.dim(
+        ` (${r.functions.custom} made on custom, ${r.functions.rds} calling rds's)`,
+      )}`,
+    );
   // A view read from rds as it is says why, as a fact; what is read-only or hidden, as a warning.
   for (const t of r.api.filter((x) => x.note))
     lines.push(

@@ -46,6 +46,34 @@ describe.skipIf(!postgrest.available)(title, () => {
     });
   }
 
+  it('runs each function where it can: stable ones on custom, writing ones (and one reading what is not mirrored) on rds', async () => {
+    const runs = await query<{ rel: string; runs: string }>(
+      stack.custom(),
+      `SELECT rel, runs FROM pgapp_private.functions
+       WHERE rel IN ('public.films_by_rating', 'public.rental_total', 'public.add_actor', 'public.promo_discount',
+                     'public.bump_rentals', 'public.film_count') ORDER BY rel, call_as`,
+    );
+    expect(runs).toEqual([
+      { rel: 'public.add_actor', runs: 'rds' },
+      { rel: 'public.bump_rentals', runs: 'rds' },
+      { rel: 'public.film_count', runs: 'custom' },
+      { rel: 'public.film_count', runs: 'custom' },
+      { rel: 'public.films_by_rating', runs: 'custom' },
+      { rel: 'public.promo_discount', runs: 'rds' },
+      { rel: 'public.rental_total', runs: 'custom' },
+    ]);
+    // A writing function rds runs as pgapp's bridge user, not as the caller: nobody may call it
+    // until "tables" says who (add_actor and touch_film are "write" in the fixture's config).
+    const unserved = await query<{ name: string; why: string }>(
+      stack.custom(),
+      "SELECT name, why FROM pgapp_private.api_unserved WHERE kind = 'function' ORDER BY name",
+    );
+    expect(unserved.map((u) => u.name)).toEqual(['reset_stats()']);
+    expect(unserved[0]?.why).toMatch(
+      /runs on rds as pgapp's bridge user.*"public\.reset_stats": \{"access": "write"\}/,
+    );
+  });
+
   it("follows rds's views on the next dev — redefined, added, dropped — and leaves a view of yours at the same name alone", async () => {
     const get = async (path: string) => {
       const res = await fetch(stack.api(path));
@@ -95,10 +123,15 @@ describe.skipIf(!postgrest.available)(title, () => {
     expect(both).toBeGreaterThan(g.body.length);
   });
 
-  it("serves nothing of custom's own in a schema it shares with rds (public): postgres_fdw's functions are no endpoints", async () => {
-    const res = await fetch(stack.api('/rpc/postgres_fdw_disconnect_all'), { method: 'POST' });
-    expect(res.status, await res.text()).toBe(404);
+  it("serves nothing of custom's own in a schema it shares with rds (public): postgres_fdw's and dblink's functions are no endpoints", async () => {
+    for (const fn of ['postgres_fdw_disconnect_all', 'dblink_get_connections']) {
+      const res = await fetch(stack.api(`/rpc/${fn}`), { method: 'POST' });
+      expect(res.status, await res.text()).toBe(404);
+    }
+    // Its functions are rds's own (test/fixtures/cinema/db/rds/migrations/030_functions.sql).
     const doc = (await (await fetch(stack.api('/'))).json()) as { paths: Record<string, unknown> };
-    expect(Object.keys(doc.paths).filter((p) => p.startsWith('/rpc/'))).toEqual([]);
+    const rpc = Object.keys(doc.paths).filter((p) => p.startsWith('/rpc/'));
+    expect(rpc).toContain('/rpc/films_by_rating');
+    expect(rpc.filter((p) => /fdw|dblink|pgapp/.test(p))).toEqual([]);
   });
 });

@@ -71,7 +71,7 @@ export async function oracleOnStack(opts: {
     ).rows[0]?.s as string[],
     access: (
       await c.query<{ ddl: string }>(
-        `SELECT ddl FROM pgapp_private.generated WHERE kind = 'access' ORDER BY object`,
+        `SELECT ddl FROM pgapp_private.generated WHERE kind IN ('access', 'function access') ORDER BY object`,
       )
     ).rows.map((r) => r.ddl),
     // Who the caller is, and whom a write stamps: the functions the rules call.

@@ -80,12 +80,14 @@ DECLARE
   unknown text;
 BEGIN
   SELECT string_agg(k, ', ') INTO unknown FROM jsonb_object_keys(overrides) k
-   WHERE k NOT IN (SELECT rel FROM pgapp_private.catalog_tables() UNION ALL SELECT rel FROM pgapp_private.catalog_views());
+   WHERE k NOT IN (SELECT rel FROM pgapp_private.catalog_tables() UNION ALL SELECT rel FROM pgapp_private.catalog_views()
+                   UNION ALL SELECT rel FROM pgapp_private.catalog_functions());
   IF unknown IS NOT NULL THEN
     RAISE EXCEPTION '"tables" in pgapp.config.json names %, which rds''s bridged schemas do not hold', unknown
-      USING HINT = format('Name tables and views as <schema>.<name>; the bridged ones are: %s.',
-                          (SELECT coalesce(string_agg(rel, ', '), 'none')
-                             FROM (SELECT rel FROM pgapp_private.catalog_tables() UNION ALL SELECT rel FROM pgapp_private.catalog_views()) x));
+      USING HINT = format('Name tables, views and functions as <schema>.<name>; the bridged ones are: %s.',
+                          (SELECT coalesce(string_agg(DISTINCT rel, ', '), 'none')
+                             FROM (SELECT rel FROM pgapp_private.catalog_tables() UNION ALL SELECT rel FROM pgapp_private.catalog_views()
+                                   UNION ALL SELECT rel FROM pgapp_private.catalog_functions()) x));
   END IF;
   FOR t IN SELECT * FROM pgapp_private.catalog_tables() LOOP
     cfg := coalesce(overrides -> t.rel, '{}');
@@ -281,13 +283,59 @@ BEGIN
   RETURN out;
 END $$;
 
+-- The plan for rds's functions (what bridge/080_functions.sql made of each, pgapp_private.functions):
+-- per function {callAs, rel, access, note}. "access", as "tables" says for its name (every overload):
+-- read — anyone calls it; write — web_user (signed in) calls it; none — nobody. By default "read",
+-- but for a function that runs on rds as the bridge user with the bridge's rights rather than the
+-- caller's (not SECURITY DEFINER there): that one only where "tables" says so.
+CREATE OR REPLACE FUNCTION pgapp_private.plan_functions() RETURNS jsonb
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog AS $$
+DECLARE
+  overrides jsonb := current_setting('pgapp.tables')::jsonb;
+  f record;
+  access text;
+  note text;
+  plan jsonb := '[]';
+BEGIN
+  FOR f IN SELECT * FROM pgapp_private.functions x WHERE x.made ORDER BY x.call_as LOOP
+    access := overrides -> f.rel ->> 'access';
+    note := NULL;
+    IF access = 'owner' THEN
+      RAISE EXCEPTION '"tables" gives function % "access": "owner", which only a table with an owner column can have', f.rel
+        USING HINT = 'For a function: "read" (anyone calls it), "write" (signed-in callers), or "none".';
+    END IF;
+    IF access IS NULL THEN
+      IF f.runs = 'rds' AND NOT f.security_definer THEN
+        access := 'none';
+        note := format('runs on rds as pgapp''s bridge user, with its rights rather than the caller''s: served to nobody until "tables": {"%s": {"access": "write"}} (signed-in callers) or "read" (anyone)', f.rel);
+      ELSE
+        access := 'read';
+      END IF;
+    END IF;
+    plan := plan || jsonb_build_object('callAs', f.call_as, 'rel', f.rel, 'access', access, 'runs', f.runs, 'tables', to_jsonb(f.tables),
+                                       'note', coalesce(note, CASE WHEN access = 'none' THEN 'served to nobody ("access": "none")' END));
+  END LOOP;
+  RETURN plan;
+END $$;
+
+-- Who may call one function (an entry of plan_functions), as statements: on custom, and the same on
+-- the oracle's rds.
+CREATE OR REPLACE FUNCTION pgapp_private.function_access_sql(f jsonb) RETURNS text[]
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog AS $$
+  SELECT ARRAY[format('REVOKE ALL ON FUNCTION %s FROM PUBLIC, web_anon, web_user', f ->> 'callAs')]
+      || CASE f ->> 'access' WHEN 'read' THEN ARRAY[format('GRANT EXECUTE ON FUNCTION %s TO web_anon, web_user', f ->> 'callAs')]
+                             WHEN 'write' THEN ARRAY[format('GRANT EXECUTE ON FUNCTION %s TO web_user', f ->> 'callAs')]
+                             ELSE '{}'::text[] END
+$$;
+
 CREATE OR REPLACE FUNCTION pgapp_private.sync_api() RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog AS $$
 DECLARE
   d jsonb := (SELECT doc FROM pgapp_private.catalog);
   plan jsonb := pgapp_private.plan_api();
   vplan jsonb := pgapp_private.plan_views(plan);
-  hash text := md5(d::text || plan::text || vplan::text);
+  fplan jsonb := pgapp_private.plan_functions();
+  hash text := md5(d::text || plan::text || vplan::text || fplan::text);
   owners jsonb;
   p jsonb;
   e jsonb;
@@ -372,6 +420,17 @@ BEGIN
     made := made || obj;
   END LOOP;
 
+  -- rds's functions: who may call each (bridge/080_functions.sql made them).
+  FOR p IN SELECT jsonb_array_elements(fplan) LOOP
+    obj := format('access function %s', p ->> 'callAs');
+    sql := array_to_string(pgapp_private.function_access_sql(p), E';\n');
+    wanted := wanted || obj;
+    CONTINUE WHEN sql = (SELECT g.ddl FROM pgapp_private.generated g WHERE g.object = obj);
+    EXECUTE sql;
+    PERFORM pgapp_private.remember(obj, 'function access', ARRAY(SELECT jsonb_array_elements_text(p -> 'tables')), sql);
+    made := made || obj;
+  END LOOP;
+
   -- Triggers and relationships.
   extras := pgapp_private.api_extras(plan);
   FOR e IN SELECT jsonb_array_elements(extras) LOOP
@@ -389,7 +448,7 @@ BEGIN
   -- What pgapp made before and the plan no longer wants (a relationship renamed, an earlier pgapp's
   -- api views and their triggers): dropped, functions first.
   FOR obj IN SELECT x.object FROM pgapp_private.generated x
-             WHERE x.kind IN ('function', 'trigger', 'view', 'access') AND x.object <> ALL (wanted)
+             WHERE x.kind IN ('function', 'trigger', 'view', 'access', 'function access') AND x.object <> ALL (wanted)
              ORDER BY CASE x.kind WHEN 'function' THEN 1 WHEN 'trigger' THEN 2 WHEN 'view' THEN 3 ELSE 4 END LOOP
     PERFORM pgapp_private.drop_generated(obj);
   END LOOP;
@@ -443,6 +502,13 @@ BEGIN
   INSERT INTO pgapp_private.api_unserved (schema, name, kind, why)
   SELECT split_part(w.rel, '.', 1), substr(w.rel, length(split_part(w.rel, '.', 1)) + 2), w.kind, w.note
   FROM pgapp_private.views w WHERE NOT w.made;
+  -- rds's functions custom cannot declare, and those served to nobody.
+  INSERT INTO pgapp_private.api_unserved (schema, name, kind, why)
+  SELECT split_part(x.rel, '.', 1), substr(x.call_as, length(split_part(x.call_as, '.', 1)) + 2), 'function', x.note
+  FROM pgapp_private.functions x WHERE NOT x.made
+  UNION ALL
+  SELECT split_part(f ->> 'rel', '.', 1), substr(f ->> 'callAs', length(split_part(f ->> 'callAs', '.', 1)) + 2), 'function', f ->> 'note'
+  FROM jsonb_array_elements(fplan) f WHERE f ->> 'access' = 'none';
 
   -- PostgREST's profiles: rds's schemas, in order (the first is the default).
   profiles := (SELECT string_agg(s, ', ') FROM jsonb_array_elements_text(d -> 'schemas') s);
@@ -459,7 +525,8 @@ BEGIN
   RETURN jsonb_build_object('changed', true, 'made', to_jsonb(made), 'notes', '[]'::jsonb);
 END $$;
 REVOKE ALL ON FUNCTION pgapp_private.plan_api(), pgapp_private.access_sql(jsonb), pgapp_private.api_extras(jsonb),
-  pgapp_private.plan_views(jsonb), pgapp_private.view_access_sql(jsonb),
+  pgapp_private.plan_views(jsonb), pgapp_private.view_access_sql(jsonb), pgapp_private.plan_functions(),
+  pgapp_private.function_access_sql(jsonb),
   pgapp_private.sync_api() FROM PUBLIC;
 
 -- What the API roles may call: the current user, and the owner a write stamps (the tables' row-level

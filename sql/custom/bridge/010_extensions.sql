@@ -13,5 +13,9 @@ BEGIN
     ALTER EXTENSION postgres_fdw SET SCHEMA pgapp_fdw;
   END IF;
 END $$;
+-- dblink beside it: a function of rds's that only reads, and that custom cannot run itself, is called
+-- on rds over a connection of its own (bridge/080_functions.sql) — a GET is a read-only transaction
+-- here, which postgres_fdw's writes channel cannot serve.
+CREATE EXTENSION IF NOT EXISTS dblink SCHEMA pgapp_fdw;
 CREATE EXTENSION IF NOT EXISTS pg_cron;
 CREATE EXTENSION IF NOT EXISTS plpython3u;

@@ -31,7 +31,8 @@ REVOKE ALL ON pgapp_private.catalog FROM PUBLIC;
 CREATE TABLE IF NOT EXISTS pgapp_private.generated (
   object      text PRIMARY KEY,   -- its kind and name: 'table desk.tickets', 'function desk.assignee(desk.tickets)'
   kind        text NOT NULL,      -- foreign table, table, access (grants and policies), function, trigger,
-                                  -- rds view (rds's view made here), foreign view (rds's read as it is)
+                                  -- rds view (rds's view made here), foreign view (rds's read as it is),
+                                  -- rds function (rds's function, or one calling it), function access
   tables      text[] NOT NULL,    -- the rds tables it is made from ('desk.tickets')
   ddl         text NOT NULL,      -- what made it: the same again means there is nothing to do
   fingerprint text                -- a view's definition as made: another one means it is no longer ours
@@ -70,10 +71,13 @@ LANGUAGE sql IMMUTABLE SET search_path = pg_catalog AS $$ SELECT format('%I.%I',
 CREATE OR REPLACE FUNCTION pgapp_private.generated_intact(g pgapp_private.generated) RETURNS boolean
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog AS $$
 DECLARE
-  ident text := regexp_replace(g.object, '^(foreign table|replica table|table|view|function|trigger|access) ', '');
+  ident text := regexp_replace(g.object, '^(foreign table|replica table|table|view|function|trigger|access function|access) ', '');
 BEGIN
   CASE g.kind
-    WHEN 'function' THEN RETURN to_regprocedure(ident) IS NOT NULL;
+    WHEN 'function', 'function access' THEN RETURN to_regprocedure(ident) IS NOT NULL;
+    -- rds's function made here (bridge/080_functions.sql), as made.
+    WHEN 'rds function' THEN
+      RETURN to_regprocedure(ident) IS NOT NULL AND md5(pg_get_functiondef(to_regprocedure(ident))) IS NOT DISTINCT FROM g.fingerprint;
     WHEN 'trigger' THEN
       RETURN EXISTS (SELECT 1 FROM pg_trigger tg WHERE tg.tgrelid = to_regclass(split_part(ident, ' ON ', 2))
                      AND tg.tgname = trim(both '"' from split_part(ident, ' ON ', 1)));
@@ -100,10 +104,19 @@ BEGIN
   IF NOT FOUND THEN
     RETURN;
   END IF;
-  ident := regexp_replace(g.object, '^(foreign table|replica table|table|view|function|trigger|access) ', '');
+  ident := regexp_replace(g.object, '^(foreign table|replica table|table|view|function|trigger|access function|access) ', '');
   BEGIN
     CASE g.kind
       WHEN 'function' THEN EXECUTE format('DROP FUNCTION IF EXISTS %s', ident);
+      -- One someone replaced is theirs: only forgotten.
+      WHEN 'rds function' THEN
+        IF pgapp_private.generated_intact(g) THEN
+          EXECUTE format('DROP FUNCTION IF EXISTS %s', ident);
+        END IF;
+      WHEN 'function access' THEN
+        IF to_regprocedure(ident) IS NOT NULL THEN
+          EXECUTE format('REVOKE ALL ON FUNCTION %s FROM web_anon, web_user', ident);
+        END IF;
       WHEN 'trigger' THEN
         IF to_regclass(split_part(ident, ' ON ', 2)) IS NOT NULL THEN
           EXECUTE format('DROP TRIGGER IF EXISTS %s', ident);
@@ -148,12 +161,17 @@ LANGUAGE plpgsql SET search_path = pg_catalog AS $$
 DECLARE
   o text;
 BEGIN
-  -- rds's views over them first (bridge/070_views.sql makes them again: all of them, in order).
+  -- rds's functions that take or return their rows, then rds's views over them (bridge/080_functions.sql
+  -- and 070_views.sql make them again: all of them, in order).
+  FOR o IN SELECT object FROM pgapp_private.generated WHERE tables && rels AND kind = 'rds function' LOOP
+    PERFORM pgapp_private.drop_generated(o);
+  END LOOP;
+  DELETE FROM pgapp_private.sync_state WHERE step = 'functions';
   PERFORM pgapp_private.drop_views(ARRAY(SELECT object FROM pgapp_private.generated
                                          WHERE tables && rels AND kind IN ('rds view', 'foreign view')));
   DELETE FROM pgapp_private.sync_state WHERE step = 'views';
   FOR o IN SELECT object FROM pgapp_private.generated
-           WHERE tables && rels AND kind IN ('function', 'trigger', 'view', 'access')
+           WHERE tables && rels AND kind IN ('function', 'trigger', 'view', 'access', 'function access')
            ORDER BY CASE kind WHEN 'function' THEN 1 WHEN 'trigger' THEN 2 WHEN 'view' THEN 3 ELSE 4 END, object LOOP
     PERFORM pgapp_private.drop_generated(o);
   END LOOP;
@@ -169,6 +187,8 @@ DECLARE
 BEGIN
   IF kind IN ('view', 'rds view') THEN
     fp := md5(pg_get_viewdef(regexp_replace(obj, '^view ', '')::regclass));
+  ELSIF kind = 'rds function' THEN
+    fp := md5(pg_get_functiondef(regexp_replace(obj, '^function ', '')::regprocedure));
   END IF;
   INSERT INTO pgapp_private.generated AS g (object, kind, tables, ddl, fingerprint) VALUES (obj, kind, rels, ddl, fp)
   ON CONFLICT (object) DO UPDATE SET kind = excluded.kind, tables = excluded.tables, ddl = excluded.ddl, fingerprint = excluded.fingerprint;

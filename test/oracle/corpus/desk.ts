@@ -72,6 +72,10 @@ const requests: OracleRequest[] = [
   { path: '/ticket_board?select=id,subject&subject=eq.alice%20private', as: 'bob' },
   { path: '/ticket_board?select=id,subject&subject=eq.alice%20private' },
   { path: '/ticket_board?select=id,assignee,agents(name)&id=lt.4&order=id', as: 'bob' },
+  // Through a function of rds's (made on custom): the same.
+  { path: '/rpc/owned_tickets?select=id,subject,owner_id&subject=eq.alice%20private', as: 'alice' },
+  { path: '/rpc/owned_tickets?select=id&subject=eq.alice%20private', as: 'bob' },
+  { path: '/rpc/owned_tickets?select=id&subject=eq.alice%20private' },
   // A reference to someone else's private row is refused; to a shared one it is not.
   {
     method: 'POST',
