@@ -76,11 +76,26 @@ BEGIN
                                                FROM jsonb_array_elements_text(r -> 'conflict' -> 'match') m), '')
                 ELSE 'DO NOTHING' END;
     END IF;
-    -- Whether the row is new (an upsert that found its row updates it: xmax is then set).
-    EXECUTE format('INSERT INTO %s AS t (%s) SELECT %s FROM (SELECT $1::%s AS v) x%s RETURNING %s, t.xmax::text = ''0''',
-                   target, (SELECT string_agg(quote_ident(c), ', ') FROM unnest(cols) c),
-                   (SELECT string_agg(format('(x.v).%I', c), ', ') FROM unnest(cols) c), target, coalesce(conflict, ''), returned)
-      INTO written, inserted USING r ->> 'row';
+    -- Whether the row is new (an upsert that found its row updates it: xmax is then set). A
+    -- partitioned table has no xmax to return: whether the upsert's row was there, asked first.
+    IF (SELECT c.relkind FROM pg_class c WHERE c.oid = target) = 'p' THEN
+      IF conflict IS NULL THEN
+        inserted := true;
+      ELSE
+        EXECUTE format('SELECT NOT EXISTS (SELECT 1 FROM %s t, (SELECT $1::%s AS v) x WHERE %s)', target, target,
+                       (SELECT string_agg(format('t.%1$I = (x.v).%1$I', c), ' AND ') FROM jsonb_array_elements_text(r -> 'conflict' -> 'target') c))
+          INTO inserted USING r ->> 'row';
+      END IF;
+      EXECUTE format('INSERT INTO %s AS t (%s) SELECT %s FROM (SELECT $1::%s AS v) x%s RETURNING %s',
+                     target, (SELECT string_agg(quote_ident(c), ', ') FROM unnest(cols) c),
+                     (SELECT string_agg(format('(x.v).%I', c), ', ') FROM unnest(cols) c), target, coalesce(conflict, ''), returned)
+        INTO written USING r ->> 'row';
+    ELSE
+      EXECUTE format('INSERT INTO %s AS t (%s) SELECT %s FROM (SELECT $1::%s AS v) x%s RETURNING %s, t.xmax::text = ''0''',
+                     target, (SELECT string_agg(quote_ident(c), ', ') FROM unnest(cols) c),
+                     (SELECT string_agg(format('(x.v).%I', c), ', ') FROM unnest(cols) c), target, coalesce(conflict, ''), returned)
+        INTO written, inserted USING r ->> 'row';
+    END IF;
     -- Someone else's row in the way of an upsert: refused as row-level security refuses it.
     IF written IS NULL AND r -> 'conflict' ->> 'action' = 'update' AND jsonb_typeof(r -> 'conflict' -> 'match') = 'array' THEN
       RAISE EXCEPTION 'new row violates row-level security policy (USING expression) for table "%"', (SELECT c.relname FROM pg_class c WHERE c.oid = target)

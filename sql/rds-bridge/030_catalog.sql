@@ -178,6 +178,28 @@ SELECT jsonb_build_object(
                           JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum) END) ORDER BY ic.relname)
         FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
         WHERE i.indrelid = rel.oid AND NOT EXISTS (SELECT 1 FROM pg_constraint co WHERE co.conindid = i.indexrelid)), '[]'),
+      -- A partitioned table: how (pg_get_partkeydef), its partitions (each with its bound, how it is
+      -- partitioned in turn, and its own keys), and the key its leaves share where it has none.
+      'partitionBy', CASE WHEN rel.relkind = 'p' THEN pg_get_partkeydef(rel.oid) END,
+      'partitions', CASE WHEN rel.relkind = 'p' THEN (
+          SELECT coalesce(jsonb_agg(jsonb_build_object(
+                   'schema', pn.nspname, 'name', pc.relname, 'parent', format('%I.%I', ppn.nspname, ppc.relname),
+                   'bound', pg_get_expr(pc.relpartbound, pc.oid),
+                   'partitionBy', CASE WHEN pc.relkind = 'p' THEN pg_get_partkeydef(pc.oid) END,
+                   'constraints', (SELECT coalesce(jsonb_agg(jsonb_build_object('name', co.conname, 'def', pg_get_constraintdef(co.oid))
+                                                   ORDER BY co.conname), '[]')
+                                   FROM pg_constraint co WHERE co.conrelid = pc.oid AND co.contype IN ('p', 'u') AND co.conparentid = 0))
+                 ORDER BY pt.level, pn.nspname, pc.relname), '[]')
+          FROM pg_partition_tree(rel.oid) pt
+          JOIN pg_class pc ON pc.oid = pt.relid JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+          JOIN pg_class ppc ON ppc.oid = pt.parentrelid JOIN pg_namespace ppn ON ppn.oid = ppc.relnamespace
+          WHERE pt.level > 0) END,
+      'leafKey', CASE WHEN rel.relkind = 'p' AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = rel.oid AND i.indisprimary) THEN (
+          SELECT CASE WHEN count(DISTINCT k.cols) = 1 AND bool_and(k.cols IS NOT NULL) THEN min(k.cols::text)::jsonb END
+          FROM (SELECT (SELECT jsonb_agg(a.attname ORDER BY x.ord) FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS x(attnum, ord)
+                          JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = x.attnum
+                        WHERE i.indrelid = pt.relid AND i.indisprimary) AS cols
+                FROM pg_partition_tree(rel.oid) pt WHERE pt.isleaf) k) END,
       -- Its size, what a first copy to the replica costs.
       'rows', (SELECT z.rows FROM pgapp_bridge.table_size(rel.oid) z),
       'bytes', (SELECT z.bytes FROM pgapp_bridge.table_size(rel.oid) z))

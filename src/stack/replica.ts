@@ -35,6 +35,33 @@ export interface TableSize {
   bytes: number | null;
 }
 
+/**
+ * What emptying the replica's tables for a first copy must name: each of them (a partitioned one
+ * with its partitions: ONLY would leave them, and Postgres refuses it), and pgapp's fdw tables whose
+ * foreign keys point at them (their own part is always empty: Postgres refuses to empty a table
+ * another still references). A table of yours referencing one still stops it: nothing of yours is emptied.
+ */
+async function truncateTargets(
+  db: pg.ClientBase,
+  tables: string[],
+): Promise<{ rel: string; whole: boolean }[]> {
+  const r = await db.query<{ rel: string; whole: boolean }>(
+    `SELECT t AS rel, (SELECT c.relkind FROM pg_class c WHERE c.oid = t::regclass) = 'p' AS whole FROM unnest($1::text[]) AS t
+     UNION
+     SELECT format('%I.%I', n.nspname, c.relname), false
+     FROM pg_constraint co JOIN pg_class c ON c.oid = co.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE co.contype = 'f' AND co.confrelid = ANY (SELECT t::regclass FROM unnest($1::text[]) AS t)
+       AND NOT co.conrelid = ANY (SELECT t::regclass FROM unnest($1::text[]) AS t)
+       AND c.relkind = 'r' AND NOT c.relispartition
+       AND EXISTS (SELECT 1 FROM pgapp_private.generated g WHERE g.object = format('table %I.%I', n.nspname, c.relname))`,
+    [tables],
+  );
+  return r.rows;
+}
+
+const truncateSql = (targets: { rel: string; whole: boolean }[]): string =>
+  `TRUNCATE ${targets.map((t) => (t.whole ? t.rel : `ONLY ${t.rel}`)).join(', ')}`;
+
 /** What pgapp_private.sync_tables() did (sql/custom/bridge/050_tables.sql), the bridge phase's last step. */
 export interface TablesSync {
   /** How many of rds's tables custom has. */
@@ -152,7 +179,7 @@ export async function syncReplica(
         // replica keeps what it had.
         await createSubscription(db, conninfo, slot, { enabled: false, copy: true });
         copies = await tableSizes(db);
-        await db.query(`TRUNCATE ONLY ${local.tables.join(', ')}`);
+        await db.query(truncateSql(await truncateTargets(db, local.tables)));
         how = 'created';
       } else if (sub?.conninfo !== conninfo) await setSubscriptionConninfo(db, conninfo);
       // New tables (or tables made again) to copy, or tables no longer published to let go of.

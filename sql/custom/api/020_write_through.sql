@@ -75,6 +75,12 @@ BEGIN
   SELECT format('INSERT INTO "%s"."%s"(', replace(n.nspname, '"', '""'), replace(c.relname, '"', '""')) INTO head
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = rel;
   i := strpos(q, head);
+  -- A partition's row of an INSERT into its partitioned table (a replica's, partitioned as on rds).
+  IF i = 0 AND pg_partition_root(rel) IS DISTINCT FROM rel THEN
+    SELECT format('INSERT INTO "%s"."%s"(', replace(n.nspname, '"', '""'), replace(c.relname, '"', '""')) INTO head
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = pg_partition_root(rel);
+    i := coalesce(strpos(q, head), 0);
+  END IF;
   IF i > 0 THEN
     m := regexp_match(substr(q, i + length(head)), format('^(%1$s(?:, %1$s)*)\) ', ident));
     list := m[1];
@@ -126,6 +132,7 @@ DECLARE
   here boolean;
   rule text;
   allowed boolean;
+  moving jsonb;
 BEGIN
   -- pgapp's own bookkeeping here (forget_insert), never a write to rds.
   IF current_setting('rds_replica.local', true) = 'on' THEN
@@ -140,6 +147,19 @@ BEGIN
   IF TG_OP = 'UPDATE' AND current_setting('rds_replica.upserted', true) = TG_RELID::text || ' ' || row_key THEN
     PERFORM set_config('rds_replica.upserted', '', true);
     RETURN NEW;
+  END IF;
+  -- A row this statement's UPDATE moves to another partition here (a replica partitioned as on rds):
+  -- Postgres deletes it from its partition and inserts it into the other, and rds's UPDATE (sent by
+  -- the UPDATE's trigger, below) moved it there already: neither goes to rds. The row leaves here
+  -- (forget_insert) and comes back from rds, which publishes the move as a delete and an insert.
+  moving := nullif(current_setting('rds_replica.moving', true), '')::jsonb;
+  IF moving ->> 'at' = statement_timestamp()::text AND moving ->> 'root' = pg_partition_root(TG_RELID)::text THEN
+    IF TG_OP = 'DELETE' AND moving ->> 'old' = (SELECT jsonb_agg(to_jsonb(OLD) -> k) FROM jsonb_array_elements_text(spec -> 'key') k)::text THEN
+      RETURN OLD;
+    ELSIF TG_OP = 'INSERT' AND moving ->> 'new' = row_key THEN
+      PERFORM set_config('rds_replica.moving', '', true);
+      RETURN NEW;
+    END IF;
   END IF;
   -- A per-user table's own rule for the row an API caller writes (its policy's WITH CHECK: the owner,
   -- and references only to rows the caller can see), before anything goes to rds: as on rds, the
@@ -224,6 +244,12 @@ BEGIN
     RETURN OLD;
   END IF;
   NEW := jsonb_populate_record(NEW, result -> 'row');
+  IF TG_OP = 'UPDATE' AND pg_partition_root(TG_RELID) IS DISTINCT FROM TG_RELID AND pg_partition_root(TG_RELID) IS NOT NULL THEN
+    PERFORM set_config('rds_replica.moving', jsonb_build_object(
+      'at', statement_timestamp()::text, 'root', pg_partition_root(TG_RELID)::text,
+      'old', (SELECT jsonb_agg(to_jsonb(OLD) -> k) FROM jsonb_array_elements_text(spec -> 'key') k)::text,
+      'new', (SELECT jsonb_agg(to_jsonb(NEW) -> k) FROM jsonb_array_elements_text(spec -> 'key') k)::text)::text, true);
+  END IF;
   IF conflict ->> 'action' = 'update' THEN
     PERFORM set_config('rds_replica.upserted',
                        TG_RELID::text || ' ' || (SELECT jsonb_agg(to_jsonb(NEW) -> k) FROM jsonb_array_elements_text(spec -> 'key') k)::text, true);

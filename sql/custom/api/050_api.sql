@@ -98,7 +98,10 @@ BEGIN
       RAISE EXCEPTION '% has "access": "owner", but no % column of type text or uuid to hold the owner', t.rel, owner_col
         USING HINT = format('Add it on rds (ALTER TABLE %s ADD COLUMN %I text), or choose "read" or "write" for it.', t.rel, owner_col);
     END IF;
-    key := CASE WHEN jsonb_typeof(t.def -> 'key') = 'array' THEN t.def -> 'key' ELSE '[]' END;
+    -- Its primary key; a partitioned table without one, the key each of its partitions has (rds's
+    -- writes name a row by it).
+    key := CASE WHEN jsonb_typeof(t.def -> 'key') = 'array' THEN t.def -> 'key'
+                WHEN jsonb_typeof(t.def -> 'leafKey') = 'array' THEN t.def -> 'leafKey' ELSE '[]' END;
     plan := plan || jsonb_build_object(
       'rel', t.rel, 'st', pgapp_private.replica_table(t.def), 'name', t.name, 'schema', t.schema, 'access', access, 't', t.def, 'key', key,
       'note', CASE WHEN access = 'none' THEN 'served to nobody ("access": "none")'
@@ -123,24 +126,34 @@ END $$;
 CREATE OR REPLACE FUNCTION pgapp_private.access_sql(p jsonb) RETURNS text[]
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog AS $$
 DECLARE
-  st text := p ->> 'st';
   oc text := p -> 'owner' ->> 'name';
   me text := format('(SELECT rds_bridge.current_user_id())%s', CASE WHEN p -> 'owner' ->> 'type' = 'uuid' THEN '::uuid' ELSE '' END);
   cols text := (SELECT string_agg(format('%I', x), ', ') FROM jsonb_array_elements_text(p -> 'writable') x);
   refs text;
-  out text[] := ARRAY[format('REVOKE ALL ON %s FROM PUBLIC, web_anon, web_user', st)];
+  st text;
+  out text[] := '{}';
 BEGIN
-  IF p ->> 'access' = 'none' THEN
-    RETURN out;
-  END IF;
-  out := out || format('GRANT SELECT ON %s TO web_anon, web_user', st);
-  IF p ->> 'access' IN ('write', 'owner') THEN
-    out := out || format('GRANT DELETE ON %s TO web_user', st);
-    IF cols IS NOT NULL THEN
-      out := out || format('GRANT INSERT (%2$s), UPDATE (%2$s) ON %1$s TO web_user', st, cols);
+  -- The table, and each of its partitions: an endpoint of its own on rds, with the same rules (on rds's
+  -- too, the oracle's). Where the table is not partitioned here (read through postgres_fdw) its
+  -- partitions are not here either: their statements are then for rds's alone (made where they exist).
+  FOR st IN SELECT p ->> 'st'
+            UNION ALL
+            SELECT format('%I.%I', x ->> 'schema', x ->> 'name') FROM jsonb_array_elements(coalesce(nullif(p -> 't' -> 'partitions', 'null'), '[]')) x LOOP
+    IF st <> p ->> 'st' AND NOT pgapp_private.partitioned_here(p -> 't', p ->> 'reads') THEN
+      out := out || ARRAY(SELECT format('DO $where_it_exists$ BEGIN IF to_regclass(%L) IS NOT NULL THEN EXECUTE %L; END IF; END $where_it_exists$', st, x)
+                          FROM unnest(pgapp_private.access_sql(p - 't' || jsonb_build_object('st', st, 't', (p -> 't') - 'partitions'))) x);
+      CONTINUE;
     END IF;
-  END IF;
-  IF p ->> 'access' = 'owner' THEN
+    out := out || format('REVOKE ALL ON %s FROM PUBLIC, web_anon, web_user', st);
+    CONTINUE WHEN p ->> 'access' = 'none';
+    out := out || format('GRANT SELECT ON %s TO web_anon, web_user', st);
+    IF p ->> 'access' IN ('write', 'owner') THEN
+      out := out || format('GRANT DELETE ON %s TO web_user', st);
+      IF cols IS NOT NULL THEN
+        out := out || format('GRANT INSERT (%2$s), UPDATE (%2$s) ON %1$s TO web_user', st, cols);
+      END IF;
+    END IF;
+    CONTINUE WHEN p ->> 'access' <> 'owner';
     -- A reference to another owner table names a row the caller can see there (its rules apply to the
     -- look): a shared one or their own — someone else's private row is as good as missing.
     SELECT string_agg(format('(%s OR EXISTS (SELECT 1 FROM %s r WHERE %s))',
@@ -160,7 +173,7 @@ BEGIN
       format('CREATE POLICY pgapp_insert ON %s FOR INSERT TO web_user, api_owner WITH CHECK (%I = %s%s)', st, oc, me, coalesce(' AND ' || refs, '')),
       format('CREATE POLICY pgapp_update ON %s FOR UPDATE TO web_user, api_owner USING (%I = %s) WITH CHECK (%I = %s%s)', st, oc, me, oc, me, coalesce(' AND ' || refs, '')),
       format('CREATE POLICY pgapp_delete ON %s FOR DELETE TO web_user, api_owner USING (%I = %s)', st, oc, me)];
-  END IF;
+  END LOOP;
   RETURN out;
 END $$;
 
@@ -398,8 +411,11 @@ BEGIN
     sql := array_to_string(pgapp_private.access_sql(p), E';\n');
     wanted := wanted || obj;
     CONTINUE WHEN sql = (SELECT g.ddl FROM pgapp_private.generated g WHERE g.object = obj);
-    FOR e IN SELECT to_jsonb(pol.polname::text) FROM pg_policy pol WHERE pol.polrelid = (p ->> 'st')::regclass AND pol.polname::text LIKE 'pgapp\_%' LOOP
-      EXECUTE format('DROP POLICY %I ON %s', e #>> '{}', p ->> 'st');
+    -- (its partitions' too)
+    FOR e IN SELECT jsonb_build_array(pol.polname::text, pol.polrelid::regclass::text) FROM pg_policy pol
+             WHERE pol.polrelid IN (SELECT (p ->> 'st')::regclass UNION ALL SELECT pt.relid FROM pg_partition_tree((p ->> 'st')::regclass) pt)
+               AND pol.polname::text LIKE 'pgapp\_%' LOOP
+      EXECUTE format('DROP POLICY %I ON %s', e ->> 0, e ->> 1);
     END LOOP;
     IF p ->> 'access' <> 'owner' AND EXISTS (SELECT 1 FROM pgapp_private.generated g WHERE g.object = obj AND g.ddl LIKE '%ENABLE ROW LEVEL SECURITY%') THEN
       EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', p ->> 'st');
@@ -495,10 +511,14 @@ BEGIN
   SELECT u ->> 'schema', u ->> 'name', u ->> 'kind',
          CASE u ->> 'kind'
            WHEN 'procedure' THEN 'PostgREST calls functions, not procedures (on rds too: 404)'
-           WHEN 'partition' THEN 'pgapp serves its partitioned table, not each partition (not yet)'
+           WHEN 'partition' THEN 'its partitioned table reads through postgres_fdw (keyless, or "reads": "fdw"): pgapp serves that table, not each partition; over the replica each is an endpoint too'
            WHEN 'foreign table' THEN 'a foreign table on rds: pgapp does not bridge what rds itself reaches elsewhere'
            ELSE format('pgapp serves tables; a %s is not served (not yet)', u ->> 'kind') END
-  FROM jsonb_array_elements(coalesce(d -> 'unserved', '[]')) u;
+  FROM jsonb_array_elements(coalesce(d -> 'unserved', '[]')) u
+  -- A replica's partitions are served (each an endpoint, as on rds).
+  WHERE NOT (u ->> 'kind' = 'partition' AND EXISTS (
+    SELECT 1 FROM jsonb_array_elements(plan) x, jsonb_array_elements(coalesce(nullif(x -> 't' -> 'partitions', 'null'), '[]')) y
+    WHERE pgapp_private.partitioned_here(x -> 't', x ->> 'reads') AND y ->> 'schema' = u ->> 'schema' AND y ->> 'name' = u ->> 'name'));
   INSERT INTO pgapp_private.api_unserved (schema, name, kind, why)
   SELECT split_part(w.rel, '.', 1), substr(w.rel, length(split_part(w.rel, '.', 1)) + 2), w.kind, w.note
   FROM pgapp_private.views w WHERE NOT w.made;

@@ -133,8 +133,11 @@ BEGIN
       WHEN 'access' THEN
         IF to_regclass(ident) IS NOT NULL THEN
           EXECUTE format('REVOKE ALL ON %s FROM web_anon, web_user', ident);
-          FOR ident IN SELECT format('%I ON %s', pol.polname, to_regclass(regexp_replace(g.object, '^access ', '')))
-                       FROM pg_policy pol WHERE pol.polrelid = to_regclass(regexp_replace(g.object, '^access ', ''))
+          -- (and its partitions', where it is partitioned here)
+          FOR ident IN SELECT format('%I ON %s', pol.polname, pol.polrelid::regclass)
+                       FROM pg_policy pol
+                       WHERE pol.polrelid IN (SELECT to_regclass(regexp_replace(g.object, '^access ', ''))
+                                              UNION ALL SELECT pt.relid FROM pg_partition_tree(to_regclass(regexp_replace(g.object, '^access ', ''))) pt)
                          AND pol.polname::text LIKE 'pgapp\_%' LOOP
             EXECUTE 'DROP POLICY ' || ident;
           END LOOP;

@@ -60,6 +60,12 @@ LANGUAGE sql IMMUTABLE SET search_path = pg_catalog AS $$
   SELECT CASE WHEN (def ->> 'published')::boolean THEN 'replica' ELSE 'fdw' END
 $$;
 
+-- Whether a table is partitioned here as on rds: a replica of a partitioned table.
+CREATE OR REPLACE FUNCTION pgapp_private.partitioned_here(def jsonb, mode text) RETURNS boolean
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog AS $$
+  SELECT mode = 'replica' AND def ->> 'partitionBy' IS NOT NULL
+$$;
+
 -- One column. A replica table computes a generated column itself (logical replication does not carry
 -- them); an empty fdw table's columns are plain, as its foreign child's are (a parent's and a
 -- child's columns are generated alike or not at all), and rds computes the value. An identity
@@ -92,7 +98,11 @@ BEGIN
     st := pgapp_private.replica_table(t.def);
     def := t.def;
     mode := pgapp_private.table_mode(t.def);
-    spec := jsonb_build_object('mode', mode)::text;
+    -- A replica of a partitioned table is partitioned as rds's is (its partitions are endpoints too,
+    -- as on rds, and the subscription's rows land in the partition rds's are in).
+    spec := (jsonb_build_object('mode', mode)
+             || CASE WHEN mode = 'replica' AND t.def ->> 'partitionBy' IS NOT NULL
+                     THEN jsonb_build_object('partitions', md5((t.def -> 'partitionBy')::text || (t.def -> 'partitions')::text)) ELSE '{}' END)::text;
     rows := (t.def ->> 'rows')::bigint;
     bytes := (t.def ->> 'bytes')::bigint;
     IF to_regclass(st) IS NULL THEN
@@ -131,7 +141,7 @@ BEGIN
     RETURN;
   END IF;
   FOR fk IN SELECT co.conrelid::regclass AS child, co.conname FROM pg_constraint co
-            WHERE co.confrelid = to_regclass(st) AND co.conrelid <> co.confrelid AND co.contype = 'f' LOOP
+            WHERE co.confrelid = to_regclass(st) AND co.conrelid <> co.confrelid AND co.contype = 'f' AND co.conparentid = 0 LOOP
     EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', fk.child, fk.conname);
   END LOOP;
   -- Other tables' per-user rules look rows up here (a reference must name a row the caller sees):
@@ -142,7 +152,8 @@ BEGIN
               AND pol.polname::text LIKE 'pgapp\_%' LOOP
     PERFORM pgapp_private.drop_generated(fk.object);
   END LOOP;
-  FOR child IN SELECT i.inhrelid::regclass FROM pg_inherits i WHERE i.inhparent = to_regclass(st) LOOP
+  FOR child IN SELECT i.inhrelid::regclass FROM pg_inherits i JOIN pg_class k ON k.oid = i.inhrelid
+               WHERE i.inhparent = to_regclass(st) AND k.relkind = 'f' LOOP
     EXECUTE format('ALTER FOREIGN TABLE %s NO INHERIT %s', child, st);
   END LOOP;
   -- Your own policies on it (pgapp's are pgapp_*, made again by sync_api) come back on the new table.
@@ -205,8 +216,25 @@ BEGIN
       changed := changed || t.rel;
     END IF;
     IF t.state <> 'same' THEN
-      EXECUTE format('CREATE TABLE %s (%s)', t.st,
-                     (SELECT string_agg(pgapp_private.table_column(x, t.mode), ', ') FROM jsonb_array_elements(t.def -> 'columns') x));
+      EXECUTE format('CREATE TABLE %s (%s)%s', t.st,
+                     (SELECT string_agg(pgapp_private.table_column(x, t.mode), ', ') FROM jsonb_array_elements(t.def -> 'columns') x),
+                     CASE WHEN pgapp_private.partitioned_here(t.def, t.mode) THEN ' PARTITION BY ' || (t.def ->> 'partitionBy') ELSE '' END);
+      -- Its partitions, as rds's (top down: a partition partitioned in turn before its own).
+      IF pgapp_private.partitioned_here(t.def, t.mode) THEN
+        FOR c IN SELECT jsonb_array_elements(coalesce(nullif(t.def -> 'partitions', 'null'), '[]')) LOOP
+          EXECUTE format('CREATE SCHEMA IF NOT EXISTS %I', c ->> 'schema');
+          EXECUTE format('CREATE TABLE %I.%I PARTITION OF %s %s%s', c ->> 'schema', c ->> 'name', c ->> 'parent', c ->> 'bound',
+                         CASE WHEN c ->> 'partitionBy' IS NOT NULL THEN ' PARTITION BY ' || (c ->> 'partitionBy') ELSE '' END);
+          EXECUTE format('GRANT SELECT ON %I.%I TO api_owner', c ->> 'schema', c ->> 'name');
+        END LOOP;
+        -- Rows of a partition rds adds later (a monthly job) must land somewhere until the next `dev`
+        -- makes that partition here too (the table changes: it is made again and copied again): a
+        -- default partition of pgapp's own, where rds's table has none, outside the served schemas.
+        IF t.def ->> 'partitionBy' !~* '^hash' AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(coalesce(nullif(t.def -> 'partitions', 'null'), '[]')) x
+                                                                 WHERE x ->> 'parent' = t.st AND x ->> 'bound' = 'DEFAULT') THEN
+          EXECUTE format('CREATE TABLE pgapp_private.%I PARTITION OF %s DEFAULT', left(t.rel, 48) || ' default', t.st);
+        END IF;
+      END IF;
       FOR expr IN DELETE FROM pgapp_private.kept_policies k WHERE k.st = t.st RETURNING k.ddl LOOP
         BEGIN
           EXECUTE expr;
@@ -232,7 +260,8 @@ BEGIN
     END IF;
     -- Where its rows are, when not here: rds's table (fdw) as its inheritance child.
     wanted := CASE WHEN t.mode = 'fdw' THEN ARRAY[pgapp_private.foreign_table(t.def)] ELSE '{}' END;
-    FOR child IN SELECT i.inhrelid::regclass FROM pg_inherits i WHERE i.inhparent = t.st::regclass LOOP
+    FOR child IN SELECT i.inhrelid::regclass FROM pg_inherits i JOIN pg_class k ON k.oid = i.inhrelid
+                 WHERE i.inhparent = t.st::regclass AND k.relkind = 'f' LOOP
       IF NOT child::text = ANY (wanted) THEN
         EXECUTE format('ALTER FOREIGN TABLE %s NO INHERIT %s', child, t.st);
       END IF;
@@ -253,6 +282,13 @@ BEGIN
     CONTINUE WHEN EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = st::regclass AND conname = k ->> 'name');
     EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s', st, k ->> 'name', k ->> 'def');
   END LOOP;
+  -- A replica's partitions' own keys (those not the partitioned table's), as rds's.
+  FOR st, k IN SELECT format('%I.%I', y ->> 'schema', y ->> 'name'), z
+               FROM jsonb_array_elements(plan) x, jsonb_array_elements(coalesce(nullif(x -> 'def' -> 'partitions', 'null'), '[]')) y, jsonb_array_elements(y -> 'constraints') z
+               WHERE pgapp_private.partitioned_here(x -> 'def', x ->> 'mode') LOOP
+    CONTINUE WHEN EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = st::regclass AND conname = k ->> 'name');
+    EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s', st, k ->> 'name', k ->> 'def');
+  END LOOP;
   FOR t IN SELECT x.* FROM jsonb_to_recordset(plan) AS x(rel text, st text, def jsonb) LOOP
     FOR k IN SELECT x FROM jsonb_array_elements(t.def -> 'indexes') x LOOP
       CONTINUE WHEN EXISTS (SELECT 1 FROM pg_class WHERE relnamespace = to_regnamespace(quote_ident(t.def ->> 'schema')) AND relname = k ->> 'name');
@@ -270,15 +306,19 @@ BEGIN
                WHERE y ->> 'kind' = 'f' AND format('%s.%s', y ->> 'refSchema', y ->> 'refTable') = ANY (rels)
                ORDER BY x ->> 'rel', y ->> 'name' LOOP
     CONTINUE WHEN EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = st::regclass AND conname = k ->> 'name');
-    EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s NOT VALID', st, k ->> 'name', k ->> 'def');
+    -- (A partitioned table's foreign keys cannot be NOT VALID: it is checked then, while the table
+    -- is still empty or holds rds's rows, which rds checked.)
+    EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s%s', st, k ->> 'name', k ->> 'def',
+                   CASE WHEN (SELECT relkind FROM pg_class WHERE oid = st::regclass) = 'p' THEN '' ELSE ' NOT VALID' END);
   END LOOP;
   -- rds checks references; here the foreign keys only describe relationships. Their triggers off:
   -- a write is never refused here for a row the replica has not received yet (nor would an fdw
   -- table's empty local part hold the row referenced), and nothing cascades locally.
   FOR g IN SELECT tg.tgrelid::regclass AS rel, tg.tgname FROM pg_trigger tg JOIN pg_constraint co ON co.oid = tg.tgconstraint
            WHERE co.contype = 'f' AND tg.tgenabled <> 'D'
-             AND (co.conrelid::regclass::text = ANY (ARRAY(SELECT x ->> 'st' FROM jsonb_array_elements(plan) x))
-                  OR co.confrelid::regclass::text = ANY (ARRAY(SELECT x ->> 'st' FROM jsonb_array_elements(plan) x))) LOOP
+             -- (a partition's, as its partitioned table's: by the root)
+             AND (coalesce(pg_partition_root(co.conrelid), co.conrelid)::regclass::text = ANY (ARRAY(SELECT x ->> 'st' FROM jsonb_array_elements(plan) x))
+                  OR coalesce(pg_partition_root(co.confrelid), co.confrelid)::regclass::text = ANY (ARRAY(SELECT x ->> 'st' FROM jsonb_array_elements(plan) x))) LOOP
     EXECUTE format('ALTER TABLE %s DISABLE TRIGGER %I', g.rel, g.tgname);
   END LOOP;
 
@@ -298,5 +338,5 @@ BEGIN
     'copies', (SELECT coalesce(jsonb_agg(jsonb_build_object('rel', x ->> 'rel', 'table', x ->> 'st', 'rows', x -> 'rows', 'bytes', x -> 'bytes')), '[]')
                FROM jsonb_array_elements(plan) x WHERE x ->> 'state' <> 'same' AND x ->> 'mode' = 'replica'));
 END $$;
-REVOKE ALL ON FUNCTION pgapp_private.table_mode(jsonb), pgapp_private.table_column(jsonb, text),
+REVOKE ALL ON FUNCTION pgapp_private.table_mode(jsonb), pgapp_private.table_column(jsonb, text), pgapp_private.partitioned_here(jsonb, text),
   pgapp_private.tables_plan(), pgapp_private.drop_table(text[], text), pgapp_private.sync_tables() FROM PUBLIC;
