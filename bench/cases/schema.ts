@@ -53,11 +53,58 @@ export async function ensureLocal(custom: string): Promise<void> {
   await new Promise((r) => setTimeout(r, 1000));
 }
 
+/**
+ * The baseline of rds's views and functions (the issue "the whole schema"): the same definitions over
+ * the local twins (`_local`), made on custom the way pgapp makes rds's — views owned by api_owner,
+ * functions as written — and served the same.
+ */
+export async function ensureLocalObjects(custom: string): Promise<void> {
+  await withDb(custom, async (c) => {
+    if (
+      (await c.query(`SELECT to_regprocedure('desk.recolor_label_local(integer, text)') IS NOT NULL AS e`))
+        .rows[0].e
+    )
+      return;
+    const local = (sql: string) => sql.replace(/\bdesk\.(tickets|agents|labels)\b/g, 'desk.$1_local');
+    const views = ['desk.ticket_board', 'desk.priority_counts'];
+    const fns = ['desk.owned_tickets()', 'desk.recolor_label(integer, text)'];
+    const sql: string[] = [];
+    for (const v of views) {
+      const def = (await c.query(`SELECT pg_get_viewdef($1::regclass) AS d`, [v])).rows[0].d as string;
+      sql.push(
+        `CREATE OR REPLACE VIEW ${v}_local AS ${local(def)}`,
+        `ALTER VIEW ${v}_local OWNER TO api_owner`,
+        `GRANT SELECT ON ${v}_local TO web_anon, web_user`,
+      );
+    }
+    for (const f of fns) {
+      const name = f.slice(0, f.indexOf('('));
+      // rds's writing function is a call to rds on custom: its local twin is rds's own definition.
+      const def =
+        name === 'desk.recolor_label'
+          ? `CREATE FUNCTION desk.recolor_label(label_id integer, new_color text) RETURNS desk.labels LANGUAGE sql AS $$ UPDATE desk.labels SET color = new_color WHERE id = label_id RETURNING * $$`
+          : ((await c.query(`SELECT pg_get_functiondef($1::regprocedure) AS d`, [f])).rows[0].d as string);
+      sql.push(
+        local(def)
+          .replace(`${name}(`, `${name}_local(`)
+          .replace('CREATE OR REPLACE FUNCTION', 'CREATE FUNCTION'),
+        `GRANT EXECUTE ON FUNCTION ${name}_local${f.slice(f.indexOf('('))} TO web_anon, web_user`,
+      );
+    }
+    sql.push(`NOTIFY pgrst, 'reload schema'`);
+    await c.query(sql.join(';\n'));
+  });
+  await new Promise((r) => setTimeout(r, 1000));
+}
+
 /** A request shape, as a path for either side: `s` is the suffix of its tables ('' or '_local'). */
 export interface Shape {
   name: string;
   path: (s: string) => string;
   headers?: Record<string, string>;
+  /** A write: its method and body (as web_user). */
+  method?: 'POST' | 'PATCH';
+  body?: (n: number) => unknown;
 }
 
 /**
@@ -75,7 +122,10 @@ export async function versusLocal(
     ['api', ''],
   ] as const) {
     const path = () => shape.path(suffix);
-    const opts = shape.headers ? { headers: shape.headers } : {};
+    const opts = {
+      ...(shape.headers ? { headers: shape.headers } : {}),
+      ...(shape.method ? { method: shape.method, body: shape.body } : {}),
+    };
     await load(stack.api, path, stack.jwtSecret, { ...opts, seconds: 2 }); // warm
     const many = await load(stack.api, path, stack.jwtSecret, opts);
     const one = await load(stack.api, path, stack.jwtSecret, {
@@ -134,8 +184,36 @@ export async function benchSchema() {
       benchmark: `Your schema (desk fixture): ${shape.name}, replica reads`,
       limit: 1.2,
     });
+  // rds's views and functions (the issue "the whole schema"): made on custom from rds's definitions,
+  // they read the replica — against the same definitions over local tables.
+  await ensureLocalObjects(stack.custom);
+  const objects: (Shape & { limit?: number })[] = [
+    {
+      name: 'a join view (tickets × agents), page of 100',
+      path: (s) => `/ticket_board${s}?order=id&limit=100&id=gt.${keyset()}`,
+      limit: 1.2,
+    },
+    { name: 'an aggregate view (tickets by priority)', path: (s) => `/priority_counts${s}`, limit: 1.2 },
+    {
+      name: 'a reading RPC (SETOF tickets), page of 100',
+      path: (s) => `/rpc/owned_tickets${s}?order=id&limit=100`,
+      limit: 1.2,
+    },
+    {
+      // On rds, in the request's own rds transaction; the baseline writes a local table.
+      name: 'a writing RPC (runs on rds)',
+      path: (s) => `/rpc/recolor_label${s}`,
+      method: 'POST',
+      body: (n) => ({ label_id: 1 + (n % 5), new_color: `c${n % 7}` }),
+    },
+  ];
+  for (const { limit, ...shape } of objects)
+    await versusLocal(stack, shape, {
+      benchmark: `Your schema (desk fixture): ${shape.name}`,
+      ...(limit ? { limit } : {}),
+    });
   notes.push(
     '',
-    `"Your schema" rows: the desk fixture (test/fixtures/desk: a ticket desk in two schemas, nothing like the CRM), medium seed (${TICKETS.toLocaleString('en')} tickets), on a stack of its own (\`${PROJECT}\`). desk's tables as pgapp serves them from rds's catalog (replica reads) against local tables beside them holding the same rows with the same keys, foreign keys and per-user rules, asked the same requests.`,
+    `"Your schema" rows: the desk fixture (test/fixtures/desk: a ticket desk in two schemas, nothing like the CRM), medium seed (${TICKETS.toLocaleString('en')} tickets), on a stack of its own (\`${PROJECT}\`). desk's tables as pgapp serves them from rds's catalog (replica reads) against local tables beside them holding the same rows with the same keys, foreign keys and per-user rules, asked the same requests. Its views and reading function are rds's definitions made on custom (over the replica), against the same definitions over the local tables; its writing function runs on rds (in the request's rds transaction, through pgapp_bridge.writes), against the same function writing a local table: that row is reported, what a call to rds costs.`,
   );
 }

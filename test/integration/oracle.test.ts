@@ -74,7 +74,7 @@ describe.skipIf(!postgrest.available)(title, () => {
     );
   });
 
-  it("follows rds's views on the next dev — redefined, added, dropped — and leaves a view of yours at the same name alone", async () => {
+  it("follows rds's views and functions on the next dev — redefined, added, dropped — and leaves yours at the same name alone", async () => {
     const get = async (path: string) => {
       const res = await fetch(stack.api(path));
       return { status: res.status, body: await res.json() };
@@ -86,13 +86,18 @@ describe.skipIf(!postgrest.available)(title, () => {
                 sum(length) OVER (PARTITION BY rating ORDER BY film_id) AS running_length, rating
          FROM public.film;
        CREATE VIEW public.g_film AS SELECT film_id, title FROM public.film WHERE rating = 'G';
-       DROP VIEW public.payroll;`,
+       DROP VIEW public.payroll;
+       CREATE OR REPLACE FUNCTION public.sum_of(VARIADIC nums integer[]) RETURNS integer LANGUAGE sql IMMUTABLE AS
+         $$ SELECT 1000 + sum(n)::integer FROM unnest(nums) n $$;
+       CREATE FUNCTION public.twice(n integer) RETURNS integer LANGUAGE sql IMMUTABLE AS $$ SELECT 2 * n $$;`,
     );
     // Yours (db/custom), at the name of rds's long_film: from then on it is yours.
     mkdirSync(join(stack.home, 'db', 'custom'), { recursive: true });
     writeFileSync(
       join(stack.home, 'db', 'custom', '010_long_film.sql'),
-      'CREATE OR REPLACE VIEW public.long_film AS SELECT film_id, title, length, language_id FROM public.film WHERE length > 170;\n',
+      'CREATE OR REPLACE VIEW public.long_film AS SELECT film_id, title, length, language_id FROM public.film WHERE length > 170;\n' +
+        // and yours at the signature of rds's film_count().
+        'CREATE OR REPLACE FUNCTION public.film_count() RETURNS bigint LANGUAGE sql STABLE AS $$ SELECT 42::bigint $$;\n',
     );
     const r = await stack.dev();
     expect(r.code, r.output).toBe(0);
@@ -108,6 +113,10 @@ describe.skipIf(!postgrest.available)(title, () => {
     expect(g.status).toBe(200);
     expect(g.body.length).toBeGreaterThan(0);
     expect((await get('/payroll')).status).toBe(404);
+    // A function replaced on rds, and a new one.
+    expect((await get('/rpc/sum_of?nums=1&nums=2')).body).toBe(1003);
+    expect((await get('/rpc/twice?n=21')).body).toBe(42);
+    expect((await get('/rpc/film_count')).body).toBe(42);
     const mine = await get('/long_film?select=length&order=length');
     expect(mine.body.length).toBeGreaterThan(0);
     expect(mine.body.every((x: { length: number }) => x.length > 170)).toBe(true);
@@ -119,6 +128,7 @@ describe.skipIf(!postgrest.available)(title, () => {
     const again = await stack.dev();
     expect(again.code, again.output).toBe(0);
     expect((await get('/long_film?select=length&length=lte.170')).body).toEqual([]);
+    expect((await get('/rpc/film_count')).body).toBe(42);
     const both = (await get('/g_film?select=film_id')).body.length;
     expect(both).toBeGreaterThan(g.body.length);
   });

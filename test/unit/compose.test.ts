@@ -46,6 +46,8 @@ describe('compose.yaml', () => {
       'custom:call:pgapp_private.sync_types',
       'custom:call:pgapp_private.sync_foreign_tables',
       'custom:call:pgapp_private.sync_tables',
+      'custom:call:pgapp_private.sync_views',
+      'custom:call:pgapp_private.sync_functions',
       'custom:custom/api',
       'custom:call:pgapp_private.sync_api',
       'custom:custom/app',

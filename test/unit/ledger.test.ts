@@ -12,6 +12,8 @@ describe('SQL ledger (pure parts)', () => {
       'custom/bridge/040_foreign_tables.sql',
       'custom/bridge/050_tables.sql',
       'custom/bridge/060_owner.sql',
+      'custom/bridge/070_views.sql',
+      'custom/bridge/080_functions.sql',
     ]);
     expect(readSqlDir(join(EXAMPLES_DIR, 'crm'), 'db/rds/migrations').map((f) => f.name)).toEqual([
       'db/rds/migrations/010_crm_schema.sql',

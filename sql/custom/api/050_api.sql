@@ -3,7 +3,8 @@
 -- the first the default: `Accept-Profile: kb`), from custom, where every table of rds is a table
 -- with rds's name, columns, keys and foreign keys (bridge/050_tables.sql): it answers as PostgREST
 -- pointed at rds itself would. sync_api(), called by every `dev` (and compose's setup) after the
--- tables, gives each its access, its writes and pgapp's extra embed names:
+-- tables, views and functions, gives each its access (as 045_access.sql writes it: rds's views and
+-- functions too), its writes and pgapp's extra embed names:
 --
 --   access      per table ("tables": {"<schema>.<table>": {"access": …}}), by default "owner" for a
 --               table with the owner column ("ownerColumn", default owner_id) and "access" (default
@@ -104,7 +105,7 @@ BEGIN
                 WHEN jsonb_typeof(t.def -> 'leafKey') = 'array' THEN t.def -> 'leafKey' ELSE '[]' END;
     plan := plan || jsonb_build_object(
       'rel', t.rel, 'st', pgapp_private.replica_table(t.def), 'name', t.name, 'schema', t.schema, 'access', access, 't', t.def, 'key', key,
-      'note', CASE WHEN access = 'none' THEN 'served to nobody ("access": "none")'
+      'note', CASE WHEN access = 'none' THEN pgapp_private.access_note(access)
                    WHEN access IN ('write', 'owner') AND jsonb_array_length(key) = 0 AND pgapp_private.table_mode(t.def) = 'replica'
                    THEN 'no primary key: inserts only' END,
       'reads', pgapp_private.table_mode(t.def),
@@ -120,62 +121,6 @@ BEGIN
   RETURN plan;
 END $$;
 
--- Who may do what to one table (`p`, an entry of the plan), as statements: grants by name, the
--- owner column's default (the caller, from the token), and for "owner" row-level security. The same
--- statements give PostgREST pointed at rds the same rules (the test oracle: test/oracle/harness.ts).
-CREATE OR REPLACE FUNCTION pgapp_private.access_sql(p jsonb) RETURNS text[]
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog AS $$
-DECLARE
-  oc text := p -> 'owner' ->> 'name';
-  me text := format('(SELECT rds_bridge.current_user_id())%s', CASE WHEN p -> 'owner' ->> 'type' = 'uuid' THEN '::uuid' ELSE '' END);
-  cols text := (SELECT string_agg(format('%I', x), ', ') FROM jsonb_array_elements_text(p -> 'writable') x);
-  refs text;
-  st text;
-  out text[] := '{}';
-BEGIN
-  -- The table, and each of its partitions: an endpoint of its own on rds, with the same rules (on rds's
-  -- too, the oracle's). Where the table is not partitioned here (read through postgres_fdw) its
-  -- partitions are not here either: their statements are then for rds's alone (made where they exist).
-  FOR st IN SELECT p ->> 'st'
-            UNION ALL
-            SELECT format('%I.%I', x ->> 'schema', x ->> 'name') FROM jsonb_array_elements(coalesce(nullif(p -> 't' -> 'partitions', 'null'), '[]')) x LOOP
-    IF st <> p ->> 'st' AND NOT pgapp_private.partitioned_here(p -> 't', p ->> 'reads') THEN
-      out := out || ARRAY(SELECT format('DO $where_it_exists$ BEGIN IF to_regclass(%L) IS NOT NULL THEN EXECUTE %L; END IF; END $where_it_exists$', st, x)
-                          FROM unnest(pgapp_private.access_sql(p - 't' || jsonb_build_object('st', st, 't', (p -> 't') - 'partitions'))) x);
-      CONTINUE;
-    END IF;
-    out := out || format('REVOKE ALL ON %s FROM PUBLIC, web_anon, web_user', st);
-    CONTINUE WHEN p ->> 'access' = 'none';
-    out := out || format('GRANT SELECT ON %s TO web_anon, web_user', st);
-    IF p ->> 'access' IN ('write', 'owner') THEN
-      out := out || format('GRANT DELETE ON %s TO web_user', st);
-      IF cols IS NOT NULL THEN
-        out := out || format('GRANT INSERT (%2$s), UPDATE (%2$s) ON %1$s TO web_user', st, cols);
-      END IF;
-    END IF;
-    CONTINUE WHEN p ->> 'access' <> 'owner';
-    -- A reference to another owner table names a row the caller can see there (its rules apply to the
-    -- look): a shared one or their own — someone else's private row is as good as missing.
-    SELECT string_agg(format('(%s OR EXISTS (SELECT 1 FROM %s r WHERE %s))',
-                             (SELECT string_agg(format('%I IS NULL', c), ' OR ') FROM jsonb_array_elements_text(k -> 'columns') c),
-                             format('%I.%I', k ->> 'refSchema', k ->> 'refTable'),
-                             (SELECT string_agg(format('r.%I = %s.%I', rc, st, c), ' AND ')
-                                FROM jsonb_array_elements_text(k -> 'columns') WITH ORDINALITY AS a(c, i)
-                                JOIN jsonb_array_elements_text(k -> 'refColumns') WITH ORDINALITY AS b(rc, j) ON i = j)), ' AND ' ORDER BY k ->> 'name')
-      INTO refs
-      FROM jsonb_array_elements(p -> 't' -> 'constraints') k
-     WHERE k ->> 'kind' = 'f' AND (p -> 'owners') ? format('%s.%s', k ->> 'refSchema', k ->> 'refTable');
-    out := out || ARRAY[
-      format('ALTER TABLE %s ALTER COLUMN %I SET DEFAULT rds_bridge.owner_of_write()%s', st, oc,
-             CASE WHEN p -> 'owner' ->> 'type' = 'uuid' THEN '::uuid' ELSE '' END),
-      format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', st),
-      format('CREATE POLICY pgapp_read ON %s FOR SELECT TO web_anon, web_user, api_owner USING (%I IS NULL OR %I = %s)', st, oc, oc, me),
-      format('CREATE POLICY pgapp_insert ON %s FOR INSERT TO web_user, api_owner WITH CHECK (%I = %s%s)', st, oc, me, coalesce(' AND ' || refs, '')),
-      format('CREATE POLICY pgapp_update ON %s FOR UPDATE TO web_user, api_owner USING (%I = %s) WITH CHECK (%I = %s%s)', st, oc, me, oc, me, coalesce(' AND ' || refs, '')),
-      format('CREATE POLICY pgapp_delete ON %s FOR DELETE TO web_user, api_owner USING (%I = %s)', st, oc, me)];
-  END LOOP;
-  RETURN out;
-END $$;
 
 -- Everything the plan wants besides the access: the write triggers (every table), then pgapp's extra
 -- embed names. Each: {object, kind, tables, ddl}.
@@ -217,129 +162,10 @@ BEGIN
   RETURN out;
 END $$;
 
--- The plan for rds's views (what bridge/070_views.sql made of each, pgapp_private.views): per view
--- {rel, st, name, schema, kind, reads, access, note, local, reads_directly}. "access" as "tables"
--- says for it, by default "read"; "write" where rds's view takes writes (a simple view; its writes
--- go to its table, and through that table's trigger to rds); "owner" is a table's only. A view read
--- from rds as it is (reads 'rds') shows what rds's view shows its owner, which pgapp's per-user rules
--- cannot narrow: over a table not every caller may read whole ("owner", "none") it is served to
--- nobody unless "tables" says otherwise.
-CREATE OR REPLACE FUNCTION pgapp_private.plan_views(tables_plan jsonb) RETURNS jsonb
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog AS $$
-DECLARE
-  overrides jsonb := current_setting('pgapp.tables')::jsonb;
-  v record;
-  access text;
-  narrow text;
-  note text;
-  plan jsonb := '[]';
-BEGIN
-  FOR v IN SELECT w.*, split_part(w.rel, '.', 1) AS schema, substr(w.rel, length(split_part(w.rel, '.', 1)) + 2) AS name
-           FROM pgapp_private.views w WHERE w.made ORDER BY w.rel LOOP
-    access := overrides -> v.rel ->> 'access';
-    note := NULL;
-    IF access = 'owner' THEN
-      RAISE EXCEPTION '"tables" gives view % "access": "owner", which only a table with an owner column can have', v.rel
-        USING HINT = 'A view over an owner table already shows each caller their own rows: give it "read" (the default).';
-    ELSIF access = 'write' AND v.updatable & 28 = 0 THEN
-      RAISE EXCEPTION '"tables" gives view % "access": "write", but rds''s view takes no writes', v.rel
-        USING HINT = 'Only a simple view (one table, no aggregates or joins) takes writes; give it "read".';
-    END IF;
-    IF access IS NULL THEN
-      access := 'read';
-      IF v.reads = 'rds' THEN
-        SELECT string_agg(x ->> 'rel', ', ') INTO narrow FROM jsonb_array_elements(tables_plan) x
-        WHERE x ->> 'rel' = ANY (v.tables) AND x ->> 'access' IN ('owner', 'none');
-        IF narrow IS NOT NULL THEN
-          access := 'none';
-          note := format('read from rds as it is, over %s, whose rows not every caller may see: served to nobody ("tables": {"%s": {"access": "read"}} serves it as rds''s view shows them)', narrow, v.rel);
-        END IF;
-      END IF;
-    END IF;
-    plan := plan || jsonb_build_object(
-      'rel', v.rel, 'st', format('%I.%I', v.schema, v.name), 'name', v.name, 'schema', v.schema, 'kind', v.kind,
-      'reads', v.reads, 'access', access, 'local', v.reads <> 'rds', 'readsDirectly', to_jsonb(v.reads_directly),
-      'note', coalesce(note, CASE WHEN access = 'none' THEN 'served to nobody ("access": "none")' END));
-  END LOOP;
-  RETURN plan;
-END $$;
 
--- Who may do what to one view (an entry of plan_views), as statements — on custom, and the same on
--- the oracle's rds. A view made here is api_owner's (it reads what it reads as api_owner, under the
--- caller's rules), and api_owner reads (for "write": writes) what it names.
-CREATE OR REPLACE FUNCTION pgapp_private.view_access_sql(v jsonb) RETURNS text[]
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog AS $$
-DECLARE
-  st text := v ->> 'st';
-  r text;
-  out text[] := '{}';
-BEGIN
-  IF (v ->> 'local')::boolean THEN
-    -- (An owner must be able to create in the schema; custom gives api_owner that on rds's schemas.)
-    out := out || format('GRANT USAGE, CREATE ON SCHEMA %I TO api_owner', v ->> 'schema')
-               || format('ALTER TABLE %s OWNER TO api_owner', st);
-    FOR r IN SELECT DISTINCT split_part(x, '.', 1) FROM jsonb_array_elements_text(v -> 'readsDirectly') x LOOP
-      out := out || format('GRANT USAGE ON SCHEMA %I TO api_owner', r);
-    END LOOP;
-    FOR r IN SELECT jsonb_array_elements_text(v -> 'readsDirectly') LOOP
-      out := out || format('GRANT SELECT%s ON %I.%I TO api_owner', CASE WHEN v ->> 'access' = 'write' THEN ', INSERT, UPDATE, DELETE' ELSE '' END,
-                           split_part(r, '.', 1), substr(r, length(split_part(r, '.', 1)) + 2));
-    END LOOP;
-  END IF;
-  out := out || format('REVOKE ALL ON %s FROM PUBLIC, web_anon, web_user', st);
-  IF v ->> 'access' <> 'none' THEN
-    out := out || format('GRANT SELECT ON %s TO web_anon, web_user', st);
-  END IF;
-  IF v ->> 'access' = 'write' THEN
-    out := out || format('GRANT INSERT, UPDATE, DELETE ON %s TO web_user', st);
-  END IF;
-  RETURN out;
-END $$;
 
--- The plan for rds's functions (what bridge/080_functions.sql made of each, pgapp_private.functions):
--- per function {callAs, rel, access, note}. "access", as "tables" says for its name (every overload):
--- read — anyone calls it; write — web_user (signed in) calls it; none — nobody. By default "read",
--- but for a function that runs on rds as the bridge user with the bridge's rights rather than the
--- caller's (not SECURITY DEFINER there): that one only where "tables" says so.
-CREATE OR REPLACE FUNCTION pgapp_private.plan_functions() RETURNS jsonb
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog AS $$
-DECLARE
-  overrides jsonb := current_setting('pgapp.tables')::jsonb;
-  f record;
-  access text;
-  note text;
-  plan jsonb := '[]';
-BEGIN
-  FOR f IN SELECT * FROM pgapp_private.functions x WHERE x.made ORDER BY x.call_as LOOP
-    access := overrides -> f.rel ->> 'access';
-    note := NULL;
-    IF access = 'owner' THEN
-      RAISE EXCEPTION '"tables" gives function % "access": "owner", which only a table with an owner column can have', f.rel
-        USING HINT = 'For a function: "read" (anyone calls it), "write" (signed-in callers), or "none".';
-    END IF;
-    IF access IS NULL THEN
-      IF f.runs = 'rds' AND NOT f.security_definer THEN
-        access := 'none';
-        note := format('runs on rds as pgapp''s bridge user, with its rights rather than the caller''s: served to nobody until "tables": {"%s": {"access": "write"}} (signed-in callers) or "read" (anyone)', f.rel);
-      ELSE
-        access := 'read';
-      END IF;
-    END IF;
-    plan := plan || jsonb_build_object('callAs', f.call_as, 'rel', f.rel, 'access', access, 'runs', f.runs, 'tables', to_jsonb(f.tables),
-                                       'note', coalesce(note, CASE WHEN access = 'none' THEN 'served to nobody ("access": "none")' END));
-  END LOOP;
-  RETURN plan;
-END $$;
 
--- Who may call one function (an entry of plan_functions), as statements: on custom, and the same on
--- the oracle's rds.
-CREATE OR REPLACE FUNCTION pgapp_private.function_access_sql(f jsonb) RETURNS text[]
-LANGUAGE sql IMMUTABLE SET search_path = pg_catalog AS $$
-  SELECT ARRAY[format('REVOKE ALL ON FUNCTION %s FROM PUBLIC, web_anon, web_user', f ->> 'callAs')]
-      || CASE f ->> 'access' WHEN 'read' THEN ARRAY[format('GRANT EXECUTE ON FUNCTION %s TO web_anon, web_user', f ->> 'callAs')]
-                             WHEN 'write' THEN ARRAY[format('GRANT EXECUTE ON FUNCTION %s TO web_user', f ->> 'callAs')]
-                             ELSE '{}'::text[] END
-$$;
+
 
 CREATE OR REPLACE FUNCTION pgapp_private.sync_api() RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog AS $$
@@ -425,26 +251,22 @@ BEGIN
     made := made || obj;
   END LOOP;
 
-  -- rds's views: their access (what each reads, bridge/070_views.sql made).
-  FOR p IN SELECT jsonb_array_elements(vplan) LOOP
-    obj := format('access %s', p ->> 'st');
-    sql := array_to_string(pgapp_private.view_access_sql(p), E';\n');
-    wanted := wanted || obj;
-    CONTINUE WHEN sql = (SELECT g.ddl FROM pgapp_private.generated g WHERE g.object = obj);
-    EXECUTE sql;
-    PERFORM pgapp_private.remember(obj, 'access', ARRAY(SELECT unnest(w.tables) FROM pgapp_private.views w WHERE w.rel = p ->> 'rel'), sql);
-    made := made || obj;
-  END LOOP;
-
-  -- rds's functions: who may call each (bridge/080_functions.sql made them).
-  FOR p IN SELECT jsonb_array_elements(fplan) LOOP
-    obj := format('access function %s', p ->> 'callAs');
-    sql := array_to_string(pgapp_private.function_access_sql(p), E';\n');
-    wanted := wanted || obj;
-    CONTINUE WHEN sql = (SELECT g.ddl FROM pgapp_private.generated g WHERE g.object = obj);
-    EXECUTE sql;
-    PERFORM pgapp_private.remember(obj, 'function access', ARRAY(SELECT jsonb_array_elements_text(p -> 'tables')), sql);
-    made := made || obj;
+  -- Who may read, write or call rds's views and functions (bridge/070_views.sql, 080_functions.sql
+  -- made them), made again when it changed.
+  FOR e IN SELECT jsonb_build_object('object', format('access %s', v ->> 'st'), 'kind', 'access',
+                                     'tables', (SELECT to_jsonb(w.tables) FROM pgapp_private.views w WHERE w.rel = v ->> 'rel'),
+                                     'ddl', array_to_string(pgapp_private.view_access_sql(v), E';\n'))
+           FROM jsonb_array_elements(vplan) v
+           UNION ALL
+           SELECT jsonb_build_object('object', format('access function %s', f ->> 'callAs'), 'kind', 'function access',
+                                     'tables', f -> 'tables', 'ddl', array_to_string(pgapp_private.function_access_sql(f), E';\n'))
+           FROM jsonb_array_elements(fplan) f LOOP
+    wanted := wanted || (e ->> 'object');
+    CONTINUE WHEN e ->> 'ddl' = (SELECT g.ddl FROM pgapp_private.generated g WHERE g.object = e ->> 'object');
+    EXECUTE e ->> 'ddl';
+    PERFORM pgapp_private.remember(e ->> 'object', e ->> 'kind',
+                                   ARRAY(SELECT jsonb_array_elements_text(coalesce(e -> 'tables', '[]'))), e ->> 'ddl');
+    made := made || (e ->> 'object');
   END LOOP;
 
   -- Triggers and relationships.
@@ -544,9 +366,7 @@ BEGIN
   NOTIFY pgrst, 'reload schema';
   RETURN jsonb_build_object('changed', true, 'made', to_jsonb(made), 'notes', '[]'::jsonb);
 END $$;
-REVOKE ALL ON FUNCTION pgapp_private.plan_api(), pgapp_private.access_sql(jsonb), pgapp_private.api_extras(jsonb),
-  pgapp_private.plan_views(jsonb), pgapp_private.view_access_sql(jsonb), pgapp_private.plan_functions(),
-  pgapp_private.function_access_sql(jsonb),
+REVOKE ALL ON FUNCTION pgapp_private.plan_api(), pgapp_private.api_extras(jsonb),
   pgapp_private.sync_api() FROM PUBLIC;
 
 -- What the API roles may call: the current user, and the owner a write stamps (the tables' row-level

@@ -16,7 +16,7 @@
 -- A function of yours at the same signature (db/custom) wins: pgapp leaves it alone from then on.
 GRANT USAGE ON SCHEMA pgapp_fdw TO api_owner;
 GRANT EXECUTE ON FUNCTION pgapp_fdw.dblink(text, text), pgapp_fdw.dblink_connect(text, text),
-  pgapp_fdw.dblink_get_connections() TO api_owner;
+  pgapp_fdw.dblink_disconnect(text), pgapp_fdw.dblink_get_connections() TO api_owner;
 
 DROP FUNCTION IF EXISTS pgapp_private.catalog_functions();
 CREATE FUNCTION pgapp_private.catalog_functions()
@@ -65,7 +65,14 @@ BEGIN
   IF NOT coalesce('pgapp_rds' = ANY (pgapp_fdw.dblink_get_connections()), false) THEN
     PERFORM pgapp_fdw.dblink_connect('pgapp_rds', 'rds');
   END IF;
-  SELECT x.r INTO result FROM pgapp_fdw.dblink('pgapp_rds', format('SELECT pgapp_bridge.call(%L::jsonb)', req)) AS x(r jsonb);
+  BEGIN
+    SELECT x.r INTO result FROM pgapp_fdw.dblink('pgapp_rds', format('SELECT pgapp_bridge.call(%L::jsonb)', req)) AS x(r jsonb);
+  EXCEPTION WHEN connection_exception THEN
+    -- The session's connection died (rds restarted since): once more, over a new one.
+    PERFORM pgapp_fdw.dblink_disconnect('pgapp_rds');
+    PERFORM pgapp_fdw.dblink_connect('pgapp_rds', 'rds');
+    SELECT x.r INTO result FROM pgapp_fdw.dblink('pgapp_rds', format('SELECT pgapp_bridge.call(%L::jsonb)', req)) AS x(r jsonb);
+  END;
   RETURN result -> 'rows';
 END $$;
 REVOKE ALL ON FUNCTION rds_bridge.call_rds(text, jsonb, boolean, boolean) FROM PUBLIC;

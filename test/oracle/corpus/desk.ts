@@ -72,6 +72,13 @@ const requests: OracleRequest[] = [
   { path: '/ticket_board?select=id,subject&subject=eq.alice%20private', as: 'bob' },
   { path: '/ticket_board?select=id,subject&subject=eq.alice%20private' },
   { path: '/ticket_board?select=id,assignee,agents(name)&id=lt.4&order=id', as: 'bob' },
+  // An aggregate view over it: each caller counts what it sees.
+  { path: '/priority_counts?order=priority', as: 'alice' },
+  { path: '/priority_counts?order=priority' },
+  // A function that writes (on rds): signed-in callers only ("write" in the fixture's config).
+  { method: 'POST', path: '/rpc/recolor_label', as: 'bob', body: { label_id: 5, new_color: 'purple' } },
+  { method: 'POST', path: '/rpc/recolor_label', body: { label_id: 5, new_color: 'black' } },
+  { path: '/labels?id=eq.5' },
   // Through a function of rds's (made on custom): the same.
   { path: '/rpc/owned_tickets?select=id,subject,owner_id&subject=eq.alice%20private', as: 'alice' },
   { path: '/rpc/owned_tickets?select=id&subject=eq.alice%20private', as: 'bob' },
