@@ -60,6 +60,8 @@ export async function ensureLocal(custom: string): Promise<void> {
  */
 export async function ensureLocalObjects(custom: string): Promise<void> {
   await withDb(custom, async (c) => {
+    // Views are api_owner's, and read what they name as api_owner (as pgapp's access gives rds's).
+    await c.query('GRANT SELECT ON desk.tickets_local, desk.agents_local, desk.labels_local TO api_owner');
     if (
       (await c.query(`SELECT to_regprocedure('desk.recolor_label_local(integer, text)') IS NOT NULL AS e`))
         .rows[0].e
