@@ -133,6 +133,7 @@ DECLARE
   rule text;
   allowed boolean;
   moving jsonb;
+  stays boolean;
 BEGIN
   -- pgapp's own bookkeeping here (forget_insert), never a write to rds.
   IF current_setting('rds_replica.local', true) = 'on' THEN
@@ -244,7 +245,11 @@ BEGIN
     RETURN OLD;
   END IF;
   NEW := jsonb_populate_record(NEW, result -> 'row');
+  -- (Only a row that leaves its partition here: Postgres moves it right after this trigger.)
   IF TG_OP = 'UPDATE' AND pg_partition_root(TG_RELID) IS DISTINCT FROM TG_RELID AND pg_partition_root(TG_RELID) IS NOT NULL THEN
+    EXECUTE format('SELECT %s FROM (SELECT ($1).*) AS %I', pg_get_partition_constraintdef(TG_RELID), TG_TABLE_NAME) INTO stays USING NEW;
+  END IF;
+  IF TG_OP = 'UPDATE' AND stays IS NOT TRUE AND pg_partition_root(TG_RELID) IS DISTINCT FROM TG_RELID AND pg_partition_root(TG_RELID) IS NOT NULL THEN
     PERFORM set_config('rds_replica.moving', jsonb_build_object(
       'at', statement_timestamp()::text, 'root', pg_partition_root(TG_RELID)::text,
       'old', (SELECT jsonb_agg(to_jsonb(OLD) -> k) FROM jsonb_array_elements_text(spec -> 'key') k)::text,
